@@ -1,0 +1,1 @@
+//! Per-agent knowledge (stub).

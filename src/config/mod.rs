@@ -1,0 +1,121 @@
+//! The team: roles and their policies, loaded once from TOML (or built in) and
+//! validated at load with errors that name the file, line and key. Knows nothing of
+//! processes or the wire.
+
+mod describe;
+mod load;
+pub mod starter;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::ids::Role;
+
+pub use describe::describe_team;
+pub use load::{find_config_file, load_file, load_str, load_team, ConfigError};
+pub use starter::{builtin_team, starter_toml};
+
+/// A validated team, ready to run.
+#[derive(Debug, Clone)]
+pub struct Team {
+    /// Where this team came from (a file, or the built-in default).
+    pub origin: ConfigOrigin,
+    /// Roles that get a prompt which names no role.
+    pub route: Vec<Role>,
+    /// The roles, in the order they were written.
+    pub roles: IndexMap<Role, RoleSpec>,
+    /// What a role spawned at runtime (`/spawn`) inherits.
+    pub defaults: RoleSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigOrigin {
+    File(PathBuf),
+    BuiltIn,
+}
+
+/// Everything the proxy needs to run and police one role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleSpec {
+    pub role: Role,
+    /// Who this role is; delivered as a system-prompt addition or a first-turn preamble.
+    pub persona: String,
+    pub command: String,
+    pub args: Vec<String>,
+    /// Extra environment for the child, on top of the proxy's own.
+    pub env: IndexMap<String, String>,
+    /// ACP mode set on the child after `session/new`, if the child offers it.
+    pub mode: Option<String>,
+    /// Where the role's file writes may land, relative to the session cwd (or absolute).
+    pub directories: Vec<PathBuf>,
+    /// Permission policy patterns (tool kinds or Claude tool names; `*` and `?` globs).
+    pub tools_allow: Vec<String>,
+    pub tools_deny: Vec<String>,
+    /// MCP servers given to this role's agent, on top of the editor's.
+    pub mcp_servers: Vec<McpServerSpec>,
+    pub restart: RestartPolicy,
+    pub timeouts: Timeouts,
+}
+
+/// An MCP server from the config, in ACP's `McpServer` shapes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum McpServerSpec {
+    Stdio {
+        name: String,
+        command: String,
+        args: Vec<String>,
+        env: IndexMap<String, String>,
+    },
+    Http {
+        name: String,
+        url: String,
+        headers: IndexMap<String, String>,
+    },
+    Sse {
+        name: String,
+        url: String,
+        headers: IndexMap<String, String>,
+    },
+}
+
+/// `restart = { attempts = 3, backoff_ms = 500 }`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartPolicy {
+    pub attempts: u32,
+    pub backoff: Duration,
+}
+
+/// `timeouts = { initialize = "30s", session_new = "60s", silence = "2m" }`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// How long `initialize` may take before the child is treated as failed.
+    pub initialize: Duration,
+    /// How long `session/new` may take.
+    pub session_new: Duration,
+    /// A prompt with no update for this long gets a "silent" notice.
+    pub silence: Duration,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        RestartPolicy {
+            attempts: 3,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            initialize: Duration::from_secs(30),
+            session_new: Duration::from_secs(60),
+            silence: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Names that cannot be roles because mentions and modes use them.
+pub const RESERVED_ROLE_NAMES: &[&str] = &["all", "team", "ourocodus"];

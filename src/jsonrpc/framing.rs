@@ -1,0 +1,132 @@
+//! Newline framing with a size cap: turns a byte stream into lines, and skips an
+//! over-long line to its newline without ever holding more than the cap.
+
+/// One framed item from the stream.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A complete line, without its `\n` (and without a trailing `\r`).
+    Line(Vec<u8>),
+    /// A line longer than the cap was dropped; `bytes` is how long it was.
+    TooLong { bytes: usize },
+}
+
+/// Splits chunks of input into lines. Feed it whatever `read` returned.
+#[derive(Debug)]
+pub struct LineSplitter {
+    partial: Vec<u8>,
+    max_line: usize,
+    /// Set while skipping the rest of an over-long line; counts its bytes.
+    discarding: Option<usize>,
+}
+
+impl LineSplitter {
+    pub fn new(max_line: usize) -> Self {
+        LineSplitter {
+            partial: Vec::new(),
+            max_line,
+            discarding: None,
+        }
+    }
+
+    /// Feeds one chunk; calls `emit` for every frame it completes, in order.
+    pub fn push(&mut self, mut chunk: &[u8], mut emit: impl FnMut(Frame)) {
+        while !chunk.is_empty() {
+            match memchr::memchr(b'\n', chunk) {
+                Some(pos) => {
+                    self.finish_line(&chunk[..pos], &mut emit);
+                    chunk = &chunk[pos + 1..];
+                }
+                None => {
+                    self.extend_partial(chunk);
+                    chunk = &[];
+                }
+            }
+        }
+    }
+
+    /// Bytes currently held for an unfinished line.
+    pub fn buffered(&self) -> usize {
+        self.partial.len()
+    }
+
+    /// At end of input: a final unterminated line, if any, is still a frame.
+    pub fn finish(&mut self, emit: impl FnMut(Frame)) {
+        if self.discarding.is_some() || !self.partial.is_empty() {
+            self.finish_line(&[], emit);
+        }
+    }
+
+    fn extend_partial(&mut self, bytes: &[u8]) {
+        if let Some(skipped) = self.discarding.as_mut() {
+            *skipped += bytes.len();
+        } else if self.partial.len() + bytes.len() > self.max_line {
+            self.discarding = Some(self.partial.len() + bytes.len());
+            self.partial = Vec::new();
+        } else {
+            self.partial.extend_from_slice(bytes);
+        }
+    }
+
+    fn finish_line(&mut self, tail: &[u8], mut emit: impl FnMut(Frame)) {
+        self.extend_partial(tail);
+        if let Some(bytes) = self.discarding.take() {
+            emit(Frame::TooLong { bytes });
+            return;
+        }
+        let mut line = std::mem::take(&mut self.partial);
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            emit(Frame::Line(line));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(max: usize, chunks: &[&[u8]]) -> Vec<Frame> {
+        let mut s = LineSplitter::new(max);
+        let mut out = Vec::new();
+        for c in chunks {
+            s.push(c, |f| out.push(f));
+        }
+        s.finish(|f| out.push(f));
+        out
+    }
+
+    #[test]
+    fn lines_split_across_chunks_are_joined() {
+        let frames = split(100, &[b"ab", b"c\nde", b"f\n\ng\r\n"]);
+        assert_eq!(
+            frames,
+            vec![
+                Frame::Line(b"abc".to_vec()),
+                Frame::Line(b"def".to_vec()),
+                Frame::Line(b"g".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn an_overlong_line_is_skipped_to_its_newline_and_reading_continues() {
+        let frames = split(4, &[b"123", b"456", b"789\nok\n"]);
+        assert_eq!(frames, vec![Frame::TooLong { bytes: 9 }, Frame::Line(b"ok".to_vec())]);
+    }
+
+    #[test]
+    fn an_overlong_line_never_holds_more_than_the_cap() {
+        let mut s = LineSplitter::new(8);
+        for _ in 0..1000 {
+            s.push(b"xxxxxxx", |_| panic!("no frame yet"));
+            assert!(s.buffered() <= 8);
+        }
+    }
+
+    #[test]
+    fn an_unterminated_last_line_is_delivered_at_the_end() {
+        assert_eq!(split(10, &[b"a\nb"]), vec![Frame::Line(b"a".to_vec()), Frame::Line(b"b".to_vec())]);
+    }
+}

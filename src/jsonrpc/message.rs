@@ -1,0 +1,291 @@
+//! One parsed JSON-RPC message: the line it came from plus the envelope fields,
+//! with `params`, `result` and `error` kept as unparsed spans of that line.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::RequestId;
+
+/// A message as received: owns its line; params/result/error stay raw JSON text.
+#[derive(Debug, Clone)]
+pub struct Message {
+    line: Box<str>,
+    body: Body,
+}
+
+/// What kind of message this is, with spans into the line for the raw parts.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Request {
+        id: RequestId,
+        method: Name,
+        params: Option<Range<usize>>,
+    },
+    Notification {
+        method: Name,
+        params: Option<Range<usize>>,
+    },
+    Response {
+        id: RequestId,
+        outcome: Result<Range<usize>, Range<usize>>,
+    },
+}
+
+/// A method name: a span of the line, or owned when it needed unescaping.
+#[derive(Debug, Clone)]
+pub enum Name {
+    Span(Range<usize>),
+    Owned(Box<str>),
+}
+
+/// Why a line is not a usable message; `id` is set when it could be recovered,
+/// so the error reply can name the request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseError {
+    pub kind: ParseErrorKind,
+    pub id: Option<RequestId>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseErrorKind {
+    /// Not JSON (or not UTF-8): answered with -32700 and id null.
+    NotJson,
+    /// JSON, but not a valid JSON-RPC 2.0 message: answered with -32600.
+    InvalidRequest,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    jsonrpc: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "present")]
+    id: Option<RequestId>,
+    #[serde(borrow, default)]
+    method: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    params: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    result: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
+}
+
+/// Distinguishes `"id": null` (a request with a null id) from a missing id (a notification).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<RequestId>, D::Error> {
+    RequestId::deserialize(d).map(Some)
+}
+
+impl Message {
+    /// Parses one line (without its newline).
+    pub fn parse(line: impl Into<Box<str>>) -> Result<Message, ParseError> {
+        let line: Box<str> = line.into();
+        let body = parse_body(&line)?;
+        Ok(Message { line, body })
+    }
+
+    /// Parses raw bytes, rejecting non-UTF-8 input as a parse error.
+    pub fn parse_bytes(bytes: Vec<u8>) -> Result<Message, ParseError> {
+        match String::from_utf8(bytes) {
+            Ok(line) => Message::parse(line),
+            Err(e) => Err(ParseError {
+                kind: ParseErrorKind::NotJson,
+                id: None,
+                detail: format!("invalid utf-8: {}", e.utf8_error()),
+            }),
+        }
+    }
+
+    pub fn line(&self) -> &str {
+        &self.line
+    }
+
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    pub fn method(&self) -> Option<&str> {
+        match &self.body {
+            Body::Request { method, .. } | Body::Notification { method, .. } => {
+                Some(self.name(method))
+            }
+            Body::Response { .. } => None,
+        }
+    }
+
+    pub fn id(&self) -> Option<&RequestId> {
+        match &self.body {
+            Body::Request { id, .. } | Body::Response { id, .. } => Some(id),
+            Body::Notification { .. } => None,
+        }
+    }
+
+    /// The raw params text, if any.
+    pub fn params(&self) -> Option<&str> {
+        match &self.body {
+            Body::Request { params, .. } | Body::Notification { params, .. } => {
+                params.as_ref().map(|r| &self.line[r.clone()])
+            }
+            Body::Response { .. } => None,
+        }
+    }
+
+    /// For a response: Ok(raw result) or Err(raw error object).
+    pub fn outcome(&self) -> Option<Result<&str, &str>> {
+        match &self.body {
+            Body::Response { outcome, .. } => Some(match outcome {
+                Ok(r) => Ok(&self.line[r.clone()]),
+                Err(r) => Err(&self.line[r.clone()]),
+            }),
+            _ => None,
+        }
+    }
+
+    pub fn is_request(&self) -> bool {
+        matches!(self.body, Body::Request { .. })
+    }
+
+    fn name<'a>(&'a self, name: &'a Name) -> &'a str {
+        match name {
+            Name::Span(r) => &self.line[r.clone()],
+            Name::Owned(s) => s,
+        }
+    }
+}
+
+fn span_of(line: &str, part: &str) -> Range<usize> {
+    let start = part.as_ptr() as usize - line.as_ptr() as usize;
+    start..start + part.len()
+}
+
+fn name_of(line: &str, method: Cow<'_, str>) -> Name {
+    match method {
+        Cow::Borrowed(s) => Name::Span(span_of(line, s)),
+        Cow::Owned(s) => Name::Owned(s.into()),
+    }
+}
+
+fn parse_body(line: &str) -> Result<Body, ParseError> {
+    let env: Envelope<'_> = serde_json::from_str(line).map_err(|e| classify(line, e))?;
+    let id = env.id;
+    let invalid_id = id.clone();
+    let invalid = move |detail: &str| ParseError {
+        kind: ParseErrorKind::InvalidRequest,
+        id: invalid_id.clone(),
+        detail: detail.to_string(),
+    };
+    if env.jsonrpc.as_deref() != Some("2.0") {
+        return Err(invalid("\"jsonrpc\" must be \"2.0\""));
+    }
+    let params = match env.params {
+        Some(p) if !matches!(p.get().as_bytes().first(), Some(b'{' | b'[')) => {
+            if p.get() == "null" {
+                None
+            } else {
+                return Err(invalid("\"params\" must be an object or an array"));
+            }
+        }
+        p => p.map(|p| span_of(line, p.get())),
+    };
+    match (env.method, id, env.result, env.error) {
+        (Some(method), Some(id), None, None) => Ok(Body::Request {
+            id,
+            method: name_of(line, method),
+            params,
+        }),
+        (Some(method), None, None, None) => Ok(Body::Notification {
+            method: name_of(line, method),
+            params,
+        }),
+        (None, Some(id), Some(result), None) => Ok(Body::Response {
+            id,
+            outcome: Ok(span_of(line, result.get())),
+        }),
+        (None, Some(id), None, Some(error)) => Ok(Body::Response {
+            id,
+            outcome: Err(span_of(line, error.get())),
+        }),
+        _ => Err(invalid(
+            "expected a request (method, id), a notification (method) or a response (id with result or error)",
+        )),
+    }
+}
+
+/// A JSON syntax error is -32700; valid JSON of the wrong shape is -32600.
+fn classify(line: &str, e: serde_json::Error) -> ParseError {
+    let kind = if e.is_syntax() || e.is_eof() || serde_json::from_str::<serde::de::IgnoredAny>(line).is_err() {
+        ParseErrorKind::NotJson
+    } else {
+        ParseErrorKind::InvalidRequest
+    };
+    ParseError {
+        kind,
+        id: None,
+        detail: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_keeps_params_as_the_exact_raw_text() {
+        let m = Message::parse(r#"{"jsonrpc":"2.0","id":3,"method":"session/prompt","params":{"a": [1, 2]}}"#).unwrap();
+        assert_eq!(m.method(), Some("session/prompt"));
+        assert_eq!(m.id(), Some(&RequestId::number(3)));
+        assert_eq!(m.params(), Some(r#"{"a": [1, 2]}"#));
+        assert!(m.is_request());
+    }
+
+    #[test]
+    fn notification_has_no_id() {
+        let m = Message::parse(r#"{"jsonrpc":"2.0","method":"session/cancel","params":{}}"#).unwrap();
+        assert!(matches!(m.body(), Body::Notification { .. }));
+        assert_eq!(m.id(), None);
+    }
+
+    #[test]
+    fn null_id_is_a_request_not_a_notification() {
+        let m = Message::parse(r#"{"jsonrpc":"2.0","id":null,"method":"x"}"#).unwrap();
+        assert_eq!(m.id(), Some(&RequestId::null()));
+    }
+
+    #[test]
+    fn responses_carry_result_or_error() {
+        let ok = Message::parse(r#"{"jsonrpc":"2.0","id":"a","result":{"stopReason":"end_turn"}}"#).unwrap();
+        assert_eq!(ok.outcome(), Some(Ok(r#"{"stopReason":"end_turn"}"#)));
+        let err = Message::parse(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"auth"}}"#).unwrap();
+        assert_eq!(err.outcome(), Some(Err(r#"{"code":-32000,"message":"auth"}"#)));
+    }
+
+    #[test]
+    fn escaped_method_names_are_unescaped() {
+        let m = Message::parse(r#"{"jsonrpc":"2.0","method":"session\/update"}"#).unwrap();
+        assert_eq!(m.method(), Some("session/update"));
+    }
+
+    #[test]
+    fn garbage_is_a_parse_error_and_wrong_shapes_are_invalid_requests() {
+        assert_eq!(Message::parse("not json").unwrap_err().kind, ParseErrorKind::NotJson);
+        assert_eq!(Message::parse("{\"jsonrpc\":\"2.0\",").unwrap_err().kind, ParseErrorKind::NotJson);
+        let e = Message::parse(r#"{"jsonrpc":"2.0","id":4}"#).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::InvalidRequest);
+        assert_eq!(e.id, Some(RequestId::number(4)));
+        let e = Message::parse(r#"{"id":1,"method":"x"}"#).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::InvalidRequest);
+        let e = Message::parse(r#"[1,2]"#).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::InvalidRequest);
+        let e = Message::parse(r#"{"jsonrpc":"2.0","method":"x","params":3}"#).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_parse_error() {
+        let e = Message::parse_bytes(vec![b'{', 0xff, b'}']).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::NotJson);
+    }
+}

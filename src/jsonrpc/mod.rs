@@ -1,0 +1,26 @@
+//! JSON-RPC 2.0 over newline-delimited JSON: ids, the message envelope, framing and
+//! outgoing-message builders. Knows nothing of ACP, agents or routing.
+
+mod framing;
+mod id;
+mod message;
+mod outgoing;
+
+pub use framing::{Frame, LineSplitter};
+pub use id::RequestId;
+pub use message::{Body, Message, ParseError, ParseErrorKind};
+pub use outgoing::{
+    error_response, notification, request, response_raw, write_json_string, ErrorObject,
+};
+
+/// JSON-RPC error codes used on the wire (ACP adds -32000 and -32002).
+pub mod codes {
+    pub const PARSE_ERROR: i64 = -32700;
+    pub const INVALID_REQUEST: i64 = -32600;
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    pub const INVALID_PARAMS: i64 = -32602;
+    pub const INTERNAL_ERROR: i64 = -32603;
+    pub const REQUEST_CANCELLED: i64 = -32800;
+    pub const AUTH_REQUIRED: i64 = -32000;
+    pub const RESOURCE_NOT_FOUND: i64 = -32002;
+}

@@ -1,0 +1,32 @@
+//! Ourocodus: one ACP agent toward the editor, a team of role-tagged ACP agents behind it.
+//!
+//! The map, one line per module:
+//! - `jsonrpc`    JSON-RPC envelope, ids, NDJSON framing; knows nothing of agents.
+//! - `ids`        newtypes for roles and session ids.
+//! - `error`      `RpcError` (goes on the wire) vs `Error` (ends a task).
+//! - `config`     the team from TOML, validated once at load.
+//! - `acp`        the few ACP shapes the proxy looks inside; everything else stays raw.
+//! - `transport`  the seam to one agent: lines in, lines out, an end (a child process today).
+//! - `agent`      per-agent knowledge: adapter quirks.
+//! - `router`     THE event loop: owns sessions, id maps, turns and policy; no bytes, no processes.
+//! - `editor`     the editor-facing face on stdio: reader and writer threads.
+//! - `fake_agent` the scriptable ACP agent used by tests, the demo and the benchmarks.
+//! - `demo`       a scripted editor session through the real proxy, printed in colour.
+//! - `bench`      throughput, latency, team start and memory against a same-run baseline.
+
+pub mod acp;
+pub mod agent;
+pub mod bench;
+pub mod config;
+pub mod demo;
+pub mod editor;
+pub mod error;
+pub mod fake_agent;
+pub mod ids;
+pub mod jsonrpc;
+pub mod router;
+pub mod transport;
+
+/// The proxy's name and version as announced in `agentInfo` and `clientInfo`.
+pub const NAME: &str = "ourocodus";
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

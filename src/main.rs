@@ -1,0 +1,119 @@
+//! The `ourocodus` command line: parse arguments, set up logging, run a subcommand.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "ourocodus", version, about = "One ACP agent in your editor, a team of coding agents behind it")]
+struct Cli {
+    /// Write logs to this file instead of stderr.
+    #[arg(long, global = true)]
+    log_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Speak ACP on stdio to an editor, with the team behind it.
+    Acp {
+        /// Team configuration (default: ./ourocodus.toml, then $XDG_CONFIG_HOME/ourocodus/config.toml, then built in).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Write a commented starter configuration.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "ourocodus.toml")]
+        path: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Inspect configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Run the scriptable fake ACP agent (see `ourocodus fake-agent --help`).
+    FakeAgent(ourocodus::fake_agent::FakeAgentArgs),
+    /// Play a scripted editor session against a team of fake agents and print it.
+    Demo(ourocodus::demo::DemoArgs),
+    /// Measure throughput, latency, team start and memory against same-run baselines.
+    Bench(ourocodus::bench::BenchArgs),
+    /// The baseline relay the benchmarks compare against (one parse-and-forward hop).
+    #[command(hide = true)]
+    BenchRelay {
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration and print the resolved team.
+    Check { file: Option<PathBuf> },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = matches!(cli.command, Command::FakeAgent(_) | Command::BenchRelay { .. });
+    if let Err(e) = init_logging(cli.log_file.as_deref(), quiet) {
+        eprintln!("ourocodus: cannot open log file: {e}");
+        return ExitCode::from(2);
+    }
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ourocodus: {e:#}");
+            ExitCode::from(exit_code_for(&e))
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Acp { config } => {
+            let team = ourocodus::config::load_team(config.as_deref())?;
+            Ok(ourocodus::editor::serve_stdio(team)?)
+        }
+        Command::Init { path, force } => {
+            ourocodus::config::starter::write_starter(&path, force)?;
+            eprintln!("wrote {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { command: ConfigCommand::Check { file } } => {
+            let team = ourocodus::config::load_team(file.as_deref())?;
+            print!("{}", ourocodus::config::describe_team(&team));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::FakeAgent(args) => Ok(ourocodus::fake_agent::run(args)),
+        Command::Demo(args) => Ok(ourocodus::demo::run(args)?),
+        Command::Bench(args) => Ok(ourocodus::bench::run(args)?),
+        Command::BenchRelay { command } => Ok(ourocodus::bench::relay::run(&command)?),
+    }
+}
+
+/// Configuration errors exit with 2; everything else with 1.
+fn exit_code_for(e: &anyhow::Error) -> u8 {
+    let config_error = e.downcast_ref::<ourocodus::config::ConfigError>().is_some()
+        || matches!(e.downcast_ref::<ourocodus::error::Error>(), Some(ourocodus::error::Error::Config(_)));
+    if config_error { 2 } else { 1 }
+}
+
+fn init_logging(log_file: Option<&std::path::Path>, quiet: bool) -> std::io::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let default = if quiet { "off" } else { "info" };
+    let filter = EnvFilter::try_from_env("OUROCODUS_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+        }
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+    Ok(())
+}
