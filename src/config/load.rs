@@ -1,17 +1,14 @@
 //! Loading and validating a team from TOML (stub: being written).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use super::lookup::find_config_file;
 use super::{ConfigOrigin, Team};
 
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct ConfigError {
     pub message: String,
-}
-
-pub fn find_config_file(explicit: Option<&Path>) -> Option<PathBuf> {
-    explicit.map(Path::to_path_buf)
 }
 
 pub fn load_team(explicit: Option<&Path>) -> Result<Team, ConfigError> {

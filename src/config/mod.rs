@@ -4,6 +4,7 @@
 
 mod describe;
 mod load;
+mod lookup;
 pub mod starter;
 
 use std::path::PathBuf;
@@ -14,7 +15,8 @@ use indexmap::IndexMap;
 use crate::ids::Role;
 
 pub use describe::describe_team;
-pub use load::{find_config_file, load_file, load_str, load_team, ConfigError};
+pub use load::{ConfigError, load_file, load_str, load_team};
+pub use lookup::{LOCAL_CONFIG_FILE, USER_CONFIG_FILE, find_config_file, find_config_file_in};
 pub use starter::{builtin_team, starter_toml};
 
 /// A validated team, ready to run.
@@ -119,3 +121,37 @@ impl Default for Timeouts {
 
 /// Names that cannot be roles because mentions and modes use them.
 pub const RESERVED_ROLE_NAMES: &[&str] = &["all", "team", "ourocodus"];
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Helpers shared by the config tests.
+
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A directory under the system temp dir, removed on drop.
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        pub fn new(name: &str) -> TempDir {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!(
+                "ourocodus-config-{}-{unique}-{name}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).expect("create temp dir");
+            TempDir(dir)
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
