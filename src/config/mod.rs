@@ -3,8 +3,14 @@
 //! processes or the wire.
 
 mod describe;
+mod diagnostic;
+mod duration;
+mod fields;
+mod layer;
 mod load;
 mod lookup;
+mod mcp;
+mod roles;
 pub mod starter;
 
 use std::path::PathBuf;
@@ -15,12 +21,13 @@ use indexmap::IndexMap;
 use crate::ids::Role;
 
 pub use describe::describe_team;
-pub use load::{ConfigError, load_file, load_str, load_team};
+pub use diagnostic::{BUILT_IN_SOURCE_NAME, ConfigError, Position};
+pub use load::{load_file, load_str, load_team};
 pub use lookup::{LOCAL_CONFIG_FILE, USER_CONFIG_FILE, find_config_file, find_config_file_in};
 pub use starter::{builtin_team, starter_toml};
 
 /// A validated team, ready to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Team {
     /// Where this team came from (a file, or the built-in default).
     pub origin: ConfigOrigin,
@@ -28,7 +35,8 @@ pub struct Team {
     pub route: Vec<Role>,
     /// The roles, in the order they were written.
     pub roles: IndexMap<Role, RoleSpec>,
-    /// What a role spawned at runtime (`/spawn`) inherits.
+    /// What a role spawned at runtime (`/spawn`) inherits: the built-in values with
+    /// `[defaults]` over them. Its `role` is empty; the spawner names it.
     pub defaults: RoleSpec,
 }
 
@@ -124,10 +132,30 @@ pub const RESERVED_ROLE_NAMES: &[&str] = &["all", "team", "ourocodus"];
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    //! Helpers shared by the config tests.
+    //! Helpers shared by the config tests: load from a string, scratch directories.
 
     use std::path::{Path, PathBuf};
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::{ConfigOrigin, Team, load_str};
+
+    /// The file name test configs pretend to come from.
+    pub const TEST_FILE: &str = "team.toml";
+
+    pub fn load(text: &str) -> Team {
+        match load_str(text, ConfigOrigin::File(TEST_FILE.into())) {
+            Ok(team) => team,
+            Err(error) => panic!("test config should load, got: {error}"),
+        }
+    }
+
+    /// The error a test config fails with, as the user would read it.
+    pub fn load_error(text: &str) -> String {
+        match load_str(text, ConfigOrigin::File(TEST_FILE.into())) {
+            Ok(team) => panic!("test config should fail, loaded: {team:?}"),
+            Err(error) => error.to_string(),
+        }
+    }
 
     /// A directory under the system temp dir, removed on drop.
     pub struct TempDir(PathBuf);
