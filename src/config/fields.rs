@@ -262,7 +262,7 @@ impl<'a> Place<'a> {
 }
 
 /// "a string", "an integer": how messages name what was found.
-pub fn kind_of(value: &DeValue<'_>) -> &'static str {
+fn kind_of(value: &DeValue<'_>) -> &'static str {
     match value {
         DeValue::String(_) => "a string",
         DeValue::Integer(_) => "an integer",

@@ -218,6 +218,26 @@ mod tests {
     }
 
     #[test]
+    fn commented_out_examples_in_the_starter_load_when_uncommented() {
+        let is_example = |line: &str| {
+            let rest = line.strip_prefix("# ").unwrap_or_default();
+            rest.split_once(" = ")
+                .is_some_and(|(key, _)| ROLE_KEYS.contains(&key))
+        };
+        let uncommented: String = starter_toml()
+            .lines()
+            .map(|line| if is_example(line) { &line[2..] } else { line })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        assert_ne!(uncommented, starter_toml());
+        let team = load_str(&uncommented, ConfigOrigin::BuiltIn);
+        let team = team.unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(team.roles["test"].command, "ourocodus");
+        assert_eq!(team.roles["test"].mcp_servers.len(), 1);
+        assert_eq!(team.defaults.mode.as_deref(), Some("default"));
+    }
+
+    #[test]
     fn write_starter_creates_the_file() {
         let dir = TempDir::new("starter-create");
         let path = dir.path().join("ourocodus.toml");
