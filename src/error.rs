@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::jsonrpc::codes;
 pub use crate::jsonrpc::ErrorObject as RpcError;
+use crate::jsonrpc::codes;
 
 /// Code for a request the proxy refused by the role's policy (a server-defined code).
 pub const POLICY_DENIED: i64 = -32010;
@@ -24,19 +24,31 @@ impl RpcError {
     }
 
     pub fn parse_error(detail: impl Into<String>) -> Self {
-        RpcError::new(codes::PARSE_ERROR, format!("parse error: {}", detail.into()))
+        RpcError::new(
+            codes::PARSE_ERROR,
+            format!("parse error: {}", detail.into()),
+        )
     }
 
     pub fn invalid_request(detail: impl Into<String>) -> Self {
-        RpcError::new(codes::INVALID_REQUEST, format!("invalid request: {}", detail.into()))
+        RpcError::new(
+            codes::INVALID_REQUEST,
+            format!("invalid request: {}", detail.into()),
+        )
     }
 
     pub fn method_not_found(method: &str) -> Self {
-        RpcError::new(codes::METHOD_NOT_FOUND, format!("method not found: {method}"))
+        RpcError::new(
+            codes::METHOD_NOT_FOUND,
+            format!("method not found: {method}"),
+        )
     }
 
     pub fn invalid_params(detail: impl Into<String>) -> Self {
-        RpcError::new(codes::INVALID_PARAMS, format!("invalid params: {}", detail.into()))
+        RpcError::new(
+            codes::INVALID_PARAMS,
+            format!("invalid params: {}", detail.into()),
+        )
     }
 
     pub fn internal(detail: impl Into<String>) -> Self {

@@ -8,6 +8,7 @@
 //! - `acp`        the few ACP shapes the proxy looks inside; everything else stays raw.
 //! - `transport`  the seam to one agent: lines in, lines out, an end (a child process today).
 //! - `agent`      per-agent knowledge: adapter quirks.
+//! - `policy`     per-role decisions: where writes may land, which tools need asking.
 //! - `router`     THE event loop: owns sessions, id maps, turns and policy; no bytes, no processes.
 //! - `editor`     the editor-facing face on stdio: reader and writer threads.
 //! - `fake_agent` the scriptable ACP agent used by tests, the demo and the benchmarks.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod fake_agent;
 pub mod ids;
 pub mod jsonrpc;
+pub mod policy;
 pub mod router;
 pub mod transport;
 

@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "ourocodus", version, about = "One ACP agent in your editor, a team of coding agents behind it")]
+#[command(
+    name = "ourocodus",
+    version,
+    about = "One ACP agent in your editor, a team of coding agents behind it"
+)]
 struct Cli {
     /// Write logs to this file instead of stderr.
     #[arg(long, global = true)]
@@ -59,7 +63,10 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let quiet = matches!(cli.command, Command::FakeAgent(_) | Command::BenchRelay { .. });
+    let quiet = matches!(
+        cli.command,
+        Command::FakeAgent(_) | Command::BenchRelay { .. }
+    );
     if let Err(e) = init_logging(cli.log_file.as_deref(), quiet) {
         eprintln!("ourocodus: cannot open log file: {e}");
         return ExitCode::from(2);
@@ -84,7 +91,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             eprintln!("wrote {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config { command: ConfigCommand::Check { file } } => {
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => {
             let team = ourocodus::config::load_team(file.as_deref())?;
             print!("{}", ourocodus::config::describe_team(&team));
             Ok(ExitCode::SUCCESS)
@@ -99,19 +108,31 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 /// Configuration errors exit with 2; everything else with 1.
 fn exit_code_for(e: &anyhow::Error) -> u8 {
     let config_error = e.downcast_ref::<ourocodus::config::ConfigError>().is_some()
-        || matches!(e.downcast_ref::<ourocodus::error::Error>(), Some(ourocodus::error::Error::Config(_)));
+        || matches!(
+            e.downcast_ref::<ourocodus::error::Error>(),
+            Some(ourocodus::error::Error::Config(_))
+        );
     if config_error { 2 } else { 1 }
 }
 
 fn init_logging(log_file: Option<&std::path::Path>, quiet: bool) -> std::io::Result<()> {
     use tracing_subscriber::EnvFilter;
     let default = if quiet { "off" } else { "info" };
-    let filter = EnvFilter::try_from_env("OUROCODUS_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let filter =
+        EnvFilter::try_from_env("OUROCODUS_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     match log_file {
         Some(path) => {
-            let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-            builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
         }
         None => builder.with_writer(std::io::stderr).init(),
     }

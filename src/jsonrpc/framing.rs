@@ -113,7 +113,10 @@ mod tests {
     #[test]
     fn an_overlong_line_is_skipped_to_its_newline_and_reading_continues() {
         let frames = split(4, &[b"123", b"456", b"789\nok\n"]);
-        assert_eq!(frames, vec![Frame::TooLong { bytes: 9 }, Frame::Line(b"ok".to_vec())]);
+        assert_eq!(
+            frames,
+            vec![Frame::TooLong { bytes: 9 }, Frame::Line(b"ok".to_vec())]
+        );
     }
 
     #[test]
@@ -127,6 +130,9 @@ mod tests {
 
     #[test]
     fn an_unterminated_last_line_is_delivered_at_the_end() {
-        assert_eq!(split(10, &[b"a\nb"]), vec![Frame::Line(b"a".to_vec()), Frame::Line(b"b".to_vec())]);
+        assert_eq!(
+            split(10, &[b"a\nb"]),
+            vec![Frame::Line(b"a".to_vec()), Frame::Line(b"b".to_vec())]
+        );
     }
 }

@@ -216,7 +216,10 @@ fn parse_body(line: &str) -> Result<Body, ParseError> {
 
 /// A JSON syntax error is -32700; valid JSON of the wrong shape is -32600.
 fn classify(line: &str, e: serde_json::Error) -> ParseError {
-    let kind = if e.is_syntax() || e.is_eof() || serde_json::from_str::<serde::de::IgnoredAny>(line).is_err() {
+    let kind = if e.is_syntax()
+        || e.is_eof()
+        || serde_json::from_str::<serde::de::IgnoredAny>(line).is_err()
+    {
         ParseErrorKind::NotJson
     } else {
         ParseErrorKind::InvalidRequest
@@ -234,7 +237,10 @@ mod tests {
 
     #[test]
     fn request_keeps_params_as_the_exact_raw_text() {
-        let m = Message::parse(r#"{"jsonrpc":"2.0","id":3,"method":"session/prompt","params":{"a": [1, 2]}}"#).unwrap();
+        let m = Message::parse(
+            r#"{"jsonrpc":"2.0","id":3,"method":"session/prompt","params":{"a": [1, 2]}}"#,
+        )
+        .unwrap();
         assert_eq!(m.method(), Some("session/prompt"));
         assert_eq!(m.id(), Some(&RequestId::number(3)));
         assert_eq!(m.params(), Some(r#"{"a": [1, 2]}"#));
@@ -243,7 +249,8 @@ mod tests {
 
     #[test]
     fn notification_has_no_id() {
-        let m = Message::parse(r#"{"jsonrpc":"2.0","method":"session/cancel","params":{}}"#).unwrap();
+        let m =
+            Message::parse(r#"{"jsonrpc":"2.0","method":"session/cancel","params":{}}"#).unwrap();
         assert!(matches!(m.body(), Body::Notification { .. }));
         assert_eq!(m.id(), None);
     }
@@ -256,10 +263,16 @@ mod tests {
 
     #[test]
     fn responses_carry_result_or_error() {
-        let ok = Message::parse(r#"{"jsonrpc":"2.0","id":"a","result":{"stopReason":"end_turn"}}"#).unwrap();
+        let ok = Message::parse(r#"{"jsonrpc":"2.0","id":"a","result":{"stopReason":"end_turn"}}"#)
+            .unwrap();
         assert_eq!(ok.outcome(), Some(Ok(r#"{"stopReason":"end_turn"}"#)));
-        let err = Message::parse(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"auth"}}"#).unwrap();
-        assert_eq!(err.outcome(), Some(Err(r#"{"code":-32000,"message":"auth"}"#)));
+        let err =
+            Message::parse(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"auth"}}"#)
+                .unwrap();
+        assert_eq!(
+            err.outcome(),
+            Some(Err(r#"{"code":-32000,"message":"auth"}"#))
+        );
     }
 
     #[test]
@@ -270,8 +283,14 @@ mod tests {
 
     #[test]
     fn garbage_is_a_parse_error_and_wrong_shapes_are_invalid_requests() {
-        assert_eq!(Message::parse("not json").unwrap_err().kind, ParseErrorKind::NotJson);
-        assert_eq!(Message::parse("{\"jsonrpc\":\"2.0\",").unwrap_err().kind, ParseErrorKind::NotJson);
+        assert_eq!(
+            Message::parse("not json").unwrap_err().kind,
+            ParseErrorKind::NotJson
+        );
+        assert_eq!(
+            Message::parse("{\"jsonrpc\":\"2.0\",").unwrap_err().kind,
+            ParseErrorKind::NotJson
+        );
         let e = Message::parse(r#"{"jsonrpc":"2.0","id":4}"#).unwrap_err();
         assert_eq!(e.kind, ParseErrorKind::InvalidRequest);
         assert_eq!(e.id, Some(RequestId::number(4)));

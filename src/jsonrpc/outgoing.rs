@@ -91,13 +91,24 @@ mod tests {
 
     #[test]
     fn built_messages_parse_back_to_the_same_parts() {
-        let m = reparse(request(&RequestId::number(7), "session/new", Some(r#"{"cwd":"/"}"#)));
-        assert_eq!((m.method(), m.params()), (Some("session/new"), Some(r#"{"cwd":"/"}"#)));
+        let m = reparse(request(
+            &RequestId::number(7),
+            "session/new",
+            Some(r#"{"cwd":"/"}"#),
+        ));
+        assert_eq!(
+            (m.method(), m.params()),
+            (Some("session/new"), Some(r#"{"cwd":"/"}"#))
+        );
         let m = reparse(notification("session/cancel", None));
         assert_eq!(m.params(), None);
         let m = reparse(response_raw(&RequestId::string("x"), "{}"));
         assert_eq!(m.outcome(), Some(Ok("{}")));
-        let e = ErrorObject { code: -32601, message: "nope \"quoted\"".into(), data: None };
+        let e = ErrorObject {
+            code: -32601,
+            message: "nope \"quoted\"".into(),
+            data: None,
+        };
         let m = reparse(error_response(&RequestId::null(), &e));
         let back: ErrorObject = serde_json::from_str(m.outcome().unwrap().unwrap_err()).unwrap();
         assert_eq!(back, e);

@@ -1,0 +1,279 @@
+//! Per-role policy decisions: where a role's file writes may land and which tools it
+//! may use without asking. Pure functions over paths and names; the router applies
+//! them before anything reaches the editor or the disk.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+
+/// Symlink hops allowed while resolving one path (as the kernel's limit).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// What the proxy does with a permission request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolDecision {
+    /// Answer `reject_once` without asking; `pattern` is the `tools_deny` entry.
+    Deny { pattern: String },
+    /// Answer `allow_once` without asking; `pattern` is the `tools_allow` entry.
+    Allow { pattern: String },
+    /// Ask the user.
+    Ask,
+}
+
+/// Matches a tool call's kind and Claude tool name against the role's lists; deny
+/// wins over allow, and `*` in `tools_allow` means "ask about the rest".
+pub fn decide_tool(
+    allow: &[String],
+    deny: &[String],
+    kind: Option<&str>,
+    tool_name: Option<&str>,
+) -> ToolDecision {
+    let matches = |pattern: &String| {
+        kind.is_some_and(|k| glob_match(pattern, k))
+            || tool_name.is_some_and(|t| glob_match(pattern, t))
+    };
+    if let Some(pattern) = deny.iter().find(|p| matches(p)) {
+        return ToolDecision::Deny {
+            pattern: pattern.clone(),
+        };
+    }
+    match allow
+        .iter()
+        .filter(|p| p.as_str() != "*")
+        .find(|p| matches(p))
+    {
+        Some(pattern) => ToolDecision::Allow {
+            pattern: pattern.clone(),
+        },
+        None => ToolDecision::Ask,
+    }
+}
+
+/// Case-insensitive glob with `*` (any run) and `?` (one character).
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let pattern: Vec<char> = pattern.to_lowercase().chars().collect();
+    let name: Vec<char> = name.to_lowercase().chars().collect();
+    let (mut p, mut n) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                backtrack = Some((p, n));
+                p += 1;
+            }
+            Some(c) if *c == '?' || *c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match backtrack {
+                Some((star, matched)) => {
+                    p = star + 1;
+                    n = matched + 1;
+                    backtrack = Some((star, matched + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+/// Where a file operation resolves to, and whether the role may write there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteCheck {
+    pub resolved: PathBuf,
+    /// `None` when allowed; otherwise why not, for the error the agent receives.
+    pub refusal: Option<String>,
+}
+
+/// Checks a write of `path` (relative paths count from `cwd`) against the role's
+/// `directories` (relative entries count from `cwd`), after resolving `..`, absolute
+/// paths and symlinks, including symlinks in parts that exist and dangling ones.
+pub fn check_write(path: &str, cwd: &Path, directories: &[PathBuf]) -> WriteCheck {
+    let resolved = resolve(&cwd.join(path));
+    let allowed = resolved_roots(cwd, directories);
+    let refusal = if allowed.iter().any(|root| resolved.starts_with(root)) {
+        None
+    } else {
+        Some(format!(
+            "write to {} refused by ourocodus policy: outside this role's directories ({})",
+            resolved.display(),
+            display_list(&allowed)
+        ))
+    };
+    WriteCheck { resolved, refusal }
+}
+
+/// Checks that `path` lies under one of `roots` (each resolved from `cwd`).
+pub fn check_read(path: &str, cwd: &Path, roots: &[PathBuf]) -> WriteCheck {
+    let resolved = resolve(&cwd.join(path));
+    let allowed = resolved_roots(cwd, roots);
+    let refusal = (!allowed.iter().any(|root| resolved.starts_with(root))).then(|| {
+        format!(
+            "read of {} refused by ourocodus policy: outside the session's directories ({})",
+            resolved.display(),
+            display_list(&allowed)
+        )
+    });
+    WriteCheck { resolved, refusal }
+}
+
+fn resolved_roots(cwd: &Path, directories: &[PathBuf]) -> Vec<PathBuf> {
+    directories.iter().map(|d| resolve(&cwd.join(d))).collect()
+}
+
+fn display_list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Like `realpath`, but the tail may not exist yet: follows every symlink it meets
+/// (up to the hop limit; past it the path resolves to itself lexically, which then
+/// fails the policy check rather than escaping it).
+pub fn resolve(path: &Path) -> PathBuf {
+    let mut resolved = PathBuf::from("/");
+    let mut pending: VecDeque<OsString> = VecDeque::new();
+    push_front_components(&mut pending, path, &mut resolved);
+    let mut hops = 0;
+    while let Some(name) = pending.pop_front() {
+        if name == ".." {
+            resolved.pop();
+            continue;
+        }
+        let candidate = resolved.join(&name);
+        match std::fs::read_link(&candidate) {
+            Ok(target) if hops < MAX_SYMLINK_HOPS => {
+                hops += 1;
+                push_front_components(&mut pending, &target, &mut resolved);
+            }
+            _ => resolved = candidate,
+        }
+    }
+    resolved
+}
+
+/// Puts `path`'s components in front of `pending`; an absolute path restarts at `/`.
+fn push_front_components(pending: &mut VecDeque<OsString>, path: &Path, resolved: &mut PathBuf) {
+    let mut names = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::RootDir | Component::Prefix(_) => {
+                *resolved = PathBuf::from("/");
+                names.clear();
+            }
+            Component::CurDir => {}
+            Component::ParentDir => names.push(OsString::from("..")),
+            Component::Normal(name) => names.push(name.to_os_string()),
+        }
+    }
+    for name in names.into_iter().rev() {
+        pending.push_front(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn deny_beats_allow_and_matches_kind_or_claude_tool_name() {
+        let allow = strings(&["*", "read", "mcp__*"]);
+        let deny = strings(&["execute", "WebFetch"]);
+        let d = |kind, tool| decide_tool(&allow, &deny, kind, tool);
+        assert_eq!(
+            d(Some("execute"), Some("Bash")),
+            ToolDecision::Deny {
+                pattern: "execute".into()
+            }
+        );
+        assert_eq!(
+            d(Some("fetch"), Some("webfetch")),
+            ToolDecision::Deny {
+                pattern: "WebFetch".into()
+            }
+        );
+        assert_eq!(
+            d(Some("read"), None),
+            ToolDecision::Allow {
+                pattern: "read".into()
+            }
+        );
+        assert_eq!(
+            d(None, Some("mcp__db__query")),
+            ToolDecision::Allow {
+                pattern: "mcp__*".into()
+            }
+        );
+        assert_eq!(d(Some("edit"), Some("Write")), ToolDecision::Ask);
+    }
+
+    #[test]
+    fn glob_handles_stars_and_question_marks() {
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("mcp__*__query", "mcp__db__query"));
+        assert!(glob_match("ba?h", "BASH"));
+        assert!(!glob_match("bash", "bash2"));
+        assert!(!glob_match("*x", "abc"));
+    }
+
+    #[test]
+    fn writes_inside_the_role_directories_are_allowed() {
+        let dir = tempdir();
+        std::fs::create_dir_all(dir.join("src/backend")).unwrap();
+        let dirs = vec![PathBuf::from("src/backend")];
+        let ok = check_write("src/backend/new/file.rs", &dir, &dirs);
+        assert_eq!(ok.refusal, None);
+        let abs = dir.join("src/backend/x.rs");
+        assert_eq!(
+            check_write(abs.to_str().unwrap(), &dir, &dirs).refusal,
+            None
+        );
+    }
+
+    #[test]
+    fn dot_dot_absolute_paths_and_symlinks_cannot_escape() {
+        let dir = tempdir();
+        std::fs::create_dir_all(dir.join("api")).unwrap();
+        std::fs::create_dir_all(dir.join("secret")).unwrap();
+        std::os::unix::fs::symlink(dir.join("secret"), dir.join("api/link")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd-not-there", dir.join("api/dangling")).unwrap();
+        let dirs = vec![PathBuf::from("api")];
+        for path in [
+            "api/../secret/x",
+            "/etc/passwd",
+            "api/link/x",
+            "api/dangling",
+            "api/link/../../secret/y",
+        ] {
+            let check = check_write(path, &dir, &dirs);
+            assert!(
+                check.refusal.is_some(),
+                "{path} resolved to {:?}",
+                check.resolved
+            );
+        }
+    }
+
+    #[test]
+    fn symlink_loops_do_not_hang_or_escape() {
+        let dir = tempdir();
+        std::fs::create_dir_all(dir.join("api")).unwrap();
+        std::os::unix::fs::symlink(dir.join("api/b"), dir.join("api/a")).unwrap();
+        std::os::unix::fs::symlink(dir.join("api/a"), dir.join("api/b")).unwrap();
+        let check = check_write("api/a/x", &dir, &[PathBuf::from("api")]);
+        assert!(check.resolved.starts_with(resolve(&dir.join("api"))));
+    }
+
+    fn tempdir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ourocodus-policy-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        resolve(&dir)
+    }
+}

@@ -1,0 +1,225 @@
+//! Session state the proxy merges across roles: slash commands (its own plus each
+//! role's, namespaced `role:command`), plans, notices for editors without them, and
+//! who touched which file. Also runs the proxy's own slash commands.
+
+use serde_json::{Value, json};
+
+use super::Router;
+use super::emit::{PROXY_SPEAKER, Severity};
+use super::floor::{Item, ItemKind};
+use crate::acp::{method, role_meta, text_of_block};
+use crate::ids::{Role, SessionId};
+use crate::jsonrpc::{self, RequestId};
+
+impl Router {
+    /// The proxy's own commands.
+    fn own_commands(&self) -> Vec<Value> {
+        vec![json!({
+            "name": "mode",
+            "description": "Set a role's mode: /mode ROLE MODE (no arguments lists them)",
+            "input": { "hint": "ROLE MODE" },
+        })]
+    }
+
+    /// Sends the merged command list for a session.
+    pub(super) fn announce_commands(&self, session_id: &SessionId) {
+        let mut commands = self.own_commands();
+        if let Some(session) = self.sessions.get(session_id) {
+            for (role, rs) in &session.roles {
+                commands.extend(
+                    rs.commands
+                        .iter()
+                        .filter_map(|c| namespaced_command(role, c)),
+                );
+            }
+        }
+        let update =
+            json!({ "sessionUpdate": "available_commands_update", "availableCommands": commands });
+        self.send_update(session_id.as_str(), update);
+    }
+
+    pub(super) fn on_child_commands(&mut self, session_id: &SessionId, role: &Role, update: Value) {
+        let commands = update
+            .get("availableCommands")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(rs) = self.role_session_mut(session_id, role) {
+            rs.commands = commands;
+        }
+        self.announce_commands(session_id);
+    }
+
+    /// Runs `/mode` typed as a prompt; returns false for anything else.
+    pub(super) fn run_local_command(
+        &mut self,
+        id: &RequestId,
+        session_id: &SessionId,
+        prompt: &[Value],
+    ) -> bool {
+        let Some(text) = prompt.first().and_then(text_of_block) else {
+            return false;
+        };
+        let mut words = text.split_whitespace();
+        if words.next() != Some("/mode") {
+            return false;
+        }
+        let args: Vec<&str> = words.collect();
+        let outcome = match args.as_slice() {
+            [] => Ok(self.describe_modes(session_id)),
+            [role, mode] => {
+                let reply = Some(super::state::Reply {
+                    id: id.clone(),
+                    as_prompt: true,
+                });
+                match self
+                    .known_role(role)
+                    .and_then(|role| self.set_child_mode(session_id, &role, mode, reply))
+                {
+                    Ok(()) => return true,
+                    Err(e) => Err(e),
+                }
+            }
+            _ => Err(crate::error::RpcError::invalid_params(
+                "usage: /mode ROLE MODE",
+            )),
+        };
+        match outcome {
+            Ok(text) => {
+                self.say_as_proxy(session_id, &text);
+                self.respond(id, &json!({ "stopReason": "end_turn" }));
+            }
+            Err(e) => {
+                self.notify_user(session_id, None, Severity::Warning, &e.message, None);
+                self.respond(id, &json!({ "stopReason": "end_turn" }));
+            }
+        }
+        true
+    }
+
+    fn describe_modes(&self, session_id: &SessionId) -> String {
+        let mut text = String::from("Modes per role (change with `/mode ROLE MODE`):\n");
+        for option in self
+            .config_options(session_id)
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let id = option.get("id").and_then(Value::as_str).unwrap_or_default();
+            if let Some(role) = id.strip_suffix("/mode") {
+                let current = option
+                    .get("currentValue")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?");
+                text.push_str(&format!("- {role}: {current}\n"));
+            }
+        }
+        text
+    }
+
+    /// Text from the proxy itself in the chat.
+    pub(super) fn say_as_proxy(&mut self, session_id: &SessionId, text: &str) {
+        let speaker = Role::new(PROXY_SPEAKER);
+        let item = self.text_item(session_id, &speaker, text);
+        self.emit_via_floor(session_id, &speaker, item);
+    }
+
+    /// Plain editors show one plan: each role's entries, labelled, in team order.
+    pub(super) fn on_child_plan(&mut self, session_id: &SessionId, role: &Role, update: Value) {
+        let entries = update
+            .get("entries")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let Some(session) = self.sessions.get_mut(session_id) else {
+            return;
+        };
+        session.plans.insert(role.clone(), entries);
+        let merged: Vec<Value> = session
+            .plans
+            .iter()
+            .flat_map(|(r, entries)| entries.iter().map(move |e| labelled_entry(r, e)))
+            .collect();
+        let mut plan = json!({ "sessionUpdate": "plan", "entries": merged, "_meta": role_meta(role.as_str()) });
+        if let Some(meta) = update.get("_meta").and_then(Value::as_object) {
+            for (key, value) in meta.iter().filter(|(k, _)| *k != "ourocodus") {
+                plan["_meta"][key] = value.clone();
+            }
+        }
+        let item = self.update_item(session_id, plan);
+        self.emit_via_floor(session_id, role, item);
+    }
+
+    /// A child's `notice` for an editor that cannot show notices.
+    pub(super) fn on_child_notice(&mut self, session_id: &SessionId, role: &Role, update: Value) {
+        let severity = match update.get("severity").and_then(Value::as_str) {
+            Some("error") => Severity::Error,
+            Some("warning") => Severity::Warning,
+            _ => Severity::Info,
+        };
+        let title = update
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or("notice");
+        let description = update.get("description").and_then(Value::as_str);
+        self.notify_user(session_id, Some(role), severity, title, description);
+    }
+
+    /// Notes that `role` wrote or is editing `path`; warns when another role did too.
+    pub(super) fn note_file_touched(&mut self, session_id: &SessionId, role: &Role, path: &str) {
+        let resolved = crate::policy::resolve(std::path::Path::new(path));
+        let Some(session) = self.sessions.get_mut(session_id) else {
+            return;
+        };
+        let previous = session.file_owners.insert(resolved.clone(), role.clone());
+        if let Some(other) = previous.filter(|other| other != role) {
+            let shown = resolved
+                .strip_prefix(&session.cwd)
+                .unwrap_or(&resolved)
+                .display()
+                .to_string();
+            let title = format!("{role} and {other} are both working on {shown}");
+            let description = format!(
+                "{other} wrote or edited it earlier in this session; {role} is changing it now."
+            );
+            self.notify_user(
+                session_id,
+                Some(role),
+                Severity::Warning,
+                &title,
+                Some(&description),
+            );
+        }
+    }
+
+    /// A proxy-built update on the parent session, as a floor item.
+    fn update_item(&self, session_id: &SessionId, update: Value) -> Item {
+        let params = json!({ "sessionId": session_id.as_str(), "update": update });
+        Item {
+            line: jsonrpc::notification(method::SESSION_UPDATE, Some(&params.to_string())),
+            kind: ItemKind::Other,
+        }
+    }
+}
+
+fn namespaced_command(role: &Role, command: &Value) -> Option<Value> {
+    let name = command.get("name")?.as_str()?;
+    let mut command = command.clone();
+    command["name"] = json!(format!("{role}:{name}"));
+    let description = command
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    command["description"] = json!(format!("[{role}] {description}"));
+    Some(command)
+}
+
+fn labelled_entry(role: &Role, entry: &Value) -> Value {
+    let mut entry = entry.clone();
+    let content = entry
+        .get("content")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    entry["content"] = json!(format!("[{role}] {content}"));
+    entry
+}

@@ -1,0 +1,348 @@
+//! Messages from agents: answers to the proxy's requests (by what each was for),
+//! notifications — above all `session/update`, the per-message path — and requests,
+//! which go on to `relay`.
+
+use serde_json::Value;
+
+use super::Router;
+use super::floor::{Item, ItemKind};
+use super::rewrite::{ObjectWriter, RawObject, raw_str, write_role_meta};
+use super::state::{RoleOutcome, ToAgent, ToEditor};
+use crate::acp::method;
+use crate::error::RpcError;
+use crate::ids::{Role, SessionId};
+use crate::jsonrpc::{self, Body, Message, RequestId};
+use crate::transport::{AgentEnvelope, AgentEvent, AgentKey};
+
+const UPDATE_HEAD: &[u8] = br#"{"jsonrpc":"2.0","method":"session/update","params":"#;
+
+impl Router {
+    pub(super) fn handle_agent_envelope(&mut self, envelope: AgentEnvelope) {
+        let key = envelope.key;
+        let live = self
+            .agents
+            .get(&key.role)
+            .is_some_and(|slot| slot.generation == key.generation);
+        if !live {
+            tracing::debug!(agent = %key, "event from an earlier incarnation; dropped");
+            return;
+        }
+        match envelope.event {
+            AgentEvent::Message(message) => match message.body() {
+                Body::Response { .. } => self.handle_agent_response(&key, &message),
+                Body::Notification { .. } => self.handle_agent_notification(&key, &message),
+                Body::Request { .. } => self.handle_agent_request(&key, &message),
+            },
+            AgentEvent::Ended(report) => self.handle_agent_ended(&key, report),
+        }
+    }
+
+    fn handle_agent_response(&mut self, key: &AgentKey, message: &Message) {
+        let role = &key.role;
+        let purpose = message
+            .id()
+            .and_then(RequestId::as_number)
+            .and_then(|id| self.agents.get_mut(role)?.pending.remove(&id));
+        let (Some(purpose), Some(outcome)) = (purpose, message.outcome()) else {
+            tracing::warn!(role = %role, id = ?message.id(), "answer to an unknown or already answered request; dropped");
+            return;
+        };
+        let outcome = outcome.map_err(parse_error_object);
+        match purpose {
+            ToAgent::Initialize => match outcome {
+                Ok(result) => self.on_agent_initialized(role, result),
+                Err(e) => self.fail_agent_start(role, format!("initialize failed: {}", e.message)),
+            },
+            ToAgent::NewSession { session } => match outcome {
+                Ok(result) => self.on_child_session_created(role, &session, result),
+                Err(e) => self.fail_child_session(
+                    &session,
+                    role,
+                    format!("session/new failed: {}", e.message),
+                ),
+            },
+            ToAgent::Prompt { turn, .. } => {
+                let outcome = match outcome {
+                    Ok(result) => RoleOutcome::Done(crate::acp::stop_reason_of(result)),
+                    Err(e) => RoleOutcome::Failed(e),
+                };
+                self.settle_role(turn, role, outcome);
+            }
+            ToAgent::SetMode {
+                session,
+                mode,
+                reply_to,
+            } => self.on_child_mode_set(&session, role, &mode, reply_to, outcome.map(|_| ())),
+            ToAgent::SetConfigOption { session, reply_to } => {
+                self.on_child_config_set(&session, role, reply_to, outcome)
+            }
+            ToAgent::FireAndForget => {}
+        }
+    }
+
+    fn handle_agent_notification(&mut self, key: &AgentKey, message: &Message) {
+        match message.method() {
+            Some(method::SESSION_UPDATE) => {
+                if let Some(params) = message.params() {
+                    self.handle_session_update(&key.role, params);
+                }
+            }
+            Some(method::CANCEL_REQUEST) => {
+                self.forward_agent_cancel_request(key, message.params())
+            }
+            Some(method::ELICITATION_COMPLETE) if self.editor.caps.elicitation.is_some() => {
+                self.send_editor(jsonrpc::notification(
+                    method::ELICITATION_COMPLETE,
+                    message.params(),
+                ));
+            }
+            other => {
+                tracing::debug!(role = %key.role, method = ?other, "agent notification ignored")
+            }
+        }
+    }
+
+    /// The per-message path: rewrite one update for the editor and send it on.
+    pub(super) fn handle_session_update(&mut self, role: &Role, params: &str) {
+        let Ok(params_object) = RawObject::parse(params) else {
+            return tracing::warn!(role = %role, "session/update params are not an object; dropped");
+        };
+        let (Some(child_id), Some(update_raw)) = (
+            params_object.get_str("sessionId"),
+            params_object.get("update"),
+        ) else {
+            return tracing::warn!(role = %role, "session/update without sessionId or update; dropped");
+        };
+        let Some(session_id) = self
+            .agents
+            .get(role)
+            .and_then(|s| s.sessions.get(child_id.as_ref()))
+            .cloned()
+        else {
+            return tracing::debug!(role = %role, child = %child_id, "update for an unknown session; dropped");
+        };
+        let Ok(update) = RawObject::parse(update_raw.get()) else {
+            return tracing::warn!(role = %role, "session/update update is not an object; dropped");
+        };
+        let kind = update.get_str("sessionUpdate");
+        let kind = kind.as_deref().unwrap_or("");
+        if self.handled_as_session_state(&session_id, role, kind, update_raw.get()) {
+            return;
+        }
+        if kind == "tool_call" {
+            self.note_tool_call(&session_id, role, &update);
+        }
+        let subagent = self.subagent_of(&session_id, role);
+        let target = subagent.as_ref().unwrap_or(&session_id);
+        let prefix_title = subagent.is_none() && kind == "tool_call";
+        let line = update_line(
+            &params_object,
+            &update,
+            target.as_str(),
+            role.as_str(),
+            prefix_title,
+        );
+        match subagent {
+            Some(_) => self.send_editor(line),
+            None => {
+                let item = Item {
+                    line,
+                    kind: item_kind(kind, &update),
+                };
+                self.emit_via_floor(&session_id, role, item);
+            }
+        }
+    }
+
+    /// Updates that describe session state the proxy merges (commands, modes,
+    /// options, plans, notices for editors without them) instead of passing on.
+    fn handled_as_session_state(
+        &mut self,
+        session: &SessionId,
+        role: &Role,
+        kind: &str,
+        update: &str,
+    ) -> bool {
+        let parse = || serde_json::from_str::<Value>(update).unwrap_or(Value::Null);
+        match kind {
+            "available_commands_update" => self.on_child_commands(session, role, parse()),
+            "current_mode_update" => self.on_child_mode_update(session, role, parse()),
+            "config_option_update" => self.on_child_config_update(session, role, parse()),
+            "plan" if !self.shows_subagents() => self.on_child_plan(session, role, parse()),
+            "notice" if !self.editor.caps.notices => self.on_child_notice(session, role, parse()),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The subagent session a role's updates go to right now, if the editor shows subagents.
+    pub(super) fn subagent_of(&self, session: &SessionId, role: &Role) -> Option<SessionId> {
+        if !self.shows_subagents() {
+            return None;
+        }
+        let turn = self.sessions.get(session)?.roles.get(role)?.turns.back()?;
+        self.turns.get(turn)?.subagents.get(role).cloned()
+    }
+
+    /// Remembers announced tool calls, and warns when two roles edit one file.
+    fn note_tool_call(&mut self, session: &SessionId, role: &Role, update: &RawObject) {
+        if let Some(id) = update.get_str("toolCallId")
+            && let Some(rs) = self
+                .sessions
+                .get_mut(session)
+                .and_then(|s| s.roles.get_mut(role))
+        {
+            rs.tool_calls.insert(id.into_owned());
+        }
+        if update.get_str("kind").as_deref() != Some("edit") {
+            return;
+        }
+        let locations: Vec<Value> = update
+            .get("locations")
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or_default();
+        for path in locations.iter().filter_map(|l| l.get("path")?.as_str()) {
+            self.note_file_touched(session, role, path);
+        }
+    }
+
+    /// An agent cancels a request it had us relay: pass it on with the editor-side id.
+    fn forward_agent_cancel_request(&mut self, key: &AgentKey, params: Option<&str>) {
+        let Ok(params) = crate::acp::parse_params::<crate::acp::CancelRequestParams>(params) else {
+            return;
+        };
+        let ours = self
+            .editor
+            .pending
+            .iter()
+            .find_map(|(id, ToEditor::Relayed(r))| {
+                (r.key == *key && r.agent_request == params.request_id && !r.answered)
+                    .then_some(*id)
+            });
+        if let Some(id) = ours {
+            let params = serde_json::json!({ "requestId": id }).to_string();
+            self.send_editor(jsonrpc::notification(method::CANCEL_REQUEST, Some(&params)));
+        }
+    }
+}
+
+fn parse_error_object(raw: &str) -> RpcError {
+    serde_json::from_str(raw)
+        .unwrap_or_else(|_| RpcError::internal(format!("malformed error: {raw}")))
+}
+
+/// Builds the editor's copy of a role's update: its session id, `role/`-namespaced
+/// tool call ids, the role in `update._meta.ourocodus.role`, everything else verbatim.
+pub(super) fn update_line(
+    params: &RawObject,
+    update: &RawObject,
+    session: &str,
+    role: &str,
+    prefix_title: bool,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(UPDATE_HEAD.len() + 256);
+    out.extend_from_slice(UPDATE_HEAD);
+    let mut writer = ObjectWriter::new(&mut out);
+    for (key, value) in params.fields() {
+        match key {
+            "sessionId" => writer.string(key, session),
+            "update" => writer.with(key, |out| write_update(out, update, role, prefix_title)),
+            _ => writer.raw(key, value.get()),
+        }
+    }
+    writer.finish();
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+fn write_update(out: &mut Vec<u8>, update: &RawObject, role: &str, prefix_title: bool) {
+    let mut writer = ObjectWriter::new(out);
+    let mut had_meta = false;
+    for (key, value) in update.fields() {
+        match (key, raw_str(value)) {
+            ("toolCallId", Some(id)) => writer.prefixed_string(key, &[role, "/"], &id),
+            ("title", Some(title)) if prefix_title => {
+                writer.prefixed_string(key, &[role, ": "], &title)
+            }
+            ("_meta", _) => {
+                had_meta = true;
+                writer.with(key, |out| write_role_meta(out, Some(value), role));
+            }
+            _ => writer.raw(key, value.get()),
+        }
+    }
+    if !had_meta {
+        writer.with("_meta", |out| write_role_meta(out, None, role));
+    }
+    writer.finish();
+}
+
+/// Text chunks take part in line discipline; everything else stands apart.
+fn item_kind(kind: &str, update: &RawObject) -> ItemKind {
+    if kind != "agent_message_chunk" && kind != "agent_thought_chunk" {
+        return ItemKind::Other;
+    }
+    let text = update
+        .get("content")
+        .and_then(|c| RawObject::parse(c.get()).ok())
+        .filter(|c| c.get_str("type").as_deref() == Some("text"))
+        .and_then(|c| c.get("text"));
+    match text {
+        Some(raw) => ItemKind::Text {
+            ends_line: literal_ends_with_newline(raw.get()),
+        },
+        None => ItemKind::Other,
+    }
+}
+
+/// Whether a JSON string literal's text ends in `\n`, without unescaping it: the
+/// literal ends in `\n"` with the backslash not itself escaped.
+fn literal_ends_with_newline(literal: &str) -> bool {
+    let Some(body) = literal.strip_suffix("n\"") else {
+        return false;
+    };
+    let backslashes = body.bytes().rev().take_while(|b| *b == b'\\').count();
+    backslashes % 2 == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_editor_copy_namespaces_tool_calls_and_tags_the_role() {
+        let params = r#"{"sessionId":"child-1","update":{"sessionUpdate":"tool_call","toolCallId":"toolu_01","title":"Read","_meta":{"claudeCode":{"toolName":"Read"}}},"_meta":{"x":1}}"#;
+        let p = RawObject::parse(params).unwrap();
+        let u = RawObject::parse(p.get("update").unwrap().get()).unwrap();
+        let line = update_line(&p, &u, "ouro-1", "backend", true);
+        let v: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(v["params"]["sessionId"], "ouro-1");
+        assert_eq!(v["params"]["_meta"]["x"], 1);
+        let update = &v["params"]["update"];
+        assert_eq!(update["toolCallId"], "backend/toolu_01");
+        assert_eq!(update["title"], "backend: Read");
+        assert_eq!(update["_meta"]["claudeCode"]["toolName"], "Read");
+        assert_eq!(update["_meta"]["ourocodus"]["role"], "backend");
+    }
+
+    #[test]
+    fn unknown_variants_pass_through_with_only_the_role_added() {
+        let params = r#"{"sessionId":"c","update":{"sessionUpdate":"future_thing","payload":{"deep":[1,{"a":null}]}}}"#;
+        let p = RawObject::parse(params).unwrap();
+        let u = RawObject::parse(p.get("update").unwrap().get()).unwrap();
+        let v: Value = serde_json::from_slice(&update_line(&p, &u, "s", "test", false)).unwrap();
+        assert_eq!(
+            v["params"]["update"]["payload"],
+            serde_json::json!({"deep":[1,{"a":null}]})
+        );
+        assert_eq!(v["params"]["update"]["_meta"]["ourocodus"]["role"], "test");
+    }
+
+    #[test]
+    fn newline_endings_are_read_from_the_literal() {
+        assert!(literal_ends_with_newline(r#""abc\n""#));
+        assert!(!literal_ends_with_newline(r#""abc\\n""#));
+        assert!(literal_ends_with_newline(r#""abc\\\n""#));
+        assert!(!literal_ends_with_newline(r#""abc""#));
+    }
+}

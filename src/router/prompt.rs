@@ -1,0 +1,597 @@
+//! Prompt turns: address a prompt to roles, fan it out to their child sessions (or
+//! queue it until they exist), settle each role's outcome, answer the editor once
+//! every routed role is done, and cancel.
+
+use serde_json::{Value, json};
+
+use super::Router;
+use super::emit::Severity;
+use super::from_editor::unknown_session;
+use super::mention;
+use super::state::{ChildSession, QueuedPrompt, RoleOutcome, ToEditor, Turn, TurnId};
+use super::timers::{CANCEL_GRACE, Timer};
+use crate::acp::{self, method, text_of_block};
+use crate::agent::persona_preamble;
+use crate::error::RpcError;
+use crate::ids::{Role, SessionId};
+use crate::jsonrpc::{RequestId, codes};
+
+/// A prompt after reading its mentions.
+struct Addressed {
+    roles: Vec<Role>,
+    blocks: Vec<Value>,
+    unknown: Vec<String>,
+}
+
+impl Router {
+    pub(super) fn handle_prompt(&mut self, id: &RequestId, params: Option<&str>) {
+        let params: acp::PromptParams = match acp::parse_params(params) {
+            Ok(p) => p,
+            Err(e) => return self.respond_error(id, &RpcError::invalid_params(e)),
+        };
+        let session_id = SessionId::new(&params.session_id);
+        if !self.sessions.contains_key(&session_id) {
+            return self.respond_error(id, &unknown_session(&session_id));
+        }
+        if self.run_local_command(id, &session_id, &params.prompt) {
+            return;
+        }
+        let addressed = self.address(&session_id, params.prompt);
+        if !addressed.unknown.is_empty() {
+            self.warn_unknown_mentions(&session_id, &addressed);
+        }
+        if addressed.roles.is_empty() {
+            let e = RpcError::invalid_params("no role to send this prompt to");
+            return self.respond_error(id, &e);
+        }
+        if addressed.blocks.is_empty() {
+            let e = RpcError::invalid_params("the prompt is empty once @mentions are removed");
+            return self.respond_error(id, &e);
+        }
+        let turn = self.open_turn(id, &session_id, &addressed);
+        for role in &addressed.roles {
+            let queued = QueuedPrompt {
+                turn,
+                blocks: addressed.blocks.clone(),
+                meta: params.meta.clone(),
+            };
+            self.dispatch_to_role(&session_id, role, queued);
+        }
+    }
+
+    /// Reads mentions from the text blocks: `@all`, known roles, or else the route.
+    fn address(&self, session_id: &SessionId, prompt: Vec<Value>) -> Addressed {
+        let mut named: Vec<Role> = Vec::new();
+        let (mut all, mut unknown) = (false, Vec::new());
+        let mut blocks = Vec::with_capacity(prompt.len());
+        for mut block in prompt {
+            if let Some(text) = text_of_block(&block) {
+                let (rest, mentions) =
+                    mention::extract(text, |name| self.agents.contains_key(name));
+                all |= mentions.all;
+                for role in mentions.roles.iter().map(Role::new) {
+                    if !named.contains(&role) {
+                        named.push(role);
+                    }
+                }
+                unknown.extend(mentions.unknown);
+                if rest.trim().is_empty() {
+                    continue;
+                }
+                block["text"] = Value::String(rest);
+            }
+            blocks.push(block);
+        }
+        if let Some(role) = self.namespaced_command(&mut blocks)
+            && named.is_empty()
+            && !all
+        {
+            named.push(role);
+        }
+        let roles = if all {
+            self.role_names()
+        } else if !named.is_empty() {
+            named
+        } else {
+            self.route_of(session_id)
+        };
+        Addressed {
+            roles,
+            blocks,
+            unknown,
+        }
+    }
+
+    /// `/backend:review args` → the `/review args` command for backend.
+    fn namespaced_command(&self, blocks: &mut [Value]) -> Option<Role> {
+        let text = blocks.first().and_then(text_of_block)?;
+        let command = text.strip_prefix('/')?;
+        let (role, rest) = command.split_once(':')?;
+        let role = self.agents.get_key_value(role)?.0.clone();
+        let rewritten = format!("/{rest}");
+        blocks[0]["text"] = Value::String(rewritten);
+        Some(role)
+    }
+
+    /// Where a prompt without mentions goes in this session.
+    pub(super) fn route_of(&self, session_id: &SessionId) -> Vec<Role> {
+        let chosen = self.sessions.get(session_id).and_then(|s| s.route.clone());
+        let route = chosen
+            .map(|r| vec![r])
+            .unwrap_or_else(|| self.team.route.clone());
+        route
+            .into_iter()
+            .filter(|r| self.agents.contains_key(r))
+            .collect()
+    }
+
+    fn warn_unknown_mentions(&mut self, session_id: &SessionId, addressed: &Addressed) {
+        let names: Vec<String> = addressed.unknown.iter().map(|n| format!("@{n}")).collect();
+        let roles: Vec<&str> = self.agents.keys().map(Role::as_str).collect();
+        let sent_to: Vec<&str> = addressed.roles.iter().map(Role::as_str).collect();
+        let title = format!("{} is not a role in this team", names.join(", "));
+        let description = format!(
+            "Roles: {}. This prompt went to: {}.",
+            roles.join(", "),
+            if sent_to.is_empty() {
+                "nobody".to_string()
+            } else {
+                sent_to.join(", ")
+            }
+        );
+        self.notify_user(
+            session_id,
+            None,
+            Severity::Warning,
+            &title,
+            Some(&description),
+        );
+    }
+
+    fn open_turn(
+        &mut self,
+        id: &RequestId,
+        session_id: &SessionId,
+        addressed: &Addressed,
+    ) -> TurnId {
+        self.next_turn += 1;
+        let turn_id = TurnId(self.next_turn);
+        let seq = self.sessions.get_mut(session_id).map_or(0, |s| {
+            s.turn_seq += 1;
+            s.turn_seq
+        });
+        let mut turn = Turn {
+            session: session_id.clone(),
+            editor_request: id.clone(),
+            roles: addressed
+                .roles
+                .iter()
+                .map(|r| (r.clone(), RoleOutcome::Working))
+                .collect(),
+            cancelled: false,
+            subagents: Default::default(),
+            cancel_sent: Default::default(),
+            started: std::time::Instant::now(),
+        };
+        if self.shows_subagents() {
+            let task = task_summary(&addressed.blocks);
+            for role in &addressed.roles {
+                let sub = SessionId::new(format!("{session_id}:{role}:{seq}"));
+                self.subagent_sessions
+                    .insert(sub.clone(), (turn_id, role.clone()));
+                self.announce_subagent(session_id, &sub, role, &task);
+                turn.subagents.insert(role.clone(), sub);
+            }
+        }
+        self.turns.insert(turn_id, turn);
+        turn_id
+    }
+
+    fn announce_subagent(&self, session: &SessionId, sub: &SessionId, role: &Role, task: &str) {
+        self.send_update(
+            session.as_str(),
+            json!({
+                "sessionUpdate": "subagent_update",
+                "subagentSessionId": sub.as_str(),
+                "name": role.as_str(),
+                "task": task,
+                "capabilities": { "cancel": true },
+                "_meta": acp::role_meta(role.as_str()),
+            }),
+        );
+    }
+
+    /// Sends a prompt to the role's child session, or queues it until that exists.
+    fn dispatch_to_role(&mut self, session_id: &SessionId, role: &Role, prompt: QueuedPrompt) {
+        let Some(rs) = self
+            .sessions
+            .get_mut(session_id)
+            .and_then(|s| s.roles.get_mut(role))
+        else {
+            let e = RpcError::internal(format!("{role} has no place in this session"));
+            return self.settle_role(prompt.turn, role, RoleOutcome::Failed(e));
+        };
+        match rs.child.clone() {
+            ChildSession::Ready(_) => self.send_prompt(session_id, role, prompt),
+            ChildSession::Opening => rs.queued.push(prompt),
+            ChildSession::Pending => {
+                rs.queued.push(prompt);
+                self.open_role_in_session(session_id, role);
+            }
+            ChildSession::Failed(why) => {
+                let e = RpcError::internal(format!("{role} is unavailable: {why}"));
+                self.settle_role(prompt.turn, role, RoleOutcome::Failed(e));
+            }
+        }
+    }
+
+    pub(super) fn send_queued_prompts(&mut self, session_id: &SessionId, role: &Role) {
+        let Some(rs) = self
+            .sessions
+            .get_mut(session_id)
+            .and_then(|s| s.roles.get_mut(role))
+        else {
+            return;
+        };
+        for prompt in std::mem::take(&mut rs.queued) {
+            self.send_prompt(session_id, role, prompt);
+        }
+    }
+
+    fn send_prompt(&mut self, session_id: &SessionId, role: &Role, prompt: QueuedPrompt) {
+        let params = match self.child_prompt_params(session_id, role, prompt.blocks, prompt.meta) {
+            Some(params) => params,
+            None => return,
+        };
+        let purpose = super::state::ToAgent::Prompt {
+            turn: prompt.turn,
+            session: session_id.clone(),
+        };
+        match self.request_agent(role, method::SESSION_PROMPT, &params.to_string(), purpose) {
+            Ok(()) => {
+                if let Some(rs) = self
+                    .sessions
+                    .get_mut(session_id)
+                    .and_then(|s| s.roles.get_mut(role))
+                {
+                    rs.turns.push_back(prompt.turn);
+                }
+            }
+            Err(e) => self.settle_role(prompt.turn, role, RoleOutcome::Failed(e)),
+        }
+    }
+
+    /// The child's copy of a prompt: its session id, blocks it can take, and the
+    /// persona as a first-turn preamble where the adapter has no system prompt.
+    fn child_prompt_params(
+        &mut self,
+        session_id: &SessionId,
+        role: &Role,
+        blocks: Vec<Value>,
+        meta: Option<Value>,
+    ) -> Option<Value> {
+        let team = self.role_names();
+        let slot = self.agents.get(role)?;
+        let caps = slot.caps.clone().unwrap_or_default();
+        let preamble =
+            (!slot.quirks.takes_system_prompt()).then(|| persona_preamble(&slot.spec, &team));
+        let rs = self.sessions.get_mut(session_id)?.roles.get_mut(role)?;
+        let ChildSession::Ready(child) = &rs.child else {
+            return None;
+        };
+        let mut prompt: Vec<Value> = Vec::with_capacity(blocks.len() + 1);
+        if let Some(preamble) = preamble.filter(|_| !rs.persona_sent) {
+            rs.persona_sent = true;
+            prompt.push(json!({ "type": "text", "text": format!("[ourocodus] {preamble}\n\n") }));
+        }
+        prompt.extend(blocks.into_iter().map(|b| adapt_block(b, &caps)));
+        let mut params = json!({ "sessionId": child.as_str(), "prompt": prompt });
+        if let Some(meta) = meta {
+            params["_meta"] = meta;
+        }
+        Some(params)
+    }
+
+    /// Records how `role` finished its part of `turn`; answers the editor when all have.
+    pub(super) fn settle_role(&mut self, turn_id: TurnId, role: &Role, outcome: RoleOutcome) {
+        let Some(turn) = self.turns.get_mut(&turn_id) else {
+            return;
+        };
+        let Some(slot) = turn
+            .roles
+            .get_mut(role)
+            .filter(|o| **o == RoleOutcome::Working)
+        else {
+            return;
+        };
+        *slot = outcome.clone();
+        let session_id = turn.session.clone();
+        let subagent = turn.subagents.get(role).cloned();
+        if let Some(rs) = self
+            .sessions
+            .get_mut(&session_id)
+            .and_then(|s| s.roles.get_mut(role))
+        {
+            rs.turns.retain(|t| *t != turn_id);
+            rs.queued.retain(|q| q.turn != turn_id);
+        }
+        if let RoleOutcome::Failed(error) = &outcome {
+            self.report_role_failure(&session_id, role, error);
+        }
+        self.release_floor(&session_id, role);
+        if let Some(sub) = subagent {
+            self.close_subagent(&session_id, &sub, role, &outcome);
+        }
+        self.finish_turn_if_done(turn_id);
+    }
+
+    fn report_role_failure(&mut self, session_id: &SessionId, role: &Role, error: &RpcError) {
+        let quirks = self.agents.get(role).map(|s| s.quirks);
+        let (title, description) = if error.code == codes::AUTH_REQUIRED {
+            let hint = quirks.map_or("", |q| q.auth_hint());
+            (
+                format!("{role} needs authentication"),
+                format!("{} — {hint}", error.message),
+            )
+        } else {
+            (format!("{role} could not answer"), error.message.clone())
+        };
+        self.notify_user(
+            session_id,
+            Some(role),
+            Severity::Error,
+            &title,
+            Some(&description),
+        );
+    }
+
+    fn close_subagent(
+        &mut self,
+        session_id: &SessionId,
+        sub: &SessionId,
+        role: &Role,
+        outcome: &RoleOutcome,
+    ) {
+        self.subagent_sessions.remove(sub);
+        let state = match outcome {
+            RoleOutcome::Done(reason) if reason == "cancelled" => "cancelled",
+            RoleOutcome::Done(_) | RoleOutcome::Working => "completed",
+            RoleOutcome::Failed(_) => "failed",
+            RoleOutcome::Cancelled => "cancelled",
+        };
+        self.send_update(
+            session_id.as_str(),
+            json!({
+                "sessionUpdate": "subagent_update",
+                "subagentSessionId": sub.as_str(),
+                "state": state,
+                "_meta": acp::role_meta(role.as_str()),
+            }),
+        );
+    }
+
+    fn finish_turn_if_done(&mut self, turn_id: TurnId) {
+        let done = self
+            .turns
+            .get(&turn_id)
+            .is_some_and(|t| t.roles.values().all(|o| *o != RoleOutcome::Working));
+        if !done {
+            return;
+        }
+        let Some(turn) = self.turns.remove(&turn_id) else {
+            return;
+        };
+        if self
+            .sessions
+            .get(&turn.session)
+            .is_some_and(|s| s.floor.has_waiting())
+        {
+            self.flush_floor(&turn.session);
+        }
+        tracing::info!(session = %turn.session, elapsed_ms = turn.started.elapsed().as_millis() as u64, "prompt answered");
+        match aggregate(&turn) {
+            Ok(stop_reason) => {
+                self.respond(&turn.editor_request, &json!({ "stopReason": stop_reason }))
+            }
+            Err(error) => self.respond_error(&turn.editor_request, &error),
+        }
+    }
+
+    /// `session/cancel`: a whole session, or one role's subagent session.
+    pub(super) fn handle_cancel(&mut self, params: Option<&str>) {
+        let Ok(params) = acp::parse_params::<acp::SessionRef>(params) else {
+            return tracing::warn!("session/cancel without a sessionId");
+        };
+        let id = SessionId::new(params.session_id.as_ref());
+        if let Some((turn, role)) = self.subagent_sessions.get(&id).cloned() {
+            return self.cancel_role(turn, &role);
+        }
+        self.cancel_session_turns(&id);
+    }
+
+    pub(super) fn cancel_session_turns(&mut self, session_id: &SessionId) {
+        let turns: Vec<TurnId> = self
+            .turns
+            .iter()
+            .filter(|(_, t)| t.session == *session_id)
+            .map(|(id, _)| *id)
+            .collect();
+        for turn in turns {
+            self.cancel_turn(turn);
+        }
+    }
+
+    pub(super) fn cancel_turn(&mut self, turn_id: TurnId) {
+        let Some(turn) = self.turns.get_mut(&turn_id) else {
+            return;
+        };
+        turn.cancelled = true;
+        let working: Vec<Role> = turn
+            .roles
+            .iter()
+            .filter(|(_, o)| **o == RoleOutcome::Working)
+            .map(|(r, _)| r.clone())
+            .collect();
+        for role in working {
+            self.cancel_role(turn_id, &role);
+        }
+    }
+
+    /// Cancels one role's part of a turn: a queued prompt is dropped, a running one is
+    /// cancelled at the agent, and its open permission requests are answered `cancelled`.
+    fn cancel_role(&mut self, turn_id: TurnId, role: &Role) {
+        let Some(turn) = self.turns.get_mut(&turn_id) else {
+            return;
+        };
+        let session_id = turn.session.clone();
+        let first_cancel = turn.cancel_sent.insert(role.clone());
+        let Some(rs) = self
+            .sessions
+            .get_mut(&session_id)
+            .and_then(|s| s.roles.get_mut(role))
+        else {
+            return;
+        };
+        if rs.queued.iter().any(|q| q.turn == turn_id) {
+            return self.settle_role(turn_id, role, RoleOutcome::Cancelled);
+        }
+        let ChildSession::Ready(child) = rs.child.clone() else {
+            return self.settle_role(turn_id, role, RoleOutcome::Cancelled);
+        };
+        if first_cancel {
+            let params = json!({ "sessionId": child.as_str() }).to_string();
+            self.notify_agent(role, method::SESSION_CANCEL, &params);
+            self.timers
+                .insert(Timer::CancelGrace(turn_id, role.clone()), CANCEL_GRACE);
+        }
+        self.cancel_relayed_permissions(&session_id, role);
+    }
+
+    /// Answers `cancelled` to the role's permission requests still open at the editor.
+    fn cancel_relayed_permissions(&mut self, session_id: &SessionId, role: &Role) {
+        let mut answers = Vec::new();
+        for ToEditor::Relayed(relayed) in self.editor.pending.values_mut() {
+            let matches = relayed.session == *session_id
+                && relayed.key.role == *role
+                && relayed.method == method::REQUEST_PERMISSION
+                && !relayed.answered;
+            if matches {
+                relayed.answered = true;
+                answers.push((relayed.key.clone(), relayed.agent_request.clone()));
+            }
+        }
+        let cancelled = json!({ "outcome": { "outcome": "cancelled" } }).to_string();
+        for (key, request) in answers {
+            self.answer_agent(&key, &request, Ok(cancelled.clone()));
+        }
+    }
+
+    /// On shutdown: every open prompt is answered `cancelled`.
+    pub(super) fn answer_open_turns_as_cancelled(&mut self) {
+        let turns: Vec<TurnId> = self.turns.keys().copied().collect();
+        for turn_id in turns {
+            if let Some(turn) = self.turns.remove(&turn_id)
+                && !self.editor.closed
+            {
+                self.respond(&turn.editor_request, &json!({ "stopReason": "cancelled" }));
+            }
+        }
+    }
+}
+
+/// The editor's answer: `cancelled` if cancelled; the reason all successful roles
+/// agree on, else `end_turn`; an error naming every role when all of them failed.
+fn aggregate(turn: &Turn) -> Result<String, RpcError> {
+    if turn.cancelled {
+        return Ok("cancelled".to_string());
+    }
+    let reasons: Vec<&str> = turn
+        .roles
+        .values()
+        .filter_map(|o| match o {
+            RoleOutcome::Done(reason) => Some(reason.as_str()),
+            RoleOutcome::Cancelled => Some("cancelled"),
+            _ => None,
+        })
+        .collect();
+    if reasons.is_empty() {
+        return Err(all_failed(turn));
+    }
+    let first = reasons[0];
+    let agreed = reasons.iter().all(|r| *r == first);
+    Ok(if agreed { first } else { "end_turn" }.to_string())
+}
+
+fn all_failed(turn: &Turn) -> RpcError {
+    let failures: Vec<(&Role, &RpcError)> = turn
+        .roles
+        .iter()
+        .filter_map(|(role, o)| match o {
+            RoleOutcome::Failed(e) => Some((role, e)),
+            _ => None,
+        })
+        .collect();
+    let code = match failures.first() {
+        Some((_, first)) if failures.iter().all(|(_, e)| e.code == first.code) => first.code,
+        _ => codes::INTERNAL_ERROR,
+    };
+    let summary: Vec<String> = failures
+        .iter()
+        .map(|(r, e)| format!("{r}: {}", e.message))
+        .collect();
+    let data: serde_json::Map<String, Value> = failures
+        .iter()
+        .map(|(r, e)| {
+            (
+                r.to_string(),
+                json!({ "code": e.code, "message": e.message }),
+            )
+        })
+        .collect();
+    RpcError::new(
+        code,
+        format!("every routed role failed — {}", summary.join("; ")),
+    )
+    .with_data(json!({ "ourocodus": { "roles": data } }))
+}
+
+/// Blocks a child cannot take become text it can: images and audio are described,
+/// embedded resources become their text (or a link).
+fn adapt_block(block: Value, caps: &acp::ChildCapabilities) -> Value {
+    match block.get("type").and_then(Value::as_str) {
+        Some("image") if !caps.image => {
+            json!({ "type": "text", "text": "[an image was attached; this agent cannot take images]" })
+        }
+        Some("audio") if !caps.audio => {
+            json!({ "type": "text", "text": "[an audio clip was attached; this agent cannot take audio]" })
+        }
+        Some("resource") if !caps.embedded_context => resource_as_text(&block),
+        _ => block,
+    }
+}
+
+fn resource_as_text(block: &Value) -> Value {
+    let resource = block.get("resource").cloned().unwrap_or(Value::Null);
+    let uri = resource
+        .get("uri")
+        .and_then(Value::as_str)
+        .unwrap_or("resource");
+    match resource.get("text").and_then(Value::as_str) {
+        Some(text) => json!({ "type": "text", "text": format!("{uri}:\n{text}") }),
+        None => json!({ "type": "resource_link", "uri": uri, "name": uri }),
+    }
+}
+
+/// A short summary of a prompt for a subagent's `task`.
+fn task_summary(blocks: &[Value]) -> String {
+    let text: String = blocks
+        .iter()
+        .filter_map(text_of_block)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut summary: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if summary.chars().count() > 200 {
+        summary = summary.chars().take(199).collect::<String>() + "…";
+    }
+    summary
+}

@@ -1,0 +1,469 @@
+//! Requests from agents: permission requests, file access, terminals, elicitation.
+//! Policy is applied here, before anything reaches the editor or the disk; what
+//! passes is relayed to the editor (or served from disk when the editor can't).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::emit::Severity;
+use super::state::{Relayed, ToAgent, ToEditor};
+use super::{LocalEvent, Router};
+use crate::acp::{method, set_role_meta};
+use crate::error::RpcError;
+use crate::ids::{Role, SessionId};
+use crate::jsonrpc::{self, Message, RequestId};
+use crate::policy::{self, ToolDecision};
+use crate::transport::AgentKey;
+
+impl Router {
+    pub(super) fn handle_agent_request(&mut self, key: &AgentKey, message: &Message) {
+        let (Some(id), Some(name)) = (message.id().cloned(), message.method()) else {
+            return;
+        };
+        tracing::debug!(role = %key.role, method = name, id = %id, "agent request");
+        let params: Value = match message.params().map(serde_json::from_str).transpose() {
+            Ok(params) => params.unwrap_or(Value::Null),
+            Err(e) => {
+                return self.answer_agent(key, &id, Err(RpcError::invalid_params(e.to_string())));
+            }
+        };
+        let handled = match name {
+            method::REQUEST_PERMISSION => self.on_permission_request(key, &id, params),
+            method::FS_WRITE => self.on_file_write(key, &id, params),
+            method::FS_READ => self.on_file_read(key, &id, params),
+            method::ELICITATION_CREATE => self.on_elicitation(key, &id, params),
+            name if name.starts_with(method::TERMINAL_PREFIX) => {
+                self.on_terminal(key, &id, name, params)
+            }
+            other => Err(RpcError::method_not_found(other)),
+        };
+        if let Err(error) = handled {
+            self.answer_agent(key, &id, Err(error));
+        }
+    }
+
+    /// The editor session an agent's request belongs to, from its `sessionId`.
+    fn session_of_request(&self, role: &Role, params: &Value) -> Result<SessionId, RpcError> {
+        let child = params
+            .get("sessionId")
+            .and_then(Value::as_str)
+            .ok_or_else(|| RpcError::invalid_params("missing field `sessionId`"))?;
+        self.agents
+            .get(role)
+            .and_then(|slot| slot.sessions.get(child))
+            .cloned()
+            .ok_or_else(|| RpcError::invalid_params(format!("unknown session {child}")))
+    }
+
+    fn on_permission_request(
+        &mut self,
+        key: &AgentKey,
+        id: &RequestId,
+        params: Value,
+    ) -> Result<(), RpcError> {
+        let role = &key.role;
+        let session = self.session_of_request(role, &params)?;
+        let tool_call = params.get("toolCall").cloned().unwrap_or(Value::Null);
+        let kind = tool_call.get("kind").and_then(Value::as_str);
+        let tool_name = tool_call
+            .pointer("/_meta/claudeCode/toolName")
+            .and_then(Value::as_str);
+        let spec = &self
+            .agents
+            .get(role)
+            .ok_or_else(|| RpcError::internal("role gone"))?
+            .spec;
+        let decision = policy::decide_tool(&spec.tools_allow, &spec.tools_deny, kind, tool_name);
+        let options = params
+            .get("options")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let title = tool_call
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or("a tool")
+            .to_string();
+        match decision {
+            ToolDecision::Deny { pattern } => {
+                let answer = choose_option(&options, &["reject_once", "reject_always"]);
+                self.answer_agent(key, id, Ok(answer.to_string()));
+                let title = format!("{role}: “{title}” refused by policy");
+                let why = format!("matches tools_deny entry `{pattern}`");
+                self.notify_user(&session, Some(role), Severity::Warning, &title, Some(&why));
+                Ok(())
+            }
+            ToolDecision::Allow { pattern } if has_option(&options, "allow_once") => {
+                tracing::info!(role = %role, pattern = %pattern, title = %title, "permission allowed by policy");
+                self.answer_agent(
+                    key,
+                    id,
+                    Ok(choose_option(&options, &["allow_once"]).to_string()),
+                );
+                Ok(())
+            }
+            _ => {
+                self.announce_tool_call_if_new(&session, role, &params, &tool_call);
+                self.relay_permission(key, id, &session, params)
+            }
+        }
+    }
+
+    /// Editors show a permission request inside its tool call's card: make sure the
+    /// card exists before the request arrives.
+    fn announce_tool_call_if_new(
+        &mut self,
+        session: &SessionId,
+        role: &Role,
+        params: &Value,
+        tool_call: &Value,
+    ) {
+        let Some(tool_call_id) = tool_call.get("toolCallId").and_then(Value::as_str) else {
+            return;
+        };
+        let known = self
+            .sessions
+            .get(session)
+            .and_then(|s| s.roles.get(role))
+            .is_some_and(|rs| rs.tool_calls.contains(tool_call_id));
+        if known {
+            return;
+        }
+        let mut update = tool_call.clone();
+        update["sessionUpdate"] = json!("tool_call");
+        if update.get("title").and_then(Value::as_str).is_none() {
+            update["title"] = json!("Permission requested");
+        }
+        if update.get("status").is_none_or(Value::is_null) {
+            update["status"] = json!("pending");
+        }
+        let child_params = json!({ "sessionId": params["sessionId"], "update": update });
+        self.handle_session_update(role, &child_params.to_string());
+    }
+
+    fn relay_permission(
+        &mut self,
+        key: &AgentKey,
+        id: &RequestId,
+        session: &SessionId,
+        mut params: Value,
+    ) -> Result<(), RpcError> {
+        let role = key.role.as_str();
+        if let Some(tool_call) = params.get_mut("toolCall").and_then(Value::as_object_mut) {
+            if let Some(tid) = tool_call.get("toolCallId").and_then(Value::as_str) {
+                let namespaced = format!("{role}/{tid}");
+                tool_call.insert("toolCallId".into(), json!(namespaced));
+            }
+            if let Some(title) = tool_call.get("title").and_then(Value::as_str) {
+                let titled = format!("{role}: {title}");
+                tool_call.insert("title".into(), json!(titled));
+            }
+            set_role_meta(tool_call, role);
+        }
+        self.relay_to_editor(key, id, session, method::REQUEST_PERMISSION, params);
+        Ok(())
+    }
+
+    /// Relays an agent's request with the editor-side session id and the role tagged.
+    fn relay_to_editor(
+        &mut self,
+        key: &AgentKey,
+        agent_request: &RequestId,
+        session: &SessionId,
+        name: &str,
+        mut params: Value,
+    ) {
+        let target = self
+            .subagent_of(session, &key.role)
+            .unwrap_or_else(|| session.clone());
+        if let Some(object) = params.as_object_mut() {
+            if object.contains_key("sessionId") {
+                object.insert("sessionId".into(), json!(target.as_str()));
+            }
+            set_role_meta(object, key.role.as_str());
+        }
+        self.editor.next_request_id += 1;
+        let our_id = self.editor.next_request_id;
+        self.editor.pending.insert(
+            our_id,
+            ToEditor::Relayed(Relayed {
+                key: key.clone(),
+                agent_request: agent_request.clone(),
+                session: session.clone(),
+                method: name.to_string(),
+                answered: false,
+            }),
+        );
+        let line = jsonrpc::request(&RequestId::number(our_id), name, Some(&params.to_string()));
+        self.send_editor(line);
+    }
+
+    fn on_file_write(
+        &mut self,
+        key: &AgentKey,
+        id: &RequestId,
+        params: Value,
+    ) -> Result<(), RpcError> {
+        let role = &key.role;
+        let session = self.session_of_request(role, &params)?;
+        let path = string_field(&params, "path")?;
+        let content = string_field(&params, "content")?;
+        let cwd = self.session_cwd(&session)?;
+        let directories = self
+            .agents
+            .get(role)
+            .map(|s| s.spec.directories.clone())
+            .unwrap_or_default();
+        let check = policy::check_write(&path, &cwd, &directories);
+        if let Some(refusal) = check.refusal {
+            tracing::warn!(role = %role, path = %path, "file write refused by policy");
+            let data = json!({ "ourocodus": { "role": role.as_str(), "path": path, "resolved": check.resolved, "directories": directories } });
+            return Err(RpcError::policy_denied(refusal).with_data(data));
+        }
+        self.note_file_touched(&session, role, &check.resolved.to_string_lossy());
+        if self.editor.caps.fs_write {
+            let mut params = params;
+            params["path"] = json!(cwd.join(&path));
+            self.relay_to_editor(key, id, &session, method::FS_WRITE, params);
+            return Ok(());
+        }
+        let target = check.resolved;
+        self.serve_file_off_loop(key, id, move || write_file(&target, &content));
+        Ok(())
+    }
+
+    fn on_file_read(
+        &mut self,
+        key: &AgentKey,
+        id: &RequestId,
+        params: Value,
+    ) -> Result<(), RpcError> {
+        let role = &key.role;
+        let session = self.session_of_request(role, &params)?;
+        if self.editor.caps.fs_read {
+            self.relay_to_editor(key, id, &session, method::FS_READ, params);
+            return Ok(());
+        }
+        let path = string_field(&params, "path")?;
+        let cwd = self.session_cwd(&session)?;
+        let check = policy::check_read(&path, &cwd, &self.readable_roots(&session, role));
+        if let Some(refusal) = check.refusal {
+            return Err(RpcError::policy_denied(refusal));
+        }
+        let line = params.get("line").and_then(Value::as_u64);
+        let limit = params.get("limit").and_then(Value::as_u64);
+        let target = check.resolved;
+        self.serve_file_off_loop(key, id, move || read_file(&target, line, limit));
+        Ok(())
+    }
+
+    /// Where the proxy itself may read for a role: the session's directories and the role's.
+    fn readable_roots(&self, session: &SessionId, role: &Role) -> Vec<PathBuf> {
+        let mut roots = vec![PathBuf::from(".")];
+        if let Some(s) = self.sessions.get(session) {
+            roots.extend(s.additional_directories.iter().map(PathBuf::from));
+        }
+        if let Some(slot) = self.agents.get(role) {
+            roots.extend(slot.spec.directories.iter().cloned());
+        }
+        roots
+    }
+
+    fn session_cwd(&self, session: &SessionId) -> Result<PathBuf, RpcError> {
+        self.sessions
+            .get(session)
+            .map(|s| s.cwd.clone())
+            .ok_or_else(|| RpcError::invalid_params(format!("unknown session {session}")))
+    }
+
+    /// Runs blocking file work on the blocking pool; the answer comes back as an event.
+    fn serve_file_off_loop(
+        &self,
+        key: &AgentKey,
+        id: &RequestId,
+        work: impl FnOnce() -> Result<String, RpcError> + Send + 'static,
+    ) {
+        let events = self.local_tx.clone();
+        let (key, request) = (key.clone(), id.clone());
+        tokio::task::spawn_blocking(move || {
+            let result = work();
+            let _ = events.send(LocalEvent::FileDone {
+                key,
+                request,
+                result,
+            });
+        });
+    }
+
+    fn on_terminal(
+        &mut self,
+        key: &AgentKey,
+        id: &RequestId,
+        name: &str,
+        params: Value,
+    ) -> Result<(), RpcError> {
+        if !self.editor.caps.terminal {
+            return Err(RpcError::method_not_found(name));
+        }
+        let session = self.session_of_request(&key.role, &params)?;
+        if name == "terminal/create" {
+            let spec = &self
+                .agents
+                .get(&key.role)
+                .ok_or_else(|| RpcError::internal("role gone"))?
+                .spec;
+            if let ToolDecision::Deny { pattern } = policy::decide_tool(
+                &spec.tools_allow,
+                &spec.tools_deny,
+                Some("execute"),
+                Some("Bash"),
+            ) {
+                let why = format!(
+                    "{} may not run commands (tools_deny entry `{pattern}`)",
+                    key.role
+                );
+                return Err(RpcError::policy_denied(why));
+            }
+        }
+        self.relay_to_editor(key, id, &session, name, params);
+        Ok(())
+    }
+
+    fn on_elicitation(
+        &mut self,
+        key: &AgentKey,
+        id: &RequestId,
+        mut params: Value,
+    ) -> Result<(), RpcError> {
+        if self.editor.caps.elicitation.is_none() {
+            return Err(RpcError::method_not_found(method::ELICITATION_CREATE));
+        }
+        if let Some(tid) = params.get("toolCallId").and_then(Value::as_str) {
+            let namespaced = format!("{}/{tid}", key.role);
+            params["toolCallId"] = json!(namespaced);
+        }
+        let session = match params.get("requestId").cloned() {
+            Some(request) => self.rescope_request(key, &mut params, &request)?,
+            None => self.session_of_request(&key.role, &params)?,
+        };
+        self.relay_to_editor(key, id, &session, method::ELICITATION_CREATE, params);
+        Ok(())
+    }
+
+    /// A request-scoped elicitation names one of the proxy's requests to the agent;
+    /// the editor knows the editor request behind it.
+    fn rescope_request(
+        &self,
+        key: &AgentKey,
+        params: &mut Value,
+        request: &Value,
+    ) -> Result<SessionId, RpcError> {
+        let ours = request
+            .as_i64()
+            .ok_or_else(|| RpcError::invalid_params("unknown requestId"))?;
+        let slot = self
+            .agents
+            .get(&key.role)
+            .ok_or_else(|| RpcError::internal("role gone"))?;
+        let Some(ToAgent::Prompt { turn, session }) = slot.pending.get(&ours) else {
+            return Err(RpcError::invalid_params(
+                "requestId names no prompt in progress",
+            ));
+        };
+        let turn = self
+            .turns
+            .get(turn)
+            .ok_or_else(|| RpcError::invalid_params("the prompt is over"))?;
+        params["requestId"] = serde_json::to_value(&turn.editor_request).unwrap_or(Value::Null);
+        Ok(session.clone())
+    }
+}
+
+fn string_field(params: &Value, field: &str) -> Result<String, RpcError> {
+    params
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| RpcError::invalid_params(format!("missing or non-string field `{field}`")))
+}
+
+fn has_option(options: &[Value], kind: &str) -> bool {
+    options
+        .iter()
+        .any(|o| o.get("kind").and_then(Value::as_str) == Some(kind))
+}
+
+/// A permission answer choosing the first option of the first kind available
+/// (by kind, never by position), or `cancelled` when there is none.
+fn choose_option(options: &[Value], kinds: &[&str]) -> Value {
+    let chosen = kinds.iter().find_map(|kind| {
+        options
+            .iter()
+            .find(|o| o.get("kind").and_then(Value::as_str) == Some(kind))
+            .and_then(|o| o.get("optionId").cloned())
+    });
+    match chosen {
+        Some(option_id) => json!({ "outcome": { "outcome": "selected", "optionId": option_id } }),
+        None => json!({ "outcome": { "outcome": "cancelled" } }),
+    }
+}
+
+fn write_file(path: &Path, content: &str) -> Result<String, RpcError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io_error("create", parent, e))?;
+    }
+    std::fs::write(path, content).map_err(|e| io_error("write", path, e))?;
+    Ok("{}".to_string())
+}
+
+fn read_file(path: &Path, line: Option<u64>, limit: Option<u64>) -> Result<String, RpcError> {
+    let text = std::fs::read_to_string(path).map_err(|e| io_error("read", path, e))?;
+    let content = match (line, limit) {
+        (None, None) => text,
+        (line, limit) => {
+            let skip = line.unwrap_or(1).saturating_sub(1) as usize;
+            let take = limit.map_or(usize::MAX, |l| l as usize);
+            text.split_inclusive('\n').skip(skip).take(take).collect()
+        }
+    };
+    Ok(json!({ "content": content }).to_string())
+}
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> RpcError {
+    let code = if e.kind() == std::io::ErrorKind::NotFound {
+        jsonrpc::codes::RESOURCE_NOT_FOUND
+    } else {
+        jsonrpc::codes::INTERNAL_ERROR
+    };
+    RpcError::new(code, format!("cannot {what} {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_chosen_by_kind_not_position() {
+        let options = vec![
+            json!({"optionId": "yes", "name": "Yes", "kind": "allow_once"}),
+            json!({"optionId": "no", "name": "No", "kind": "reject_once"}),
+        ];
+        assert_eq!(
+            choose_option(&options, &["reject_once"])["outcome"]["optionId"],
+            "no"
+        );
+        assert_eq!(
+            choose_option(&options, &["reject_always"])["outcome"]["outcome"],
+            "cancelled"
+        );
+    }
+
+    #[test]
+    fn reading_a_line_range_counts_from_one() {
+        let path = std::env::temp_dir().join(format!("ourocodus-read-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&path, "a\nb\nc\n").unwrap();
+        let v: Value = serde_json::from_str(&read_file(&path, Some(2), Some(1)).unwrap()).unwrap();
+        assert_eq!(v["content"], "b\n");
+    }
+}

@@ -1,0 +1,214 @@
+//! The router's state: one slot per role's agent, the editor sessions with their
+//! per-role child sessions, prompt turns, and what every outstanding request is for.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::floor::Floor;
+use crate::acp::ChildCapabilities;
+use crate::agent::Quirks;
+use crate::config::RoleSpec;
+use crate::error::RpcError;
+use crate::ids::{ChildSessionId, Role, SessionId};
+use crate::jsonrpc::RequestId;
+use crate::transport::{AgentKey, AgentLink};
+
+/// A prompt turn: one editor `session/prompt` and the roles working on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TurnId(pub u64);
+
+/// One role's agent process (or remote worker) and everything in flight with it.
+#[derive(Debug)]
+pub struct AgentSlot {
+    pub spec: RoleSpec,
+    /// Bumped on every start, so events from an earlier incarnation are ignored.
+    pub generation: u32,
+    pub state: AgentState,
+    pub link: Option<AgentLink>,
+    /// Known once `initialize` answered.
+    pub caps: Option<ChildCapabilities>,
+    pub quirks: Quirks,
+    pub started_at: Option<Instant>,
+    next_request_id: i64,
+    /// What each request the proxy sent this agent is for, by the id it used.
+    pub pending: HashMap<i64, ToAgent>,
+    /// The agent's session ids → the editor sessions they serve.
+    pub sessions: HashMap<ChildSessionId, SessionId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentState {
+    /// Not running; started on first use.
+    Idle,
+    /// Spawned, `initialize` sent.
+    Starting,
+    Ready,
+    /// Could not start or initialize; `String` says why.
+    Failed(String),
+}
+
+/// Why the proxy sent a request to an agent: decides what the answer means.
+#[derive(Debug, Clone)]
+pub enum ToAgent {
+    Initialize,
+    NewSession {
+        session: SessionId,
+    },
+    Prompt {
+        turn: TurnId,
+        session: SessionId,
+    },
+    SetMode {
+        session: SessionId,
+        mode: String,
+        /// The editor request waiting on this, if any.
+        reply_to: Option<Reply>,
+    },
+    SetConfigOption {
+        session: SessionId,
+        reply_to: Option<Reply>,
+    },
+    /// Nobody waits for the answer (e.g. `session/close`).
+    FireAndForget,
+}
+
+/// An editor request to answer once an agent has answered.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub id: RequestId,
+    /// For `/mode` typed as a prompt: answer as a prompt turn.
+    pub as_prompt: bool,
+}
+
+impl AgentSlot {
+    pub fn new(spec: RoleSpec) -> Self {
+        AgentSlot {
+            spec,
+            generation: 0,
+            state: AgentState::Idle,
+            link: None,
+            caps: None,
+            quirks: Quirks::Generic,
+            started_at: None,
+            next_request_id: 0,
+            pending: HashMap::new(),
+            sessions: HashMap::new(),
+        }
+    }
+
+    pub fn key(&self) -> AgentKey {
+        AgentKey {
+            role: self.spec.role.clone(),
+            generation: self.generation,
+        }
+    }
+
+    /// The next id for a request to this agent (ids are per connection).
+    pub fn next_request_id(&mut self) -> i64 {
+        self.next_request_id += 1;
+        self.next_request_id
+    }
+}
+
+/// One editor session and the team working in it.
+#[derive(Debug)]
+pub struct Session {
+    pub id: SessionId,
+    pub cwd: PathBuf,
+    /// The editor's MCP servers, given to every child as is.
+    pub editor_mcp_servers: Vec<Value>,
+    pub additional_directories: Vec<String>,
+    /// Where prompts without mentions go: `None` is the team's `route`.
+    pub route: Option<Role>,
+    pub roles: IndexMap<Role, RoleSession>,
+    /// Speaker discipline for editors without subagent sessions.
+    pub floor: Floor,
+    pub floor_timer_armed: bool,
+    /// Each role's latest plan entries, merged into one plan for plain editors.
+    pub plans: IndexMap<Role, Vec<Value>>,
+    /// Which role last wrote or edited each path (to warn about two roles on one file).
+    pub file_owners: HashMap<PathBuf, Role>,
+    /// Counts turns, for subagent session ids.
+    pub turn_seq: u64,
+}
+
+/// One role's child session inside an editor session.
+#[derive(Debug, Default)]
+pub struct RoleSession {
+    pub child: ChildSession,
+    /// Prompts waiting for the child session to exist.
+    pub queued: Vec<QueuedPrompt>,
+    /// Turns this role is working on, oldest first.
+    pub turns: VecDeque<TurnId>,
+    /// Whether the first-turn persona preamble went out (for agents without system-prompt support).
+    pub persona_sent: bool,
+    /// The child's `modes` (SessionModeState), if it has modes.
+    pub modes: Option<Value>,
+    /// The child's `configOptions`.
+    pub config_options: Vec<Value>,
+    /// The child's slash commands.
+    pub commands: Vec<Value>,
+    /// Tool call ids this role announced, so a permission request can announce its own.
+    pub tool_calls: HashSet<String>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum ChildSession {
+    /// Not created yet: waits for the agent to be ready.
+    #[default]
+    Pending,
+    /// `session/new` is in flight.
+    Opening,
+    Ready(ChildSessionId),
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct QueuedPrompt {
+    pub turn: TurnId,
+    pub blocks: Vec<Value>,
+    pub meta: Option<Value>,
+}
+
+/// One editor prompt and where each routed role stands on it.
+#[derive(Debug)]
+pub struct Turn {
+    pub session: SessionId,
+    pub editor_request: RequestId,
+    pub roles: IndexMap<Role, RoleOutcome>,
+    pub cancelled: bool,
+    /// Per role, the subagent session shown for this turn (editors with subagents).
+    pub subagents: IndexMap<Role, SessionId>,
+    /// Whether `session/cancel` went to each role's agent already.
+    pub cancel_sent: HashSet<Role>,
+    pub started: Instant,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoleOutcome {
+    Working,
+    Done(String),
+    Failed(RpcError),
+    Cancelled,
+}
+
+/// Why the proxy sent a request to the editor.
+#[derive(Debug, Clone)]
+pub enum ToEditor {
+    /// An agent's request relayed to the editor; its answer goes back to the agent.
+    Relayed(Relayed),
+}
+
+#[derive(Debug, Clone)]
+pub struct Relayed {
+    pub key: AgentKey,
+    pub agent_request: RequestId,
+    pub session: SessionId,
+    pub method: String,
+    /// Already answered to the agent (e.g. `cancelled` on session/cancel): drop the editor's answer.
+    pub answered: bool,
+}

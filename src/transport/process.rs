@@ -1,0 +1,300 @@
+//! A child process as an agent transport: its own process group, a stdin writer, a
+//! stdout reader that parses lines, a stderr drain, and a supervisor that reports the
+//! end exactly once and leaves no process of the group behind.
+
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{
+    AGENT_OUTBOX_CAPACITY, AgentControl, AgentEnvelope, AgentEvent, AgentKey, AgentLink,
+    ExitReport, LaunchSpec, Transport, stderr_tail,
+};
+use crate::error::Error;
+use crate::jsonrpc::{Frame, LineSplitter, Message};
+
+/// How long a child may take to exit after SIGTERM before it gets SIGKILL.
+const TERM_GRACE: Duration = Duration::from_millis(1500);
+/// How long to wait for the last output after the child exited (a grandchild may
+/// still hold the pipe open).
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
+const IO_CHUNK: usize = 64 * 1024;
+
+/// Starts agents as local child processes.
+#[derive(Debug, Clone)]
+pub struct ProcessTransport {
+    /// Every task of every child, so shutdown can wait for all of them.
+    tracker: TaskTracker,
+    /// Lines longer than this from a child are skipped (and logged).
+    max_line_bytes: usize,
+}
+
+impl ProcessTransport {
+    pub fn new(tracker: TaskTracker, max_line_bytes: usize) -> Self {
+        ProcessTransport {
+            tracker,
+            max_line_bytes,
+        }
+    }
+}
+
+impl Transport for ProcessTransport {
+    fn start(
+        &self,
+        spec: &LaunchSpec,
+        key: AgentKey,
+        events: mpsc::Sender<AgentEnvelope>,
+    ) -> Result<AgentLink, Error> {
+        let mut child = spawn(spec)?;
+        let pid = child.id();
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(Error::Other("child stdio was not piped".into()));
+        };
+        tracing::info!(role = %key.role, pid, command = %spec.command, "agent started");
+        let (outbox_tx, outbox_rx) = mpsc::channel(AGENT_OUTBOX_CAPACITY);
+        let stop = CancellationToken::new();
+        self.tracker
+            .spawn(write_lines(stdin, outbox_rx, stop.clone()));
+        let reader = self.tracker.spawn(read_messages(
+            stdout,
+            key.clone(),
+            events.clone(),
+            self.max_line_bytes,
+        ));
+        let stderr = self
+            .tracker
+            .spawn(stderr_tail::drain(stderr, key.role.clone()));
+        let ends = Ends { reader, stderr };
+        self.tracker
+            .spawn(supervise(child, pid, ends, stop.clone(), key, events));
+        Ok(AgentLink::new(
+            outbox_tx,
+            Arc::new(ProcessControl { stop, pid }),
+        ))
+    }
+}
+
+fn spawn(spec: &LaunchSpec) -> Result<Child, Error> {
+    Command::new(&spec.command)
+        .args(&spec.args)
+        .envs(&spec.env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so wrappers' grandchildren can be ended with it.
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| Error::Spawn {
+            command: spec.command.clone(),
+            source,
+        })
+}
+
+#[derive(Debug)]
+struct ProcessControl {
+    stop: CancellationToken,
+    pid: Option<u32>,
+}
+
+impl AgentControl for ProcessControl {
+    fn shutdown(&self) {
+        self.stop.cancel();
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+}
+
+/// Writes queued lines to the child's stdin in batches; dropping stdin (on stop,
+/// a closed queue or a write error) is what closes the child's input.
+async fn write_lines(
+    mut stdin: ChildStdin,
+    mut lines: mpsc::Receiver<Vec<u8>>,
+    stop: CancellationToken,
+) {
+    let mut batch = Vec::with_capacity(IO_CHUNK);
+    loop {
+        // Cancel-safe: recv() loses nothing when the other branch wins.
+        let first = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            line = lines.recv() => match line {
+                Some(line) => line,
+                None => return,
+            },
+        };
+        batch.clear();
+        batch.extend_from_slice(&first);
+        while batch.len() < IO_CHUNK {
+            match lines.try_recv() {
+                Ok(line) => batch.extend_from_slice(&line),
+                Err(_) => break,
+            }
+        }
+        // Not cancel-safe (a partial write may be lost), which is fine: on stop the
+        // child's input is being closed anyway.
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            written = stdin.write_all(&batch) => if written.is_err() { return },
+        }
+    }
+}
+
+/// Reads the child's stdout, frames and parses each line, and forwards messages in
+/// order. Lines that are not JSON-RPC are logged and skipped; the child keeps serving.
+async fn read_messages(
+    mut stdout: ChildStdout,
+    key: AgentKey,
+    events: mpsc::Sender<AgentEnvelope>,
+    max_line_bytes: usize,
+) {
+    let mut splitter = LineSplitter::new(max_line_bytes);
+    let mut buf = vec![0u8; IO_CHUNK];
+    let mut frames = Vec::new();
+    loop {
+        let n = match stdout.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        splitter.push(&buf[..n], |frame| frames.push(frame));
+        if !forward_frames(&mut frames, &key, &events).await {
+            return;
+        }
+    }
+    splitter.finish(|frame| frames.push(frame));
+    forward_frames(&mut frames, &key, &events).await;
+}
+
+/// Sends parsed frames on; false once the router is gone.
+async fn forward_frames(
+    frames: &mut Vec<Frame>,
+    key: &AgentKey,
+    events: &mpsc::Sender<AgentEnvelope>,
+) -> bool {
+    for frame in frames.drain(..) {
+        let line = match frame {
+            Frame::Line(line) => line,
+            Frame::TooLong { bytes } => {
+                tracing::warn!(role = %key.role, bytes, "agent wrote an over-long line; skipped");
+                continue;
+            }
+        };
+        match Message::parse_bytes(line) {
+            Ok(message) => {
+                let envelope = AgentEnvelope {
+                    key: key.clone(),
+                    event: AgentEvent::Message(message),
+                };
+                // Awaiting here is the backpressure: a slow router slows this child.
+                if events.send(envelope).await.is_err() {
+                    return false;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(role = %key.role, error = %e.detail, "agent wrote a line that is not JSON-RPC; skipped")
+            }
+        }
+    }
+    true
+}
+
+/// The tasks whose end the supervisor waits for before reporting the agent's end.
+struct Ends {
+    reader: JoinHandle<()>,
+    stderr: JoinHandle<Vec<String>>,
+}
+
+/// Waits for the child to exit (or ends it on stop), clears its process group, lets
+/// the reader deliver what the child wrote, then reports the end once.
+async fn supervise(
+    mut child: Child,
+    pid: Option<u32>,
+    mut ends: Ends,
+    stop: CancellationToken,
+    key: AgentKey,
+    events: mpsc::Sender<AgentEnvelope>,
+) {
+    // Cancel-safe: Child::wait can be dropped and called again.
+    let status = tokio::select! {
+        status = child.wait() => status.ok(),
+        _ = stop.cancelled() => terminate(&mut child, pid).await,
+    };
+    stop.cancel();
+    signal_group(pid, Signal::SIGKILL);
+    if tokio::time::timeout(DRAIN_AFTER_EXIT, &mut ends.reader)
+        .await
+        .is_err()
+    {
+        ends.reader.abort();
+    }
+    let stderr_tail = match tokio::time::timeout(DRAIN_AFTER_EXIT, &mut ends.stderr).await {
+        Ok(Ok(tail)) => tail,
+        _ => {
+            ends.stderr.abort();
+            Vec::new()
+        }
+    };
+    let report = exit_report(status, stderr_tail);
+    tracing::info!(role = %key.role, pid, status = %report.status, "agent ended");
+    let _ = events
+        .send(AgentEnvelope {
+            key,
+            event: AgentEvent::Ended(report),
+        })
+        .await;
+}
+
+/// SIGTERM to the group, SIGKILL after the grace period, then reap.
+async fn terminate(child: &mut Child, pid: Option<u32>) -> Option<ExitStatus> {
+    signal_group(pid, Signal::SIGTERM);
+    match tokio::time::timeout(TERM_GRACE, child.wait()).await {
+        Ok(status) => status.ok(),
+        Err(_) => {
+            signal_group(pid, Signal::SIGKILL);
+            child.wait().await.ok()
+        }
+    }
+}
+
+fn signal_group(pid: Option<u32>, signal: Signal) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        // ESRCH (the group is already empty) is the normal case after an exit.
+        let _ = killpg(Pid::from_raw(pid), signal);
+    }
+}
+
+fn exit_report(status: Option<ExitStatus>, stderr_tail: Vec<String>) -> ExitReport {
+    use std::os::unix::process::ExitStatusExt;
+    let code = status.and_then(|s| s.code());
+    let signal = status.and_then(|s| s.signal());
+    let status = match (code, signal) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by {}", signal_name(signal)),
+        (None, None) => "ended".to_string(),
+    };
+    ExitReport {
+        status,
+        code,
+        signal,
+        stderr_tail,
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    Signal::try_from(signal)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {signal}"))
+}
