@@ -1,0 +1,5 @@
+//! Integration tests: the real binary, fake and third-party agents, one file per capability.
+
+mod support;
+
+mod routing;

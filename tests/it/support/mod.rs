@@ -1,0 +1,282 @@
+//! The integration-test harness: the real `ourocodus` binary between a scripted
+//! editor (this code) and fake agents (the same binary). Every wait is bounded, every
+//! message the proxy writes is checked against the ACP schema, and transcripts can be
+//! normalized and compared with golden files.
+
+pub mod schema;
+pub mod transcript;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+/// The default bound on any single wait.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub fn ourocodus_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ourocodus")
+}
+
+/// A team TOML where every role is the fake agent, named after its role.
+pub fn fake_team(roles: &[&str]) -> String {
+    fake_team_with(roles, "")
+}
+
+/// Like `fake_team`, with extra TOML appended to every role table.
+pub fn fake_team_with(roles: &[&str], per_role: &str) -> String {
+    let mut toml = format!(
+        "[defaults]\ncommand = {:?}\nroute = [{:?}]\n",
+        ourocodus_bin(),
+        roles[0]
+    );
+    for role in roles {
+        toml.push_str(&format!(
+            "\n[roles.{role}]\npersona = \"the {role} role\"\nargs = [\"fake-agent\", \"--name\", {role:?}]\n{per_role}\n"
+        ));
+    }
+    toml
+}
+
+/// One direction of the wire, for transcripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    ToProxy,
+    FromProxy,
+}
+
+/// A running proxy with a scripted editor attached.
+pub struct Proxy {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    incoming: mpsc::UnboundedReceiver<Value>,
+    /// Everything sent and received, in order.
+    pub transcript: Vec<(Dir, Value)>,
+    next_id: i64,
+    /// The temporary project directory (the session cwd) and config live here.
+    pub dir: tempfile::TempDir,
+    stderr_path: PathBuf,
+}
+
+impl Proxy {
+    /// Starts `ourocodus acp` with `team_toml` written to a temp dir.
+    pub async fn start(team_toml: &str) -> Proxy {
+        Self::start_with_env(team_toml, &[]).await
+    }
+
+    pub async fn start_with_env(team_toml: &str, env: &[(&str, &str)]) -> Proxy {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("team.toml");
+        std::fs::write(&config, team_toml).expect("write config");
+        let stderr_path = dir.path().join("proxy.stderr");
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut child = Command::new(ourocodus_bin())
+            .arg("acp")
+            .arg("--config")
+            .arg(&config)
+            .current_dir(dir.path())
+            .env("OUROCODUS_LOG", "debug")
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn ourocodus acp");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, incoming) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("proxy wrote a line that is not JSON ({e}): {line}"));
+                schema::check_agent_message(&value);
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        Proxy {
+            stdin: child.stdin.take(),
+            child,
+            incoming,
+            transcript: Vec::new(),
+            next_id: 0,
+            dir,
+            stderr_path,
+        }
+    }
+
+    pub fn cwd(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        self.transcript.push((Dir::ToProxy, message.clone()));
+        self.send_raw(&format!("{message}\n")).await;
+    }
+
+    /// Writes raw text (for malformed-input tests); not recorded.
+    pub async fn send_raw(&mut self, text: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(text.as_bytes()).await.expect("write to proxy");
+        stdin.flush().await.expect("flush");
+    }
+
+    /// Sends a request and returns its id.
+    pub async fn request(&mut self, method: &str, params: Value) -> i64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })).await;
+        id
+    }
+
+    pub async fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params })).await;
+    }
+
+    /// The next message from the proxy, within `WAIT`.
+    pub async fn next(&mut self) -> Value {
+        self.next_within(WAIT).await.unwrap_or_else(|| {
+            panic!("no message from the proxy within {WAIT:?}\n{}", self.debug_dump())
+        })
+    }
+
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        let message = tokio::time::timeout(wait, self.incoming.recv()).await.ok().flatten()?;
+        self.transcript.push((Dir::FromProxy, message.clone()));
+        Some(message)
+    }
+
+    /// Reads until the response to `id`; requests from the proxy are answered by
+    /// `answer` (or fail the test). Returns what came before, and the response.
+    pub async fn until_response(&mut self, id: i64, mut answer: impl FnMut(&Value) -> Option<Value>) -> (Vec<Value>, Value) {
+        let mut before = Vec::new();
+        loop {
+            let message = self.next().await;
+            if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
+                return (before, message);
+            }
+            if message.get("method").is_some() && message.get("id").is_some() {
+                match answer(&message) {
+                    Some(result) => {
+                        let reply = json!({ "jsonrpc": "2.0", "id": message["id"], "result": result });
+                        self.send(reply).await;
+                    }
+                    None => panic!("unexpected request from the proxy: {message}\n{}", self.debug_dump()),
+                }
+            }
+            before.push(message);
+        }
+    }
+
+    /// `initialize` with the given client capabilities; returns the result.
+    pub async fn initialize(&mut self, client_capabilities: Value) -> Value {
+        let id = self
+            .request("initialize", json!({ "protocolVersion": 1, "clientCapabilities": client_capabilities }))
+            .await;
+        let (_, response) = self.until_response(id, |_| None).await;
+        response["result"].clone()
+    }
+
+    /// `session/new` in the temp project dir; returns the session id.
+    pub async fn new_session(&mut self) -> String {
+        let cwd = self.cwd().to_string_lossy().to_string();
+        let id = self.request("session/new", json!({ "cwd": cwd, "mcpServers": [] })).await;
+        let (_, response) = self.until_response(id, |_| None).await;
+        response["result"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("session/new failed: {response}"))
+            .to_string()
+    }
+
+    /// Initializes as a plain editor and opens a session.
+    pub async fn plain_session(&mut self) -> String {
+        self.initialize(json!({ "fs": { "readTextFile": false, "writeTextFile": false } })).await;
+        self.new_session().await
+    }
+
+    /// Sends a text prompt and reads to its answer, allowing every permission request.
+    pub async fn prompt(&mut self, session: &str, text: &str) -> (Vec<Value>, Value) {
+        let id = self.prompt_id(session, text).await;
+        self.until_response(id, allow_permissions).await
+    }
+
+    pub async fn prompt_id(&mut self, session: &str, text: &str) -> i64 {
+        let params = json!({ "sessionId": session, "prompt": [{ "type": "text", "text": text }] });
+        self.request("session/prompt", params).await
+    }
+
+    /// Closes stdin and waits for the proxy to exit (bounded).
+    pub async fn close(mut self) -> std::process::ExitStatus {
+        drop(self.stdin.take());
+        match tokio::time::timeout(WAIT, self.child.wait()).await {
+            Ok(status) => status.expect("wait"),
+            Err(_) => panic!("proxy did not exit after stdin closed\n{}", self.debug_dump()),
+        }
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// The transcript and the proxy's stderr, for failure messages.
+    pub fn debug_dump(&self) -> String {
+        let mut out = String::from("--- transcript ---\n");
+        for (dir, message) in &self.transcript {
+            let arrow = if *dir == Dir::ToProxy { ">" } else { "<" };
+            out.push_str(&format!("{arrow} {message}\n"));
+        }
+        let stderr = self.stderr();
+        let tail: Vec<&str> = stderr.lines().rev().take(60).collect();
+        out.push_str("--- proxy stderr (last lines) ---\n");
+        for line in tail.into_iter().rev() {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Answers every permission request with its `allow_once` option.
+pub fn allow_permissions(request: &Value) -> Option<Value> {
+    choose_permission(request, "allow_once")
+}
+
+/// Answers a permission request with the option of `kind`.
+pub fn choose_permission(request: &Value, kind: &str) -> Option<Value> {
+    if request["method"] != "session/request_permission" {
+        return None;
+    }
+    let option = request["params"]["options"].as_array()?.iter().find(|o| o["kind"] == kind)?;
+    Some(json!({ "outcome": { "outcome": "selected", "optionId": option["optionId"] } }))
+}
+
+/// The `session/update` notifications among `messages`.
+pub fn updates(messages: &[Value]) -> Vec<&Value> {
+    messages.iter().filter(|m| m["method"] == "session/update").collect()
+}
+
+/// Concatenated text of agent message chunks from `role` (labels excluded).
+pub fn text_from(messages: &[Value], role: &str) -> String {
+    updates(messages)
+        .into_iter()
+        .map(|m| &m["params"]["update"])
+        .filter(|u| u["sessionUpdate"] == "agent_message_chunk" && u["_meta"]["ourocodus"]["role"] == role)
+        .filter(|u| u["_meta"]["ourocodus"]["label"] != true)
+        .filter_map(|u| u["content"]["text"].as_str())
+        .collect()
+}
+
+/// Runs `f` with a bound on the whole test.
+pub async fn bounded<F: std::future::Future>(limit: Duration, f: F) -> F::Output {
+    tokio::time::timeout(limit, f).await.expect("test took too long")
+}
