@@ -200,7 +200,7 @@ impl Router {
             .unwrap_or_default();
         let has_options = role_session.modes.is_some() || !role_session.config_options.is_empty();
         self.apply_configured_mode(session_id, role);
-        self.send_queued_prompts(session_id, role);
+        self.pump_prompts(session_id, role);
         if has_options {
             self.announce_config_options(session_id);
         }

@@ -129,8 +129,8 @@ impl Router {
         if self.handled_as_session_state(&session_id, role, kind, update_raw.get()) {
             return;
         }
-        if kind == "tool_call" {
-            self.note_tool_call(&session_id, role, &update);
+        if kind == "tool_call" || kind == "tool_call_update" {
+            self.note_tool_call(&session_id, role, update_raw.get());
         }
         let subagent = self.subagent_of(&session_id, role);
         let target = subagent.as_ref().unwrap_or(&session_id);
@@ -182,28 +182,6 @@ impl Router {
         }
         let turn = self.sessions.get(session)?.roles.get(role)?.turns.back()?;
         self.turns.get(turn)?.subagents.get(role).cloned()
-    }
-
-    /// Remembers announced tool calls, and warns when two roles edit one file.
-    fn note_tool_call(&mut self, session: &SessionId, role: &Role, update: &RawObject) {
-        if let Some(id) = update.get_str("toolCallId")
-            && let Some(rs) = self
-                .sessions
-                .get_mut(session)
-                .and_then(|s| s.roles.get_mut(role))
-        {
-            rs.tool_calls.insert(id.into_owned());
-        }
-        if update.get_str("kind").as_deref() != Some("edit") {
-            return;
-        }
-        let locations: Vec<Value> = update
-            .get("locations")
-            .and_then(|raw| serde_json::from_str(raw.get()).ok())
-            .unwrap_or_default();
-        for path in locations.iter().filter_map(|l| l.get("path")?.as_str()) {
-            self.note_file_touched(session, role, path);
-        }
     }
 
     /// An agent cancels a request it had us relay: pass it on with the editor-side id.

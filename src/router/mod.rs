@@ -4,6 +4,7 @@
 //! I/O itself and never waits on a peer.
 
 mod agents;
+mod cancel;
 mod commands;
 mod emit;
 mod floor;
@@ -16,6 +17,7 @@ mod relay;
 mod rewrite;
 mod state;
 mod timers;
+mod tools;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::emit::Severity;
 use super::state::{Relayed, ToAgent, ToEditor};
 use super::{LocalEvent, Router};
 use crate::acp::{method, set_role_meta};
@@ -44,7 +43,11 @@ impl Router {
     }
 
     /// The editor session an agent's request belongs to, from its `sessionId`.
-    fn session_of_request(&self, role: &Role, params: &Value) -> Result<SessionId, RpcError> {
+    pub(super) fn session_of_request(
+        &self,
+        role: &Role,
+        params: &Value,
+    ) -> Result<SessionId, RpcError> {
         let child = params
             .get("sessionId")
             .and_then(Value::as_str)
@@ -56,117 +59,8 @@ impl Router {
             .ok_or_else(|| RpcError::invalid_params(format!("unknown session {child}")))
     }
 
-    fn on_permission_request(
-        &mut self,
-        key: &AgentKey,
-        id: &RequestId,
-        params: Value,
-    ) -> Result<(), RpcError> {
-        let role = &key.role;
-        let session = self.session_of_request(role, &params)?;
-        let tool_call = params.get("toolCall").cloned().unwrap_or(Value::Null);
-        let kind = tool_call.get("kind").and_then(Value::as_str);
-        let tool_name = tool_call
-            .pointer("/_meta/claudeCode/toolName")
-            .and_then(Value::as_str);
-        let spec = &self
-            .agents
-            .get(role)
-            .ok_or_else(|| RpcError::internal("role gone"))?
-            .spec;
-        let decision = policy::decide_tool(&spec.tools_allow, &spec.tools_deny, kind, tool_name);
-        let options = params
-            .get("options")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let title = tool_call
-            .get("title")
-            .and_then(Value::as_str)
-            .unwrap_or("a tool")
-            .to_string();
-        match decision {
-            ToolDecision::Deny { pattern } => {
-                let answer = choose_option(&options, &["reject_once", "reject_always"]);
-                self.answer_agent(key, id, Ok(answer.to_string()));
-                let title = format!("{role}: “{title}” refused by policy");
-                let why = format!("matches tools_deny entry `{pattern}`");
-                self.notify_user(&session, Some(role), Severity::Warning, &title, Some(&why));
-                Ok(())
-            }
-            ToolDecision::Allow { pattern } if has_option(&options, "allow_once") => {
-                tracing::info!(role = %role, pattern = %pattern, title = %title, "permission allowed by policy");
-                self.answer_agent(
-                    key,
-                    id,
-                    Ok(choose_option(&options, &["allow_once"]).to_string()),
-                );
-                Ok(())
-            }
-            _ => {
-                self.announce_tool_call_if_new(&session, role, &params, &tool_call);
-                self.relay_permission(key, id, &session, params)
-            }
-        }
-    }
-
-    /// Editors show a permission request inside its tool call's card: make sure the
-    /// card exists before the request arrives.
-    fn announce_tool_call_if_new(
-        &mut self,
-        session: &SessionId,
-        role: &Role,
-        params: &Value,
-        tool_call: &Value,
-    ) {
-        let Some(tool_call_id) = tool_call.get("toolCallId").and_then(Value::as_str) else {
-            return;
-        };
-        let known = self
-            .sessions
-            .get(session)
-            .and_then(|s| s.roles.get(role))
-            .is_some_and(|rs| rs.tool_calls.contains(tool_call_id));
-        if known {
-            return;
-        }
-        let mut update = tool_call.clone();
-        update["sessionUpdate"] = json!("tool_call");
-        if update.get("title").and_then(Value::as_str).is_none() {
-            update["title"] = json!("Permission requested");
-        }
-        if update.get("status").is_none_or(Value::is_null) {
-            update["status"] = json!("pending");
-        }
-        let child_params = json!({ "sessionId": params["sessionId"], "update": update });
-        self.handle_session_update(role, &child_params.to_string());
-    }
-
-    fn relay_permission(
-        &mut self,
-        key: &AgentKey,
-        id: &RequestId,
-        session: &SessionId,
-        mut params: Value,
-    ) -> Result<(), RpcError> {
-        let role = key.role.as_str();
-        if let Some(tool_call) = params.get_mut("toolCall").and_then(Value::as_object_mut) {
-            if let Some(tid) = tool_call.get("toolCallId").and_then(Value::as_str) {
-                let namespaced = format!("{role}/{tid}");
-                tool_call.insert("toolCallId".into(), json!(namespaced));
-            }
-            if let Some(title) = tool_call.get("title").and_then(Value::as_str) {
-                let titled = format!("{role}: {title}");
-                tool_call.insert("title".into(), json!(titled));
-            }
-            set_role_meta(tool_call, role);
-        }
-        self.relay_to_editor(key, id, session, method::REQUEST_PERMISSION, params);
-        Ok(())
-    }
-
     /// Relays an agent's request with the editor-side session id and the role tagged.
-    fn relay_to_editor(
+    pub(super) fn relay_to_editor(
         &mut self,
         key: &AgentKey,
         agent_request: &RequestId,
@@ -388,27 +282,6 @@ fn string_field(params: &Value, field: &str) -> Result<String, RpcError> {
         .ok_or_else(|| RpcError::invalid_params(format!("missing or non-string field `{field}`")))
 }
 
-fn has_option(options: &[Value], kind: &str) -> bool {
-    options
-        .iter()
-        .any(|o| o.get("kind").and_then(Value::as_str) == Some(kind))
-}
-
-/// A permission answer choosing the first option of the first kind available
-/// (by kind, never by position), or `cancelled` when there is none.
-fn choose_option(options: &[Value], kinds: &[&str]) -> Value {
-    let chosen = kinds.iter().find_map(|kind| {
-        options
-            .iter()
-            .find(|o| o.get("kind").and_then(Value::as_str) == Some(kind))
-            .and_then(|o| o.get("optionId").cloned())
-    });
-    match chosen {
-        Some(option_id) => json!({ "outcome": { "outcome": "selected", "optionId": option_id } }),
-        None => json!({ "outcome": { "outcome": "cancelled" } }),
-    }
-}
-
 fn write_file(path: &Path, content: &str) -> Result<String, RpcError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_error("create", parent, e))?;
@@ -442,22 +315,6 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> RpcError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn options_are_chosen_by_kind_not_position() {
-        let options = vec![
-            json!({"optionId": "yes", "name": "Yes", "kind": "allow_once"}),
-            json!({"optionId": "no", "name": "No", "kind": "reject_once"}),
-        ];
-        assert_eq!(
-            choose_option(&options, &["reject_once"])["outcome"]["optionId"],
-            "no"
-        );
-        assert_eq!(
-            choose_option(&options, &["reject_always"])["outcome"]["outcome"],
-            "cancelled"
-        );
-    }
 
     #[test]
     fn reading_a_line_range_counts_from_one() {

@@ -152,8 +152,21 @@ pub struct RoleSession {
     pub config_options: Vec<Value>,
     /// The child's slash commands.
     pub commands: Vec<Value>,
-    /// Tool call ids this role announced, so a permission request can announce its own.
-    pub tool_calls: HashSet<String>,
+    /// What this role's tool calls announced (by the agent's id): a permission request
+    /// may omit the kind, tool name and paths, and must find its tool call's card.
+    pub tool_calls: HashMap<String, ToolCallInfo>,
+}
+
+/// What the proxy learned about one tool call from its updates.
+#[derive(Debug, Default, Clone)]
+pub struct ToolCallInfo {
+    pub kind: Option<String>,
+    /// The Claude tool name (`_meta.claudeCode.toolName`), if any.
+    pub tool_name: Option<String>,
+    /// Files it touches: `locations[].path` and the usual `rawInput` path fields.
+    pub paths: Vec<String>,
+    /// Already reported as writing outside the role's directories.
+    pub reported_outside: bool,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

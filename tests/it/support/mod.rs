@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
@@ -92,8 +92,9 @@ impl Proxy {
         tokio::spawn(async move {
             let mut lines = BufReader::new(stdout).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                let value: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("proxy wrote a line that is not JSON ({e}): {line}"));
+                let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                    panic!("proxy wrote a line that is not JSON ({e}): {line}")
+                });
                 schema::check_agent_message(&value);
                 if tx.send(value).is_err() {
                     break;
@@ -123,7 +124,10 @@ impl Proxy {
     /// Writes raw text (for malformed-input tests); not recorded.
     pub async fn send_raw(&mut self, text: &str) {
         let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(text.as_bytes()).await.expect("write to proxy");
+        stdin
+            .write_all(text.as_bytes())
+            .await
+            .expect("write to proxy");
         stdin.flush().await.expect("flush");
     }
 
@@ -131,30 +135,42 @@ impl Proxy {
     pub async fn request(&mut self, method: &str, params: Value) -> i64 {
         self.next_id += 1;
         let id = self.next_id;
-        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })).await;
+        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }))
+            .await;
         id
     }
 
     pub async fn notify(&mut self, method: &str, params: Value) {
-        self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params })).await;
+        self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params }))
+            .await;
     }
 
     /// The next message from the proxy, within `WAIT`.
     pub async fn next(&mut self) -> Value {
         self.next_within(WAIT).await.unwrap_or_else(|| {
-            panic!("no message from the proxy within {WAIT:?}\n{}", self.debug_dump())
+            panic!(
+                "no message from the proxy within {WAIT:?}\n{}",
+                self.debug_dump()
+            )
         })
     }
 
     pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
-        let message = tokio::time::timeout(wait, self.incoming.recv()).await.ok().flatten()?;
+        let message = tokio::time::timeout(wait, self.incoming.recv())
+            .await
+            .ok()
+            .flatten()?;
         self.transcript.push((Dir::FromProxy, message.clone()));
         Some(message)
     }
 
     /// Reads until the response to `id`; requests from the proxy are answered by
     /// `answer` (or fail the test). Returns what came before, and the response.
-    pub async fn until_response(&mut self, id: i64, mut answer: impl FnMut(&Value) -> Option<Value>) -> (Vec<Value>, Value) {
+    pub async fn until_response(
+        &mut self,
+        id: i64,
+        mut answer: impl FnMut(&Value) -> Option<Value>,
+    ) -> (Vec<Value>, Value) {
         let mut before = Vec::new();
         loop {
             let message = self.next().await;
@@ -164,10 +180,14 @@ impl Proxy {
             if message.get("method").is_some() && message.get("id").is_some() {
                 match answer(&message) {
                     Some(result) => {
-                        let reply = json!({ "jsonrpc": "2.0", "id": message["id"], "result": result });
+                        let reply =
+                            json!({ "jsonrpc": "2.0", "id": message["id"], "result": result });
                         self.send(reply).await;
                     }
-                    None => panic!("unexpected request from the proxy: {message}\n{}", self.debug_dump()),
+                    None => panic!(
+                        "unexpected request from the proxy: {message}\n{}",
+                        self.debug_dump()
+                    ),
                 }
             }
             before.push(message);
@@ -177,7 +197,10 @@ impl Proxy {
     /// `initialize` with the given client capabilities; returns the result.
     pub async fn initialize(&mut self, client_capabilities: Value) -> Value {
         let id = self
-            .request("initialize", json!({ "protocolVersion": 1, "clientCapabilities": client_capabilities }))
+            .request(
+                "initialize",
+                json!({ "protocolVersion": 1, "clientCapabilities": client_capabilities }),
+            )
             .await;
         let (_, response) = self.until_response(id, |_| None).await;
         response["result"].clone()
@@ -186,7 +209,9 @@ impl Proxy {
     /// `session/new` in the temp project dir; returns the session id.
     pub async fn new_session(&mut self) -> String {
         let cwd = self.cwd().to_string_lossy().to_string();
-        let id = self.request("session/new", json!({ "cwd": cwd, "mcpServers": [] })).await;
+        let id = self
+            .request("session/new", json!({ "cwd": cwd, "mcpServers": [] }))
+            .await;
         let (_, response) = self.until_response(id, |_| None).await;
         response["result"]["sessionId"]
             .as_str()
@@ -196,7 +221,8 @@ impl Proxy {
 
     /// Initializes as a plain editor and opens a session.
     pub async fn plain_session(&mut self) -> String {
-        self.initialize(json!({ "fs": { "readTextFile": false, "writeTextFile": false } })).await;
+        self.initialize(json!({ "fs": { "readTextFile": false, "writeTextFile": false } }))
+            .await;
         self.new_session().await
     }
 
@@ -216,7 +242,10 @@ impl Proxy {
         drop(self.stdin.take());
         match tokio::time::timeout(WAIT, self.child.wait()).await {
             Ok(status) => status.expect("wait"),
-            Err(_) => panic!("proxy did not exit after stdin closed\n{}", self.debug_dump()),
+            Err(_) => panic!(
+                "proxy did not exit after stdin closed\n{}",
+                self.debug_dump()
+            ),
         }
     }
 
@@ -256,13 +285,19 @@ pub fn choose_permission(request: &Value, kind: &str) -> Option<Value> {
     if request["method"] != "session/request_permission" {
         return None;
     }
-    let option = request["params"]["options"].as_array()?.iter().find(|o| o["kind"] == kind)?;
+    let option = request["params"]["options"]
+        .as_array()?
+        .iter()
+        .find(|o| o["kind"] == kind)?;
     Some(json!({ "outcome": { "outcome": "selected", "optionId": option["optionId"] } }))
 }
 
 /// The `session/update` notifications among `messages`.
 pub fn updates(messages: &[Value]) -> Vec<&Value> {
-    messages.iter().filter(|m| m["method"] == "session/update").collect()
+    messages
+        .iter()
+        .filter(|m| m["method"] == "session/update")
+        .collect()
 }
 
 /// Concatenated text of agent message chunks from `role` (labels excluded).
@@ -270,7 +305,9 @@ pub fn text_from(messages: &[Value], role: &str) -> String {
     updates(messages)
         .into_iter()
         .map(|m| &m["params"]["update"])
-        .filter(|u| u["sessionUpdate"] == "agent_message_chunk" && u["_meta"]["ourocodus"]["role"] == role)
+        .filter(|u| {
+            u["sessionUpdate"] == "agent_message_chunk" && u["_meta"]["ourocodus"]["role"] == role
+        })
         .filter(|u| u["_meta"]["ourocodus"]["label"] != true)
         .filter_map(|u| u["content"]["text"].as_str())
         .collect()
@@ -278,5 +315,7 @@ pub fn text_from(messages: &[Value], role: &str) -> String {
 
 /// Runs `f` with a bound on the whole test.
 pub async fn bounded<F: std::future::Future>(limit: Duration, f: F) -> F::Output {
-    tokio::time::timeout(limit, f).await.expect("test took too long")
+    tokio::time::timeout(limit, f)
+        .await
+        .expect("test took too long")
 }

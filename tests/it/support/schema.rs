@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const SCHEMA_PATH: &str = "tests/peers/node_modules/@agentclientprotocol/sdk/schema/v1/schema.json";
 
@@ -37,10 +37,16 @@ fn load() -> Option<jsonschema::Validator> {
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if std::env::var_os("OUROCODUS_REQUIRE_SCHEMA").is_some() => {
-            panic!("ACP schema required but not readable at {}: {e}", path.display())
+            panic!(
+                "ACP schema required but not readable at {}: {e}",
+                path.display()
+            )
         }
         Err(_) => {
-            eprintln!("note: {} not installed; run `bash .ci/run` to check messages against the ACP schema", path.display());
+            eprintln!(
+                "note: {} not installed; run `bash .ci/run` to check messages against the ACP schema",
+                path.display()
+            );
             return None;
         }
     };
@@ -56,7 +62,9 @@ fn agent_side(mut schema: Value) -> Value {
         .and_then(|branches| branches.iter().find(|b| b["title"] == "Agent"))
         .cloned()
         .expect("schema has an Agent branch");
-    let variants = schema["$defs"]["SessionUpdate"]["oneOf"].as_array_mut().expect("SessionUpdate variants");
+    let variants = schema["$defs"]["SessionUpdate"]["oneOf"]
+        .as_array_mut()
+        .expect("SessionUpdate variants");
     variants.push(subagent_update());
     let defs = schema["$defs"].take();
     let mut root = agent;

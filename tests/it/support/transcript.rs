@@ -12,17 +12,25 @@ use super::{Dir, Proxy};
 /// Normalizes the transcript and compares it with `tests/transcripts/<name>.jsonl`.
 pub fn assert_golden(proxy: &Proxy, name: &str) {
     let actual = normalize(&proxy.transcript, &proxy.cwd().to_string_lossy());
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts").join(format!("{name}.jsonl"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/transcripts")
+        .join(format!("{name}.jsonl"));
     if std::env::var_os("UPDATE_EXPECT").is_some() {
         std::fs::write(&path, &actual).expect("write golden transcript");
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!("no golden transcript at {}; run with UPDATE_EXPECT=1 to create it\n{actual}", path.display())
+        panic!(
+            "no golden transcript at {}; run with UPDATE_EXPECT=1 to create it\n{actual}",
+            path.display()
+        )
     });
     if expected != actual {
         let diff = first_difference(&expected, &actual);
-        panic!("transcript {name} differs from {} (UPDATE_EXPECT=1 to accept)\n{diff}\n--- actual ---\n{actual}", path.display());
+        panic!(
+            "transcript {name} differs from {} (UPDATE_EXPECT=1 to accept)\n{diff}\n--- actual ---\n{actual}",
+            path.display()
+        );
     }
 }
 
@@ -90,5 +98,9 @@ fn first_difference(expected: &str, actual: &str) -> String {
             return format!("line {}:\n- {e}\n+ {a}", i + 1);
         }
     }
-    format!("lengths differ: expected {} lines, got {}", expected.lines().count(), actual.lines().count())
+    format!(
+        "lengths differ: expected {} lines, got {}",
+        expected.lines().count(),
+        actual.lines().count()
+    )
 }

@@ -1,0 +1,366 @@
+//! Tool calls and the permission policy. The proxy remembers what each tool call
+//! announced (kind, Claude tool name, paths), because agents' permission requests may
+//! omit it; then decides each request by the role's `tools_deny` / `tools_allow` and
+//! `directories` before the editor ever sees it.
+
+use serde_json::{Value, json};
+
+use super::Router;
+use super::emit::Severity;
+use super::state::ToolCallInfo;
+use crate::acp::{method, set_role_meta};
+use crate::error::RpcError;
+use crate::ids::{Role, SessionId};
+use crate::jsonrpc::RequestId;
+use crate::policy::{self, ToolDecision};
+use crate::transport::AgentKey;
+
+/// Claude tools that write files (they act on disk directly, without `fs/*`).
+const CLAUDE_WRITE_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
+/// `rawInput` fields that name the file a tool works on.
+const RAW_INPUT_PATH_FIELDS: &[&str] = &["file_path", "path", "notebook_path"];
+
+impl ToolCallInfo {
+    /// Folds in what one update (or a permission request's `toolCall`) says.
+    fn absorb(&mut self, tool_call: &Value) {
+        if let Some(kind) = tool_call.get("kind").and_then(Value::as_str) {
+            self.kind = Some(kind.to_string());
+        }
+        if let Some(name) = tool_call
+            .pointer("/_meta/claudeCode/toolName")
+            .and_then(Value::as_str)
+        {
+            self.tool_name = Some(name.to_string());
+        }
+        let locations = tool_call
+            .get("locations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        let located = locations.filter_map(|l| l.get("path")?.as_str());
+        let raw_input = tool_call.get("rawInput");
+        let named = RAW_INPUT_PATH_FIELDS
+            .iter()
+            .filter_map(|field| raw_input?.get(field)?.as_str());
+        for path in located.chain(named) {
+            if !self.paths.iter().any(|p| p == path) {
+                self.paths.push(path.to_string());
+            }
+        }
+    }
+
+    fn writes_files(&self) -> bool {
+        self.kind.as_deref() == Some("edit")
+            || self
+                .tool_name
+                .as_deref()
+                .is_some_and(|t| CLAUDE_WRITE_TOOLS.contains(&t))
+    }
+}
+
+impl Router {
+    /// Records a `tool_call` / `tool_call_update`; warns when two roles edit one file
+    /// and when an edit lands outside the role's directories without having asked.
+    pub(super) fn note_tool_call(&mut self, session_id: &SessionId, role: &Role, update: &str) {
+        let update: Value = serde_json::from_str(update).unwrap_or(Value::Null);
+        let Some(id) = update.get("toolCallId").and_then(Value::as_str) else {
+            return;
+        };
+        let Some(rs) = self.role_session_mut(session_id, role) else {
+            return;
+        };
+        let info = rs.tool_calls.entry(id.to_string()).or_default();
+        let known_paths = info.paths.len();
+        info.absorb(&update);
+        if !info.writes_files() {
+            return;
+        }
+        let info = info.clone();
+        for path in &info.paths[known_paths..] {
+            self.note_file_touched(session_id, role, path);
+        }
+        let done = matches!(
+            update.get("status").and_then(Value::as_str),
+            Some("completed" | "in_progress")
+        );
+        if done && !info.reported_outside {
+            self.report_unasked_write(session_id, role, id, &info);
+        }
+    }
+
+    /// An agent that edits files itself (Claude Code does) and did not ask: the proxy
+    /// cannot stop it, but the user learns at once.
+    fn report_unasked_write(
+        &mut self,
+        session_id: &SessionId,
+        role: &Role,
+        id: &str,
+        info: &ToolCallInfo,
+    ) {
+        let outside: Vec<String> = self.paths_outside_directories(session_id, role, &info.paths);
+        if outside.is_empty() {
+            return;
+        }
+        if let Some(recorded) = self
+            .role_session_mut(session_id, role)
+            .and_then(|rs| rs.tool_calls.get_mut(id))
+        {
+            recorded.reported_outside = true;
+        }
+        let title = format!("{role} changed files outside its directories without asking");
+        let description = format!(
+            "{} — set this role's mode to one that asks before editing",
+            outside.join(", ")
+        );
+        self.notify_user(
+            session_id,
+            Some(role),
+            Severity::Error,
+            &title,
+            Some(&description),
+        );
+    }
+
+    fn paths_outside_directories(
+        &self,
+        session_id: &SessionId,
+        role: &Role,
+        paths: &[String],
+    ) -> Vec<String> {
+        let (Some(session), Some(slot)) = (self.sessions.get(session_id), self.agents.get(role))
+        else {
+            return Vec::new();
+        };
+        paths
+            .iter()
+            .filter(|p| {
+                policy::check_write(p, &session.cwd, &slot.spec.directories)
+                    .refusal
+                    .is_some()
+            })
+            .cloned()
+            .collect()
+    }
+
+    pub(super) fn on_permission_request(
+        &mut self,
+        key: &AgentKey,
+        id: &RequestId,
+        params: Value,
+    ) -> Result<(), RpcError> {
+        let role = &key.role;
+        let session = self.session_of_request(role, &params)?;
+        let tool_call = params.get("toolCall").cloned().unwrap_or(Value::Null);
+        let info = self.tool_call_info(&session, role, &tool_call);
+        let options = params
+            .get("options")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let title = tool_call
+            .get("title")
+            .and_then(Value::as_str)
+            .or(info.tool_name.as_deref())
+            .unwrap_or("a tool")
+            .to_string();
+        if let Some(why) = self.refusal_for(&session, role, &info) {
+            self.answer_agent(
+                key,
+                id,
+                Ok(choose_option(&options, &["reject_once", "reject_always"]).to_string()),
+            );
+            let title = format!("{role}: “{title}” refused by policy");
+            self.notify_user(&session, Some(role), Severity::Warning, &title, Some(&why));
+            return Ok(());
+        }
+        if let Some(pattern) = self
+            .automatic_allow(role, &info)
+            .filter(|_| has_option(&options, "allow_once"))
+        {
+            tracing::info!(role = %role, pattern = %pattern, title = %title, "permission allowed by policy");
+            self.answer_agent(
+                key,
+                id,
+                Ok(choose_option(&options, &["allow_once"]).to_string()),
+            );
+            return Ok(());
+        }
+        self.announce_tool_call_if_new(&session, role, &params, &tool_call);
+        self.relay_permission(key, id, &session, params);
+        Ok(())
+    }
+
+    /// The tool call as announced so far, with the request's own `toolCall` on top.
+    fn tool_call_info(
+        &mut self,
+        session: &SessionId,
+        role: &Role,
+        tool_call: &Value,
+    ) -> ToolCallInfo {
+        let id = tool_call.get("toolCallId").and_then(Value::as_str);
+        let mut info = id
+            .and_then(|id| {
+                self.role_session_mut(session, role)?
+                    .tool_calls
+                    .get(id)
+                    .cloned()
+            })
+            .unwrap_or_default();
+        info.absorb(tool_call);
+        info
+    }
+
+    /// Why the proxy refuses this without asking: a denied tool, or a write outside
+    /// the role's directories.
+    fn refusal_for(&self, session: &SessionId, role: &Role, info: &ToolCallInfo) -> Option<String> {
+        let spec = &self.agents.get(role)?.spec;
+        let decision = policy::decide_tool(
+            &spec.tools_allow,
+            &spec.tools_deny,
+            info.kind.as_deref(),
+            info.tool_name.as_deref(),
+        );
+        if let ToolDecision::Deny { pattern } = decision {
+            return Some(format!("matches tools_deny entry `{pattern}`"));
+        }
+        if info.writes_files() {
+            let outside = self.paths_outside_directories(session, role, &info.paths);
+            if !outside.is_empty() {
+                let dirs: Vec<String> = spec
+                    .directories
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect();
+                return Some(format!(
+                    "writes {} — outside this role's directories ({})",
+                    outside.join(", "),
+                    dirs.join(", ")
+                ));
+            }
+        }
+        None
+    }
+
+    fn automatic_allow(&self, role: &Role, info: &ToolCallInfo) -> Option<String> {
+        let spec = &self.agents.get(role)?.spec;
+        match policy::decide_tool(
+            &spec.tools_allow,
+            &spec.tools_deny,
+            info.kind.as_deref(),
+            info.tool_name.as_deref(),
+        ) {
+            ToolDecision::Allow { pattern } => Some(pattern),
+            _ => None,
+        }
+    }
+
+    /// Editors show a permission request inside its tool call's card: make sure the
+    /// card exists before the request arrives.
+    fn announce_tool_call_if_new(
+        &mut self,
+        session: &SessionId,
+        role: &Role,
+        params: &Value,
+        tool_call: &Value,
+    ) {
+        let Some(tool_call_id) = tool_call.get("toolCallId").and_then(Value::as_str) else {
+            return;
+        };
+        let known = self
+            .sessions
+            .get(session)
+            .and_then(|s| s.roles.get(role))
+            .is_some_and(|rs| rs.tool_calls.contains_key(tool_call_id));
+        if known {
+            return;
+        }
+        let mut update = tool_call.clone();
+        update["sessionUpdate"] = json!("tool_call");
+        if update.get("title").and_then(Value::as_str).is_none() {
+            update["title"] = json!("Permission requested");
+        }
+        if update.get("status").is_none_or(Value::is_null) {
+            update["status"] = json!("pending");
+        }
+        let child_params = json!({ "sessionId": params["sessionId"], "update": update });
+        self.handle_session_update(role, &child_params.to_string());
+    }
+
+    fn relay_permission(
+        &mut self,
+        key: &AgentKey,
+        id: &RequestId,
+        session: &SessionId,
+        mut params: Value,
+    ) {
+        let role = key.role.as_str();
+        if let Some(tool_call) = params.get_mut("toolCall").and_then(Value::as_object_mut) {
+            if let Some(tid) = tool_call.get("toolCallId").and_then(Value::as_str) {
+                let namespaced = format!("{role}/{tid}");
+                tool_call.insert("toolCallId".into(), json!(namespaced));
+            }
+            if let Some(title) = tool_call.get("title").and_then(Value::as_str) {
+                let titled = format!("{role}: {title}");
+                tool_call.insert("title".into(), json!(titled));
+            }
+            set_role_meta(tool_call, role);
+        }
+        self.relay_to_editor(key, id, session, method::REQUEST_PERMISSION, params);
+    }
+}
+
+fn has_option(options: &[Value], kind: &str) -> bool {
+    options
+        .iter()
+        .any(|o| o.get("kind").and_then(Value::as_str) == Some(kind))
+}
+
+/// A permission answer choosing the first option of the first kind available (by
+/// kind, never by position or text), or `cancelled` when there is none.
+fn choose_option(options: &[Value], kinds: &[&str]) -> Value {
+    let chosen = kinds.iter().find_map(|kind| {
+        options
+            .iter()
+            .find(|o| o.get("kind").and_then(Value::as_str) == Some(kind))
+            .and_then(|o| o.get("optionId").cloned())
+    });
+    match chosen {
+        Some(option_id) => json!({ "outcome": { "outcome": "selected", "optionId": option_id } }),
+        None => json!({ "outcome": { "outcome": "cancelled" } }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_chosen_by_kind_not_position() {
+        let options = vec![
+            json!({"optionId": "yes", "name": "Yes", "kind": "allow_once"}),
+            json!({"optionId": "no", "name": "No", "kind": "reject_once"}),
+        ];
+        assert_eq!(
+            choose_option(&options, &["reject_once"])["outcome"]["optionId"],
+            "no"
+        );
+        assert_eq!(
+            choose_option(&options, &["reject_always"])["outcome"]["outcome"],
+            "cancelled"
+        );
+    }
+
+    #[test]
+    fn tool_call_info_gathers_kind_name_and_paths_across_updates() {
+        let mut info = ToolCallInfo::default();
+        info.absorb(&json!({"kind": "edit", "rawInput": {}, "_meta": {"claudeCode": {"toolName": "Write"}}}));
+        info.absorb(
+            &json!({"locations": [{"path": "/p/a.rs"}], "rawInput": {"file_path": "/p/a.rs"}}),
+        );
+        info.absorb(&json!({"rawInput": {"notebook_path": "/p/n.ipynb"}}));
+        assert_eq!(info.kind.as_deref(), Some("edit"));
+        assert_eq!(info.tool_name.as_deref(), Some("Write"));
+        assert_eq!(info.paths, vec!["/p/a.rs", "/p/n.ipynb"]);
+        assert!(info.writes_files());
+    }
+}
