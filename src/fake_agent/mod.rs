@@ -157,3 +157,5 @@ pub fn serve(
     ExitCode::SUCCESS
 }
 
+#[cfg(test)]
+mod tests;
