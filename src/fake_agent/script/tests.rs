@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use super::args::{parse_count, unescape};
 use super::*;
 
 fn one(text: &str) -> Step {
