@@ -39,8 +39,9 @@ struct Agent {
     /// `clientCapabilities` from `initialize`, handed to each new session.
     client_capabilities: Value,
     next_session: u64,
-    /// Running turns, so that the end of input waits for them to answer.
-    turns: TaskTracker,
+    /// Tasks that answer later (turns, delayed `session/new`), so that the end
+    /// of input waits for their answers.
+    answering: TaskTracker,
 }
 
 /// Serves until stdin ends and the running prompts have answered (or forever
@@ -53,7 +54,7 @@ pub async fn serve(settings: Settings, outbox: Outbox, mut inbox: mpsc::Receiver
         sessions: HashMap::new(),
         client_capabilities: json!({}),
         next_session: 1,
-        turns: TaskTracker::new(),
+        answering: TaskTracker::new(),
     };
     while let Some(Inbound::Message(message)) = inbox.recv().await {
         agent.handle(message).await;
@@ -63,8 +64,8 @@ pub async fn serve(settings: Settings, outbox: Outbox, mut inbox: mpsc::Receiver
     if ignore_eof {
         std::future::pending::<()>().await;
     }
-    agent.turns.close();
-    agent.turns.wait().await;
+    agent.answering.close();
+    agent.answering.wait().await;
 }
 
 #[derive(Deserialize)]
@@ -213,7 +214,7 @@ impl Agent {
         let outbox = self.shared.outbox.clone();
         let reply = wire::response(id, &answer);
         // Answered from a task so that a delayed answer holds up nothing else.
-        tokio::spawn(async move {
+        self.answering.spawn(async move {
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
             }
@@ -335,7 +336,7 @@ impl Agent {
             session,
             cancel,
         };
-        self.turns.spawn(turn.run(id.clone(), steps));
+        self.answering.spawn(turn.run(id.clone(), steps));
         Ok(())
     }
 

@@ -116,7 +116,8 @@ pub fn run(args: FakeAgentArgs) -> ExitCode {
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// Runs the agent over any byte streams (the process's stdio, or pipes in tests)
-/// until `input` ends and running prompts have answered.
+/// until `input` ends and running prompts have answered. The `crash` and `exit`
+/// steps end the whole process, whatever the streams are.
 pub fn serve(
     args: FakeAgentArgs,
     input: Box<dyn Read + Send>,

@@ -260,3 +260,12 @@ fn session_meta_mcp_servers_and_client_capabilities_are_remembered() {
     assert_eq!(said(&messages), [expected.join("\n").as_str()]);
     peer.finish();
 }
+
+#[test]
+fn a_delayed_session_new_is_still_answered_after_stdin_ends() {
+    let mut peer = Peer::start(&["--session-delay", "200ms"]);
+    let id = peer.request("session/new", json!({ "cwd": "/tmp", "mcpServers": [] }));
+    peer.close_stdin();
+    assert_eq!(peer.next()["id"], id);
+    peer.finish();
+}
