@@ -330,7 +330,7 @@ impl Agent {
                 session.id
             )));
         };
-        let steps = script::parse_prompt(&prompt_text(&params.prompt));
+        let steps = script::parse_prompt_as(&prompt_text(&params.prompt), &self.settings.name);
         let turn = Turn {
             shared: self.shared.clone(),
             session,

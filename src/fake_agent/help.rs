@@ -13,7 +13,9 @@ SCRIPT LANGUAGE
   a tab, `\;` a semicolon and `\\` a backslash. Counts accept 1_000, 64k (64 000)
   and 2m (2 000 000); durations are like 500ms, 1.5s or 1m. A prompt in which no
   step is recognised is echoed; within a script, unrecognised steps are said back
-  as `unknown step: ...` and malformed ones as `bad step: ...`.
+  as `unknown step: ...` and malformed ones as `bad step: ...`. A step written
+  `NAME> step` runs only on the agent started with `--name NAME`, so one prompt
+  sent to a team can script each member (`backend> say hi; test> sleep 1s`).
 
   Talking
     say TEXT                  one agent_message_chunk

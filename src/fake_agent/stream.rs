@@ -13,7 +13,7 @@ const FILLER: &[u8] =
 
 /// Builds line after line of `{"jsonrpc":"2.0","method":"session/update","params":
 /// {"sessionId":S,"update":{"sessionUpdate":"agent_message_chunk","content":
-/// {"type":"text","text":"#SEQ filler..."}}}}` of a fixed target length.
+/// {"type":"text","text":"#SEQ filler...\n"}}}}` of a fixed target length.
 pub struct ChunkLines {
     prefix: Vec<u8>,
     filler: Vec<u8>,
@@ -25,7 +25,8 @@ pub struct ChunkLines {
     last_seq: u64,
 }
 
-const SUFFIX: &[u8] = b"\"}}}}\n";
+/// Each chunk's text ends its line, as streamed model output does every so often.
+const SUFFIX: &[u8] = b"\\n\"}}}}\n";
 
 impl ChunkLines {
     /// Lines numbered `#1` to `#count` for `session_id`, each about `line_bytes`
@@ -161,7 +162,7 @@ mod tests {
         let batch = chunks.next_batch();
         let all = lines(&batch);
         assert_eq!(all.len(), 3);
-        assert_eq!(text_of(all[2]), "#3 ");
+        assert_eq!(text_of(all[2]), "#3 \n");
     }
 
     #[test]

@@ -114,8 +114,14 @@ const DEFAULT_FILE_CONTENT: &str = "written by the ourocodus fake agent\n";
 /// Parses a whole prompt. A prompt in which no step is recognised becomes one
 /// `Echo` of the whole text, so any ordinary sentence gets an answer.
 pub fn parse_prompt(text: &str) -> Vec<Step> {
-    let steps = parse_steps(text);
-    if steps.iter().all(|s| matches!(s, Step::Unknown(_))) {
+    parse_prompt_as(text, "")
+}
+
+/// Parses a prompt for the agent called `name`: a step written `NAME> step` runs
+/// only on the agent of that name, so one prompt can script several agents.
+pub fn parse_prompt_as(text: &str, name: &str) -> Vec<Step> {
+    let (steps, addressed) = parse_steps_as(text, name);
+    if !addressed && steps.iter().all(|s| matches!(s, Step::Unknown(_))) {
         return vec![Step::Echo(text.to_string())];
     }
     steps
@@ -123,18 +129,41 @@ pub fn parse_prompt(text: &str) -> Vec<Step> {
 
 /// Parses every step, recognised or not, in order.
 pub fn parse_steps(text: &str) -> Vec<Step> {
+    parse_steps_as(text, "").0
+}
+
+/// The steps for `name`, and whether any step was addressed to an agent by name.
+fn parse_steps_as(text: &str, name: &str) -> (Vec<Step>, bool) {
     let mut steps = Vec::new();
+    let mut addressed = false;
     for line in text.lines() {
         let mut rest = line.trim_start();
         while !rest.is_empty() {
             let (segment, remainder) = next_segment(rest);
-            if !segment.trim().is_empty() {
-                steps.push(parse_step(segment.trim()));
+            match addressee(segment.trim()) {
+                Some((to, step)) => {
+                    addressed = true;
+                    if to.eq_ignore_ascii_case(name) && !step.is_empty() {
+                        steps.push(parse_step(step));
+                    }
+                }
+                None if !segment.trim().is_empty() => steps.push(parse_step(segment.trim())),
+                None => {}
             }
             rest = remainder.trim_start();
         }
     }
-    steps
+    (steps, addressed)
+}
+
+/// `NAME> step` → (NAME, step).
+fn addressee(segment: &str) -> Option<(&str, &str)> {
+    let (to, step) = segment.split_once('>')?;
+    let valid = !to.is_empty()
+        && to
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    valid.then(|| (to, step.trim()))
 }
 
 /// Splits off the first step of a line: a JSON-taking step up to the end of its

@@ -405,3 +405,18 @@ fn windows_line_endings_are_tolerated() {
         vec![Step::Say("a".into()), Step::Say("b".into())]
     );
 }
+
+#[test]
+fn steps_addressed_by_name_run_only_on_that_agent() {
+    let text = "alpha> say hi; beta> sleep 1s; say both";
+    let alpha = parse_prompt_as(text, "alpha");
+    assert_eq!(alpha.len(), 2);
+    assert!(matches!(&alpha[0], Step::Say(t) if t == "hi"));
+    let beta = parse_prompt_as(text, "beta");
+    assert!(matches!(beta[0], Step::Sleep(_)));
+    let gamma = parse_prompt_as("alpha> say hi", "gamma");
+    assert!(
+        gamma.is_empty(),
+        "a script for others is not echoed: {gamma:?}"
+    );
+}
