@@ -113,6 +113,7 @@ const DEFAULT_FILE_CONTENT: &str = "written by the ourocodus fake agent\n";
 
 /// Parses a whole prompt. A prompt in which no step is recognised becomes one
 /// `Echo` of the whole text, so any ordinary sentence gets an answer.
+#[cfg(test)]
 pub fn parse_prompt(text: &str) -> Vec<Step> {
     parse_prompt_as(text, "")
 }
@@ -128,6 +129,7 @@ pub fn parse_prompt_as(text: &str, name: &str) -> Vec<Step> {
 }
 
 /// Parses every step, recognised or not, in order.
+#[cfg(test)]
 pub fn parse_steps(text: &str) -> Vec<Step> {
     parse_steps_as(text, "").0
 }
