@@ -330,7 +330,12 @@ impl Agent {
                 session.id
             )));
         };
-        let steps = script::parse_prompt_as(&prompt_text(&params.prompt), &self.settings.name);
+        let (context, script_blocks): (Vec<Value>, Vec<Value>) =
+            params.prompt.into_iter().partition(is_proxy_context);
+        if !context.is_empty() {
+            session.set_preamble(prompt_text(&context));
+        }
+        let steps = script::parse_prompt_as(&prompt_text(&script_blocks), &self.settings.name);
         let turn = Turn {
             shared: self.shared.clone(),
             session,
@@ -372,6 +377,15 @@ fn add_session_offer(answer: &mut Value, session: &Session) {
 }
 
 /// The prompt's text blocks joined by newlines; other blocks are ignored.
+/// A text block a proxy such as Ourocodus puts first (`[ourocodus] You are ...`): context
+/// for a model, not a step of the script.
+fn is_proxy_context(block: &Value) -> bool {
+    block
+        .get("text")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.starts_with("[ourocodus]"))
+}
+
 fn prompt_text(blocks: &[Value]) -> String {
     blocks
         .iter()

@@ -57,8 +57,10 @@ SCRIPT LANGUAGE
 
   Session
     whoami                    name, session, cwd, system prompt (_meta.systemPrompt),
-                              mcp servers, mode, model and client capabilities, one
-                              `key: value` per line
+                              preamble, mcp servers, mode, model and client
+                              capabilities, one `key: value` per line
+    (A text block starting with `[ourocodus]` is a proxy's context for the model,
+    such as a role's persona: it is kept as the preamble, not run as steps.)
     commands                  available_commands_update
     mode NAME                 current_mode_update (and the session's mode becomes NAME)
 

@@ -28,6 +28,8 @@ pub struct Session {
 }
 
 struct State {
+    /// Context a proxy gave before the script (`[ourocodus] ...` text blocks).
+    preamble: Option<String>,
     mode: Option<String>,
     model: Option<String>,
     /// Set while a prompt runs; cancelling it stops that prompt's script.
@@ -46,6 +48,7 @@ pub struct NewSession {
 impl Session {
     pub fn new(facts: NewSession, offer: Offer) -> Self {
         let state = State {
+            preamble: None,
             mode: offer.modes.first().cloned(),
             model: offer.models.first().cloned(),
             running_turn: None,
@@ -70,6 +73,15 @@ impl Session {
 
     pub fn mode(&self) -> Option<String> {
         self.state().mode.clone()
+    }
+
+    /// The context a proxy put before the first script, if any.
+    pub fn preamble(&self) -> Option<String> {
+        self.state().preamble.clone()
+    }
+
+    pub fn set_preamble(&self, preamble: String) {
+        self.state().preamble = Some(preamble);
     }
 
     pub fn model(&self) -> Option<String> {

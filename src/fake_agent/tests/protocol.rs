@@ -252,6 +252,7 @@ fn session_meta_mcp_servers_and_client_capabilities_are_remembered() {
         "session: fake-1",
         "cwd: /src",
         r#"system prompt: {"append":"You review code."}"#,
+        "preamble: none",
         "mcp servers: db, docs",
         "mode: default",
         "model: fast",

@@ -87,6 +87,10 @@ impl Turn {
                 "system prompt: {}",
                 or_none(session.system_prompt.as_ref().map(|v| v.to_string()))
             ),
+            format!(
+                "preamble: {}",
+                or_none(session.preamble().map(|p| p.trim().to_string()))
+            ),
             format!("mcp servers: {}", list(session.mcp_server_names.clone())),
             format!("mode: {}", or_none(session.mode())),
             format!("model: {}", or_none(session.model())),
