@@ -2,4 +2,6 @@
 
 mod support;
 
+mod multiplex;
 mod routing;
+mod speakers;
