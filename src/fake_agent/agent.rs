@@ -176,7 +176,13 @@ impl Agent {
             return;
         };
         if !self.shared.calls.resolve(id, outcome) {
-            eprintln!("fake-agent: ignoring a response to {id}, which no call is waiting for");
+            let (kind, body) = match outcome {
+                Ok(result) => ("result", result),
+                Err(error) => ("error", error),
+            };
+            eprintln!(
+                "fake-agent: ignoring a response to {id}, which no call is waiting for: {kind} {body}"
+            );
         }
     }
 

@@ -2,6 +2,12 @@
 
 mod support;
 
+mod cancel;
+mod modes;
 mod multiplex;
+mod policy;
+mod relay;
 mod routing;
 mod speakers;
+mod startup;
+mod turns;

@@ -29,14 +29,25 @@ pub fn fake_team(roles: &[&str]) -> String {
 
 /// Like `fake_team`, with extra TOML appended to every role table.
 pub fn fake_team_with(roles: &[&str], per_role: &str) -> String {
+    team_toml(roles, &[], per_role)
+}
+
+/// Like `fake_team`, with extra `fake-agent` flags for every role.
+pub fn fake_team_flags(roles: &[&str], flags: &[&str]) -> String {
+    team_toml(roles, flags, "")
+}
+
+fn team_toml(roles: &[&str], flags: &[&str], per_role: &str) -> String {
     let mut toml = format!(
         "[defaults]\ncommand = {:?}\nroute = [{:?}]\n",
         ourocodus_bin(),
         roles[0]
     );
     for role in roles {
+        let mut args = vec!["fake-agent", "--name", role];
+        args.extend_from_slice(flags);
         toml.push_str(&format!(
-            "\n[roles.{role}]\npersona = \"the {role} role\"\nargs = [\"fake-agent\", \"--name\", {role:?}]\n{per_role}\n"
+            "\n[roles.{role}]\npersona = \"the {role} role\"\nargs = {args:?}\n{per_role}\n"
         ));
     }
     toml
@@ -247,10 +258,6 @@ impl Proxy {
                 self.debug_dump()
             ),
         }
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
     }
 
     pub fn stderr(&self) -> String {

@@ -27,11 +27,6 @@ pub fn check_agent_message(message: &Value) {
     }
 }
 
-/// Whether messages are being checked (for tests that assert on it).
-pub fn active() -> bool {
-    VALIDATOR.get_or_init(load).is_some()
-}
-
 fn load() -> Option<jsonschema::Validator> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SCHEMA_PATH);
     let text = match std::fs::read_to_string(&path) {
