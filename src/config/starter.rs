@@ -50,9 +50,12 @@ route = ["architect"]
 # directory (or absolute). "." is the whole project.
 directories = ["."]
 
-# Permission policy: patterns matched against ACP tool kinds (read, edit,
-# delete, move, search, execute, think, fetch) or the agent's own tool names,
-# with * and ? as wildcards. A call must match tools_allow; tools_deny wins.
+# Permission policy, decided by Ourocodus before the editor asks you. Patterns
+# match ACP tool kinds (read, edit, delete, move, search, execute, think, fetch)
+# or the agent's own tool names (Claude's Bash, Write, ...), with * and ? as
+# wildcards. A request matching tools_deny is rejected without asking; one
+# matching a tools_allow entry other than "*" is allowed without asking; the
+# rest are asked in the editor. tools_deny wins over tools_allow.
 tools_allow = ["*"]
 tools_deny = []
 
