@@ -106,7 +106,6 @@ impl Proxy {
                 let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
                     panic!("proxy wrote a line that is not JSON ({e}): {line}")
                 });
-                schema::check_agent_message(&value);
                 if tx.send(value).is_err() {
                     break;
                 }
@@ -171,8 +170,22 @@ impl Proxy {
             .await
             .ok()
             .flatten()?;
+        let answered = message
+            .get("method")
+            .is_none()
+            .then(|| self.method_of_request(&message["id"]))
+            .flatten();
+        schema::check_agent_message(&message, answered.as_deref());
         self.transcript.push((Dir::FromProxy, message.clone()));
         Some(message)
+    }
+
+    /// The method of the editor request with this id, if the editor sent one.
+    fn method_of_request(&self, id: &Value) -> Option<String> {
+        self.transcript.iter().find_map(|(dir, m)| {
+            let request = *dir == Dir::ToProxy && m["id"] == *id && m.get("method").is_some();
+            request.then(|| m["method"].as_str().unwrap_or_default().to_string())
+        })
     }
 
     /// Reads until the response to `id`; requests from the proxy are answered by
