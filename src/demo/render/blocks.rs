@@ -58,7 +58,7 @@ impl Renderer {
         if !announces && !is_final(status) {
             return String::new();
         }
-        let mut out = self.start_block(tone);
+        let mut out = self.start_block();
         out.push_str(&self.card_line(&title, role.as_deref(), tone));
         self.cards.open_line = Some(id.to_string());
         if is_final(status) {
@@ -91,7 +91,7 @@ impl Renderer {
 
     /// The whole plan, as a checklist.
     pub(super) fn plan(&mut self, update: &Value, role: Option<&str>, tone: Tone) -> String {
-        let mut out = self.start_block(tone);
+        let mut out = self.start_block();
         let owner = role.map(|r| format!(" ({r})")).unwrap_or_default();
         out.push_str(&format!(
             "  {}\n",
@@ -120,7 +120,7 @@ impl Renderer {
             Some("warning") => ("⚠", Tone::Warning),
             _ => ("ℹ", Tone::Proxy),
         };
-        let mut out = self.start_block(tone);
+        let mut out = self.start_block();
         let title = str_at(update, "/title").unwrap_or("notice");
         let speaker = role_of(update)
             .map(|r| format!("{r}: "))
@@ -141,7 +141,7 @@ impl Renderer {
         let role =
             role_of(params).or_else(|| role_of(params.get("toolCall").unwrap_or(&Value::Null)));
         let tone = self.tone_of(role.as_deref());
-        let mut out = self.start_block(tone);
+        let mut out = self.start_block();
         let who = role.as_deref().unwrap_or("an agent");
         let title = str_at(params, "/toolCall/title").unwrap_or("a tool call");
         let title = title.strip_prefix(&format!("{who}: ")).unwrap_or(title);
@@ -171,7 +171,7 @@ impl Renderer {
             ),
             None => "→ no allow option offered; the editor answered cancelled".to_string(),
         };
-        let mut out = self.start_block(Tone::Success);
+        let mut out = self.start_block();
         out.push_str(&format!(
             "    {}\n",
             self.painter.paint(Tone::Success, &decision)

@@ -88,7 +88,7 @@ impl Renderer {
 
     /// A role's speaker label, drawn as a header line.
     fn header(&mut self, role: Option<&str>, tone: Tone) -> String {
-        let mut out = self.start_block(tone);
+        let mut out = self.start_block();
         let name = role.unwrap_or("agent");
         out.push_str("  ");
         out.push_str(&self.painter.paint_strong(tone, &format!("● {name}")));
@@ -103,15 +103,15 @@ impl Renderer {
     }
 
     /// Ends any open text line or card line so a block starts on its own line.
-    fn start_block(&mut self, tone: Tone) -> String {
-        let mut out = self.flow.break_line(tone, &self.painter);
+    fn start_block(&mut self) -> String {
+        let mut out = self.flow.break_line(&self.painter);
         out.push_str(&self.cards.close_open_line());
         out
     }
 
-    /// What the user typed, as the editor's input box would show it.
+    /// What the user typed; a script's `; `-separated steps go one per line.
     pub fn user_prompt(&mut self, text: &str) -> String {
-        let mut out = self.start_block(Tone::User);
+        let mut out = self.start_block();
         for (n, line) in text.split("; ").enumerate() {
             let lead = if n == 0 { "you › " } else { "      " };
             out.push_str(&self.painter.paint(Tone::User, &format!("{lead}{line}")));
@@ -133,7 +133,7 @@ impl Renderer {
         if let Some(elapsed) = since_cancel {
             line.push_str(&format!(" ({} ms after the cancel)", elapsed.as_millis()));
         }
-        let mut out = self.start_block(Tone::Dim);
+        let mut out = self.start_block();
         out.push_str("  ");
         out.push_str(&self.painter.paint(tone, &line));
         out.push('\n');
@@ -142,7 +142,7 @@ impl Renderer {
 
     /// An aside about what the demo editor itself does.
     pub fn editor_action(&mut self, what: &str) -> String {
-        let mut out = self.start_block(Tone::Dim);
+        let mut out = self.start_block();
         out.push_str("  ");
         out.push_str(&self.painter.paint(Tone::Warning, what));
         out.push('\n');

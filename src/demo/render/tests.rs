@@ -248,3 +248,9 @@ fn the_prompt_shows_one_script_step_per_line() {
     let out = plain().user_prompt("@test say hi; sleep 1s");
     assert_eq!(out, "you › @test say hi\n      sleep 1s\n\n");
 }
+
+#[test]
+fn a_held_back_star_is_written_as_it_is_before_the_next_block() {
+    let out = render_all(&mut plain(), &[chunk("a", "5 *"), label("b")]);
+    assert_eq!(out, "    5 *\n  ● b\n");
+}

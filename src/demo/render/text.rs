@@ -12,6 +12,8 @@ pub struct TextFlow {
     /// Characters held back until the next chunk says what they are (a `*` that may
     /// start `**`, a `>` at a line start that may open a quote).
     held: String,
+    /// The tone of the chunk the held characters came from.
+    held_tone: Tone,
     strong: bool,
     at_line_start: bool,
     /// The last line written was empty (collapses runs of blank lines).
@@ -22,6 +24,7 @@ impl Default for TextFlow {
     fn default() -> Self {
         TextFlow {
             held: String::new(),
+            held_tone: Tone::Dim,
             strong: false,
             at_line_start: true,
             last_line_blank: true,
@@ -32,6 +35,7 @@ impl Default for TextFlow {
 impl TextFlow {
     /// Renders one chunk of text in `tone`.
     pub fn push(&mut self, text: &str, tone: Tone, painter: &Painter) -> String {
+        self.held_tone = tone;
         let input: Vec<char> = std::mem::take(&mut self.held)
             .chars()
             .chain(text.chars())
@@ -93,7 +97,7 @@ impl TextFlow {
 
     /// Ends the current line if text left it open; anything held back is written
     /// first, as it is. Call before a block (header, card, plan...).
-    pub fn break_line(&mut self, tone: Tone, painter: &Painter) -> String {
+    pub fn break_line(&mut self, painter: &Painter) -> String {
         let mut out = String::new();
         if !self.held.is_empty() {
             let held = std::mem::take(&mut self.held);
@@ -101,7 +105,7 @@ impl TextFlow {
             if self.at_line_start {
                 self.start_line(&mut runs);
             }
-            runs.push(tone, self.strong, &held);
+            runs.push(self.held_tone, self.strong, &held);
             out.push_str(&runs.finish(painter));
         }
         if !self.at_line_start {
