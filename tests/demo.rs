@@ -101,7 +101,7 @@ fn the_demo_plays_every_beat_through_the_real_proxy() {
         "only the route answers:\n{routed}"
     );
     assert!(
-        routed.contains("[ ] [architect] Design the /orders API"),
+        routed.contains("[ ] Design the /orders API"),
         "{routed}"
     );
     assert!(

@@ -135,10 +135,20 @@ impl Router {
             return;
         };
         session.plans.insert(role.clone(), entries);
+        // Entries are prefixed with their role only when several roles have a plan.
+        let several = session.plans.values().filter(|e| !e.is_empty()).count() > 1;
         let merged: Vec<Value> = session
             .plans
             .iter()
-            .flat_map(|(r, entries)| entries.iter().map(move |e| labelled_entry(r, e)))
+            .flat_map(|(r, entries)| {
+                entries.iter().map(move |e| {
+                    if several {
+                        labelled_entry(r, e)
+                    } else {
+                        e.clone()
+                    }
+                })
+            })
             .collect();
         let mut plan = json!({ "sessionUpdate": "plan", "entries": merged, "_meta": role_meta(role.as_str()) });
         if let Some(meta) = update.get("_meta").and_then(Value::as_object) {

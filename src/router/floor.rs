@@ -124,10 +124,16 @@ impl Floor {
             ItemKind::Other => {
                 self.at_line_start = true;
                 self.holder = None;
+                // Another role's card between texts: whoever speaks next is labelled.
+                if self.last_speaker.as_ref() != Some(role) {
+                    self.last_speaker = None;
+                }
             }
         }
+        if matches!(item.kind, ItemKind::Text { .. }) {
+            self.last_speaker = Some(role.clone());
+        }
         out.push(Output::Line(item.line));
-        self.last_speaker = Some(role.clone());
         self.started = true;
     }
 
@@ -245,6 +251,18 @@ mod tests {
         out.extend(floor.push(&a, other("<tool>")));
         out.extend(floor.push(&a, text("two\n")));
         assert_eq!(render(&out), "[a]one\n<tool>two\n");
+    }
+
+    #[test]
+    fn text_after_another_roles_card_is_labelled() {
+        let (a, b) = (Role::new("a"), Role::new("b"));
+        let mut floor = Floor::default();
+        let mut out = floor.push(&a, text("a1\n"));
+        out.extend(floor.push(&b, other("<b tool>")));
+        out.extend(floor.push(&b, text("b1\n")));
+        out.extend(floor.push(&a, other("<a tool>")));
+        out.extend(floor.push(&a, text("a2\n")));
+        assert_eq!(render(&out), "[a]a1\n<b tool>\n[b]b1\n<a tool>\n[a]a2\n");
     }
 
     #[test]

@@ -41,7 +41,7 @@ use timers::Timer;
 /// Agent messages that may wait for the router before agents are slowed down.
 const AGENT_INBOX_CAPACITY: usize = 1024;
 /// After shutdown starts, how long agents get to end before the loop stops anyway.
-const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(2500);
+const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(1800);
 
 /// The proxy's core: owns all routing state.
 pub struct Router {

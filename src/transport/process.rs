@@ -22,8 +22,10 @@ use super::{
 use crate::error::Error;
 use crate::jsonrpc::{Frame, LineSplitter, Message};
 
+/// How long a child may take to exit once its input is closed, before SIGTERM.
+const EOF_GRACE: Duration = Duration::from_millis(300);
 /// How long a child may take to exit after SIGTERM before it gets SIGKILL.
-const TERM_GRACE: Duration = Duration::from_millis(1500);
+const TERM_GRACE: Duration = Duration::from_millis(1000);
 /// How long to wait for the last output after the child exited (a grandchild may
 /// still hold the pipe open).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
@@ -257,8 +259,13 @@ async fn supervise(
         .await;
 }
 
-/// SIGTERM to the group, SIGKILL after the grace period, then reap.
+/// With its input closed (the writer stops on the same token), the child gets a
+/// moment to exit by itself; then SIGTERM to the group, SIGKILL after the grace
+/// period, and reap. Agents that ignore the end of their input still end.
 async fn terminate(child: &mut Child, pid: Option<u32>) -> Option<ExitStatus> {
+    if let Ok(status) = tokio::time::timeout(EOF_GRACE, child.wait()).await {
+        return status.ok();
+    }
     signal_group(pid, Signal::SIGTERM);
     match tokio::time::timeout(TERM_GRACE, child.wait()).await {
         Ok(status) => status.ok(),
