@@ -100,10 +100,7 @@ fn the_demo_plays_every_beat_through_the_real_proxy() {
         1,
         "only the route answers:\n{routed}"
     );
-    assert!(
-        routed.contains("[ ] Design the /orders API"),
-        "{routed}"
-    );
+    assert!(routed.contains("[ ] Design the /orders API"), "{routed}");
     assert!(
         has_line(
             routed,

@@ -95,7 +95,6 @@ impl Proxy {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)
-            .kill_on_drop(true)
             .spawn()
             .expect("spawn ourocodus acp");
         let stdout = child.stdout.take().expect("stdout");
@@ -338,4 +337,17 @@ pub async fn bounded<F: std::future::Future>(limit: Duration, f: F) -> F::Output
     tokio::time::timeout(limit, f)
         .await
         .expect("test took too long")
+}
+
+impl Drop for Proxy {
+    /// A test that ends without `close` still lets the proxy shut down its agents:
+    /// SIGTERM, which the proxy handles like the editor leaving.
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
 }
