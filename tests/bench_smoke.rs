@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// Generous: a debug build of the proxy is many times slower than a release one.
 const LIMIT: Duration = Duration::from_secs(300);
 
-const METRICS: [&str; 9] = [
+const METRICS: [&str; 10] = [
     "fan-in 8 agents -> plain editor",
     "fan-in 8 agents -> subagent editor",
     "latency prompt -> first update p50",
@@ -20,6 +20,7 @@ const METRICS: [&str; 9] = [
     "peak RSS, 8 agents streaming",
     "peak RSS, editor stalled",
     "editor side: one agent read straight by the benchmark",
+    "team start without the proxy",
 ];
 
 fn read_all(mut source: impl Read + Send + 'static) -> JoinHandle<String> {

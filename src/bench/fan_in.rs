@@ -55,6 +55,8 @@ pub struct Stream {
     pub peak_rss_stalled: Option<u64>,
     /// Updates that were not numbered chunks (speaker labels, mostly).
     pub other_updates: u64,
+    /// Context switches of the process in the middle, per message.
+    pub switches_per_message: f64,
 }
 
 const ROUTES: [Route; 4] = [
@@ -106,13 +108,18 @@ fn add_rows(report: &mut Report, streams: &[Vec<Stream>]) {
         busy(1),
     ));
     let cpu = |i: usize| median_of(&streams[i], |s| s.hop_cpu_ns_per_message);
+    let switches = |i: usize| median_of(&streams[i], |s| s.switches_per_message);
     let labels = median_of(&streams[1], |s| s.other_updates as f64);
     report.note(format!(
         "CPU per message in the hop: relay {:.0} ns, proxy {:.0} ns (plain editor), {:.0} ns (subagent editor); \
+         context switches per message: relay {:.3}, proxy {:.2} (plain), {:.2} (subagent); \
          the plain editor also got {labels:.0} extra updates per run (speaker labels)",
         cpu(0),
         cpu(1),
         cpu(2),
+        switches(0),
+        switches(1),
+        switches(2),
     ));
 }
 
@@ -132,7 +139,7 @@ pub fn stream(
     let (mut peer, editor, roles) = match route {
         Route::Relay => (workspace.relay()?, EditorKind::Plain, vec![String::new()]),
         Route::Bare => (
-            workspace.bare_agent()?,
+            workspace.bare_agent(0)?,
             EditorKind::Plain,
             vec![String::new()],
         ),
@@ -165,6 +172,7 @@ pub fn stream(
         peak_rss: measured.peak_rss,
         peak_rss_stalled: measured.peak_rss_stalled,
         other_updates: measured.tally.other_updates,
+        switches_per_message: measured.switches as f64 / messages,
     })
 }
 
@@ -175,6 +183,7 @@ struct Measured {
     reader_cpu_ns: u64,
     peak_rss: u64,
     peak_rss_stalled: Option<u64>,
+    switches: u64,
     tally: super::scan::Tally,
 }
 
@@ -187,6 +196,7 @@ fn measure(
     let pid = peer.pid();
     let hop_before = procfs::process_cpu_ns(pid).unwrap_or(0);
     let reader_before = peer.reader_cpu_ns();
+    let switches_before = procfs::context_switches(pid).unwrap_or(0);
     peer.stall(stall.is_some());
     let started = Instant::now();
     let id = setup::send_prompt(peer, session, prompt)?;
@@ -205,6 +215,9 @@ fn measure(
         reader_cpu_ns: peer.reader_cpu_ns().saturating_sub(reader_before),
         peak_rss: procfs::peak_rss_bytes(pid).unwrap_or(0),
         peak_rss_stalled,
+        switches: procfs::context_switches(pid)
+            .unwrap_or(0)
+            .saturating_sub(switches_before),
         tally: response.tally,
     })
 }

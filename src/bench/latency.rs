@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::Plan;
 use super::peer::Peer;
+use super::procfs;
 use super::report::{Report, Row, Target, Unit};
 use super::setup::{self, EditorKind, STEP_LIMIT, Workspace};
 use super::stats::{median, percentile};
@@ -24,6 +25,8 @@ struct Side {
     peer: Peer,
     session: String,
     pings: Vec<Ping>,
+    /// Context switches of the peer process during the measured pings.
+    switches: u64,
 }
 
 impl Side {
@@ -33,6 +36,7 @@ impl Side {
             peer,
             session,
             pings: Vec::new(),
+            switches: 0,
         })
     }
 
@@ -47,6 +51,14 @@ impl Side {
             first_update_us: micros(first.duration_since(sent)),
             answered_us: micros(answered.duration_since(sent)),
         })
+    }
+
+    fn context_switches(&self) -> u64 {
+        procfs::context_switches(self.peer.pid()).unwrap_or(0)
+    }
+
+    fn switches_per_ping(&self) -> f64 {
+        self.switches as f64 / self.pings.len() as f64
     }
 
     fn first_updates(&self) -> Vec<f64> {
@@ -72,6 +84,7 @@ fn measure(workspace: &Workspace, plan: &Plan, report: &mut Report) -> Result<()
         relay.ping()?;
         proxy.ping()?;
     }
+    let switches_before = [&relay, &proxy].map(|side| side.context_switches());
     for i in 0..plan.latency_pings {
         // Alternate who goes first, so neither always follows the other.
         let order = if i % 2 == 0 {
@@ -84,6 +97,8 @@ fn measure(workspace: &Workspace, plan: &Plan, report: &mut Report) -> Result<()
             side.pings.push(ping);
         }
     }
+    relay.switches = relay.context_switches() - switches_before[0];
+    proxy.switches = proxy.context_switches() - switches_before[1];
     add_rows(report, &relay, &proxy);
     relay.peer.close(setup::EXIT_LIMIT)?;
     proxy.peer.close(setup::EXIT_LIMIT)
@@ -104,11 +119,14 @@ fn add_rows(report: &mut Report, relay: &Side, proxy: &Side) {
         |side: &Side| median(&side.pings.iter().map(|p| p.answered_us).collect::<Vec<_>>());
     report.note(format!(
         "latency over {} alternating pings: a whole `say hi` turn (prompt -> answer) takes {:.0} us p50 \
-         through the relay, {:.0} us through the proxy; p99.9 first update {:.0} us vs {:.0} us",
+         through the relay, {:.0} us through the proxy; p99.9 first update {:.0} us vs {:.0} us; \
+         context switches per ping: relay {:.1}, proxy {:.1}",
         relay.pings.len(),
         answered(relay),
         answered(proxy),
         percentile(&relay_first, 99.9),
         percentile(&proxy_first, 99.9),
+        relay.switches_per_ping(),
+        proxy.switches_per_ping(),
     ));
 }

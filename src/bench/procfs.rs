@@ -31,6 +31,24 @@ pub fn process_cpu_ns(pid: u32) -> Option<u64> {
     Some(total)
 }
 
+/// Context switches (voluntary and not) of all threads of `pid` so far: each
+/// voluntary one is a thread that went to sleep waiting for another.
+pub fn context_switches(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let total = tasks
+        .filter_map(|task| task.ok())
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum();
+    Some(total)
+}
+
 /// Nanoseconds thread `tid` of process `pid` has spent on a CPU.
 pub fn thread_cpu_ns(pid: u32, tid: u32) -> Option<u64> {
     schedstat_ns(Path::new(&format!("/proc/{pid}/task/{tid}/schedstat")))
@@ -76,6 +94,12 @@ mod tests {
         assert!(process_cpu_ns(std::process::id()).expect("process") > 0);
         let tid = nix::unistd::gettid().as_raw() as u32;
         assert!(thread_cpu_ns(std::process::id(), tid).expect("thread") > 0);
+    }
+
+    #[test]
+    fn a_process_that_slept_has_switched_context() {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(context_switches(std::process::id()).expect("switches") > 0);
     }
 
     #[test]

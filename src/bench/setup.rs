@@ -66,11 +66,16 @@ impl Workspace {
         Peer::start("relay", command, self.dir.join("relay.stderr"))
     }
 
-    /// One fake agent with nothing in between.
-    pub fn bare_agent(&self) -> Result<Peer> {
+    /// One fake agent with nothing in between; `index` tells apart the logs of
+    /// agents running at once.
+    pub fn bare_agent(&self, index: usize) -> Result<Peer> {
         let mut command = Command::new(&self.exe);
         command.args(fake_agent_args("r0"));
-        Peer::start("agent", command, self.dir.join("agent.stderr"))
+        Peer::start(
+            "agent",
+            command,
+            self.dir.join(format!("agent-{index}.stderr")),
+        )
     }
 
     fn team_config(&self, roles: usize) -> Result<PathBuf> {
