@@ -1,0 +1,132 @@
+//! Added latency: prompt → first update round trips of `say hi` through the proxy
+//! (one fake agent, one session) against the same agent behind the baseline relay.
+//! Both stay up for the whole run and are pinged alternately, so slow spells of the
+//! machine hit both sides alike.
+
+use std::time::{Duration, Instant};
+
+use super::Plan;
+use super::peer::Peer;
+use super::procfs;
+use super::report::{Report, Row, Target, Unit};
+use super::setup::{self, EditorKind, STEP_LIMIT, Workspace};
+use super::stats::{median, percentile};
+use crate::error::Result;
+
+/// One prompt's timings, in microseconds.
+#[derive(Debug, Clone, Copy)]
+struct Ping {
+    first_update_us: f64,
+    answered_us: f64,
+}
+
+/// A peer with an open session, ready to be pinged.
+struct Side {
+    peer: Peer,
+    session: String,
+    pings: Vec<Ping>,
+    /// Context switches of the peer process during the measured pings.
+    switches: u64,
+}
+
+impl Side {
+    fn open(mut peer: Peer, workspace: &Workspace) -> Result<Side> {
+        let session = setup::open_session(&mut peer, EditorKind::Plain, workspace.dir())?;
+        Ok(Side {
+            peer,
+            session,
+            pings: Vec::new(),
+            switches: 0,
+        })
+    }
+
+    /// One `say hi` turn: the time to its first text chunk and to its answer.
+    fn ping(&mut self) -> Result<Ping> {
+        self.peer.arm();
+        let sent = Instant::now();
+        let id = setup::send_prompt(&mut self.peer, &self.session, "say hi")?;
+        let first = self.peer.wait_first_chunk(STEP_LIMIT)?;
+        let answered = setup::finish_prompt(&mut self.peer, id, STEP_LIMIT)?.at;
+        Ok(Ping {
+            first_update_us: micros(first.duration_since(sent)),
+            answered_us: micros(answered.duration_since(sent)),
+        })
+    }
+
+    fn context_switches(&self) -> u64 {
+        procfs::context_switches(self.peer.pid()).unwrap_or(0)
+    }
+
+    fn switches_per_ping(&self) -> f64 {
+        self.switches as f64 / self.pings.len() as f64
+    }
+
+    fn first_updates(&self) -> Vec<f64> {
+        self.pings.iter().map(|p| p.first_update_us).collect()
+    }
+}
+
+fn micros(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e6
+}
+
+pub fn run(workspace: &Workspace, plan: &Plan, report: &mut Report) {
+    eprintln!("bench: latency, {} pings each", plan.latency_pings);
+    if let Err(e) = measure(workspace, plan, report) {
+        report.failure(format!("latency: {e}"));
+    }
+}
+
+fn measure(workspace: &Workspace, plan: &Plan, report: &mut Report) -> Result<()> {
+    let mut relay = Side::open(workspace.relay()?, workspace)?;
+    let mut proxy = Side::open(workspace.proxy(1)?, workspace)?;
+    for _ in 0..plan.latency_warmup {
+        relay.ping()?;
+        proxy.ping()?;
+    }
+    let switches_before = [&relay, &proxy].map(|side| side.context_switches());
+    for i in 0..plan.latency_pings {
+        // Alternate who goes first, so neither always follows the other.
+        let order = if i % 2 == 0 {
+            [&mut relay, &mut proxy]
+        } else {
+            [&mut proxy, &mut relay]
+        };
+        for side in order {
+            let ping = side.ping()?;
+            side.pings.push(ping);
+        }
+    }
+    relay.switches = relay.context_switches() - switches_before[0];
+    proxy.switches = proxy.context_switches() - switches_before[1];
+    add_rows(report, &relay, &proxy);
+    relay.peer.close(setup::EXIT_LIMIT)?;
+    proxy.peer.close(setup::EXIT_LIMIT)
+}
+
+fn add_rows(report: &mut Report, relay: &Side, proxy: &Side) {
+    let (relay_first, proxy_first) = (relay.first_updates(), proxy.first_updates());
+    for (p, goal) in [(50.0, 1.5), (99.0, 2.0)] {
+        report.row(Row {
+            metric: format!("latency prompt -> first update p{p}"),
+            unit: Unit::Microseconds,
+            baseline: Some(percentile(&relay_first, p)),
+            proxy: percentile(&proxy_first, p),
+            target: Target::RatioAtMost(goal),
+        });
+    }
+    let answered =
+        |side: &Side| median(&side.pings.iter().map(|p| p.answered_us).collect::<Vec<_>>());
+    report.note(format!(
+        "latency over {} alternating pings: a whole `say hi` turn (prompt -> answer) takes {:.0} us p50 \
+         through the relay, {:.0} us through the proxy; p99.9 first update {:.0} us vs {:.0} us; \
+         context switches per ping: relay {:.1}, proxy {:.1}",
+        relay.pings.len(),
+        answered(relay),
+        answered(proxy),
+        percentile(&relay_first, 99.9),
+        percentile(&proxy_first, 99.9),
+        relay.switches_per_ping(),
+        proxy.switches_per_ping(),
+    ));
+}
