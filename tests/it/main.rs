@@ -3,5 +3,6 @@
 mod support;
 
 mod multiplex;
+mod peers;
 mod routing;
 mod speakers;
