@@ -3,12 +3,14 @@
 //! - `ts_agent`       the ACP TypeScript SDK's example agent as a child role
 //! - `python_editor`  an editor written with the ACP Python SDK driving the proxy
 //! - `claude`         the real Claude Code adapter offline, without credentials
+//! - `claude_turns`   whole Claude turns against a scripted Messages API on loopback
 //!
 //! Every test is ignored by default, so plain `cargo test` needs no install step; CI
 //! runs them with `--include-ignored`. A test that is run without the peers installed
 //! fails with a message saying how to install them, never passes silently.
 
 mod claude;
+mod claude_turns;
 mod python_editor;
 mod ts_agent;
 
