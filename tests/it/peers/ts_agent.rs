@@ -35,12 +35,23 @@ impl TsAgent {
 
     /// The `ts` role (with `directories`, when given) and a fake-agent role.
     fn team(&self, directories: Option<&str>) -> String {
+        self.marked_team(directories, "")
+    }
+
+    /// `marker` is one more argument for agent.ts (it ignores its arguments), so its
+    /// processes can be found by their command line.
+    fn marked_team(&self, directories: Option<&str>, marker: &str) -> String {
         let directories = directories
             .map(|d| format!("directories = [{d:?}]\n"))
             .unwrap_or_default();
+        let marker = if marker.is_empty() {
+            String::new()
+        } else {
+            format!(", {marker:?}")
+        };
         format!(
             "[defaults]\nroute = [\"{ROLE}\"]\n\n\
-             [roles.{ROLE}]\ncommand = {}\nargs = [{}]\npersona = \"the TypeScript example agent\"\n{directories}\n\
+             [roles.{ROLE}]\ncommand = {}\nargs = [{}{marker}]\npersona = \"the TypeScript example agent\"\n{directories}\n\
              [roles.fake]\ncommand = {:?}\nargs = [\"fake-agent\", \"--name\", \"fake\"]\npersona = \"the fake agent\"\n",
             toml_path(&self.tsx),
             toml_path(&self.script),
@@ -333,6 +344,63 @@ async fn tool_call_ids_the_editor_sees_stay_unique_across_two_ts_agent_turns() {
         unique.dedup();
         assert_eq!(unique.len(), 4, "repeated tool call ids: {announced:?}");
         assert!(proxy.close().await.success());
+    })
+    .await;
+}
+
+/// Live processes whose command line contains `marker` (Linux /proc).
+fn processes_with(marker: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
+        .filter_map(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let zombie = stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'));
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            (!zombie && cmdline.contains(marker)).then_some(cmdline)
+        })
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs third-party peers: bash tests/peers/install.sh (run by .ci/run)"]
+async fn an_editor_leaving_mid_turn_ends_the_ts_agent_which_ignores_the_end_of_its_input() {
+    let ts = TsAgent::installed();
+    let marker = format!("ourocodus-test-{}", std::process::id());
+    let marker = format!("{marker}-{:?}", Instant::now()).replace([' ', '.'], "");
+    bounded(LIMIT, async {
+        let mut proxy = Proxy::start(&ts.marked_team(Some("/"), &marker)).await;
+        let session = proxy.plain_session().await;
+        proxy.prompt_id(&session, "@ts hello").await;
+        // 1 s in: the agent has announced call_1 and goes on for 3 s more on its own.
+        next_matching(&mut proxy, "the agent's first tool call", |m| {
+            m["params"]["update"]["sessionUpdate"] == "tool_call"
+        })
+        .await;
+        assert!(!processes_with(&marker).is_empty(), "the agent runs");
+        let left_at = Instant::now();
+        let status = proxy.close().await;
+        let elapsed = left_at.elapsed();
+        assert!(status.success(), "{status}");
+        // FINDINGS a.: at EOF mid-turn the agent alone would run until its permission
+        // request, 3 s later; the proxy ends it sooner.
+        assert!(elapsed < Duration::from_secs(3), "proxy took {elapsed:?}");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !processes_with(&marker).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(processes_with(&marker), Vec::<String>::new(), "left behind");
     })
     .await;
 }
