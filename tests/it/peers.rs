@@ -75,7 +75,7 @@ pub struct DirectPeer {
     incoming: mpsc::UnboundedReceiver<Value>,
     next_id: i64,
     /// Everything received, in order, for failure messages.
-    pub received: Vec<Value>,
+    received: Vec<Value>,
 }
 
 impl DirectPeer {

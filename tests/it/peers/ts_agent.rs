@@ -154,6 +154,11 @@ async fn the_ts_agents_tool_calls_and_permission_request_reach_the_editor_as_it_
             tokio::join!(ts.direct_turn("allow_once"), proxied);
 
         assert_eq!(direct_response["result"]["stopReason"], "end_turn");
+        assert_eq!(
+            direct.len(),
+            8,
+            "FINDINGS a.: 7 updates, 1 permission request"
+        );
         assert_eq!(response["result"], direct_response["result"]);
         let shown: Vec<&Value> = messages.iter().filter(|m| from_ts(m)).collect();
         assert_eq!(
