@@ -7,7 +7,8 @@
 //!
 //! Every test is ignored by default, so plain `cargo test` needs no install step; CI
 //! runs them with `--include-ignored`. A test that is run without the peers installed
-//! fails with a message saying how to install them, never passes silently.
+//! fails with a message saying how to install them, never passes silently. Tests
+//! ignored as `proxy bug: ...` show a bug of the proxy and fail until it is fixed.
 
 mod claude;
 mod claude_turns;
