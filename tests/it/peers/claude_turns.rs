@@ -286,3 +286,30 @@ async fn every_title_a_plain_editor_sees_for_a_claude_tool_call_names_the_role()
     })
     .await;
 }
+
+#[tokio::test]
+#[ignore = "needs third-party peers: bash tests/peers/install.sh (run by .ci/run)"]
+async fn a_claude_write_that_asks_nobody_outside_the_roles_directories_is_reported_to_the_user() {
+    let project = tempfile::tempdir().expect("temp project");
+    let target = project.path().join("src/a.txt");
+    let api = ScriptedApi::start(&write_then_done(&target)).await;
+    let mut team = api.team("docs");
+    // In acceptEdits mode the adapter writes without asking: the proxy cannot refuse.
+    team.extra.push_str("\nmode = \"acceptEdits\"");
+    bounded(LIMIT, async {
+        let mut proxy = team.start().await;
+        let session = open_session_in(&mut proxy, project.path()).await;
+        let id = proxy.prompt_id(&session, "@claude write src/a.txt").await;
+        let (messages, response) = proxy.until_response(id, |_| None).await;
+        assert_eq!(response["result"]["stopReason"], "end_turn", "{response}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "hello\n");
+        let text = text_from(&messages, ROLE);
+        assert!(
+            text.contains("**claude changed files outside its directories without asking**")
+                && text.contains(&target.display().to_string()),
+            "a visible notice: {text}"
+        );
+        assert!(proxy.close().await.success());
+    })
+    .await;
+}
