@@ -5,6 +5,7 @@ mod support;
 mod cancel;
 mod modes;
 mod multiplex;
+mod peers;
 mod policy;
 mod relay;
 mod routing;

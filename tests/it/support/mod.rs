@@ -80,12 +80,26 @@ impl Proxy {
     }
 
     pub async fn start_with_env(team_toml: &str, env: &[(&str, &str)]) -> Proxy {
+        Self::start_with_env_changes(team_toml, env, &[]).await
+    }
+
+    /// Like `start_with_env`, also removing the inherited variables named in `remove`
+    /// (e.g. credentials a hermetic run must not see).
+    pub async fn start_with_env_changes(
+        team_toml: &str,
+        env: &[(&str, &str)],
+        remove: &[String],
+    ) -> Proxy {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("team.toml");
         std::fs::write(&config, team_toml).expect("write config");
         let stderr_path = dir.path().join("proxy.stderr");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-        let mut child = Command::new(ourocodus_bin())
+        let mut command = Command::new(ourocodus_bin());
+        for name in remove {
+            command.env_remove(name);
+        }
+        let mut child = command
             .arg("acp")
             .arg("--config")
             .arg(&config)
