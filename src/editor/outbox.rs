@@ -2,6 +2,7 @@
 //! taking agent output while the editor is not reading (backpressure without a lock
 //! or a blocked router).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -12,12 +13,20 @@ pub const HIGH_WATER_BYTES: usize = 4 * 1024 * 1024;
 /// Once congested, agent output resumes below this many queued bytes.
 pub const LOW_WATER_BYTES: usize = 1024 * 1024;
 
-/// The router's side of the editor's output queue. Sending never blocks.
-#[derive(Debug, Clone)]
+/// The router's side of the editor's output queue. Sending never blocks: lines
+/// collect in a local buffer that `flush` hands to the writer in one piece, so the
+/// writer is woken once per batch of work rather than once per line.
+#[derive(Debug)]
 pub struct EditorOutbox {
     lines: mpsc::UnboundedSender<Vec<u8>>,
+    /// Lines sent since the last flush. A RefCell because only the router's one task
+    /// touches it, through `&self`.
+    pending: RefCell<Vec<u8>>,
     shared: Arc<Shared>,
 }
+
+/// A flush happens anyway once this much is pending.
+const FLUSH_BYTES: usize = 64 * 1024;
 
 /// The writer's side: take lines, write them, then `release` their bytes.
 #[derive(Debug)]
@@ -41,16 +50,36 @@ impl EditorOutbox {
         let shared = Arc::new(Shared::default());
         let outbox = EditorOutbox {
             lines: tx,
+            pending: RefCell::new(Vec::with_capacity(FLUSH_BYTES)),
             shared: shared.clone(),
         };
         (outbox, OutboxReceiver { lines: rx, shared })
     }
 
     /// Queues one complete line (ending in `\n`).
-    pub fn send(&self, line: Vec<u8>) {
-        self.shared.queued.fetch_add(line.len(), Ordering::Relaxed);
-        if self.lines.send(line).is_err() {
-            tracing::debug!("editor output closed; line dropped");
+    pub fn send(&self, line: &[u8]) {
+        let full = {
+            let mut pending = self.pending.borrow_mut();
+            pending.extend_from_slice(line);
+            pending.len() >= FLUSH_BYTES
+        };
+        if full {
+            self.flush();
+        }
+    }
+
+    /// Hands everything sent so far to the writer.
+    pub fn flush(&self) {
+        let chunk = {
+            let mut pending = self.pending.borrow_mut();
+            if pending.is_empty() {
+                return;
+            }
+            std::mem::replace(&mut *pending, Vec::with_capacity(FLUSH_BYTES))
+        };
+        self.shared.queued.fetch_add(chunk.len(), Ordering::Relaxed);
+        if self.lines.send(chunk).is_err() {
+            tracing::debug!("editor output closed; output dropped");
         }
     }
 
@@ -91,17 +120,17 @@ mod tests {
     #[tokio::test]
     async fn congestion_clears_when_the_writer_releases_below_low_water() {
         let (outbox, receiver) = EditorOutbox::new();
-        outbox.send(vec![b'x'; HIGH_WATER_BYTES + 1]);
-        assert!(outbox.congested());
-        let waiter = tokio::spawn({
-            let outbox = outbox.clone();
-            async move { outbox.drained().await }
+        outbox.send(&vec![b'x'; HIGH_WATER_BYTES + 1]);
+        assert!(outbox.congested(), "a big line flushes at once");
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            receiver.release(HIGH_WATER_BYTES + 1);
+            receiver
         });
-        receiver.release(HIGH_WATER_BYTES + 1);
-        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+        tokio::time::timeout(std::time::Duration::from_secs(5), outbox.drained())
             .await
-            .expect("drained in time")
-            .unwrap();
+            .expect("drained in time");
         assert!(!outbox.congested());
+        drop(release.await);
     }
 }

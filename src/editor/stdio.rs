@@ -1,14 +1,17 @@
-//! The stdio face: a reader thread turns stdin into `EditorInput`, a writer thread
-//! drains the outbox to stdout in batches, and the router runs on tokio in between.
-//! Dedicated threads (not tokio's stdio, which hands every read and write to the
-//! blocking pool) keep the per-message cost low for any kind of fd.
+//! The stdio face. The router, the agents' pipes and — when stdin and stdout are
+//! pipes, as when an editor starts the proxy — the editor's pipes all run on one
+//! tokio thread, so a message crosses no thread on its way through. Other kinds of
+//! stdin/stdout (a terminal, a file) are served by a reader and a writer thread.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
+use std::os::unix::fs::FileTypeExt;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -22,29 +25,33 @@ use crate::router::Router;
 use crate::transport::ProcessTransport;
 
 const EDITOR_INBOX_CAPACITY: usize = 1024;
-const WRITE_BATCH: usize = 64 * 1024;
+const IO_CHUNK: usize = 64 * 1024;
 /// After the router stops, how long children and output may take to finish.
 const EXIT_GRACE: Duration = Duration::from_secs(3);
 
 /// Serves one editor on stdin/stdout until it closes its end or a signal arrives.
 pub fn serve_stdio(team: Team) -> Result<ExitCode, Error> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    runtime.block_on(serve(team))?;
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(team: Team) -> Result<(), Error> {
     let (input_tx, input_rx) = mpsc::channel(EDITOR_INBOX_CAPACITY);
     let (outbox, receiver) = EditorOutbox::new();
-    std::thread::Builder::new()
-        .name("editor-stdin".into())
-        .spawn(move || read_editor(input_tx))?;
-    let stdout = std::io::stdout().as_fd().try_clone_to_owned()?;
-    let writer = std::thread::Builder::new()
-        .name("editor-stdout".into())
-        .spawn(move || write_editor(std::fs::File::from(stdout), receiver))?;
-    runtime.block_on(run_router(team, outbox, input_rx));
-    runtime.shutdown_timeout(Duration::from_millis(200));
-    let _ = writer.join();
-    Ok(ExitCode::SUCCESS)
+    start_reader(input_tx)?;
+    let writer = start_writer(receiver)?;
+    run_router(team, outbox, input_rx).await;
+    if tokio::time::timeout(EXIT_GRACE, writer.finished())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the editor did not take the last output in time");
+    }
+    Ok(())
 }
 
 async fn run_router(team: Team, outbox: EditorOutbox, input_rx: mpsc::Receiver<EditorInput>) {
@@ -79,11 +86,85 @@ async fn shutdown_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-/// The stdin thread: frame, parse, hand to the router (waiting when it is busy).
-fn read_editor(input_tx: mpsc::Sender<EditorInput>) {
-    let mut stdin = std::io::stdin().lock();
+/// Our own copy of fd 0 or 1, and whether it is a pipe.
+fn dup_stdio(fd: impl AsFd) -> Result<(std::fs::File, bool), Error> {
+    let file = std::fs::File::from(fd.as_fd().try_clone_to_owned()?);
+    let is_pipe = file.metadata()?.file_type().is_fifo();
+    Ok((file, is_pipe))
+}
+
+fn start_reader(input_tx: mpsc::Sender<EditorInput>) -> Result<(), Error> {
+    let (file, is_pipe) = dup_stdio(std::io::stdin())?;
+    if is_pipe {
+        let pipe = pipe::Receiver::from_file(file)?;
+        tokio::spawn(read_editor_pipe(pipe, input_tx));
+    } else {
+        std::thread::Builder::new()
+            .name("editor-stdin".into())
+            .spawn(move || read_editor_blocking(file, input_tx))?;
+    }
+    Ok(())
+}
+
+/// The writer, whichever kind it is, so its end can be awaited.
+enum Writer {
+    Task(tokio::task::JoinHandle<()>),
+    Thread(std::thread::JoinHandle<()>),
+}
+
+impl Writer {
+    async fn finished(self) {
+        match self {
+            Writer::Task(task) => {
+                let _ = task.await;
+            }
+            Writer::Thread(thread) => {
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
+        }
+    }
+}
+
+fn start_writer(receiver: OutboxReceiver) -> Result<Writer, Error> {
+    let (file, is_pipe) = dup_stdio(std::io::stdout())?;
+    if is_pipe {
+        let pipe = pipe::Sender::from_file(file)?;
+        return Ok(Writer::Task(tokio::spawn(write_editor_pipe(
+            pipe, receiver,
+        ))));
+    }
+    let thread = std::thread::Builder::new()
+        .name("editor-stdout".into())
+        .spawn(move || write_editor_blocking(file, receiver))?;
+    Ok(Writer::Thread(thread))
+}
+
+async fn read_editor_pipe(mut pipe: pipe::Receiver, input_tx: mpsc::Sender<EditorInput>) {
     let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
-    let mut buf = vec![0u8; WRITE_BATCH];
+    let mut buf = vec![0u8; IO_CHUNK];
+    let mut frames = Vec::new();
+    loop {
+        let n = match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        splitter.push(&buf[..n], |frame| frames.push(frame));
+        for frame in frames.drain(..) {
+            if input_tx.send(editor_input(frame)).await.is_err() {
+                return;
+            }
+        }
+    }
+    splitter.finish(|frame| frames.push(frame));
+    for frame in frames.drain(..) {
+        let _ = input_tx.send(editor_input(frame)).await;
+    }
+    let _ = input_tx.send(EditorInput::Closed).await;
+}
+
+fn read_editor_blocking(mut stdin: std::fs::File, input_tx: mpsc::Sender<EditorInput>) {
+    let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
+    let mut buf = vec![0u8; IO_CHUNK];
     let mut frames = Vec::new();
     loop {
         let n = match stdin.read(&mut buf) {
@@ -93,41 +174,56 @@ fn read_editor(input_tx: mpsc::Sender<EditorInput>) {
             Err(_) => break,
         };
         splitter.push(&buf[..n], |frame| frames.push(frame));
-        if !deliver(&mut frames, &input_tx) {
-            return;
+        for frame in frames.drain(..) {
+            if input_tx.blocking_send(editor_input(frame)).is_err() {
+                return;
+            }
         }
     }
     splitter.finish(|frame| frames.push(frame));
-    deliver(&mut frames, &input_tx);
+    for frame in frames.drain(..) {
+        let _ = input_tx.blocking_send(editor_input(frame));
+    }
     let _ = input_tx.blocking_send(EditorInput::Closed);
 }
 
-fn deliver(frames: &mut Vec<Frame>, input_tx: &mpsc::Sender<EditorInput>) -> bool {
-    frames.drain(..).all(|frame| {
-        let input = match frame {
-            Frame::Line(line) => match Message::parse_bytes(line) {
-                Ok(message) => EditorInput::Message(message),
-                Err(e) => EditorInput::Malformed(e),
-            },
-            Frame::TooLong { bytes } => EditorInput::TooLong { bytes },
-        };
-        input_tx.blocking_send(input).is_ok()
-    })
+fn editor_input(frame: Frame) -> EditorInput {
+    match frame {
+        Frame::Line(line) => match Message::parse_bytes(line) {
+            Ok(message) => EditorInput::Message(message),
+            Err(e) => EditorInput::Malformed(e),
+        },
+        Frame::TooLong { bytes } => EditorInput::TooLong { bytes },
+    }
 }
 
-/// The stdout thread: write queued lines in batches; blocking here is the
-/// backpressure a stalled editor exerts.
-fn write_editor(mut stdout: std::fs::File, mut receiver: OutboxReceiver) {
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
-    while let Some(first) = receiver.lines.blocking_recv() {
-        batch.clear();
-        batch.extend_from_slice(&first);
-        while batch.len() < WRITE_BATCH {
-            match receiver.lines.try_recv() {
-                Ok(line) => batch.extend_from_slice(&line),
-                Err(_) => break,
-            }
+/// Takes whatever is queued (up to a chunk) after `first`.
+fn gather(first: Vec<u8>, receiver: &mut OutboxReceiver) -> Vec<u8> {
+    let mut batch = first;
+    while batch.len() < IO_CHUNK {
+        match receiver.lines.try_recv() {
+            Ok(more) => batch.extend_from_slice(&more),
+            Err(_) => break,
         }
+    }
+    batch
+}
+
+async fn write_editor_pipe(mut pipe: pipe::Sender, mut receiver: OutboxReceiver) {
+    while let Some(first) = receiver.lines.recv().await {
+        let batch = gather(first, &mut receiver);
+        if pipe.write_all(&batch).await.is_err() {
+            tracing::info!("editor closed its input; output dropped");
+            return;
+        }
+        receiver.release(batch.len());
+    }
+}
+
+/// Blocking here is the backpressure a stalled editor exerts.
+fn write_editor_blocking(mut stdout: std::fs::File, mut receiver: OutboxReceiver) {
+    while let Some(first) = receiver.lines.blocking_recv() {
+        let batch = gather(first, &mut receiver);
         if stdout.write_all(&batch).is_err() {
             tracing::info!("editor closed its input; output dropped");
             return;

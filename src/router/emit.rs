@@ -43,7 +43,7 @@ pub const PROXY_SPEAKER: &str = "ourocodus";
 
 impl Router {
     pub(super) fn send_editor(&self, line: Vec<u8>) {
-        self.editor.outbox.send(line);
+        self.editor.outbox.send(&line);
     }
 
     pub(super) fn respond(&self, id: &RequestId, result: &Value) {

@@ -28,12 +28,28 @@ impl Router {
             return;
         }
         match envelope.event {
-            AgentEvent::Message(message) => match message.body() {
-                Body::Response { .. } => self.handle_agent_response(&key, &message),
-                Body::Notification { .. } => self.handle_agent_notification(&key, &message),
-                Body::Request { .. } => self.handle_agent_request(&key, &message),
-            },
+            AgentEvent::Messages(messages) => {
+                for message in &messages {
+                    self.handle_agent_message(&key, message);
+                }
+            }
             AgentEvent::Ended(report) => self.handle_agent_ended(&key, report),
+        }
+    }
+
+    fn handle_agent_message(&mut self, key: &AgentKey, message: &Message) {
+        // An earlier message of the batch may have ended this incarnation.
+        if self
+            .agents
+            .get(&key.role)
+            .is_none_or(|slot| slot.generation != key.generation)
+        {
+            return;
+        }
+        match message.body() {
+            Body::Response { .. } => self.handle_agent_response(key, message),
+            Body::Notification { .. } => self.handle_agent_notification(key, message),
+            Body::Request { .. } => self.handle_agent_request(key, message),
         }
     }
 

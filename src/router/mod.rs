@@ -38,8 +38,9 @@ use crate::transport::{AgentEnvelope, Transport};
 use state::{AgentSlot, Session, ToEditor, Turn, TurnId};
 use timers::Timer;
 
-/// Agent messages that may wait for the router before agents are slowed down.
-const AGENT_INBOX_CAPACITY: usize = 1024;
+/// Batches of agent messages (one read each, at most 64 KiB) that may wait for the
+/// router before agents are slowed down.
+const AGENT_INBOX_CAPACITY: usize = 32;
 /// After shutdown starts, how long agents get to end before the loop stops anyway.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(1800);
 
@@ -138,6 +139,8 @@ impl Router {
         loop {
             let event = self.next_event(&mut editor_rx, &shutdown).await;
             self.dispatch(event);
+            // One hand-off to the editor's writer per event (an event may be a batch).
+            self.editor.outbox.flush();
             if self.stopping && self.agents.values().all(|a| a.link.is_none()) {
                 break;
             }

@@ -41,7 +41,9 @@ pub struct LaunchSpec {
 /// Something that happened on an agent's connection, in the order it happened.
 #[derive(Debug)]
 pub enum AgentEvent {
-    Message(Message),
+    /// Messages in the order the agent wrote them: everything one read produced, so
+    /// a fast agent costs one hand-off per batch rather than per message.
+    Messages(Vec<Message>),
     /// The agent is gone; sent once, after every message it wrote.
     Ended(ExitReport),
 }

@@ -180,37 +180,36 @@ async fn read_messages(
     forward_frames(&mut frames, &key, &events).await;
 }
 
-/// Sends parsed frames on; false once the router is gone.
+/// Parses the frames of one read and sends them on as one batch; false once the
+/// router is gone.
 async fn forward_frames(
     frames: &mut Vec<Frame>,
     key: &AgentKey,
     events: &mpsc::Sender<AgentEnvelope>,
 ) -> bool {
+    let mut batch = Vec::with_capacity(frames.len());
     for frame in frames.drain(..) {
-        let line = match frame {
-            Frame::Line(line) => line,
-            Frame::TooLong { bytes } => {
-                tracing::warn!(role = %key.role, bytes, "agent wrote an over-long line; skipped");
-                continue;
-            }
-        };
-        match Message::parse_bytes(line) {
-            Ok(message) => {
-                let envelope = AgentEnvelope {
-                    key: key.clone(),
-                    event: AgentEvent::Message(message),
-                };
-                // Awaiting here is the backpressure: a slow router slows this child.
-                if events.send(envelope).await.is_err() {
-                    return false;
+        match frame {
+            Frame::Line(line) => match Message::parse_bytes(line) {
+                Ok(message) => batch.push(message),
+                Err(e) => {
+                    tracing::warn!(role = %key.role, error = %e.detail, "agent wrote a line that is not JSON-RPC; skipped")
                 }
-            }
-            Err(e) => {
-                tracing::warn!(role = %key.role, error = %e.detail, "agent wrote a line that is not JSON-RPC; skipped")
+            },
+            Frame::TooLong { bytes } => {
+                tracing::warn!(role = %key.role, bytes, "agent wrote an over-long line; skipped")
             }
         }
     }
-    true
+    if batch.is_empty() {
+        return true;
+    }
+    let envelope = AgentEnvelope {
+        key: key.clone(),
+        event: AgentEvent::Messages(batch),
+    };
+    // Awaiting here is the backpressure: a slow router slows this agent.
+    events.send(envelope).await.is_ok()
 }
 
 /// The tasks whose end the supervisor waits for before reporting the agent's end.

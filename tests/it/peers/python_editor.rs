@@ -72,11 +72,11 @@ async fn run_editor(project: &Path, editor_args: &[&str]) -> Value {
 fn check_against_schema(report: &Value) {
     assert!(schema::active(), "the ACP schema ships with the peers");
     let response = |result: &Value| json!({ "jsonrpc": "2.0", "id": 1, "result": result });
-    schema::check_agent_message(&response(&report["initialize"]));
-    schema::check_agent_message(&response(&report["newSession"]));
+    schema::check_agent_message(&response(&report["initialize"]), Some("initialize"));
+    schema::check_agent_message(&response(&report["newSession"]), Some("session/new"));
     for params in report["updates"].as_array().into_iter().flatten() {
         let message = json!({ "jsonrpc": "2.0", "method": "session/update", "params": params });
-        schema::check_agent_message(&message);
+        schema::check_agent_message(&message, None);
     }
     for request in report["permissionRequests"]
         .as_array()
@@ -84,7 +84,7 @@ fn check_against_schema(report: &Value) {
         .flatten()
     {
         let message = json!({ "jsonrpc": "2.0", "id": 1, "method": "session/request_permission", "params": request["params"] });
-        schema::check_agent_message(&message);
+        schema::check_agent_message(&message, None);
     }
 }
 

@@ -24,6 +24,11 @@ struct Schema {
 
 static SCHEMA: OnceLock<Option<Schema>> = OnceLock::new();
 
+/// Whether messages are being checked (the schema is installed).
+pub fn active() -> bool {
+    SCHEMA.get_or_init(load).is_some()
+}
+
 /// Panics with the schema errors if `message` is not a valid agent-to-client message.
 /// `answered_method` is the method of the editor request a response answers. Without
 /// the schema installed this checks nothing, unless OUROCODUS_REQUIRE_SCHEMA is set
