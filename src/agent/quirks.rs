@@ -100,7 +100,13 @@ pub fn persona_preamble(spec: &RoleSpec, team: &[Role]) -> String {
         spec.role
     );
     if !spec.persona.is_empty() {
-        text.push_str(&format!(" Your persona: {}", spec.persona));
+        let persona = spec.persona.trim_end();
+        let stop = if persona.ends_with(['.', '!', '?']) {
+            ""
+        } else {
+            "."
+        };
+        text.push_str(&format!(" Your persona: {persona}{stop}"));
     }
     if !others.is_empty() {
         text.push_str(&format!(" The other roles are: {}.", others.join(", ")));

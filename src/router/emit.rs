@@ -163,7 +163,10 @@ impl Router {
             }
         }
         text.push_str("\n\n");
-        let item = self.text_item(session_id, &speaker, &text);
+        let mut item = self.text_item(session_id, &speaker, &text);
+        // Tell editors and plugins that this text is a notice, not the agent's words.
+        let notice = json!({ "severity": severity.wire_name(), "title": title });
+        item.line = mark_as_notice(&item.line, notice);
         self.emit_via_floor(session_id, &speaker, item);
     }
 
@@ -198,4 +201,15 @@ impl Router {
             },
         }
     }
+}
+
+/// Adds `_meta.ourocodus.notice` to a text chunk line built by `text_item`.
+fn mark_as_notice(line: &[u8], notice: Value) -> Vec<u8> {
+    let Ok(mut message) = serde_json::from_slice::<Value>(line) else {
+        return line.to_vec();
+    };
+    message["params"]["update"]["_meta"]["ourocodus"]["notice"] = notice;
+    let mut out = message.to_string().into_bytes();
+    out.push(b'\n');
+    out
 }

@@ -145,19 +145,20 @@ impl Router {
         if self.handled_as_session_state(&session_id, role, kind, update_raw.get()) {
             return;
         }
-        if kind == "tool_call" || kind == "tool_call_update" {
-            self.note_tool_call(&session_id, role, update_raw.get());
-        }
+        let is_tool_call = kind == "tool_call" || kind == "tool_call_update";
+        let tool_call_id = if is_tool_call {
+            self.note_tool_call(&session_id, role, update_raw.get())
+        } else {
+            None
+        };
         let subagent = self.subagent_of(&session_id, role);
-        let target = subagent.as_ref().unwrap_or(&session_id);
-        let prefix_title = subagent.is_none() && kind == "tool_call";
-        let line = update_line(
-            &params_object,
-            &update,
-            target.as_str(),
-            role.as_str(),
-            prefix_title,
-        );
+        let rewrite = Rewrite {
+            session: subagent.as_ref().unwrap_or(&session_id).as_str(),
+            role: role.as_str(),
+            prefix_title: subagent.is_none() && is_tool_call,
+            tool_call_id: tool_call_id.as_deref(),
+        };
+        let line = update_line(&params_object, &update, &rewrite);
         match subagent {
             Some(_) => self.send_editor(line),
             None => {
@@ -225,22 +226,27 @@ fn parse_error_object(raw: &str) -> RpcError {
         .unwrap_or_else(|_| RpcError::internal(format!("malformed error: {raw}")))
 }
 
+/// How a role's update is rewritten for the editor.
+pub(super) struct Rewrite<'a> {
+    /// The editor-side session (the parent, or the role's subagent session).
+    pub session: &'a str,
+    pub role: &'a str,
+    /// Plain editors see `role: ` in tool call titles.
+    pub prefix_title: bool,
+    /// The tool call's editor-side id when it is not `role/<agent's id>`.
+    pub tool_call_id: Option<&'a str>,
+}
+
 /// Builds the editor's copy of a role's update: its session id, `role/`-namespaced
 /// tool call ids, the role in `update._meta.ourocodus.role`, everything else verbatim.
-pub(super) fn update_line(
-    params: &RawObject,
-    update: &RawObject,
-    session: &str,
-    role: &str,
-    prefix_title: bool,
-) -> Vec<u8> {
+pub(super) fn update_line(params: &RawObject, update: &RawObject, rewrite: &Rewrite) -> Vec<u8> {
     let mut out = Vec::with_capacity(UPDATE_HEAD.len() + 256);
     out.extend_from_slice(UPDATE_HEAD);
     let mut writer = ObjectWriter::new(&mut out);
     for (key, value) in params.fields() {
         match key {
-            "sessionId" => writer.string(key, session),
-            "update" => writer.with(key, |out| write_update(out, update, role, prefix_title)),
+            "sessionId" => writer.string(key, rewrite.session),
+            "update" => writer.with(key, |out| write_update(out, update, rewrite)),
             _ => writer.raw(key, value.get()),
         }
     }
@@ -249,16 +255,22 @@ pub(super) fn update_line(
     out
 }
 
-fn write_update(out: &mut Vec<u8>, update: &RawObject, role: &str, prefix_title: bool) {
+fn write_update(out: &mut Vec<u8>, update: &RawObject, rewrite: &Rewrite) {
+    let role = rewrite.role;
     let mut writer = ObjectWriter::new(out);
     let mut had_meta = false;
     for (key, value) in update.fields() {
-        match (key, raw_str(value)) {
-            ("toolCallId", Some(id)) => writer.prefixed_string(key, &[role, "/"], &id),
-            ("title", Some(title)) if prefix_title => {
-                writer.prefixed_string(key, &[role, ": "], &title)
-            }
-            ("_meta", _) => {
+        match key {
+            "toolCallId" => match (rewrite.tool_call_id, raw_str(value)) {
+                (Some(editor_id), _) => writer.string(key, editor_id),
+                (None, Some(id)) => writer.prefixed_string(key, &[role, "/"], &id),
+                (None, None) => writer.raw(key, value.get()),
+            },
+            "title" if rewrite.prefix_title => match raw_str(value) {
+                Some(title) => writer.prefixed_string(key, &[role, ": "], &title),
+                None => writer.raw(key, value.get()),
+            },
+            "_meta" => {
                 had_meta = true;
                 writer.with(key, |out| write_role_meta(out, Some(value), role));
             }
@@ -308,7 +320,13 @@ mod tests {
         let params = r#"{"sessionId":"child-1","update":{"sessionUpdate":"tool_call","toolCallId":"toolu_01","title":"Read","_meta":{"claudeCode":{"toolName":"Read"}}},"_meta":{"x":1}}"#;
         let p = RawObject::parse(params).unwrap();
         let u = RawObject::parse(p.get("update").unwrap().get()).unwrap();
-        let line = update_line(&p, &u, "ouro-1", "backend", true);
+        let rewrite = Rewrite {
+            session: "ouro-1",
+            role: "backend",
+            prefix_title: true,
+            tool_call_id: None,
+        };
+        let line = update_line(&p, &u, &rewrite);
         let v: Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(v["params"]["sessionId"], "ouro-1");
         assert_eq!(v["params"]["_meta"]["x"], 1);
@@ -324,7 +342,13 @@ mod tests {
         let params = r#"{"sessionId":"c","update":{"sessionUpdate":"future_thing","payload":{"deep":[1,{"a":null}]}}}"#;
         let p = RawObject::parse(params).unwrap();
         let u = RawObject::parse(p.get("update").unwrap().get()).unwrap();
-        let v: Value = serde_json::from_slice(&update_line(&p, &u, "s", "test", false)).unwrap();
+        let rewrite = Rewrite {
+            session: "s",
+            role: "test",
+            prefix_title: false,
+            tool_call_id: None,
+        };
+        let v: Value = serde_json::from_slice(&update_line(&p, &u, &rewrite)).unwrap();
         assert_eq!(
             v["params"]["update"]["payload"],
             serde_json::json!({"deep":[1,{"a":null}]})

@@ -267,11 +267,9 @@ impl Router {
         outcome: Result<(), RpcError>,
     ) {
         if outcome.is_ok()
-            && let Some(modes) = self
-                .role_session_mut(session_id, role)
-                .and_then(|rs| rs.modes.as_mut())
+            && let Some(rs) = self.role_session_mut(session_id, role)
         {
-            modes["currentModeId"] = json!(mode);
+            set_current_mode(rs, json!(mode));
         }
         self.finish_option_change(
             session_id,
@@ -339,11 +337,8 @@ impl Router {
         let Some(mode) = update.get("currentModeId").cloned() else {
             return;
         };
-        if let Some(modes) = self
-            .role_session_mut(session_id, role)
-            .and_then(|rs| rs.modes.as_mut())
-        {
-            modes["currentModeId"] = mode;
+        if let Some(rs) = self.role_session_mut(session_id, role) {
+            set_current_mode(rs, mode);
         }
         self.announce_config_options(session_id);
     }
@@ -436,12 +431,26 @@ fn mode_select(role: &Role, modes: &Value) -> Value {
     })
 }
 
+/// Records a role's current mode in both places it may show: its modes and its own
+/// mode option.
+fn set_current_mode(rs: &mut RoleSession, mode: Value) {
+    if let Some(modes) = rs.modes.as_mut() {
+        modes["currentModeId"] = mode.clone();
+    }
+    let option = rs.config_options.iter_mut().find(|o| is_mode_option(o));
+    if let Some(option) = option {
+        option["currentValue"] = mode;
+    }
+}
+
+fn is_mode_option(option: &Value) -> bool {
+    option.get("id").and_then(Value::as_str) == Some("mode")
+        || option.get("category").and_then(Value::as_str) == Some("mode")
+}
+
 /// The child's own mode option (`id` "mode" or category "mode"), if it has one.
 fn mode_option(rs: &RoleSession) -> Option<&Value> {
-    rs.config_options.iter().find(|o| {
-        o.get("id").and_then(Value::as_str) == Some("mode")
-            || o.get("category").and_then(Value::as_str) == Some("mode")
-    })
+    rs.config_options.iter().find(|o| is_mode_option(o))
 }
 
 fn mode_ids(rs: &RoleSession) -> Vec<String> {

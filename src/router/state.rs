@@ -155,6 +155,8 @@ pub struct RoleSession {
     /// What this role's tool calls announced (by the agent's id): a permission request
     /// may omit the kind, tool name and paths, and must find its tool call's card.
     pub tool_calls: HashMap<String, ToolCallInfo>,
+    /// How many times this role reused a tool call id from an earlier turn.
+    pub tool_call_reuses: u32,
 }
 
 /// What the proxy learned about one tool call from its updates.
@@ -167,6 +169,11 @@ pub struct ToolCallInfo {
     pub paths: Vec<String>,
     /// Already reported as writing outside the role's directories.
     pub reported_outside: bool,
+    /// The turn that announced it.
+    pub turn: Option<TurnId>,
+    /// The id the editor knows it by, when not `role/<agent's id>` (an agent that
+    /// reuses ids across turns gets a fresh one for the editor each time).
+    pub editor_id: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -61,19 +61,47 @@ impl ToolCallInfo {
 impl Router {
     /// Records a `tool_call` / `tool_call_update`; warns when two roles edit one file
     /// and when an edit lands outside the role's directories without having asked.
-    pub(super) fn note_tool_call(&mut self, session_id: &SessionId, role: &Role, update: &str) {
+    /// Returns the id the editor knows the call by, when it isn't `role/<id>`.
+    pub(super) fn note_tool_call(
+        &mut self,
+        session_id: &SessionId,
+        role: &Role,
+        update: &str,
+    ) -> Option<String> {
         let update: Value = serde_json::from_str(update).unwrap_or(Value::Null);
-        let Some(id) = update.get("toolCallId").and_then(Value::as_str) else {
-            return;
-        };
-        let Some(rs) = self.role_session_mut(session_id, role) else {
-            return;
-        };
-        let info = rs.tool_calls.entry(id.to_string()).or_default();
+        let id = update.get("toolCallId").and_then(Value::as_str)?;
+        let announces = update.get("sessionUpdate").and_then(Value::as_str) == Some("tool_call");
+        let rs = self.role_session_mut(session_id, role)?;
+        let turn = rs.turns.back().copied();
+        let reused = announces
+            && rs
+                .tool_calls
+                .get(id)
+                .is_some_and(|earlier| earlier.turn != turn);
+        if reused {
+            rs.tool_call_reuses += 1;
+            let editor_id = format!("{role}/{id}.{}", rs.tool_call_reuses);
+            rs.tool_calls.insert(
+                id.to_string(),
+                ToolCallInfo {
+                    turn,
+                    editor_id: Some(editor_id),
+                    ..Default::default()
+                },
+            );
+        }
+        let info = rs
+            .tool_calls
+            .entry(id.to_string())
+            .or_insert_with(|| ToolCallInfo {
+                turn,
+                ..Default::default()
+            });
         let known_paths = info.paths.len();
         info.absorb(&update);
+        let editor_id = info.editor_id.clone();
         if !info.writes_files() {
-            return;
+            return editor_id;
         }
         let info = info.clone();
         for path in &info.paths[known_paths..] {
@@ -86,6 +114,20 @@ impl Router {
         if done && !info.reported_outside {
             self.report_unasked_write(session_id, role, id, &info);
         }
+        editor_id
+    }
+
+    /// The id the editor knows one of the role's tool calls by.
+    pub(super) fn editor_tool_call_id(
+        &self,
+        session_id: &SessionId,
+        role: &Role,
+        id: &str,
+    ) -> String {
+        self.sessions
+            .get(session_id)
+            .and_then(|s| s.roles.get(role)?.tool_calls.get(id)?.editor_id.clone())
+            .unwrap_or_else(|| format!("{role}/{id}"))
     }
 
     /// An agent that edits files itself (Claude Code does) and did not ask: the proxy
@@ -296,8 +338,8 @@ impl Router {
         let role = key.role.as_str();
         if let Some(tool_call) = params.get_mut("toolCall").and_then(Value::as_object_mut) {
             if let Some(tid) = tool_call.get("toolCallId").and_then(Value::as_str) {
-                let namespaced = format!("{role}/{tid}");
-                tool_call.insert("toolCallId".into(), json!(namespaced));
+                let editor_id = self.editor_tool_call_id(session, &key.role, tid);
+                tool_call.insert("toolCallId".into(), json!(editor_id));
             }
             if let Some(title) = tool_call.get("title").and_then(Value::as_str) {
                 let titled = format!("{role}: {title}");

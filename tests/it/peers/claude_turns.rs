@@ -259,7 +259,7 @@ async fn a_cancel_during_claudes_permission_request_ends_the_turn_cancelled_and_
 }
 
 #[tokio::test]
-#[ignore = "proxy bug: tool_call_update titles reach plain editors without the `role: ` prefix"]
+#[ignore = "needs third-party peers: bash tests/peers/install.sh (run by .ci/run)"]
 async fn every_title_a_plain_editor_sees_for_a_claude_tool_call_names_the_role() {
     let project = tempfile::tempdir().expect("temp project");
     let target = project.path().join("docs/a.txt");

@@ -322,7 +322,7 @@ async fn a_ts_agent_edit_outside_the_roles_directories_is_refused_by_the_proxy_w
 }
 
 #[tokio::test]
-#[ignore = "proxy bug: a child's tool call ids repeated across turns reach the editor repeated (ts/call_1 every turn)"]
+#[ignore = "needs third-party peers: bash tests/peers/install.sh (run by .ci/run)"]
 async fn tool_call_ids_the_editor_sees_stay_unique_across_two_ts_agent_turns() {
     let ts = TsAgent::installed();
     bounded(LIMIT, async {
