@@ -10,7 +10,8 @@ pub use framing::{Frame, LineSplitter};
 pub use id::RequestId;
 pub use message::{Body, Message, ParseError, ParseErrorKind};
 pub use outgoing::{
-    ErrorObject, error_response, notification, request, response_raw, write_json_string,
+    ErrorObject, error_response, notification, request, response_raw, write_json_escaped,
+    write_json_string,
 };
 
 /// JSON-RPC error codes used on the wire (ACP adds -32000 and -32002).

@@ -59,8 +59,38 @@ pub fn error_response(id: &RequestId, error: &ErrorObject) -> Vec<u8> {
 
 /// Appends `s` as a JSON string literal (quoted and escaped).
 pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
-    // Writing a &str into a Vec<u8> cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+    out.push(b'"');
+    write_json_escaped(out, s);
+    out.push(b'"');
+}
+
+/// Appends `s` JSON-escaped, without quotes. Runs of plain bytes are copied whole;
+/// this is on the per-message path (every key and rewritten string goes through it).
+pub fn write_json_escaped(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    let mut plain_from = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let short: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[plain_from..i]);
+        plain_from = i + 1;
+        if short.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
+        } else {
+            out.extend_from_slice(short);
+        }
+    }
+    out.extend_from_slice(&bytes[plain_from..]);
 }
 
 fn with_capacity(extra: usize) -> Vec<u8> {
@@ -112,5 +142,13 @@ mod tests {
         let m = reparse(error_response(&RequestId::null(), &e));
         let back: ErrorObject = serde_json::from_str(m.outcome().unwrap().unwrap_err()).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn escaping_round_trips_quotes_backslashes_and_control_characters() {
+        let tricky = "q\" b\\ n\n t\t r\r c\u{1} \u{1f} é plain";
+        let mut escaped = Vec::new();
+        write_json_string(&mut escaped, tricky);
+        assert_eq!(serde_json::from_slice::<String>(&escaped).unwrap(), tricky);
     }
 }

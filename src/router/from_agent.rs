@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::Router;
 use super::floor::{Item, ItemKind};
-use super::rewrite::{ObjectWriter, RawObject, raw_str, write_role_meta};
+use super::rewrite::{ObjectWriter, ParamValue, RawObject, UpdateParams, raw_str, write_role_meta};
 use super::state::{RoleOutcome, ToAgent, ToEditor};
 use crate::acp::method;
 use crate::error::RpcError;
@@ -120,13 +120,10 @@ impl Router {
 
     /// The per-message path: rewrite one update for the editor and send it on.
     pub(super) fn handle_session_update(&mut self, role: &Role, params: &str) {
-        let Ok(params_object) = RawObject::parse(params) else {
-            return tracing::warn!(role = %role, "session/update params are not an object; dropped");
+        let Ok(parsed) = UpdateParams::parse(params) else {
+            return tracing::warn!(role = %role, "session/update params are not an object with an object update; dropped");
         };
-        let (Some(child_id), Some(update_raw)) = (
-            params_object.get_str("sessionId"),
-            params_object.get("update"),
-        ) else {
+        let (Some(child_id), Some(update)) = (parsed.session_id(), parsed.update()) else {
             return tracing::warn!(role = %role, "session/update without sessionId or update; dropped");
         };
         let Some(session_id) = self
@@ -137,17 +134,20 @@ impl Router {
         else {
             return tracing::debug!(role = %role, child = %child_id, "update for an unknown session; dropped");
         };
-        let Ok(update) = RawObject::parse(update_raw.get()) else {
-            return tracing::warn!(role = %role, "session/update update is not an object; dropped");
-        };
         let kind = update.get_str("sessionUpdate");
         let kind = kind.as_deref().unwrap_or("");
-        if self.handled_as_session_state(&session_id, role, kind, update_raw.get()) {
+        // Rare kinds are looked into as a whole; the per-chunk path never builds a Value.
+        let whole_update = || {
+            serde_json::from_str::<Value>(params)
+                .map(|mut p| p["update"].take())
+                .unwrap_or(Value::Null)
+        };
+        if self.handled_as_session_state(&session_id, role, kind, whole_update) {
             return;
         }
         let is_tool_call = kind == "tool_call" || kind == "tool_call_update";
         let tool_call_id = if is_tool_call {
-            self.note_tool_call(&session_id, role, update_raw.get())
+            self.note_tool_call(&session_id, role, &whole_update())
         } else {
             None
         };
@@ -158,13 +158,13 @@ impl Router {
             prefix_title: subagent.is_none() && is_tool_call,
             tool_call_id: tool_call_id.as_deref(),
         };
-        let line = update_line(&params_object, &update, &rewrite);
+        let line = update_line(&parsed, &rewrite);
         match subagent {
             Some(_) => self.send_editor(line),
             None => {
                 let item = Item {
                     line,
-                    kind: item_kind(kind, &update),
+                    kind: item_kind(kind, update),
                 };
                 self.emit_via_floor(&session_id, role, item);
             }
@@ -178,9 +178,8 @@ impl Router {
         session: &SessionId,
         role: &Role,
         kind: &str,
-        update: &str,
+        parse: impl FnOnce() -> Value,
     ) -> bool {
-        let parse = || serde_json::from_str::<Value>(update).unwrap_or(Value::Null);
         match kind {
             "available_commands_update" => self.on_child_commands(session, role, parse()),
             "current_mode_update" => self.on_child_mode_update(session, role, parse()),
@@ -239,15 +238,17 @@ pub(super) struct Rewrite<'a> {
 
 /// Builds the editor's copy of a role's update: its session id, `role/`-namespaced
 /// tool call ids, the role in `update._meta.ourocodus.role`, everything else verbatim.
-pub(super) fn update_line(params: &RawObject, update: &RawObject, rewrite: &Rewrite) -> Vec<u8> {
-    let mut out = Vec::with_capacity(UPDATE_HEAD.len() + 256);
+pub(super) fn update_line(params: &UpdateParams, rewrite: &Rewrite) -> Vec<u8> {
+    let mut out = Vec::with_capacity(UPDATE_HEAD.len() + 320);
     out.extend_from_slice(UPDATE_HEAD);
     let mut writer = ObjectWriter::new(&mut out);
-    for (key, value) in params.fields() {
-        match key {
-            "sessionId" => writer.string(key, rewrite.session),
-            "update" => writer.with(key, |out| write_update(out, update, rewrite)),
-            _ => writer.raw(key, value.get()),
+    for (key, value) in &params.fields {
+        match value {
+            ParamValue::Update(update) => {
+                writer.with(key, |out| write_update(out, update, rewrite))
+            }
+            ParamValue::Raw(_) if key == "sessionId" => writer.string(key, rewrite.session),
+            ParamValue::Raw(raw) => writer.raw(key, raw.get()),
         }
     }
     writer.finish();
@@ -318,15 +319,14 @@ mod tests {
     #[test]
     fn the_editor_copy_namespaces_tool_calls_and_tags_the_role() {
         let params = r#"{"sessionId":"child-1","update":{"sessionUpdate":"tool_call","toolCallId":"toolu_01","title":"Read","_meta":{"claudeCode":{"toolName":"Read"}}},"_meta":{"x":1}}"#;
-        let p = RawObject::parse(params).unwrap();
-        let u = RawObject::parse(p.get("update").unwrap().get()).unwrap();
+        let p = UpdateParams::parse(params).unwrap();
         let rewrite = Rewrite {
             session: "ouro-1",
             role: "backend",
             prefix_title: true,
             tool_call_id: None,
         };
-        let line = update_line(&p, &u, &rewrite);
+        let line = update_line(&p, &rewrite);
         let v: Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(v["params"]["sessionId"], "ouro-1");
         assert_eq!(v["params"]["_meta"]["x"], 1);
@@ -340,15 +340,14 @@ mod tests {
     #[test]
     fn unknown_variants_pass_through_with_only_the_role_added() {
         let params = r#"{"sessionId":"c","update":{"sessionUpdate":"future_thing","payload":{"deep":[1,{"a":null}]}}}"#;
-        let p = RawObject::parse(params).unwrap();
-        let u = RawObject::parse(p.get("update").unwrap().get()).unwrap();
+        let p = UpdateParams::parse(params).unwrap();
         let rewrite = Rewrite {
             session: "s",
             role: "test",
             prefix_title: false,
             tool_call_id: None,
         };
-        let v: Value = serde_json::from_slice(&update_line(&p, &u, &rewrite)).unwrap();
+        let v: Value = serde_json::from_slice(&update_line(&p, &rewrite)).unwrap();
         assert_eq!(
             v["params"]["update"]["payload"],
             serde_json::json!({"deep":[1,{"a":null}]})

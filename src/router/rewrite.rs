@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::jsonrpc::write_json_string;
+use crate::jsonrpc::{write_json_escaped, write_json_string};
 
 /// A JSON object's top-level fields in order; values stay raw and borrowed.
 #[derive(Debug)]
@@ -65,6 +65,64 @@ impl<'de> Visitor<'de> for ObjectVisitor {
             fields.push((key, value));
         }
         Ok(RawObject { fields })
+    }
+}
+
+/// `session/update` params read in one pass: the top-level fields raw, except
+/// `update`, whose own fields are read too (so the update is scanned only once).
+#[derive(Debug)]
+pub struct UpdateParams<'a> {
+    pub fields: Vec<(Cow<'a, str>, ParamValue<'a>)>,
+}
+
+#[derive(Debug)]
+pub enum ParamValue<'a> {
+    Raw(&'a RawValue),
+    Update(RawObject<'a>),
+}
+
+impl<'a> UpdateParams<'a> {
+    pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    pub fn session_id(&self) -> Option<Cow<'a, str>> {
+        self.fields.iter().find_map(|(k, v)| match v {
+            ParamValue::Raw(raw) if k == "sessionId" => raw_str(raw),
+            _ => None,
+        })
+    }
+
+    pub fn update(&self) -> Option<&RawObject<'a>> {
+        self.fields.iter().find_map(|(_, v)| match v {
+            ParamValue::Update(update) => Some(update),
+            ParamValue::Raw(_) => None,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for UpdateParams<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ParamsVisitor;
+        impl<'de> Visitor<'de> for ParamsVisitor {
+            type Value = UpdateParams<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("session/update params")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::with_capacity(3);
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    let value = if key == "update" {
+                        ParamValue::Update(map.next_value()?)
+                    } else {
+                        ParamValue::Raw(map.next_value()?)
+                    };
+                    fields.push((key, value));
+                }
+                Ok(UpdateParams { fields })
+            }
+        }
+        deserializer.deserialize_map(ParamsVisitor)
     }
 }
 
@@ -126,9 +184,9 @@ impl<'o> ObjectWriter<'o> {
         let out = self.key(key);
         out.push(b'"');
         for part in prefix {
-            escape_into(out, part);
+            write_json_escaped(out, part);
         }
-        escape_into(out, value);
+        write_json_escaped(out, value);
         out.push(b'"');
     }
 
@@ -140,15 +198,6 @@ impl<'o> ObjectWriter<'o> {
     pub fn finish(self) {
         self.out.push(b'}');
     }
-}
-
-/// Appends `s` JSON-escaped, without quotes.
-fn escape_into(out: &mut Vec<u8>, s: &str) {
-    let start = out.len();
-    write_json_string(out, s);
-    // Drop the quotes serde_json added around the escaped text.
-    out.remove(start);
-    out.pop();
 }
 
 /// Writes `_meta` with `ourocodus.role` set, keeping every other key of `existing`.

@@ -66,9 +66,8 @@ impl Router {
         &mut self,
         session_id: &SessionId,
         role: &Role,
-        update: &str,
+        update: &Value,
     ) -> Option<String> {
-        let update: Value = serde_json::from_str(update).unwrap_or(Value::Null);
         let id = update.get("toolCallId").and_then(Value::as_str)?;
         let announces = update.get("sessionUpdate").and_then(Value::as_str) == Some("tool_call");
         let rs = self.role_session_mut(session_id, role)?;
