@@ -23,7 +23,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use indexmap::IndexMap;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::time::DelayQueue;
@@ -35,7 +34,7 @@ use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
 use crate::transport::{AgentEnvelope, Transport};
 
-use state::{AgentSlot, Session, ToEditor, Turn, TurnId};
+use state::{AgentSlot, FastIndexMap, FastMap, Session, ToEditor, Turn, TurnId};
 use timers::Timer;
 
 /// Batches of agent messages (one read each, at most 64 KiB) that may wait for the
@@ -49,11 +48,11 @@ pub struct Router {
     team: Team,
     transport: Arc<dyn Transport>,
     editor: EditorSide,
-    agents: IndexMap<Role, AgentSlot>,
-    sessions: HashMap<SessionId, Session>,
+    agents: FastIndexMap<Role, AgentSlot>,
+    sessions: FastMap<SessionId, Session>,
     /// Subagent session ids shown to the editor → the turn and role they stand for.
     subagent_sessions: HashMap<SessionId, (TurnId, Role)>,
-    turns: HashMap<TurnId, Turn>,
+    turns: FastMap<TurnId, Turn>,
     next_turn: u64,
     timers: DelayQueue<Timer>,
     /// Handed to transports; every agent's events come back on `agent_rx`.
@@ -117,9 +116,9 @@ impl Router {
                 closed: false,
             },
             agents,
-            sessions: HashMap::new(),
+            sessions: FastMap::default(),
             subagent_sessions: HashMap::new(),
-            turns: HashMap::new(),
+            turns: FastMap::default(),
             next_turn: 0,
             timers: DelayQueue::new(),
             agent_tx,

@@ -17,6 +17,11 @@ use crate::ids::{ChildSessionId, Role, SessionId};
 use crate::jsonrpc::RequestId;
 use crate::transport::{AgentKey, AgentLink};
 
+/// Maps on the per-message path use a fast non-cryptographic hash: keys come from
+/// our own config and from agents we started, not from an adversary.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+pub type FastIndexMap<K, V> = IndexMap<K, V, foldhash::fast::RandomState>;
+
 /// A prompt turn: one editor `session/prompt` and the roles working on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TurnId(pub u64);
@@ -37,7 +42,7 @@ pub struct AgentSlot {
     /// What each request the proxy sent this agent is for, by the id it used.
     pub pending: HashMap<i64, ToAgent>,
     /// The agent's session ids → the editor sessions they serve.
-    pub sessions: HashMap<ChildSessionId, SessionId>,
+    pub sessions: FastMap<ChildSessionId, SessionId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +101,7 @@ impl AgentSlot {
             started_at: None,
             next_request_id: 0,
             pending: HashMap::new(),
-            sessions: HashMap::new(),
+            sessions: FastMap::default(),
         }
     }
 
@@ -124,7 +129,7 @@ pub struct Session {
     pub additional_directories: Vec<String>,
     /// Where prompts without mentions go: `None` is the team's `route`.
     pub route: Option<Role>,
-    pub roles: IndexMap<Role, RoleSession>,
+    pub roles: FastIndexMap<Role, RoleSession>,
     /// Speaker discipline for editors without subagent sessions.
     pub floor: Floor,
     pub floor_timer_armed: bool,
