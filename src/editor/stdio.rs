@@ -1,7 +1,8 @@
-//! The stdio face. The router, the agents' pipes and — when stdin and stdout are
-//! pipes, as when an editor starts the proxy — the editor's pipes all run on one
-//! tokio thread, so a message crosses no thread on its way through. Other kinds of
-//! stdin/stdout (a terminal, a file) are served by a reader and a writer thread.
+//! The stdio face. The router runs on the main thread; one tokio worker thread does
+//! the I/O and parsing for the agents' pipes and — when stdin and stdout are pipes,
+//! as when an editor starts the proxy — the editor's, so messages cross threads in
+//! batches (one per read), never one by one. Other kinds of stdin/stdout (a
+//! terminal, a file) are served by a reader and a writer thread.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -31,7 +32,10 @@ const EXIT_GRACE: Duration = Duration::from_secs(3);
 
 /// Serves one editor on stdin/stdout until it closes its end or a signal arrives.
 pub fn serve_stdio(team: Team) -> Result<ExitCode, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // One worker: parsing overlaps with routing on a second core, and there is no
+    // pool of threads to hand single messages around.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()?;
     runtime.block_on(serve(team))?;

@@ -70,9 +70,9 @@ pub fn write_json_escaped(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     // Most strings need no escaping; this check has no early exit, so it vectorizes.
-    let needs_escape = bytes
-        .iter()
-        .fold(false, |any, &b| any | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    let needs_escape = bytes.iter().fold(false, |any, &b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
     if !needs_escape {
         out.extend_from_slice(bytes);
         return;
