@@ -68,6 +68,18 @@ impl EditorOutbox {
         }
     }
 
+    /// Writes one line straight into the pending output (no intermediate buffer).
+    pub fn send_with(&self, write: impl FnOnce(&mut Vec<u8>)) {
+        let full = {
+            let mut pending = self.pending.borrow_mut();
+            write(&mut pending);
+            pending.len() >= FLUSH_BYTES
+        };
+        if full {
+            self.flush();
+        }
+    }
+
     /// Hands everything sent so far to the writer.
     pub fn flush(&self) {
         let chunk = {

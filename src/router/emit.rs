@@ -83,6 +83,37 @@ impl Router {
         self.send_floor_outputs(session_id, outputs);
     }
 
+    /// The per-message variant of `emit_via_floor`: when the role may speak now, its
+    /// line is written straight into the editor's output; otherwise it is built and
+    /// waits on the floor.
+    pub(super) fn emit_role_update(
+        &mut self,
+        session_id: &SessionId,
+        role: &Role,
+        kind: ItemKind,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) {
+        let Some(session) = self.sessions.get_mut(session_id) else {
+            return;
+        };
+        let Some(label) = session.floor.admit(role, kind) else {
+            let mut line = Vec::with_capacity(512);
+            write(&mut line);
+            return self.emit_via_floor(session_id, role, Item { line, kind });
+        };
+        if let Some(label) = label {
+            self.send_floor_outputs(session_id, vec![label]);
+        }
+        self.editor.outbox.send_with(write);
+        let Some(session) = self.sessions.get_mut(session_id) else {
+            return;
+        };
+        let waiting = session.floor.after_admitted();
+        if !waiting.is_empty() {
+            self.send_floor_outputs(session_id, waiting);
+        }
+    }
+
     /// `role` finished its part of a turn: it gives up the floor.
     pub(super) fn release_floor(&mut self, session_id: &SessionId, role: &Role) {
         let Some(session) = self.sessions.get_mut(session_id) else {

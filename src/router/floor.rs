@@ -113,13 +113,44 @@ impl Floor {
     }
 
     fn emit(&mut self, role: &Role, item: Item, out: &mut Vec<Output>) {
-        match item.kind {
+        out.extend(self.enter(role, item.kind));
+        out.push(Output::Line(item.line));
+    }
+
+    /// Lets `role` speak now if nobody else holds the floor: the label to send before
+    /// its line, if any. `None` means the update must wait (`push` it instead). After
+    /// sending the line, call `after_admitted`.
+    pub fn admit(&mut self, role: &Role, kind: ItemKind) -> Option<Option<Output>> {
+        if self.holder.as_ref().is_some_and(|h| h != role) {
+            return None;
+        }
+        Some(self.enter(role, kind))
+    }
+
+    /// What may follow an admitted update: roles that were waiting for the floor.
+    pub fn after_admitted(&mut self) -> Vec<Output> {
+        let mut out = Vec::new();
+        if !self.waiting.is_empty() {
+            self.flush_waiting(&mut out);
+        }
+        out
+    }
+
+    /// Updates who holds the floor for one update of `role`; returns its label, if due.
+    fn enter(&mut self, role: &Role, kind: ItemKind) -> Option<Output> {
+        let mut label = None;
+        match kind {
             ItemKind::Text { ends_line } => {
                 if self.last_speaker.as_ref() != Some(role) {
-                    out.push(self.label(role));
+                    label = Some(self.label(role));
+                    self.last_speaker = Some(role.clone());
                 }
                 self.at_line_start = ends_line;
-                self.holder = (!ends_line).then(|| role.clone());
+                if ends_line {
+                    self.holder = None;
+                } else if self.holder.as_ref() != Some(role) {
+                    self.holder = Some(role.clone());
+                }
             }
             ItemKind::Other => {
                 self.at_line_start = true;
@@ -130,11 +161,8 @@ impl Floor {
                 }
             }
         }
-        if matches!(item.kind, ItemKind::Text { .. }) {
-            self.last_speaker = Some(role.clone());
-        }
-        out.push(Output::Line(item.line));
         self.started = true;
+        label
     }
 
     fn label(&self, role: &Role) -> Output {
@@ -263,6 +291,29 @@ mod tests {
         out.extend(floor.push(&a, other("<a tool>")));
         out.extend(floor.push(&a, text("a2\n")));
         assert_eq!(render(&out), "[a]a1\n<b tool>\n[b]b1\n<a tool>\n[a]a2\n");
+    }
+
+    #[test]
+    fn admitting_directly_matches_pushing() {
+        let (a, b) = (Role::new("a"), Role::new("b"));
+        let mut floor = Floor::default();
+        let label = floor
+            .admit(&a, ItemKind::Text { ends_line: false })
+            .expect("free floor");
+        assert!(matches!(label, Some(Output::Label { .. })));
+        assert!(
+            floor
+                .admit(&b, ItemKind::Text { ends_line: true })
+                .is_none(),
+            "a holds the line"
+        );
+        floor.push(&b, text("b waits\n"));
+        assert_eq!(
+            floor.admit(&a, ItemKind::Text { ends_line: true }),
+            Some(None),
+            "same speaker, no label"
+        );
+        assert_eq!(render(&floor.after_admitted()), "\n[b]b waits\n");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::Router;
-use super::floor::{Item, ItemKind};
+use super::floor::ItemKind;
 use super::rewrite::{ObjectWriter, ParamValue, RawObject, UpdateParams, raw_str, write_role_meta};
 use super::state::{RoleOutcome, ToAgent, ToEditor};
 use crate::acp::method;
@@ -158,16 +158,10 @@ impl Router {
             prefix_title: subagent.is_none() && is_tool_call,
             tool_call_id: tool_call_id.as_deref(),
         };
-        let line = update_line(&parsed, &rewrite);
+        let write = |out: &mut Vec<u8>| write_update_line(out, &parsed, &rewrite);
         match subagent {
-            Some(_) => self.send_editor(line),
-            None => {
-                let item = Item {
-                    line,
-                    kind: item_kind(kind, update),
-                };
-                self.emit_via_floor(&session_id, role, item);
-            }
+            Some(_) => self.editor.outbox.send_with(write),
+            None => self.emit_role_update(&session_id, role, item_kind(kind, update), write),
         }
     }
 
@@ -238,10 +232,9 @@ pub(super) struct Rewrite<'a> {
 
 /// Builds the editor's copy of a role's update: its session id, `role/`-namespaced
 /// tool call ids, the role in `update._meta.ourocodus.role`, everything else verbatim.
-pub(super) fn update_line(params: &UpdateParams, rewrite: &Rewrite) -> Vec<u8> {
-    let mut out = Vec::with_capacity(UPDATE_HEAD.len() + 320);
+pub(super) fn write_update_line(out: &mut Vec<u8>, params: &UpdateParams, rewrite: &Rewrite) {
     out.extend_from_slice(UPDATE_HEAD);
-    let mut writer = ObjectWriter::new(&mut out);
+    let mut writer = ObjectWriter::new(out);
     for (key, value) in &params.fields {
         match value {
             ParamValue::Update(update) => {
@@ -253,7 +246,6 @@ pub(super) fn update_line(params: &UpdateParams, rewrite: &Rewrite) -> Vec<u8> {
     }
     writer.finish();
     out.extend_from_slice(b"}\n");
-    out
 }
 
 fn write_update(out: &mut Vec<u8>, update: &RawObject, rewrite: &Rewrite) {
@@ -286,19 +278,28 @@ fn write_update(out: &mut Vec<u8>, update: &RawObject, rewrite: &Rewrite) {
 
 /// Text chunks take part in line discipline; everything else stands apart.
 fn item_kind(kind: &str, update: &RawObject) -> ItemKind {
+    /// The two fields of a content block that matter here, read without allocating.
+    #[derive(serde::Deserialize)]
+    struct ContentView<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        text: Option<&'a serde_json::value::RawValue>,
+    }
     if kind != "agent_message_chunk" && kind != "agent_thought_chunk" {
         return ItemKind::Other;
     }
-    let text = update
+    let content = update
         .get("content")
-        .and_then(|c| RawObject::parse(c.get()).ok())
-        .filter(|c| c.get_str("type").as_deref() == Some("text"))
-        .and_then(|c| c.get("text"));
-    match text {
-        Some(raw) => ItemKind::Text {
+        .and_then(|c| serde_json::from_str::<ContentView>(c.get()).ok());
+    match content {
+        Some(ContentView {
+            kind: Some(kind),
+            text: Some(raw),
+        }) if kind == "text" => ItemKind::Text {
             ends_line: literal_ends_with_newline(raw.get()),
         },
-        None => ItemKind::Other,
+        _ => ItemKind::Other,
     }
 }
 
@@ -326,7 +327,11 @@ mod tests {
             prefix_title: true,
             tool_call_id: None,
         };
-        let line = update_line(&p, &rewrite);
+        let line = {
+            let mut out = Vec::new();
+            write_update_line(&mut out, &p, &rewrite);
+            out
+        };
         let v: Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(v["params"]["sessionId"], "ouro-1");
         assert_eq!(v["params"]["_meta"]["x"], 1);
@@ -347,7 +352,12 @@ mod tests {
             prefix_title: false,
             tool_call_id: None,
         };
-        let v: Value = serde_json::from_slice(&update_line(&p, &rewrite)).unwrap();
+        let v: Value = serde_json::from_slice(&{
+            let mut out = Vec::new();
+            write_update_line(&mut out, &p, &rewrite);
+            out
+        })
+        .unwrap();
         assert_eq!(
             v["params"]["update"]["payload"],
             serde_json::json!({"deep":[1,{"a":null}]})

@@ -7,13 +7,14 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
+use smallvec::SmallVec;
 
 use crate::jsonrpc::{write_json_escaped, write_json_string};
 
 /// A JSON object's top-level fields in order; values stay raw and borrowed.
 #[derive(Debug)]
 pub struct RawObject<'a> {
-    fields: Vec<(Cow<'a, str>, &'a RawValue)>,
+    fields: SmallVec<[(Cow<'a, str>, &'a RawValue); 6]>,
 }
 
 impl<'a> RawObject<'a> {
@@ -59,7 +60,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(4));
+        let mut fields = SmallVec::new();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
             fields.push((key, value));
@@ -72,7 +73,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
 /// `update`, whose own fields are read too (so the update is scanned only once).
 #[derive(Debug)]
 pub struct UpdateParams<'a> {
-    pub fields: Vec<(Cow<'a, str>, ParamValue<'a>)>,
+    pub fields: SmallVec<[(Cow<'a, str>, ParamValue<'a>); 3]>,
 }
 
 #[derive(Debug)]
@@ -110,7 +111,7 @@ impl<'de> Deserialize<'de> for UpdateParams<'de> {
                 f.write_str("session/update params")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut fields = Vec::with_capacity(3);
+                let mut fields = SmallVec::new();
                 while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     let value = if key == "update" {
                         ParamValue::Update(map.next_value()?)
