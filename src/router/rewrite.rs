@@ -76,6 +76,9 @@ pub struct UpdateParams<'a> {
     pub fields: SmallVec<[(Cow<'a, str>, ParamValue<'a>); 3]>,
 }
 
+/// Unboxed on purpose: there is one `Update` per message, and boxing it would cost
+/// an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ParamValue<'a> {
     Raw(&'a RawValue),

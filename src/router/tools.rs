@@ -97,7 +97,7 @@ impl Router {
                 ..Default::default()
             });
         let known_paths = info.paths.len();
-        info.absorb(&update);
+        info.absorb(update);
         let editor_id = info.editor_id.clone();
         if !info.writes_files() {
             return editor_id;
