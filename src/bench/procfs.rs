@@ -89,11 +89,21 @@ mod tests {
 
     #[test]
     fn cpu_time_is_read_for_a_process_and_a_thread() {
-        let busy: u64 = (0..1_000_000u64).map(std::hint::black_box).sum();
-        assert!(busy > 0);
-        assert!(process_cpu_ns(std::process::id()).expect("process") > 0);
         let tid = nix::unistd::gettid().as_raw() as u32;
-        assert!(thread_cpu_ns(std::process::id(), tid).expect("thread") > 0);
+        // The kernel accounts a thread's time when it is switched; spin and yield
+        // (bounded) until this thread's time has been accounted.
+        let mut thread_ns = 0;
+        for _ in 0..200 {
+            let busy: u64 = (0..1_000_000u64).map(std::hint::black_box).sum();
+            assert!(busy > 0);
+            std::thread::yield_now();
+            thread_ns = thread_cpu_ns(std::process::id(), tid).expect("thread");
+            if thread_ns > 0 {
+                break;
+            }
+        }
+        assert!(thread_ns > 0);
+        assert!(process_cpu_ns(std::process::id()).expect("process") > 0);
     }
 
     #[test]
