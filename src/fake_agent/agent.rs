@@ -26,6 +26,7 @@ pub struct Settings {
     pub name: String,
     pub offer: Offer,
     pub load_session: bool,
+    pub resume_session: bool,
     pub auth_required: bool,
     pub session_delay: Option<Duration>,
     pub ignore_eof: bool,
@@ -142,7 +143,12 @@ impl Agent {
             "authenticate" => self.reply(id, json!({})).await,
             "session/new" => self.handle_new_session(id, parse_params(message)?).await,
             "session/load" if self.settings.load_session => {
-                self.handle_load_session(id, parse_params(message)?).await
+                self.handle_load_session(id, parse_params(message)?, true)
+                    .await
+            }
+            "session/resume" if self.settings.resume_session => {
+                self.handle_load_session(id, parse_params(message)?, false)
+                    .await
             }
             "session/set_mode" => self.handle_set_mode(id, parse_params(message)?).await,
             "session/set_config_option" => {
@@ -197,7 +203,7 @@ impl Agent {
             "agentCapabilities": {
                 "loadSession": self.settings.load_session,
                 "promptCapabilities": { "image": true, "embeddedContext": true },
-                "sessionCapabilities": { "close": {} },
+                "sessionCapabilities": session_capabilities(&self.settings),
             },
             "authMethods": [],
             "agentInfo": { "name": self.settings.name, "version": crate::VERSION },
@@ -242,10 +248,27 @@ impl Agent {
         &mut self,
         id: &RequestId,
         params: NewSessionParams,
+        replay: bool,
     ) -> Result<(), RpcError> {
         let Some(session_id) = params.session_id.clone() else {
             return Err(RpcError::invalid_params("missing sessionId"));
         };
+        if replay {
+            for (kind, text) in [
+                (
+                    "user_message_chunk",
+                    format!("(history of {session_id}: a question)"),
+                ),
+                (
+                    "agent_message_chunk",
+                    format!("(history of {session_id}: an answer)"),
+                ),
+            ] {
+                let update =
+                    json!({ "sessionUpdate": kind, "content": { "type": "text", "text": text } });
+                self.send(wire::session_update(&session_id, &update)).await;
+            }
+        }
         let session = self.open_session(session_id, params);
         let mut answer = json!({});
         add_session_offer(&mut answer, &session);
@@ -390,6 +413,14 @@ fn is_proxy_context(block: &Value) -> bool {
         .get("text")
         .and_then(Value::as_str)
         .is_some_and(|t| t.starts_with("[ourocodus]"))
+}
+
+fn session_capabilities(settings: &Settings) -> Value {
+    let mut capabilities = json!({ "close": {} });
+    if settings.resume_session {
+        capabilities["resume"] = json!({});
+    }
+    capabilities
 }
 
 fn prompt_text(blocks: &[Value]) -> String {

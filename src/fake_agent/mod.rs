@@ -46,9 +46,13 @@ pub struct FakeAgentArgs {
     /// (an empty list offers no config option).
     #[arg(long, value_delimiter = ',', default_value = "fast,smart")]
     pub models: Vec<String>,
-    /// Advertise and accept `session/load` (there is never history to replay).
+    /// Advertise and accept `session/load` of any session id; it replays a short
+    /// history (one user and one agent message) before answering, as agents do.
     #[arg(long)]
     pub load_session: bool,
+    /// Advertise and accept `session/resume` of any session id (no replay).
+    #[arg(long)]
+    pub resume_session: bool,
     /// Answer every prompt with error -32000 "Authentication required".
     #[arg(long)]
     pub auth_required: bool,
@@ -81,6 +85,7 @@ impl FakeAgentArgs {
                 models: non_empty(&self.models),
             },
             load_session: self.load_session,
+            resume_session: self.resume_session,
             auth_required: self.auth_required,
             session_delay: self.session_delay,
             ignore_eof: self.ignore_eof,
