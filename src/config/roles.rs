@@ -84,6 +84,16 @@ fn check_role_name(place: &Place<'_>, name: &Key<'_>) -> Result<Role, ConfigErro
     Ok(Role::new(text))
 }
 
+/// Why `name` cannot be a role (for roles added at runtime), if it can't.
+pub fn role_name_problem(name: &str) -> Option<String> {
+    if !is_valid_role_name(name) {
+        return Some(format!("invalid role name `{name}` ({ROLE_NAME_RULE})"));
+    }
+    RESERVED_ROLE_NAMES
+        .contains(&name)
+        .then(|| format!("role name `{name}` is reserved"))
+}
+
 fn is_valid_role_name(name: &str) -> bool {
     let mut chars = name.chars();
     let first_is_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());

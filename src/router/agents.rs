@@ -1,19 +1,19 @@
-//! Each role's agent over its life: start it, `initialize` it, open a child session
-//! per editor session, and settle everything it owed when it ends.
+//! Each role's agent coming up: start it, `initialize` it, and give it a child
+//! session per editor session — a new one, or after a restart the one it had,
+//! through `session/resume` or `session/load` when the agent can.
 
 use serde_json::{Value, json};
 
 use super::Router;
 use super::emit::Severity;
-use super::state::{AgentState, ChildSession, ToAgent, ToEditor};
+use super::state::{AgentState, ChildSession, Restore, ToAgent};
 use super::timers::Timer;
 use crate::acp::{ChildCapabilities, method};
 use crate::agent::Quirks;
 use crate::config::McpServerSpec;
 use crate::error::RpcError;
 use crate::ids::{ChildSessionId, Role, SessionId};
-use crate::jsonrpc::{self, RequestId};
-use crate::transport::{AgentKey, ExitReport, LaunchSpec, SendError};
+use crate::transport::LaunchSpec;
 
 impl Router {
     /// Makes sure `role` has (or is getting) a child session in `session`.
@@ -23,8 +23,12 @@ impl Router {
         };
         match &slot.state {
             AgentState::Idle => self.start_agent(role),
-            AgentState::Starting => {}
-            AgentState::Ready => self.open_child_session(session, role),
+            AgentState::Starting | AgentState::Restarting { .. } => {}
+            AgentState::Ready => self.open_child_session(session, role, true),
+            AgentState::Stopped => {
+                let why = format!("{role} was stopped; `/restart {role}` starts it again");
+                self.fail_child_session(session, role, why);
+            }
             AgentState::Failed(why) => {
                 let why = why.clone();
                 self.fail_child_session(session, role, why);
@@ -32,13 +36,14 @@ impl Router {
         }
     }
 
-    fn start_agent(&mut self, role: &Role) {
+    pub(super) fn start_agent(&mut self, role: &Role) {
         let events = self.agent_tx.clone();
         let Some(slot) = self.agents.get_mut(role) else {
             return;
         };
         slot.generation += 1;
         slot.caps = None;
+        slot.on_exit = None;
         let spec = LaunchSpec {
             command: slot.spec.command.clone(),
             args: slot.spec.args.clone(),
@@ -49,12 +54,13 @@ impl Router {
                 slot.link = Some(link);
                 slot.state = AgentState::Starting;
                 slot.started_at = Some(std::time::Instant::now());
+                slot.last_activity = std::time::Instant::now();
                 let timeout = slot.spec.timeouts.initialize;
                 self.timers
                     .insert(Timer::InitializeTimeout(slot.key()), timeout);
                 self.send_initialize(role);
             }
-            Err(e) => self.fail_agent_start(role, e.to_string()),
+            Err(e) => self.agent_cannot_start(role, e.to_string()),
         }
     }
 
@@ -95,56 +101,112 @@ impl Router {
             .map(|s| s.id.clone())
             .collect();
         for session in waiting {
-            self.open_child_session(&session, role);
+            self.open_child_session(&session, role, true);
         }
     }
 
+    /// The agent did not come up (no `initialize` answer, or an error): it is ended,
+    /// and its end is handled like any other (restart policy included).
     pub(super) fn fail_agent_start(&mut self, role: &Role, why: String) {
         tracing::warn!(role = %role, why = %why, "agent failed to start");
         let Some(slot) = self.agents.get_mut(role) else {
             return;
         };
-        slot.state = AgentState::Failed(why.clone());
-        if let Some(link) = &slot.link {
-            link.shutdown();
-        }
-        let sessions: Vec<SessionId> = self.sessions.keys().cloned().collect();
-        for session in sessions {
-            self.fail_child_session(&session, role, why.clone());
+        match &slot.link {
+            Some(link) => {
+                slot.start_failure = Some(why);
+                link.shutdown();
+            }
+            None => self.agent_cannot_start(role, why),
         }
     }
 
-    fn open_child_session(&mut self, session_id: &SessionId, role: &Role) {
-        let Some(params) = self.child_session_params(session_id, role) else {
+    /// Opens the role's child session for `session_id`: restored when the agent had
+    /// one there before it ended and can resume or load it, else a new one.
+    fn open_child_session(&mut self, session_id: &SessionId, role: &Role, may_restore: bool) {
+        if may_restore && self.restore_child_session(session_id, role) {
+            return;
+        }
+        let Some(params) = self.child_session_params(session_id, role, None) else {
             return;
         };
         let purpose = ToAgent::NewSession {
             session: session_id.clone(),
         };
         match self.request_agent(role, method::SESSION_NEW, &params.to_string(), purpose) {
-            Ok(()) => {
-                if let Some(rs) = self
-                    .sessions
-                    .get_mut(session_id)
-                    .and_then(|s| s.roles.get_mut(role))
-                {
-                    rs.child = ChildSession::Opening;
-                }
-                if let Some(slot) = self.agents.get(role) {
-                    let timer = Timer::SessionNewTimeout {
-                        key: slot.key(),
-                        session: session_id.clone(),
-                    };
-                    self.timers.insert(timer, slot.spec.timeouts.session_new);
-                }
-            }
+            Ok(()) => self.child_session_requested(session_id, role, ChildSession::Opening),
             Err(e) => self.fail_child_session(session_id, role, e.message),
         }
     }
 
-    /// `session/new` for a child: the editor's cwd and MCP servers (those the child
-    /// can use) plus the role's, and the persona where the adapter takes one.
-    fn child_session_params(&self, session_id: &SessionId, role: &Role) -> Option<Value> {
+    /// Asks a restarted agent for the session it had; false if it can't.
+    fn restore_child_session(&mut self, session_id: &SessionId, role: &Role) -> bool {
+        let previous = self
+            .role_session_mut(session_id, role)
+            .and_then(|rs| rs.previous_child.clone());
+        let caps = self.agents.get(role).and_then(|s| s.caps.clone());
+        let (Some(child), Some(caps)) = (previous, caps) else {
+            return false;
+        };
+        let how = if caps.resume {
+            Restore::Resume
+        } else if caps.load_session {
+            Restore::Load
+        } else {
+            return false;
+        };
+        let Some(params) = self.child_session_params(session_id, role, Some(&child)) else {
+            return false;
+        };
+        let purpose = ToAgent::RestoreSession {
+            session: session_id.clone(),
+            child: child.clone(),
+            how,
+        };
+        if self
+            .request_agent(role, how.method(), &params.to_string(), purpose)
+            .is_err()
+        {
+            return false;
+        }
+        if let Some(slot) = self.agents.get_mut(role) {
+            // A loaded session's replayed history is recognised (and dropped) by its id.
+            slot.sessions.insert(child.clone(), session_id.clone());
+            if how == Restore::Load {
+                slot.replaying += 1;
+            }
+        }
+        self.child_session_requested(session_id, role, ChildSession::Restoring(child));
+        true
+    }
+
+    fn child_session_requested(
+        &mut self,
+        session_id: &SessionId,
+        role: &Role,
+        state: ChildSession,
+    ) {
+        if let Some(rs) = self.role_session_mut(session_id, role) {
+            rs.child = state;
+        }
+        if let Some(slot) = self.agents.get(role) {
+            let timer = Timer::SessionNewTimeout {
+                key: slot.key(),
+                session: session_id.clone(),
+            };
+            self.timers.insert(timer, slot.spec.timeouts.session_new);
+        }
+    }
+
+    /// `session/new` (or resume/load of `restore`) for a child: the editor's cwd and
+    /// MCP servers (those the child can use) plus the role's, and the persona where
+    /// the adapter takes one.
+    fn child_session_params(
+        &self,
+        session_id: &SessionId,
+        role: &Role,
+        restore: Option<&ChildSessionId>,
+    ) -> Option<Value> {
         let session = self.sessions.get(session_id)?;
         let slot = self.agents.get(role)?;
         let caps = slot.caps.clone().unwrap_or_default();
@@ -160,6 +222,9 @@ impl Router {
             .collect();
         servers.extend(slot.spec.mcp_servers.iter().map(mcp_server_json));
         let mut params = json!({ "cwd": session.cwd, "mcpServers": servers });
+        if let Some(child) = restore {
+            params["sessionId"] = json!(child.as_str());
+        }
         if caps.additional_directories && !session.additional_directories.is_empty() {
             params["additionalDirectories"] = json!(session.additional_directories);
         }
@@ -180,7 +245,61 @@ impl Router {
             let why = "session/new answered without a sessionId".to_string();
             return self.fail_child_session(session_id, role, why);
         };
-        let child_id = ChildSessionId::new(child_id);
+        let lost = self
+            .role_session_mut(session_id, role)
+            .and_then(|rs| rs.previous_child.take())
+            .is_some();
+        self.child_session_ready(role, session_id, ChildSessionId::new(child_id), &result);
+        if lost {
+            let title = format!("{role} is back with a fresh session");
+            let why = "Its agent cannot resume or load sessions, so what it knew from earlier turns is lost.";
+            self.notify_user(session_id, Some(role), Severity::Info, &title, Some(why));
+        }
+    }
+
+    /// The answer to `session/resume` or `session/load` after a restart.
+    pub(super) fn on_child_session_restored(
+        &mut self,
+        role: &Role,
+        session_id: &SessionId,
+        child: ChildSessionId,
+        how: Restore,
+        outcome: Result<&str, RpcError>,
+    ) {
+        if let Some(slot) = self.agents.get_mut(role) {
+            if how == Restore::Load {
+                slot.replaying = slot.replaying.saturating_sub(1);
+            }
+            if outcome.is_err() {
+                slot.sessions.remove(&child);
+            }
+        }
+        match outcome {
+            Ok(result) => {
+                let result: Value = serde_json::from_str(result).unwrap_or(Value::Null);
+                if let Some(rs) = self.role_session_mut(session_id, role) {
+                    rs.previous_child = None;
+                    rs.persona_sent = true;
+                }
+                self.child_session_ready(role, session_id, child, &result);
+                let title = format!("{role} is back, with its session restored");
+                self.notify_user(session_id, Some(role), Severity::Info, &title, None);
+            }
+            Err(e) => {
+                tracing::info!(role = %role, error = %e.message, "restoring the session failed; opening a new one");
+                self.open_child_session(session_id, role, false);
+            }
+        }
+    }
+
+    /// A child session exists: route to it, take its modes and options, send what waited.
+    fn child_session_ready(
+        &mut self,
+        role: &Role,
+        session_id: &SessionId,
+        child_id: ChildSessionId,
+        result: &Value,
+    ) {
         let (Some(slot), Some(session)) =
             (self.agents.get_mut(role), self.sessions.get_mut(session_id))
         else {
@@ -217,11 +336,7 @@ impl Router {
     }
 
     pub(super) fn fail_child_session(&mut self, session_id: &SessionId, role: &Role, why: String) {
-        let Some(role_session) = self
-            .sessions
-            .get_mut(session_id)
-            .and_then(|s| s.roles.get_mut(role))
-        else {
+        let Some(role_session) = self.role_session_mut(session_id, role) else {
             return;
         };
         if matches!(role_session.child, ChildSession::Failed(_)) {
@@ -239,111 +354,6 @@ impl Router {
         }
         let title = format!("{role} is unavailable");
         self.notify_user(session_id, Some(role), Severity::Error, &title, Some(&why));
-    }
-
-    /// The agent of `key` is gone: everything it owed is answered, its sessions reset.
-    pub(super) fn handle_agent_ended(&mut self, key: &AgentKey, report: ExitReport) {
-        let role = &key.role;
-        let Some(slot) = self.agents.get_mut(role) else {
-            return;
-        };
-        slot.link = None;
-        if !matches!(slot.state, AgentState::Failed(_)) {
-            slot.state = AgentState::Idle;
-        }
-        let pending = std::mem::take(&mut slot.pending);
-        let children = std::mem::take(&mut slot.sessions);
-        if self.stopping {
-            return;
-        }
-        let reason = format!("{role} stopped ({})", report.status);
-        self.settle_agent_requests(role, pending, &reason);
-        self.abandon_relayed_requests(key);
-        for session_id in children.values() {
-            if let Some(rs) = self
-                .sessions
-                .get_mut(session_id)
-                .and_then(|s| s.roles.get_mut(role))
-            {
-                rs.child = ChildSession::Pending;
-                rs.tool_calls.clear();
-                rs.persona_sent = false;
-            }
-        }
-        self.fail_queued_prompts(role, &reason);
-        let mut description = String::from(
-            "It starts again with the next prompt that needs it; its conversation context is lost.",
-        );
-        if !report.stderr_tail.is_empty() {
-            description.push_str("\nLast stderr lines:");
-            for line in report.stderr_tail.iter().rev().take(5).rev() {
-                description.push_str("\n    ");
-                description.push_str(line);
-            }
-        }
-        self.notify_every_session(role, Severity::Error, &reason, Some(&description));
-    }
-
-    /// Prompts that were waiting for a child session the agent never opened.
-    fn fail_queued_prompts(&mut self, role: &Role, reason: &str) {
-        let error = RpcError::internal(reason.to_string());
-        let mut queued = Vec::new();
-        for session in self.sessions.values_mut() {
-            if let Some(rs) = session.roles.get_mut(role) {
-                if rs.child == ChildSession::Opening {
-                    rs.child = ChildSession::Pending;
-                }
-                queued.extend(rs.queued.drain(..).map(|q| q.turn));
-            }
-        }
-        for turn in queued {
-            self.settle_role(turn, role, super::state::RoleOutcome::Failed(error.clone()));
-        }
-    }
-
-    /// Answers what the proxy was waiting for from an agent that is gone.
-    fn settle_agent_requests(
-        &mut self,
-        role: &Role,
-        pending: std::collections::HashMap<i64, ToAgent>,
-        reason: &str,
-    ) {
-        let error = RpcError::internal(reason.to_string());
-        for purpose in pending.into_values() {
-            match purpose {
-                ToAgent::Prompt { turn, .. } => {
-                    self.settle_role(turn, role, super::state::RoleOutcome::Failed(error.clone()))
-                }
-                ToAgent::SetMode {
-                    reply_to: Some(reply),
-                    ..
-                }
-                | ToAgent::SetConfigOption {
-                    reply_to: Some(reply),
-                    ..
-                } => self.respond_error(&reply.id, &error),
-                _ => {}
-            }
-        }
-    }
-
-    /// Requests an ended agent had relayed to the editor: tell the editor to drop
-    /// them, and drop whatever it answers.
-    fn abandon_relayed_requests(&mut self, key: &AgentKey) {
-        let mut abandoned = Vec::new();
-        for (id, ToEditor::Relayed(relayed)) in self.editor.pending.iter_mut() {
-            if relayed.key == *key && !relayed.answered {
-                relayed.answered = true;
-                abandoned.push(*id);
-            }
-        }
-        for id in abandoned {
-            let params = json!({ "requestId": id });
-            self.send_editor(jsonrpc::notification(
-                method::CANCEL_REQUEST,
-                Some(&params.to_string()),
-            ));
-        }
     }
 
     pub(super) fn close_child_sessions(&mut self, session_id: &SessionId) {
@@ -373,77 +383,6 @@ impl Router {
                 );
             }
         }
-    }
-
-    /// Sends a request to `role`'s agent and remembers what it is for.
-    pub(super) fn request_agent(
-        &mut self,
-        role: &Role,
-        name: &str,
-        params: &str,
-        purpose: ToAgent,
-    ) -> Result<(), RpcError> {
-        let slot = self
-            .agents
-            .get_mut(role)
-            .ok_or_else(|| RpcError::internal(format!("no role named {role}")))?;
-        let id = slot.next_request_id();
-        let line = jsonrpc::request(&RequestId::number(id), name, Some(params));
-        let link = slot
-            .link
-            .as_ref()
-            .ok_or_else(|| RpcError::internal(format!("{role} is not running")))?;
-        link.send(line).map_err(|e| send_error(role, e))?;
-        slot.pending.insert(id, purpose);
-        Ok(())
-    }
-
-    /// A notification to `role`'s agent (best effort).
-    pub(super) fn notify_agent(&mut self, role: &Role, name: &str, params: &str) {
-        let line = jsonrpc::notification(name, Some(params));
-        if let Some(link) = self.agents.get(role).and_then(|s| s.link.as_ref())
-            && let Err(e) = link.send(line)
-        {
-            tracing::warn!(role = %role, method = name, error = %send_error(role, e).message, "notification not delivered");
-        }
-    }
-
-    /// Sends a line to the agent of `key`, if that incarnation is still the live one.
-    pub(super) fn send_to_agent_key(&self, key: &AgentKey, line: Vec<u8>) {
-        let Some(slot) = self
-            .agents
-            .get(&key.role)
-            .filter(|s| s.generation == key.generation)
-        else {
-            tracing::debug!(agent = %key, "answer for an agent that is gone; dropped");
-            return;
-        };
-        if let Some(link) = &slot.link
-            && let Err(e) = link.send(line)
-        {
-            tracing::warn!(agent = %key, error = %send_error(&key.role, e).message, "answer not delivered");
-        }
-    }
-
-    /// Answers an agent's request.
-    pub(super) fn answer_agent(
-        &self,
-        key: &AgentKey,
-        request: &RequestId,
-        result: Result<String, RpcError>,
-    ) {
-        let line = match result {
-            Ok(result) => jsonrpc::response_raw(request, &result),
-            Err(error) => jsonrpc::error_response(request, &error),
-        };
-        self.send_to_agent_key(key, line);
-    }
-}
-
-fn send_error(role: &Role, e: SendError) -> RpcError {
-    match e {
-        SendError::Full => RpcError::internal(format!("{role} is not reading its input")),
-        SendError::Closed => RpcError::internal(format!("{role} has stopped")),
     }
 }
 

@@ -7,18 +7,45 @@ use serde_json::{Value, json};
 use super::Router;
 use super::emit::{PROXY_SPEAKER, Severity};
 use super::floor::{Item, ItemKind};
+use super::team::parse_spawn;
 use crate::acp::{method, role_meta, text_of_block};
+use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
 use crate::jsonrpc::{self, RequestId};
 
 impl Router {
     /// The proxy's own commands.
     fn own_commands(&self) -> Vec<Value> {
-        vec![json!({
-            "name": "mode",
-            "description": "Set a role's mode: /mode ROLE MODE (no arguments lists them)",
-            "input": { "hint": "ROLE MODE" },
-        })]
+        let command = |name: &str, description: &str, hint: Option<&str>| {
+            let mut command = json!({ "name": name, "description": description });
+            if let Some(hint) = hint {
+                command["input"] = json!({ "hint": hint });
+            }
+            command
+        };
+        vec![
+            command(
+                "agents",
+                "List the team's agents: status, pid, uptime, restarts, current prompt",
+                None,
+            ),
+            command(
+                "spawn",
+                "Add a role now: /spawn ROLE [persona...] [--command CMD ARGS...]",
+                Some("ROLE [persona...]"),
+            ),
+            command(
+                "kill",
+                "Stop a role's agent (it stays listed; /restart starts it again)",
+                Some("ROLE"),
+            ),
+            command("restart", "Start a role's agent afresh", Some("ROLE")),
+            command(
+                "mode",
+                "Set a role's mode: /mode ROLE MODE (no arguments lists them)",
+                Some("ROLE MODE"),
+            ),
+        ]
     }
 
     /// Sends the merged command list for a session.
@@ -61,28 +88,25 @@ impl Router {
             return false;
         };
         let mut words = text.split_whitespace();
-        if words.next() != Some("/mode") {
-            return false;
-        }
+        let command = words.next().unwrap_or_default();
         let args: Vec<&str> = words.collect();
-        let outcome = match args.as_slice() {
-            [] => Ok(self.describe_modes(session_id)),
-            [role, mode] => {
-                let reply = Some(super::state::Reply {
-                    id: id.clone(),
-                    as_prompt: true,
-                });
-                match self
-                    .known_role(role)
-                    .and_then(|role| self.set_child_mode(session_id, &role, mode, reply))
-                {
-                    Ok(()) => return true,
-                    Err(e) => Err(e),
-                }
-            }
-            _ => Err(crate::error::RpcError::invalid_params(
-                "usage: /mode ROLE MODE",
-            )),
+        let outcome = match command {
+            "/mode" => match self.mode_command(id, session_id, &args) {
+                Some(outcome) => outcome,
+                None => return true,
+            },
+            "/agents" => Ok(self.describe_agents()),
+            "/spawn" => parse_spawn(&args)
+                .and_then(|request| self.spawn_role(request))
+                .map(|summary| {
+                    format!(
+                        "spawned {} ({})\n",
+                        summary["role"].as_str().unwrap_or("?"),
+                        summary["status"].as_str().unwrap_or("?")
+                    )
+                }),
+            "/kill" | "/restart" => self.lifecycle_command(command, &args),
+            _ => return false,
         };
         match outcome {
             Ok(text) => {
@@ -95,6 +119,47 @@ impl Router {
             }
         }
         true
+    }
+
+    /// `/mode [ROLE MODE]`: None when the answer comes later (from the agent).
+    fn mode_command(
+        &mut self,
+        id: &RequestId,
+        session_id: &SessionId,
+        args: &[&str],
+    ) -> Option<Result<String, RpcError>> {
+        match args {
+            [] => Some(Ok(self.describe_modes(session_id))),
+            [role, mode] => {
+                let reply = Some(super::state::Reply {
+                    id: id.clone(),
+                    as_prompt: true,
+                });
+                match self
+                    .known_role(role)
+                    .and_then(|role| self.set_child_mode(session_id, &role, mode, reply))
+                {
+                    Ok(()) => None,
+                    Err(e) => Some(Err(e)),
+                }
+            }
+            _ => Some(Err(RpcError::invalid_params("usage: /mode ROLE MODE"))),
+        }
+    }
+
+    /// `/kill ROLE` and `/restart ROLE`.
+    fn lifecycle_command(&mut self, command: &str, args: &[&str]) -> Result<String, RpcError> {
+        let [name] = args else {
+            return Err(RpcError::invalid_params(format!("usage: {command} ROLE")));
+        };
+        let role = self.known_role(name)?;
+        if command == "/kill" {
+            self.kill_role(&role)?;
+            Ok(format!("stopping {role}\n"))
+        } else {
+            self.restart_role(&role)?;
+            Ok(format!("restarting {role}\n"))
+        }
     }
 
     fn describe_modes(&self, session_id: &SessionId) -> String {

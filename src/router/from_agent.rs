@@ -29,6 +29,7 @@ impl Router {
         }
         match envelope.event {
             AgentEvent::Messages(messages) => {
+                self.note_activity(&key);
                 for message in &messages {
                     self.handle_agent_message(&key, message);
                 }
@@ -77,6 +78,11 @@ impl Router {
                     format!("session/new failed: {}", e.message),
                 ),
             },
+            ToAgent::RestoreSession {
+                session,
+                child,
+                how,
+            } => self.on_child_session_restored(role, &session, child, how, outcome),
             ToAgent::Prompt { turn, .. } => {
                 let outcome = match outcome {
                     Ok(result) => RoleOutcome::Done(crate::acp::stop_reason_of(result)),
@@ -134,6 +140,9 @@ impl Router {
         else {
             return tracing::debug!(role = %role, child = %child_id, "update for an unknown session; dropped");
         };
+        if self.replaying_history(role, &session_id) {
+            return tracing::debug!(role = %role, "history replayed by session/load; dropped");
+        }
         let kind = update.get_str("sessionUpdate");
         let kind = kind.as_deref().unwrap_or("");
         // Rare kinds are looked into as a whole; the per-chunk path never builds a Value.
@@ -163,6 +172,18 @@ impl Router {
             Some(_) => self.editor.outbox.send_with(write),
             None => self.emit_role_update(&session_id, role, item_kind(kind, update), write),
         }
+    }
+
+    /// Whether `role` is reloading its session in `session_id` after a restart (its
+    /// replayed history is already in the editor).
+    fn replaying_history(&self, role: &Role, session_id: &SessionId) -> bool {
+        let replaying = self.agents.get(role).is_some_and(|s| s.replaying > 0);
+        replaying
+            && self
+                .sessions
+                .get(session_id)
+                .and_then(|s| s.roles.get(role))
+                .is_some_and(|rs| matches!(rs.child, super::state::ChildSession::Restoring(_)))
     }
 
     /// Updates that describe session state the proxy merges (commands, modes,

@@ -62,6 +62,7 @@ impl Router {
             method::SESSION_SET_MODE => self.handle_set_mode(&id, params),
             method::SESSION_SET_CONFIG_OPTION => self.handle_set_config_option(&id, params),
             method::SESSION_CLOSE => self.handle_close_session(&id, params),
+            name if name.starts_with("_ourocodus/") => self.handle_extension(&id, name, params),
             other => self.respond_error(&id, &RpcError::method_not_found(other)),
         }
     }

@@ -3,6 +3,7 @@
 //! hands finished lines to the editor's outbox and the agents' links; it never does
 //! I/O itself and never waits on a peer.
 
+mod agent_io;
 mod agents;
 mod cancel;
 mod commands;
@@ -16,6 +17,8 @@ mod prompt;
 mod relay;
 mod rewrite;
 mod state;
+mod supervise;
+mod team;
 mod timers;
 mod tools;
 
@@ -138,6 +141,7 @@ impl Router {
         loop {
             let event = self.next_event(&mut editor_rx, &shutdown).await;
             self.dispatch(event);
+            self.announce_status_changes();
             // One hand-off to the editor's writer per event (an event may be a batch).
             self.editor.outbox.flush();
             if self.stopping && self.agents.values().all(|a| a.link.is_none()) {

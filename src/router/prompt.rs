@@ -170,6 +170,7 @@ impl Router {
             cancelled: false,
             subagents: Default::default(),
             cancel_sent: Default::default(),
+            summary: task_summary(&addressed.blocks),
             started: std::time::Instant::now(),
         };
         if self.shows_subagents() {
@@ -215,7 +216,7 @@ impl Router {
                 rs.queued.push(prompt);
                 self.pump_prompts(session_id, role);
             }
-            ChildSession::Opening => rs.queued.push(prompt),
+            ChildSession::Opening | ChildSession::Restoring(_) => rs.queued.push(prompt),
             ChildSession::Pending => {
                 rs.queued.push(prompt);
                 self.open_role_in_session(session_id, role);
@@ -262,6 +263,7 @@ impl Router {
                 {
                     rs.turns.push_back(prompt.turn);
                 }
+                self.arm_watchdog(role);
             }
             Err(e) => self.settle_role(prompt.turn, role, RoleOutcome::Failed(e)),
         }

@@ -43,6 +43,23 @@ pub struct AgentSlot {
     pub pending: HashMap<i64, ToAgent>,
     /// The agent's session ids → the editor sessions they serve.
     pub sessions: FastMap<ChildSessionId, SessionId>,
+    /// Child sessions being restored with `session/load`, whose replayed history the
+    /// editor already has (dropped until the load answers).
+    pub replaying: usize,
+    /// Unexpected exits in a row; reset once the agent has run for a while.
+    pub failures_in_a_row: u32,
+    /// Restarts since the proxy started (any cause).
+    pub restarts: u32,
+    /// What to do when the running agent ends (set by /kill and /restart).
+    pub on_exit: Option<ExitPlan>,
+    /// Why the proxy ended an agent that did not come up (its exit then reports it).
+    pub start_failure: Option<String>,
+    /// When the agent last wrote anything (for the silence watchdog).
+    pub last_activity: Instant,
+    /// A silence check is scheduled.
+    pub watchdog_armed: bool,
+    /// The status last announced with `_ourocodus/agent_status`.
+    pub reported_status: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,8 +69,39 @@ pub enum AgentState {
     /// Spawned, `initialize` sent.
     Starting,
     Ready,
-    /// Could not start or initialize; `String` says why.
+    /// Exited unexpectedly; starts again when the backoff timer fires.
+    Restarting {
+        attempt: u32,
+    },
+    /// Ended by hand (`/kill`); `/restart` starts it again.
+    Stopped,
+    /// Could not start, or exited too often; `/restart` tries again. `String` says why.
     Failed(String),
+}
+
+/// How a restarted agent gets its session back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restore {
+    Resume,
+    Load,
+}
+
+impl Restore {
+    pub fn method(self) -> &'static str {
+        match self {
+            Restore::Resume => crate::acp::method::SESSION_RESUME,
+            Restore::Load => crate::acp::method::SESSION_LOAD,
+        }
+    }
+}
+
+/// A deliberate end of an agent, decided before it happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitPlan {
+    /// `/kill`: stay stopped.
+    Stay,
+    /// `/restart`: start again at once.
+    StartAgain,
 }
 
 /// Why the proxy sent a request to an agent: decides what the answer means.
@@ -62,6 +110,12 @@ pub enum ToAgent {
     Initialize,
     NewSession {
         session: SessionId,
+    },
+    /// `session/resume` or `session/load` of the session the agent had before it ended.
+    RestoreSession {
+        session: SessionId,
+        child: ChildSessionId,
+        how: Restore,
     },
     Prompt {
         turn: TurnId,
@@ -102,6 +156,14 @@ impl AgentSlot {
             next_request_id: 0,
             pending: HashMap::new(),
             sessions: FastMap::default(),
+            replaying: 0,
+            failures_in_a_row: 0,
+            restarts: 0,
+            on_exit: None,
+            start_failure: None,
+            last_activity: Instant::now(),
+            watchdog_armed: false,
+            reported_status: None,
         }
     }
 
@@ -151,6 +213,8 @@ pub struct RoleSession {
     pub turns: VecDeque<TurnId>,
     /// Whether the first-turn persona preamble went out (for agents without system-prompt support).
     pub persona_sent: bool,
+    /// The child session the role had before its agent ended, to restore it.
+    pub previous_child: Option<ChildSessionId>,
     /// The child's `modes` (SessionModeState), if it has modes.
     pub modes: Option<Value>,
     /// The child's `configOptions`.
@@ -188,6 +252,8 @@ pub enum ChildSession {
     Pending,
     /// `session/new` is in flight.
     Opening,
+    /// `session/resume` or `session/load` of this (earlier) child session is in flight.
+    Restoring(ChildSessionId),
     Ready(ChildSessionId),
     Failed(String),
 }
@@ -208,6 +274,8 @@ pub struct Turn {
     pub cancelled: bool,
     /// Per role, the subagent session shown for this turn (editors with subagents).
     pub subagents: IndexMap<Role, SessionId>,
+    /// The prompt's text, shortened (for `/agents` and subagent tasks).
+    pub summary: String,
     /// Whether `session/cancel` went to each role's agent already.
     pub cancel_sent: HashSet<Role>,
     pub started: Instant,

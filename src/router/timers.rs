@@ -17,8 +17,15 @@ pub const FLOOR_PATIENCE: Duration = Duration::from_millis(1500);
 pub enum Timer {
     ShutdownDeadline,
     InitializeTimeout(AgentKey),
-    SessionNewTimeout { key: AgentKey, session: SessionId },
+    SessionNewTimeout {
+        key: AgentKey,
+        session: SessionId,
+    },
     CancelGrace(TurnId, crate::ids::Role),
+    /// A restarting agent's backoff is over.
+    Restart(AgentKey),
+    /// Time to check whether a working agent has gone silent.
+    Silence(AgentKey),
     FloorBreak(SessionId),
 }
 
@@ -30,6 +37,8 @@ impl Router {
             Timer::SessionNewTimeout { key, session } => self.on_session_new_timeout(key, session),
             Timer::CancelGrace(turn, role) => self.on_cancel_grace(turn, role),
             Timer::FloorBreak(session) => self.on_floor_break(session),
+            Timer::Restart(key) => self.on_restart_due(key),
+            Timer::Silence(key) => self.on_silence_check(key),
         }
     }
 

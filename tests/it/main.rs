@@ -11,4 +11,5 @@ mod relay;
 mod routing;
 mod speakers;
 mod startup;
+mod supervision;
 mod turns;
