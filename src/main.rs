@@ -26,6 +26,10 @@ enum Command {
         /// Team configuration (default: ./ourocodus.toml, then $XDG_CONFIG_HOME/ourocodus/config.toml, then built in).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Largest message accepted from the editor or an agent (e.g. 64MiB); longer
+        /// lines are refused and skipped.
+        #[arg(long, default_value = "64MiB", value_parser = ourocodus::editor::parse_size)]
+        max_message_size: usize,
     },
     /// Write a commented starter configuration.
     Init {
@@ -82,9 +86,12 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Acp { config } => {
+        Command::Acp {
+            config,
+            max_message_size,
+        } => {
             let team = ourocodus::config::load_team(config.as_deref())?;
-            Ok(ourocodus::editor::serve_stdio(team)?)
+            Ok(ourocodus::editor::serve_stdio(team, max_message_size)?)
         }
         Command::Init { path, force } => {
             ourocodus::config::starter::write_starter(&path, force)?;

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::outbox::OutboxReceiver;
-use super::{EditorInput, EditorOutbox, MAX_LINE_BYTES};
+use super::{EditorInput, EditorOutbox};
 use crate::config::Team;
 use crate::error::Error;
 use crate::jsonrpc::{Frame, LineSplitter, Message};
@@ -31,24 +31,26 @@ const IO_CHUNK: usize = 64 * 1024;
 const EXIT_GRACE: Duration = Duration::from_secs(3);
 
 /// Serves one editor on stdin/stdout until it closes its end or a signal arrives.
-pub fn serve_stdio(team: Team) -> Result<ExitCode, Error> {
+/// `max_message` caps one line from the editor or an agent (longer ones are refused
+/// and skipped without being held).
+pub fn serve_stdio(team: Team, max_message: usize) -> Result<ExitCode, Error> {
     // One worker: parsing overlaps with routing on a second core, and there is no
     // pool of threads to hand single messages around.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
-    runtime.block_on(serve(team))?;
+    runtime.block_on(serve(team, max_message))?;
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(team: Team) -> Result<(), Error> {
+async fn serve(team: Team, max_message: usize) -> Result<(), Error> {
     let (input_tx, input_rx) = mpsc::channel(EDITOR_INBOX_CAPACITY);
     let (outbox, receiver) = EditorOutbox::new();
-    start_reader(input_tx)?;
+    start_reader(input_tx, max_message)?;
     let writer = start_writer(receiver)?;
-    run_router(team, outbox, input_rx).await;
+    run_router(team, outbox, input_rx, max_message).await;
     if tokio::time::timeout(EXIT_GRACE, writer.finished())
         .await
         .is_err()
@@ -58,9 +60,14 @@ async fn serve(team: Team) -> Result<(), Error> {
     Ok(())
 }
 
-async fn run_router(team: Team, outbox: EditorOutbox, input_rx: mpsc::Receiver<EditorInput>) {
+async fn run_router(
+    team: Team,
+    outbox: EditorOutbox,
+    input_rx: mpsc::Receiver<EditorInput>,
+    max_message: usize,
+) {
     let tracker = TaskTracker::new();
-    let transport = Arc::new(ProcessTransport::new(tracker.clone(), MAX_LINE_BYTES));
+    let transport = Arc::new(ProcessTransport::new(tracker.clone(), max_message));
     let shutdown = CancellationToken::new();
     tokio::spawn(shutdown_on_signal(shutdown.clone()));
     Router::new(team, transport, outbox)
@@ -97,15 +104,15 @@ fn dup_stdio(fd: impl AsFd) -> Result<(std::fs::File, bool), Error> {
     Ok((file, is_pipe))
 }
 
-fn start_reader(input_tx: mpsc::Sender<EditorInput>) -> Result<(), Error> {
+fn start_reader(input_tx: mpsc::Sender<EditorInput>, max_message: usize) -> Result<(), Error> {
     let (file, is_pipe) = dup_stdio(std::io::stdin())?;
     if is_pipe {
         let pipe = pipe::Receiver::from_file(file)?;
-        tokio::spawn(read_editor_pipe(pipe, input_tx));
+        tokio::spawn(read_editor_pipe(pipe, input_tx, max_message));
     } else {
         std::thread::Builder::new()
             .name("editor-stdin".into())
-            .spawn(move || read_editor_blocking(file, input_tx))?;
+            .spawn(move || read_editor_blocking(file, input_tx, max_message))?;
     }
     Ok(())
 }
@@ -143,8 +150,12 @@ fn start_writer(receiver: OutboxReceiver) -> Result<Writer, Error> {
     Ok(Writer::Thread(thread))
 }
 
-async fn read_editor_pipe(mut pipe: pipe::Receiver, input_tx: mpsc::Sender<EditorInput>) {
-    let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
+async fn read_editor_pipe(
+    mut pipe: pipe::Receiver,
+    input_tx: mpsc::Sender<EditorInput>,
+    max_message: usize,
+) {
+    let mut splitter = LineSplitter::new(max_message);
     let mut buf = vec![0u8; IO_CHUNK];
     let mut frames = Vec::new();
     loop {
@@ -166,8 +177,12 @@ async fn read_editor_pipe(mut pipe: pipe::Receiver, input_tx: mpsc::Sender<Edito
     let _ = input_tx.send(EditorInput::Closed).await;
 }
 
-fn read_editor_blocking(mut stdin: std::fs::File, input_tx: mpsc::Sender<EditorInput>) {
-    let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
+fn read_editor_blocking(
+    mut stdin: std::fs::File,
+    input_tx: mpsc::Sender<EditorInput>,
+    max_message: usize,
+) {
+    let mut splitter = LineSplitter::new(max_message);
     let mut buf = vec![0u8; IO_CHUNK];
     let mut frames = Vec::new();
     loop {

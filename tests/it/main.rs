@@ -3,6 +3,7 @@
 mod support;
 
 mod cancel;
+mod limits;
 mod modes;
 mod multiplex;
 mod peers;
