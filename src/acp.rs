@@ -203,7 +203,16 @@ pub struct FileParams<'a> {
 
 /// Parses params into `T`, naming the problem for a -32602 reply.
 pub fn parse_params<'a, T: Deserialize<'a>>(params: Option<&'a str>) -> Result<T, String> {
-    serde_json::from_str(params.unwrap_or("{}")).map_err(|e| e.to_string())
+    let mut deserializer = serde_json::Deserializer::from_str(params.unwrap_or("{}"));
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || inner.to_string().contains("missing field") {
+            inner.to_string()
+        } else {
+            format!("field `{path}`: {inner}")
+        }
+    })
 }
 
 /// A stop reason as the children report it.
@@ -274,6 +283,15 @@ mod tests {
         assert_eq!(caps["fs"]["writeTextFile"], true);
         assert_eq!(caps["terminal"], false);
         assert!(caps.get("elicitation").is_none());
+    }
+
+    #[test]
+    fn params_errors_name_the_field() {
+        let e =
+            parse_params::<PromptParams>(Some(r#"{"sessionId": 1, "prompt": []}"#)).unwrap_err();
+        assert!(e.starts_with("field `sessionId`:"), "{e}");
+        let e = parse_params::<PromptParams>(Some(r#"{"prompt": []}"#)).unwrap_err();
+        assert!(e.contains("missing field `sessionId`"), "{e}");
     }
 
     #[test]

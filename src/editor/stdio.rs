@@ -27,8 +27,10 @@ use crate::transport::ProcessTransport;
 
 const EDITOR_INBOX_CAPACITY: usize = 1024;
 const IO_CHUNK: usize = 64 * 1024;
-/// After the router stops, how long children and output may take to finish.
-const EXIT_GRACE: Duration = Duration::from_secs(3);
+/// After the router stops, how long the agents' tasks may take to finish.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// How long the last output may wait for an editor that stopped reading.
+const OUTPUT_GRACE: Duration = Duration::from_millis(500);
 
 /// Serves one editor on stdin/stdout until it closes its end or a signal arrives.
 /// `max_message` caps one line from the editor or an agent (longer ones are refused
@@ -51,7 +53,7 @@ async fn serve(team: Team, max_message: usize) -> Result<(), Error> {
     start_reader(input_tx, max_message)?;
     let writer = start_writer(receiver)?;
     run_router(team, outbox, input_rx, max_message).await;
-    if tokio::time::timeout(EXIT_GRACE, writer.finished())
+    if tokio::time::timeout(OUTPUT_GRACE, writer.finished())
         .await
         .is_err()
     {

@@ -224,11 +224,22 @@ fn classify(line: &str, e: serde_json::Error) -> ParseError {
     } else {
         ParseErrorKind::InvalidRequest
     };
+    // Valid JSON of the wrong shape may still carry a usable id to answer with.
+    let id = (kind == ParseErrorKind::InvalidRequest)
+        .then(|| serde_json::from_str::<IdOnly>(line).ok()?.id)
+        .flatten();
     ParseError {
         kind,
-        id: None,
+        id,
         detail: e.to_string(),
     }
+}
+
+/// Just the id of an otherwise unusable message.
+#[derive(Deserialize)]
+struct IdOnly {
+    #[serde(default)]
+    id: Option<RequestId>,
 }
 
 #[cfg(test)]
@@ -296,6 +307,11 @@ mod tests {
         assert_eq!(e.id, Some(RequestId::number(4)));
         let e = Message::parse(r#"{"id":1,"method":"x"}"#).unwrap_err();
         assert_eq!(e.kind, ParseErrorKind::InvalidRequest);
+        let e = Message::parse(r#"{"jsonrpc":"2.0","id":9,"method":5}"#).unwrap_err();
+        assert_eq!(
+            (e.kind, e.id),
+            (ParseErrorKind::InvalidRequest, Some(RequestId::number(9)))
+        );
         let e = Message::parse(r#"[1,2]"#).unwrap_err();
         assert_eq!(e.kind, ParseErrorKind::InvalidRequest);
         let e = Message::parse(r#"{"jsonrpc":"2.0","method":"x","params":3}"#).unwrap_err();
