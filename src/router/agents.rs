@@ -37,10 +37,11 @@ impl Router {
     }
 
     pub(super) fn start_agent(&mut self, role: &Role) {
-        let events = self.agent_tx.clone();
+        let (events, inbox) = super::agent_inbox();
         let Some(slot) = self.agents.get_mut(role) else {
             return;
         };
+        slot.inbox = Some(inbox);
         slot.generation += 1;
         slot.caps = None;
         slot.on_exit = None;

@@ -40,9 +40,9 @@ use crate::transport::{AgentEnvelope, Transport};
 use state::{AgentSlot, FastIndexMap, FastMap, Session, ToEditor, Turn, TurnId};
 use timers::Timer;
 
-/// Batches of agent messages (one read each, at most 64 KiB) that may wait for the
-/// router before agents are slowed down.
-const AGENT_INBOX_CAPACITY: usize = 32;
+/// Batches of one agent's messages (one read each, at most 64 KiB) that may wait for
+/// the router before that agent is slowed down.
+const AGENT_INBOX_CAPACITY: usize = 8;
 /// After shutdown starts, how long agents get to end before the loop stops anyway.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(1800);
 
@@ -58,9 +58,8 @@ pub struct Router {
     turns: FastMap<TurnId, Turn>,
     next_turn: u64,
     timers: DelayQueue<Timer>,
-    /// Handed to transports; every agent's events come back on `agent_rx`.
-    agent_tx: mpsc::Sender<AgentEnvelope>,
-    agent_rx: mpsc::Receiver<AgentEnvelope>,
+    /// Where the round-robin over the agents' inboxes starts next time.
+    next_inbox: usize,
     /// Results of work done off the loop (disk reads and writes).
     local_tx: mpsc::UnboundedSender<LocalEvent>,
     local_rx: mpsc::UnboundedReceiver<LocalEvent>,
@@ -101,7 +100,6 @@ enum Event {
 
 impl Router {
     pub fn new(team: Team, transport: Arc<dyn Transport>, outbox: EditorOutbox) -> Self {
-        let (agent_tx, agent_rx) = mpsc::channel(AGENT_INBOX_CAPACITY);
         let (local_tx, local_rx) = mpsc::unbounded_channel();
         let agents = team
             .roles
@@ -124,8 +122,7 @@ impl Router {
             turns: FastMap::default(),
             next_turn: 0,
             timers: DelayQueue::new(),
-            agent_tx,
-            agent_rx,
+            next_inbox: 0,
             local_tx,
             local_rx,
             stopping: false,
@@ -172,7 +169,9 @@ impl Router {
                 Some(input) => Event::Editor(input),
                 None => Event::EditorGone,
             },
-            Some(envelope) = self.agent_rx.recv(), if !congested => Event::Agent(envelope),
+            envelope = std::future::poll_fn(|cx| poll_inboxes(&mut self.agents, &mut self.next_inbox, cx)), if !congested => {
+                Event::Agent(envelope)
+            }
             _ = self.editor.outbox.drained(), if congested => Event::Drained,
         }
     }
@@ -220,4 +219,38 @@ impl Router {
     fn role_names(&self) -> Vec<Role> {
         self.agents.keys().cloned().collect()
     }
+}
+
+/// Takes the next batch from the agents' inboxes in turn, so a slow editor is shared
+/// fairly: each agent with output waiting gets one batch before any gets a second.
+fn poll_inboxes(
+    agents: &mut FastIndexMap<Role, AgentSlot>,
+    next: &mut usize,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<AgentEnvelope> {
+    let count = agents.len();
+    for offset in 0..count {
+        let index = (*next + offset) % count;
+        let Some((_, slot)) = agents.get_index_mut(index) else {
+            continue;
+        };
+        let Some(inbox) = slot.inbox.as_mut() else {
+            continue;
+        };
+        match inbox.poll_recv(cx) {
+            std::task::Poll::Ready(Some(envelope)) => {
+                *next = index + 1;
+                return std::task::Poll::Ready(envelope);
+            }
+            std::task::Poll::Ready(None) => slot.inbox = None,
+            std::task::Poll::Pending => {}
+        }
+    }
+    std::task::Poll::Pending
+}
+
+/// A new agent's inbox: its transport sends into the sender, the router polls the
+/// receiver.
+pub(super) fn agent_inbox() -> (mpsc::Sender<AgentEnvelope>, mpsc::Receiver<AgentEnvelope>) {
+    mpsc::channel(AGENT_INBOX_CAPACITY)
 }

@@ -34,6 +34,8 @@ pub struct AgentSlot {
     pub generation: u32,
     pub state: AgentState,
     pub link: Option<AgentLink>,
+    /// The running agent's messages and end, in order.
+    pub inbox: Option<tokio::sync::mpsc::Receiver<crate::transport::AgentEnvelope>>,
     /// Known once `initialize` answered.
     pub caps: Option<ChildCapabilities>,
     pub quirks: Quirks,
@@ -150,6 +152,7 @@ impl AgentSlot {
             generation: 0,
             state: AgentState::Idle,
             link: None,
+            inbox: None,
             caps: None,
             quirks: Quirks::Generic,
             started_at: None,
