@@ -13,6 +13,8 @@ mod from_editor;
 mod mention;
 mod options;
 mod prompt;
+#[cfg(test)]
+mod proptests;
 mod relay;
 mod rewrite;
 mod state;

@@ -157,7 +157,7 @@ pub(crate) fn json_scalar() -> impl Strategy<Value = String> + Clone {
 /// Any JSON value, nested up to three levels.
 pub(crate) fn json_value() -> BoxedStrategy<String> {
     json_scalar()
-        .prop_recursive(3, 24, 4, |inner| {
+        .prop_recursive(3, 16, 4, |inner| {
             prop_oneof![json_array_of(inner.clone()), json_object_of(inner)]
         })
         .boxed()

@@ -328,7 +328,7 @@ fn foreign_fields() -> impl Strategy<Value = Vec<(String, String)>> {
 }
 
 proptest! {
-    #![proptest_config(config(10_000))]
+    #![proptest_config(config(30_000))]
 
     #[test]
     fn arbitrary_bytes_never_panic_and_only_non_json_is_a_parse_error(
@@ -337,12 +337,20 @@ proptest! {
         let parsed = Parsed::of(Message::parse_bytes(bytes.clone()));
         parse_error_iff_not_json(&bytes, &parsed)?;
     }
+}
+
+proptest! {
+    #![proptest_config(config(10_000))]
 
     #[test]
     fn json_token_soup_never_panics_and_is_classified_as_the_spec_says(text in token_soup()) {
         let parsed = Parsed::of(Message::parse(text.as_str()));
         parse_error_iff_not_json(text.as_bytes(), &parsed)?;
     }
+}
+
+proptest! {
+    #![proptest_config(config(6_000))]
 
     #[test]
     fn envelopes_of_any_shape_parse_as_the_spec_reads_them(text in envelope()) {
@@ -369,7 +377,8 @@ proptest! {
         let (before, after) = (whitespace_for(spaces), whitespace_for(spaces >> 4));
         let text = format!(r#"{{"jsonrpc":"2.0","id":{literal},"result":{before}null{after}}}"#);
         let parsed = Parsed::of(Message::parse(text.as_str()));
-        prop_assert_eq!(parsed, Parsed::Response { id, outcome: Ok("null".into()) }, "line: {}", text);
+        let success = Parsed::Response { id, outcome: Ok("null".into()) };
+        prop_assert_eq!(parsed, success, "line: {}", text);
     }
 
     #[test]
@@ -377,7 +386,8 @@ proptest! {
     fn a_json_array_is_never_a_message(
         items in prop::collection::vec(
             prop_oneof![
-                select(vec!["\"2.0\"", "null", "1", "\"session/prompt\"", "{}", "[]"]).prop_map(String::from),
+                select(vec!["\"2.0\"", "null", "1", "\"session/prompt\"", "{}", "[]"])
+                    .prop_map(String::from),
                 json_number(),
             ],
             0..9,

@@ -47,6 +47,10 @@ fn error_object() -> impl Strategy<Value = ErrorObject> {
     })
 }
 
+fn failed(error: impl std::fmt::Display) -> TestCaseError {
+    TestCaseError::fail(error.to_string())
+}
+
 /// `"data": null` reads back as no data; the two say the same on the wire.
 fn without_null_data(mut error: ErrorObject) -> ErrorObject {
     if error.data == Some(Value::Null) {
@@ -60,12 +64,12 @@ fn reparse(line: Vec<u8>) -> Result<Parsed, TestCaseError> {
     prop_assert_eq!(line.last(), Some(&b'\n'));
     let body = &line[..line.len() - 1];
     prop_assert!(!body.contains(&b'\n'), "a raw newline inside the line");
-    let text = String::from_utf8(body.to_vec()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let text = String::from_utf8(body.to_vec()).map_err(failed)?;
     Ok(Parsed::of(Message::parse(text)))
 }
 
 proptest! {
-    #![proptest_config(config(5_000))]
+    #![proptest_config(config(3_000))]
 
     #[test]
     fn built_requests_and_notifications_parse_back_to_their_parts(
@@ -95,13 +99,17 @@ proptest! {
             return Err(TestCaseError::fail(format!("not an error response: {parsed:?}")));
         };
         prop_assert_eq!(back, id);
-        let back: ErrorObject = serde_json::from_str(&raw).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let back: ErrorObject = serde_json::from_str(&raw).map_err(failed)?;
         prop_assert_eq!(back, without_null_data(error));
     }
+}
+
+proptest! {
+    #![proptest_config(config(10_000))]
 
     #[test]
     fn ids_written_as_json_read_back_as_the_same_id(id in any_id()) {
-        let back: RequestId = serde_json::from_str(&id.to_json()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let back: RequestId = serde_json::from_str(&id.to_json()).map_err(failed)?;
         prop_assert_eq!(back, id);
     }
 
@@ -118,7 +126,7 @@ proptest! {
         let mut literal = Vec::new();
         write_json_string(&mut literal, &text);
         prop_assert_eq!(&literal[1..literal.len() - 1], escaped);
-        let back: String = serde_json::from_slice(&literal).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let back: String = serde_json::from_slice(&literal).map_err(failed)?;
         prop_assert_eq!(back, text);
     }
 }
