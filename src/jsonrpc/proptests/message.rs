@@ -138,12 +138,14 @@ fn reference_envelope(fields: &[(String, Box<RawValue>)]) -> Parsed {
     }
 }
 
+/// A top-level array: checked on its own (`a_json_array_is_never_a_message`).
 fn is_json_array(bytes: &[u8]) -> bool {
     serde_json::from_slice::<Vec<IgnoredAny>>(bytes).is_ok()
 }
 
 /// JSON by the grammar that serde_json cannot hold as a value: a number beyond the
-/// range of an f64. Checked on its own (`an_id_beyond_f64_range_is_...`).
+/// range of an f64. Checked on its own
+/// (`an_id_beyond_f64_range_is_an_invalid_request_not_a_parse_error`).
 fn has_number_beyond_f64(bytes: &[u8]) -> bool {
     serde_json::from_slice::<IgnoredAny>(bytes).is_ok()
         && serde_json::from_slice::<Value>(bytes).is_err()
