@@ -94,7 +94,7 @@ fn chunks<'a>(input: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
 }
 
 proptest! {
-    #![proptest_config(config(20_000))]
+    #![proptest_config(config(15_000))]
 
     #[test]
     fn the_splitter_yields_the_reference_frames_in_any_chunking(

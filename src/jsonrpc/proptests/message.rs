@@ -352,7 +352,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(6_000))]
+    #![proptest_config(config(5_000))]
 
     #[test]
     fn envelopes_of_any_shape_parse_as_the_spec_reads_them(text in envelope()) {

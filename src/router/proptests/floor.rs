@@ -329,7 +329,7 @@ fn check(roles: &[Role], events: &[Event], offered: &[Offered]) -> Result<(), Te
 }
 
 proptest! {
-    #![proptest_config(config(6_000))]
+    #![proptest_config(config(5_000))]
 
     #[test]
     fn every_item_comes_out_once_in_its_roles_order_and_no_line_mixes_roles(

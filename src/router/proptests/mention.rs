@@ -190,7 +190,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(6_000))]
+    #![proptest_config(config(5_000))]
 
     #[test]
     fn known_mentions_are_reported_and_removed_and_code_is_left_alone(pieces in prompt()) {

@@ -271,7 +271,7 @@ fn check_meta(
 }
 
 proptest! {
-    #![proptest_config(config(4_000))]
+    #![proptest_config(config(3_000))]
 
     #[test]
     fn the_editor_copy_equals_the_agents_update_but_for_the_rewritten_fields(
