@@ -5,6 +5,8 @@ mod framing;
 mod id;
 mod message;
 mod outgoing;
+#[cfg(test)]
+pub(crate) mod proptests;
 
 pub use framing::{Frame, LineSplitter};
 pub use id::RequestId;

@@ -14,6 +14,8 @@ mod from_editor;
 mod mention;
 mod options;
 mod prompt;
+#[cfg(test)]
+mod proptests;
 mod relay;
 mod rewrite;
 mod state;
