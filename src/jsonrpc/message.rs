@@ -68,10 +68,15 @@ struct Envelope<'a> {
     method: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     params: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     result: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     error: Option<&'a RawValue>,
+}
+
+/// A field that is present, even as `null` (`"result": null` is a success).
+fn present_raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// Distinguishes `"id": null` (a request with a null id) from a missing id (a notification).
@@ -169,6 +174,10 @@ fn name_of(line: &str, method: Cow<'_, str>) -> Name {
 }
 
 fn parse_body(line: &str) -> Result<Body, ParseError> {
+    // Only an object can be a message (serde would read an array by position).
+    if !line.trim_start().starts_with('{') {
+        return Err(not_an_object(line));
+    }
     let env: Envelope<'_> = serde_json::from_str(line).map_err(|e| classify(line, e))?;
     let id = env.id;
     let invalid_id = id.clone();
@@ -216,13 +225,10 @@ fn parse_body(line: &str) -> Result<Body, ParseError> {
 
 /// A JSON syntax error is -32700; valid JSON of the wrong shape is -32600.
 fn classify(line: &str, e: serde_json::Error) -> ParseError {
-    let kind = if e.is_syntax()
-        || e.is_eof()
-        || serde_json::from_str::<serde::de::IgnoredAny>(line).is_err()
-    {
-        ParseErrorKind::NotJson
-    } else {
+    let kind = if is_json(line) {
         ParseErrorKind::InvalidRequest
+    } else {
+        ParseErrorKind::NotJson
     };
     // Valid JSON of the wrong shape may still carry a usable id to answer with.
     let id = (kind == ParseErrorKind::InvalidRequest)
@@ -235,10 +241,31 @@ fn classify(line: &str, e: serde_json::Error) -> ParseError {
     }
 }
 
+fn not_an_object(line: &str) -> ParseError {
+    ParseError {
+        kind: if is_json(line) {
+            ParseErrorKind::InvalidRequest
+        } else {
+            ParseErrorKind::NotJson
+        },
+        id: None,
+        detail: "a message must be a JSON object".to_string(),
+    }
+}
+
+/// Whether `line` is JSON at all (serde_json refuses numbers beyond f64 with a
+/// syntax error, but they are valid JSON).
+fn is_json(line: &str) -> bool {
+    match serde_json::from_str::<serde::de::IgnoredAny>(line) {
+        Ok(_) => true,
+        Err(e) => e.to_string().starts_with("number out of range"),
+    }
+}
+
 /// Just the id of an otherwise unusable message.
 #[derive(Deserialize)]
 struct IdOnly {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     id: Option<RequestId>,
 }
 

@@ -327,6 +327,10 @@ fn item_kind(kind: &str, update: &RawObject) -> ItemKind {
 /// Whether a JSON string literal's text ends in `\n`, without unescaping it: the
 /// literal ends in `\n"` with the backslash not itself escaped.
 fn literal_ends_with_newline(literal: &str) -> bool {
+    if literal.ends_with("\\u000a\"") || literal.ends_with("\\u000A\"") {
+        let body = &literal[..literal.len() - 7];
+        return body.bytes().rev().take_while(|b| *b == b'\\').count() % 2 == 0;
+    }
     let Some(body) = literal.strip_suffix("n\"") else {
         return false;
     };

@@ -113,29 +113,28 @@ fn drop_one_space<'a>(out: &str, rest: &'a str) -> &'a str {
 #[derive(Default)]
 struct CodeTracker {
     fence: bool,
-    inline: bool,
+    /// The length of the backtick run that opened the current code span: only a run
+    /// of exactly that length closes it (as in CommonMark).
+    inline: Option<usize>,
 }
 
 impl CodeTracker {
     fn inside(&self) -> bool {
-        self.fence || self.inline
+        self.fence || self.inline.is_some()
     }
 
-    /// If a backtick run starts here, toggles the state and returns its length.
+    /// If a backtick run starts here, updates the state and returns its length.
     fn advance(&mut self, rest: &str) -> Option<usize> {
         let ticks = rest.bytes().take_while(|b| *b == b'`').count();
-        match ticks {
-            0 => None,
-            3.. => {
-                self.fence = !self.fence;
-                Some(ticks)
-            }
-            _ if !self.fence => {
-                self.inline = !self.inline;
-                Some(ticks)
-            }
-            _ => Some(ticks),
+        match (ticks, self.inline) {
+            (0, _) => return None,
+            (opened, Some(closing)) if opened == closing => self.inline = None,
+            (_, Some(_)) => {}
+            (3.., None) => self.fence = !self.fence,
+            (_, None) if !self.fence => self.inline = Some(ticks),
+            _ => {}
         }
+        Some(ticks)
     }
 }
 
