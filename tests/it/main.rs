@@ -1,8 +1,10 @@
 //! Integration tests: the real binary, fake and third-party agents, one file per capability.
 
+mod procs;
 mod support;
 
 mod cancel;
+mod hygiene;
 mod modes;
 mod multiplex;
 mod peers;
