@@ -33,11 +33,8 @@ impl Family {
     async fn of(proxy: &Proxy, count: usize) -> Family {
         procs::adopt_orphans();
         let config = proxy.cwd().join("team.toml");
-        let proxy_pid = procs::with_argument(config.to_str().expect("utf-8 path"))
-            .into_iter()
-            .find(|p| p.ppid == std::process::id())
-            .expect("the proxy is found by its config path")
-            .pid;
+        let proxy_pid = procs::child_with_argument(config.to_str().expect("utf-8 path"))
+            .expect("the proxy is found by its config path");
         let found = procs::wait_until(WAIT, || live_children(proxy_pid).len() == count).await;
         let leaders = live_children(proxy_pid);
         assert!(

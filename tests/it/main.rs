@@ -1,8 +1,10 @@
 //! Integration tests: the real binary, fake and third-party agents, one file per capability.
 
 mod procs;
+mod raw_editor;
 mod support;
 
+mod bad_input;
 mod cancel;
 mod hygiene;
 mod modes;

@@ -79,6 +79,14 @@ pub fn with_argument(marker: &str) -> Vec<Proc> {
         .collect()
 }
 
+/// The child of this test process started with argument `marker`, if it runs.
+pub fn child_with_argument(marker: &str) -> Option<u32> {
+    with_argument(marker)
+        .into_iter()
+        .find(|p| p.ppid == std::process::id())
+        .map(|p| p.pid)
+}
+
 /// The direct children of `pid`, zombies included.
 pub fn children(pid: u32) -> Vec<Proc> {
     all().into_iter().filter(|p| p.ppid == pid).collect()
