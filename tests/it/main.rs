@@ -4,6 +4,7 @@ mod procs;
 mod raw_editor;
 mod support;
 
+mod backpressure;
 mod bad_input;
 mod cancel;
 mod hygiene;
