@@ -3,8 +3,8 @@
 //! null id, -32600 invalid request with the id when it can be read, -32601 unknown
 //! method, -32602 wrong params naming the field), unknown vendor notifications are
 //! ignored, an over-long line is refused without the proxy keeping it, and a normal
-//! prompt works after each. From an agent, garbage on stdout is skipped and logged
-//! with the role, and the agent keeps serving.
+//! prompt works after each. From an agent, garbage on stdout and a line over the cap
+//! are skipped and logged with the role, and the agent keeps serving.
 
 use serde_json::{Value, json};
 
@@ -128,13 +128,16 @@ async fn an_unknown_method_is_answered_method_not_found_with_its_id() {
 }
 
 #[tokio::test]
-async fn an_unknown_vendor_notification_is_ignored_without_an_answer() {
+async fn an_unknown_vendor_notification_and_an_answer_to_no_request_are_ignored_without_an_answer()
+{
     bounded(WAIT * 2, async {
         let (mut proxy, session) = started().await;
         proxy
             .notify("_vendor/x", json!({ "anything": [1, 2] }))
             .await;
         proxy.notify("_vendor/x", json!(null)).await;
+        let stray = json!({ "jsonrpc": "2.0", "id": 999_999, "result": { "never": "asked" } });
+        proxy.send(stray).await;
         // The next response the editor sees is the one to the request sent after.
         let id = proxy.request("no/such_method", json!({})).await;
         let (before, answer) = proxy.until_response(id, |_| None).await;
@@ -327,6 +330,42 @@ async fn an_agents_garbage_on_stdout_is_skipped_logged_with_its_role_and_the_age
             "{unknown_answer}"
         );
         assert_a_prompt_still_works(&mut proxy, &session).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_agents_line_over_the_cap_is_skipped_logged_with_its_role_and_the_agent_keeps_serving() {
+    bounded(WAIT * 2, async {
+        let (mut proxy, session) = started().await;
+        let (messages, answer) = proxy
+            .prompt(&session, "big 70m; say after the big line\\n")
+            .await;
+        assert_eq!(answer["result"]["stopReason"], "end_turn", "{answer}");
+        assert_eq!(text_from(&messages, "alpha"), "after the big line\n");
+        let stderr = proxy.stderr();
+        let logged = stderr
+            .lines()
+            .find(|l| l.contains("over-long line; skipped"))
+            .expect("the skipped line is logged");
+        assert!(logged.contains("role=alpha"), "{logged}");
+        assert_a_prompt_still_works(&mut proxy, &session).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "proxy bug: each agent's over-cap line is buffered up to 64 MiB, so 8 agents writing one at once take the proxy to 200-320 MB"]
+async fn lines_over_the_cap_from_eight_agents_at_once_keep_the_proxy_under_64_mib() {
+    bounded(WAIT * 4, async {
+        let roles = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        let mut proxy = Proxy::start(&fake_team(&roles)).await;
+        let session = proxy.plain_session().await;
+        let pid = pid_of(&proxy);
+        let (_, answer) = proxy.prompt(&session, "@all big 70m; say after\\n").await;
+        assert_eq!(answer["result"]["stopReason"], "end_turn", "{answer}");
+        let peak = kib(pid, "VmHWM");
+        assert!(peak <= 64 * 1024, "the proxy's peak RSS was {peak} KiB");
     })
     .await;
 }

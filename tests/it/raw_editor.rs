@@ -133,6 +133,11 @@ impl RawEditor {
         self.request("session/prompt", params).await
     }
 
+    /// Closes the proxy's stdin (the editor leaving) without waiting for anything.
+    pub fn close_stdin(&mut self) {
+        drop(self.stdin.take());
+    }
+
     /// Closes stdin and waits (bounded) for the proxy to exit.
     pub async fn close(mut self) -> ExitStatus {
         drop(self.stdin.take());
