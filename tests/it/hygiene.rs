@@ -544,7 +544,9 @@ async fn editor_gone_quiet_mid_stream() -> (RawEditor, Family, Instant) {
 async fn an_editor_that_leaves_mid_stream_without_reading_still_gets_the_children_ended_at_once() {
     bounded(WAIT * 2, async {
         let (editor, family, closed_at) = editor_gone_quiet_mid_stream().await;
-        let gone = procs::wait_until(WAIT, || family.live().is_empty()).await;
+        // Gone and reaped: the proxy has no child left, not even a zombie.
+        let ended = || family.live().is_empty() && procs::children(family.proxy).is_empty();
+        let gone = procs::wait_until(WAIT, ended).await;
         let took = closed_at.elapsed();
         assert!(
             gone.is_some() && took <= EXIT_LIMIT,
