@@ -2,8 +2,8 @@
 //! kind of bad line gets the JSON-RPC error that names it (-32700 parse error with a
 //! null id, -32600 invalid request with the id when it can be read, -32601 unknown
 //! method, -32602 wrong params naming the field), unknown vendor notifications are
-//! ignored, an over-long line is refused without the proxy keeping it, and a normal
-//! prompt works after each. From an agent, garbage on stdout and a line over the cap
+//! ignored, a line over the cap is refused and costs at most the cap however long,
+//! and a normal prompt works after each. From an agent, garbage on stdout and a line over the cap
 //! are skipped and logged with the role, and the agent keeps serving.
 
 use serde_json::{Value, json};

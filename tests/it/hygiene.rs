@@ -38,6 +38,7 @@ impl Family {
         Family::of_pid(pid, count).await
     }
 
+    /// Like `of`, for a proxy known by its pid.
     async fn of_pid(proxy: u32, count: usize) -> Family {
         procs::adopt_orphans();
         let found = procs::wait_until(WAIT, || live_children(proxy).len() == count).await;
@@ -344,7 +345,8 @@ async fn read_until_text(proxy: &mut Proxy, role: &str, needle: &str) -> Vec<(In
     seen
 }
 
-/// Sends a prompt and reads, timestamping every message, until its answer.
+/// Reads, timestamping every message, until the answer to prompt `id` (returned)
+/// or until `stop_early` says so.
 async fn timed_turn(
     proxy: &mut Proxy,
     id: i64,
