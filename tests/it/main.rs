@@ -1,8 +1,13 @@
 //! Integration tests: the real binary, fake and third-party agents, one file per capability.
 
+mod procs;
+mod raw_editor;
 mod support;
 
+mod backpressure;
+mod bad_input;
 mod cancel;
+mod hygiene;
 mod limits;
 mod modes;
 mod multiplex;
