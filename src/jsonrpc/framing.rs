@@ -1,6 +1,9 @@
 //! Newline framing with a size cap: turns a byte stream into lines, and skips an
 //! over-long line to its newline without ever holding more than the cap.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 /// One framed item from the stream.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame {
@@ -17,6 +20,43 @@ pub struct LineSplitter {
     max_line: usize,
     /// Set while skipping the rest of an over-long line; counts its bytes.
     discarding: Option<usize>,
+    /// Shared with other splitters: bounds what all of them hold together.
+    budget: Option<Arc<LineBudget>>,
+}
+
+/// A bound on the bytes several splitters hold for unfinished lines together, so
+/// many peers sending huge lines at once cost at most the budget, not the cap each.
+#[derive(Debug)]
+pub struct LineBudget {
+    limit: usize,
+    held: AtomicUsize,
+}
+
+impl LineBudget {
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(LineBudget {
+            limit,
+            held: AtomicUsize::new(0),
+        })
+    }
+
+    /// Takes `bytes` from the budget, or nothing if that would exceed it.
+    fn take(&self, bytes: usize) -> bool {
+        let before = self.held.fetch_add(bytes, Ordering::Relaxed);
+        if before + bytes > self.limit {
+            self.held.fetch_sub(bytes, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.held.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
 }
 
 impl LineSplitter {
@@ -25,6 +65,18 @@ impl LineSplitter {
             partial: Vec::new(),
             max_line,
             discarding: None,
+            budget: None,
+        }
+    }
+
+    /// A splitter whose unfinished line also counts against a shared budget: a line
+    /// that cannot fit in it is treated as over-long.
+    pub fn with_budget(max_line: usize, budget: Arc<LineBudget>) -> Self {
+        LineSplitter {
+            partial: Vec::new(),
+            max_line,
+            discarding: None,
+            budget: Some(budget),
         }
     }
 
@@ -59,11 +111,24 @@ impl LineSplitter {
     fn extend_partial(&mut self, bytes: &[u8]) {
         if let Some(skipped) = self.discarding.as_mut() {
             *skipped += bytes.len();
-        } else if self.partial.len() + bytes.len() > self.max_line {
+        } else if self.partial.len() + bytes.len() > self.max_line || !self.take_budget(bytes.len())
+        {
             self.discarding = Some(self.partial.len() + bytes.len());
+            self.give_back_budget();
             self.partial = Vec::new();
         } else {
             self.partial.extend_from_slice(bytes);
+        }
+    }
+
+    fn take_budget(&self, bytes: usize) -> bool {
+        self.budget.as_ref().is_none_or(|b| b.take(bytes))
+    }
+
+    /// Returns what the unfinished line held to the shared budget.
+    fn give_back_budget(&self) {
+        if let Some(budget) = &self.budget {
+            budget.give_back(self.partial.len());
         }
     }
 
@@ -73,6 +138,7 @@ impl LineSplitter {
             emit(Frame::TooLong { bytes });
             return;
         }
+        self.give_back_budget();
         let mut line = std::mem::take(&mut self.partial);
         if line.last() == Some(&b'\r') {
             line.pop();
@@ -80,6 +146,12 @@ impl LineSplitter {
         if !line.iter().all(u8::is_ascii_whitespace) {
             emit(Frame::Line(line));
         }
+    }
+}
+
+impl Drop for LineSplitter {
+    fn drop(&mut self) {
+        self.give_back_budget();
     }
 }
 
@@ -126,6 +198,26 @@ mod tests {
             s.push(b"xxxxxxx", |_| panic!("no frame yet"));
             assert!(s.buffered() <= 8);
         }
+    }
+
+    #[test]
+    fn splitters_sharing_a_budget_hold_no_more_than_it_together() {
+        let budget = LineBudget::new(10);
+        let mut a = LineSplitter::with_budget(8, budget.clone());
+        let mut b = LineSplitter::with_budget(8, budget.clone());
+        a.push(b"aaaaaa", |_| panic!("unfinished"));
+        let mut frames = Vec::new();
+        b.push(b"bbbbbb", |f| frames.push(f));
+        b.push(b"\nok\n", |f| frames.push(f));
+        assert_eq!(
+            frames,
+            vec![Frame::TooLong { bytes: 6 }, Frame::Line(b"ok".to_vec())]
+        );
+        a.push(b"\n", |f| assert_eq!(f, Frame::Line(b"aaaaaa".to_vec())));
+        assert_eq!(budget.held(), 0);
+        b.push(b"held", |_| {});
+        drop(b);
+        assert_eq!(budget.held(), 0, "a dropped splitter gives its bytes back");
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod outgoing;
 #[cfg(test)]
 pub(crate) mod proptests;
 
-pub use framing::{Frame, LineSplitter};
+pub use framing::{Frame, LineBudget, LineSplitter};
 pub use id::RequestId;
 pub use message::{Body, Message, ParseError, ParseErrorKind};
 pub use outgoing::{

@@ -43,7 +43,9 @@ pub const PROXY_SPEAKER: &str = "ourocodus";
 
 impl Router {
     pub(super) fn send_editor(&self, line: Vec<u8>) {
-        self.editor.outbox.send(&line);
+        if !self.editor.closed {
+            self.editor.outbox.send(&line);
+        }
     }
 
     pub(super) fn respond(&self, id: &RequestId, result: &Value) {
@@ -104,7 +106,9 @@ impl Router {
         if let Some(label) = label {
             self.send_floor_outputs(session_id, vec![label]);
         }
-        self.editor.outbox.send_with(write);
+        if !self.editor.closed {
+            self.editor.outbox.send_with(write);
+        }
         let Some(session) = self.sessions.get_mut(session_id) else {
             return;
         };

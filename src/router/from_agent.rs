@@ -169,7 +169,8 @@ impl Router {
         };
         let write = |out: &mut Vec<u8>| write_update_line(out, &parsed, &rewrite);
         match subagent {
-            Some(_) => self.editor.outbox.send_with(write),
+            Some(_) if !self.editor.closed => self.editor.outbox.send_with(write),
+            Some(_) => {}
             None => self.emit_role_update(&session_id, role, item_kind(kind, update), write),
         }
     }

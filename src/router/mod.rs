@@ -155,7 +155,8 @@ impl Router {
         editor_rx: &mut mpsc::Receiver<EditorInput>,
         shutdown: &CancellationToken,
     ) -> Event {
-        let congested = self.editor.outbox.congested();
+        // Once shutting down, agents' ends must get through even to a stalled editor.
+        let congested = !self.stopping && self.editor.outbox.congested();
         let editor_open = !self.editor.closed;
         let has_timers = !self.timers.is_empty();
         // Every branch is cancel-safe: channel receives and DelayQueue polling lose

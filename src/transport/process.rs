@@ -20,7 +20,7 @@ use super::{
     ExitReport, LaunchSpec, Transport, stderr_tail,
 };
 use crate::error::Error;
-use crate::jsonrpc::{Frame, LineSplitter, Message};
+use crate::jsonrpc::{Frame, LineBudget, LineSplitter, Message};
 
 /// How long a child may take to exit once its input is closed, before SIGTERM.
 const EOF_GRACE: Duration = Duration::from_millis(300);
@@ -38,6 +38,9 @@ pub struct ProcessTransport {
     tracker: TaskTracker,
     /// Lines longer than this from a child are skipped (and logged).
     max_line_bytes: usize,
+    /// What all children's unfinished lines may hold together (twice the cap), so
+    /// many agents writing huge lines at once cannot multiply the memory cap.
+    line_budget: Arc<LineBudget>,
 }
 
 impl ProcessTransport {
@@ -45,6 +48,7 @@ impl ProcessTransport {
         ProcessTransport {
             tracker,
             max_line_bytes,
+            line_budget: LineBudget::new(max_line_bytes.saturating_mul(2)),
         }
     }
 }
@@ -72,7 +76,7 @@ impl Transport for ProcessTransport {
             stdout,
             key.clone(),
             events.clone(),
-            self.max_line_bytes,
+            LineSplitter::with_budget(self.max_line_bytes, self.line_budget.clone()),
         ));
         let stderr = self
             .tracker
@@ -161,9 +165,8 @@ async fn read_messages(
     mut stdout: ChildStdout,
     key: AgentKey,
     events: mpsc::Sender<AgentEnvelope>,
-    max_line_bytes: usize,
+    mut splitter: LineSplitter,
 ) {
-    let mut splitter = LineSplitter::new(max_line_bytes);
     let mut buf = vec![0u8; IO_CHUNK];
     let mut frames = Vec::new();
     loop {

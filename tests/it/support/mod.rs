@@ -90,6 +90,20 @@ impl Proxy {
         env: &[(&str, &str)],
         remove: &[String],
     ) -> Proxy {
+        Self::spawn(team_toml, env, remove, &[]).await
+    }
+
+    /// Starts `ourocodus acp` with extra command-line arguments.
+    pub async fn start_with_args(team_toml: &str, args: &[&str]) -> Proxy {
+        Self::spawn(team_toml, &[], &[], args).await
+    }
+
+    async fn spawn(
+        team_toml: &str,
+        env: &[(&str, &str)],
+        remove: &[String],
+        args: &[&str],
+    ) -> Proxy {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("team.toml");
         std::fs::write(&config, team_toml).expect("write config");
@@ -103,6 +117,7 @@ impl Proxy {
             .arg("acp")
             .arg("--config")
             .arg(&config)
+            .args(args)
             .current_dir(dir.path())
             .env("OUROCODUS_LOG", "debug")
             .envs(env.iter().copied())
