@@ -22,16 +22,23 @@ pub struct EditorOutbox {
     /// Lines sent since the last flush. A RefCell because only the router's one task
     /// touches it, through `&self`.
     pending: RefCell<Vec<u8>>,
+    /// Buffers the writer is done with, reused so steady output allocates nothing.
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
     shared: Arc<Shared>,
 }
 
 /// A flush happens anyway once this much is pending.
 const FLUSH_BYTES: usize = 64 * 1024;
+/// Room in a buffer, so the line that crosses `FLUSH_BYTES` rarely makes it grow.
+const BUFFER_BYTES: usize = 2 * FLUSH_BYTES;
+/// Spare buffers kept at most (more are dropped).
+const SPARE_BUFFERS: usize = 8;
 
 /// The writer's side: take lines, write them, then `release` their bytes.
 #[derive(Debug)]
 pub struct OutboxReceiver {
     pub lines: mpsc::UnboundedReceiver<Vec<u8>>,
+    spare: std::sync::mpsc::SyncSender<Vec<u8>>,
     shared: Arc<Shared>,
 }
 
@@ -47,13 +54,20 @@ struct Shared {
 impl EditorOutbox {
     pub fn new() -> (EditorOutbox, OutboxReceiver) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel(SPARE_BUFFERS);
         let shared = Arc::new(Shared::default());
         let outbox = EditorOutbox {
             lines: tx,
-            pending: RefCell::new(Vec::with_capacity(FLUSH_BYTES)),
+            pending: RefCell::new(Vec::with_capacity(BUFFER_BYTES)),
+            spare: spare_rx,
             shared: shared.clone(),
         };
-        (outbox, OutboxReceiver { lines: rx, shared })
+        let receiver = OutboxReceiver {
+            lines: rx,
+            spare: spare_tx,
+            shared,
+        };
+        (outbox, receiver)
     }
 
     /// Queues one complete line (ending in `\n`).
@@ -87,7 +101,11 @@ impl EditorOutbox {
             if pending.is_empty() {
                 return;
             }
-            std::mem::replace(&mut *pending, Vec::with_capacity(FLUSH_BYTES))
+            let next = self
+                .spare
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BUFFER_BYTES));
+            std::mem::replace(&mut *pending, next)
         };
         self.shared.queued.fetch_add(chunk.len(), Ordering::Relaxed);
         if self.lines.send(chunk).is_err() {
@@ -116,6 +134,14 @@ impl EditorOutbox {
 }
 
 impl OutboxReceiver {
+    /// Hands a written buffer back for reuse.
+    pub fn recycle(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() >= FLUSH_BYTES && buffer.capacity() <= 4 * BUFFER_BYTES {
+            buffer.clear();
+            let _ = self.spare.try_send(buffer);
+        }
+    }
+
     /// Marks `bytes` as written; wakes the router when the queue drains.
     pub fn release(&self, bytes: usize) {
         let before = self.shared.queued.fetch_sub(bytes, Ordering::Relaxed);

@@ -238,6 +238,7 @@ async fn write_editor_pipe(mut pipe: pipe::Sender, mut receiver: OutboxReceiver)
             return;
         }
         receiver.release(batch.len());
+        receiver.recycle(batch);
     }
 }
 
@@ -250,5 +251,6 @@ fn write_editor_blocking(mut stdout: std::fs::File, mut receiver: OutboxReceiver
             return;
         }
         receiver.release(batch.len());
+        receiver.recycle(batch);
     }
 }

@@ -311,6 +311,12 @@ fn item_kind(kind: &str, update: &RawObject) -> ItemKind {
     if kind != "agent_message_chunk" && kind != "agent_thought_chunk" {
         return ItemKind::Other;
     }
+    if let Some(ends_line) = update
+        .get("content")
+        .and_then(|c| plain_text_block_ends_line(c.get()))
+    {
+        return ItemKind::Text { ends_line };
+    }
     let content = update
         .get("content")
         .and_then(|c| serde_json::from_str::<ContentView>(c.get()).ok());
@@ -323,6 +329,26 @@ fn item_kind(kind: &str, update: &RawObject) -> ItemKind {
         },
         _ => ItemKind::Other,
     }
+}
+
+/// The common case read without a parse: a content block written exactly as
+/// `{"type":"text","text":"..."}`. `None` for anything else (then it is parsed).
+fn plain_text_block_ends_line(content: &str) -> Option<bool> {
+    const PREFIX: &str = r#"{"type":"text","text":""#;
+    let body = content.strip_prefix(PREFIX)?;
+    let bytes = body.as_bytes();
+    let mut at = 0;
+    // Find the text literal's closing quote: the first quote not escaped.
+    let close = loop {
+        let found = at + memchr::memchr2(b'"', b'\\', &bytes[at..])?;
+        if bytes[found] == b'\\' {
+            at = found + 2;
+            continue;
+        }
+        break found;
+    };
+    (close + 2 == bytes.len() && bytes[close + 1] == b'}')
+        .then(|| literal_ends_with_newline(&content[PREFIX.len() - 1..PREFIX.len() + close + 1]))
 }
 
 /// Whether a JSON string literal's text ends in `\n`, without unescaping it: the
@@ -389,6 +415,34 @@ mod tests {
             serde_json::json!({"deep":[1,{"a":null}]})
         );
         assert_eq!(v["params"]["update"]["_meta"]["ourocodus"]["role"], "test");
+    }
+
+    #[test]
+    fn plain_text_blocks_are_read_without_a_parse_and_others_are_left_to_it() {
+        assert_eq!(
+            plain_text_block_ends_line(r#"{"type":"text","text":"a\n"}"#),
+            Some(true)
+        );
+        assert_eq!(
+            plain_text_block_ends_line(r#"{"type":"text","text":"a \"q\" b"}"#),
+            Some(false)
+        );
+        assert_eq!(
+            plain_text_block_ends_line(r#"{"type":"text","text":"a\\"}"#),
+            Some(false)
+        );
+        assert_eq!(
+            plain_text_block_ends_line(r#"{"type":"text","text":"a\n","x":"y"}"#),
+            None
+        );
+        assert_eq!(
+            plain_text_block_ends_line(r#"{"text":"a\n","type":"text"}"#),
+            None
+        );
+        assert_eq!(
+            plain_text_block_ends_line(r#"{"type": "text", "text": "a"}"#),
+            None
+        );
     }
 
     #[test]
