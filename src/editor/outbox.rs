@@ -122,13 +122,18 @@ impl EditorOutbox {
     }
 
     /// Resolves once the queue is below the low-water mark.
-    pub async fn drained(&self) {
-        loop {
-            let notified = self.shared.drained.notified();
-            if self.queued_bytes() <= LOW_WATER_BYTES {
-                return;
+    /// Resolves once the queue is below the low-water mark (owns what it needs, so
+    /// awaiting it borrows nothing of the outbox).
+    pub fn drained(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let shared = self.shared.clone();
+        async move {
+            loop {
+                let notified = shared.drained.notified();
+                if shared.queued.load(Ordering::Relaxed) <= LOW_WATER_BYTES {
+                    return;
+                }
+                notified.await;
             }
-            notified.await;
         }
     }
 }

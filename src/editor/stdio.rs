@@ -1,8 +1,10 @@
-//! The stdio face. The router runs on the main thread; one tokio worker thread does
-//! the I/O and parsing for the agents' pipes and — when stdin and stdout are pipes,
-//! as when an editor starts the proxy — the editor's, so messages cross threads in
-//! batches (one per read), never one by one. Other kinds of stdin/stdout (a
-//! terminal, a file) are served by a reader and a writer thread.
+//! The stdio face. The router is one task on a two-worker tokio runtime, beside the
+//! tasks doing the agents' pipes and — when stdin and stdout are pipes, as when an
+//! editor starts the proxy — the editor's. A lightly loaded proxy runs a message's
+//! whole way on one thread (tokio hands a woken task to the thread that woke it);
+//! under load the second worker takes the parsing, and batches (one per read) cross
+//! between them, never single messages. Other kinds of stdin/stdout (a terminal, a
+//! file) are served by a reader and a writer thread.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -36,10 +38,10 @@ const OUTPUT_GRACE: Duration = Duration::from_millis(500);
 /// `max_message` caps one line from the editor or an agent (longer ones are refused
 /// and skipped without being held).
 pub fn serve_stdio(team: Team, max_message: usize) -> Result<ExitCode, Error> {
-    // One worker: parsing overlaps with routing on a second core, and there is no
-    // pool of threads to hand single messages around.
+    // Two workers: one when idle (low latency), both under load (parsing overlaps
+    // routing); measured against one worker and against a dedicated router thread.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(serve(team, max_message))?;
@@ -52,7 +54,9 @@ async fn serve(team: Team, max_message: usize) -> Result<(), Error> {
     let (outbox, receiver) = EditorOutbox::new();
     start_reader(input_tx, max_message)?;
     let writer = start_writer(receiver)?;
-    run_router(team, outbox, input_rx, max_message).await;
+    // A task, not the main thread, so the router and the I/O tasks can share a worker.
+    let router = tokio::spawn(run_router(team, outbox, input_rx, max_message));
+    let _ = router.await;
     if tokio::time::timeout(OUTPUT_GRACE, writer.finished())
         .await
         .is_err()
