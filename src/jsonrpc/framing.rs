@@ -22,6 +22,8 @@ pub struct LineSplitter {
     discarding: Option<usize>,
     /// Shared with other splitters: bounds what all of them hold together.
     budget: Option<Arc<LineBudget>>,
+    /// What this splitter took from the budget for its unfinished line.
+    reserved: usize,
 }
 
 /// A bound on the bytes several splitters hold for unfinished lines together, so
@@ -66,6 +68,7 @@ impl LineSplitter {
             max_line,
             discarding: None,
             budget: None,
+            reserved: 0,
         }
     }
 
@@ -77,6 +80,7 @@ impl LineSplitter {
             max_line,
             discarding: None,
             budget: Some(budget),
+            reserved: 0,
         }
     }
 
@@ -111,8 +115,7 @@ impl LineSplitter {
     fn extend_partial(&mut self, bytes: &[u8]) {
         if let Some(skipped) = self.discarding.as_mut() {
             *skipped += bytes.len();
-        } else if self.partial.len() + bytes.len() > self.max_line || !self.take_budget(bytes.len())
-        {
+        } else if self.partial.len() + bytes.len() > self.max_line || !self.grow_for(bytes.len()) {
             self.discarding = Some(self.partial.len() + bytes.len());
             self.give_back_budget();
             self.partial = Vec::new();
@@ -121,25 +124,47 @@ impl LineSplitter {
         }
     }
 
-    fn take_budget(&self, bytes: usize) -> bool {
-        self.budget.as_ref().is_none_or(|b| b.take(bytes))
+    /// Makes room for `more` bytes; with a budget, the memory a growth takes (its
+    /// capacity, not just its length) must fit in the budget first.
+    fn grow_for(&mut self, more: usize) -> bool {
+        let needed = self.partial.len() + more;
+        let Some(budget) = &self.budget else {
+            return true;
+        };
+        if needed <= self.reserved {
+            return true;
+        }
+        let grown = needed.max(self.reserved * 2).min(self.max_line);
+        if !budget.take(grown - self.reserved) {
+            return false;
+        }
+        self.reserved = grown;
+        self.partial.reserve_exact(grown - self.partial.len());
+        true
     }
 
     /// Returns what the unfinished line held to the shared budget.
-    fn give_back_budget(&self) {
+    fn give_back_budget(&mut self) {
         if let Some(budget) = &self.budget {
-            budget.give_back(self.partial.len());
+            budget.give_back(self.reserved);
         }
+        self.reserved = 0;
     }
 
     fn finish_line(&mut self, tail: &[u8], mut emit: impl FnMut(Frame)) {
-        self.extend_partial(tail);
-        if let Some(bytes) = self.discarding.take() {
-            emit(Frame::TooLong { bytes });
-            return;
-        }
-        self.give_back_budget();
-        let mut line = std::mem::take(&mut self.partial);
+        let whole_in_chunk = self.partial.is_empty() && self.discarding.is_none();
+        let mut line = if whole_in_chunk && tail.len() <= self.max_line {
+            // The common case: nothing held over, so no budget is involved.
+            tail.to_vec()
+        } else {
+            self.extend_partial(tail);
+            if let Some(bytes) = self.discarding.take() {
+                emit(Frame::TooLong { bytes });
+                return;
+            }
+            self.give_back_budget();
+            std::mem::take(&mut self.partial)
+        };
         if line.last() == Some(&b'\r') {
             line.pop();
         }
