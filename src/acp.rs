@@ -2,7 +2,6 @@
 //! parsing here is lenient where the schema says "default on error".
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 /// Method names of ACP v1 that the proxy serves, calls or relays.
@@ -186,19 +185,6 @@ pub struct SetConfigOptionParams {
 #[serde(rename_all = "camelCase")]
 pub struct CancelRequestParams {
     pub request_id: crate::jsonrpc::RequestId,
-}
-
-/// `fs/write_text_file` and `fs/read_text_file` params (content stays raw).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FileParams<'a> {
-    pub path: String,
-    #[serde(borrow, default)]
-    pub content: Option<&'a RawValue>,
-    #[serde(default)]
-    pub line: Option<u32>,
-    #[serde(default)]
-    pub limit: Option<u32>,
 }
 
 /// Parses params into `T`, naming the problem for a -32602 reply.

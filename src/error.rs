@@ -55,10 +55,6 @@ impl RpcError {
         RpcError::new(codes::INTERNAL_ERROR, detail)
     }
 
-    pub fn cancelled() -> Self {
-        RpcError::new(codes::REQUEST_CANCELLED, "request cancelled")
-    }
-
     pub fn policy_denied(detail: impl Into<String>) -> Self {
         RpcError::new(POLICY_DENIED, detail)
     }

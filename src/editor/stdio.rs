@@ -161,26 +161,22 @@ async fn read_editor_pipe(
     input_tx: mpsc::Sender<EditorInput>,
     max_message: usize,
 ) {
-    let mut splitter = LineSplitter::new(max_message);
+    let mut framing = EditorFraming::new(max_message);
     let mut buf = vec![0u8; IO_CHUNK];
-    let mut frames = Vec::new();
     loop {
         let n = match pipe.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        splitter.push(&buf[..n], |frame| frames.push(frame));
-        for frame in frames.drain(..) {
-            if input_tx.send(editor_input(frame)).await.is_err() {
+        for input in framing.feed(&buf[..n]) {
+            if input_tx.send(input).await.is_err() {
                 return;
             }
         }
     }
-    splitter.finish(|frame| frames.push(frame));
-    for frame in frames.drain(..) {
-        let _ = input_tx.send(editor_input(frame)).await;
+    for input in framing.finish() {
+        let _ = input_tx.send(input).await;
     }
-    let _ = input_tx.send(EditorInput::Closed).await;
 }
 
 fn read_editor_blocking(
@@ -188,9 +184,8 @@ fn read_editor_blocking(
     input_tx: mpsc::Sender<EditorInput>,
     max_message: usize,
 ) {
-    let mut splitter = LineSplitter::new(max_message);
+    let mut framing = EditorFraming::new(max_message);
     let mut buf = vec![0u8; IO_CHUNK];
-    let mut frames = Vec::new();
     loop {
         let n = match stdin.read(&mut buf) {
             Ok(0) => break,
@@ -198,18 +193,47 @@ fn read_editor_blocking(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        splitter.push(&buf[..n], |frame| frames.push(frame));
-        for frame in frames.drain(..) {
-            if input_tx.blocking_send(editor_input(frame)).is_err() {
+        for input in framing.feed(&buf[..n]) {
+            if input_tx.blocking_send(input).is_err() {
                 return;
             }
         }
     }
-    splitter.finish(|frame| frames.push(frame));
-    for frame in frames.drain(..) {
-        let _ = input_tx.blocking_send(editor_input(frame));
+    for input in framing.finish() {
+        let _ = input_tx.blocking_send(input);
     }
-    let _ = input_tx.blocking_send(EditorInput::Closed);
+}
+
+/// The editor's bytes as inputs, whichever kind of reader reads them.
+struct EditorFraming {
+    splitter: LineSplitter,
+    frames: Vec<Frame>,
+}
+
+impl EditorFraming {
+    fn new(max_message: usize) -> Self {
+        EditorFraming {
+            splitter: LineSplitter::new(max_message),
+            frames: Vec::new(),
+        }
+    }
+
+    /// The inputs completed by one read.
+    fn feed(&mut self, bytes: &[u8]) -> impl Iterator<Item = EditorInput> + '_ {
+        let frames = &mut self.frames;
+        self.splitter.push(bytes, |frame| frames.push(frame));
+        self.frames.drain(..).map(editor_input)
+    }
+
+    /// At the end of input: a last unterminated line, then `Closed`.
+    fn finish(&mut self) -> impl Iterator<Item = EditorInput> + '_ {
+        let frames = &mut self.frames;
+        self.splitter.finish(|frame| frames.push(frame));
+        self.frames
+            .drain(..)
+            .map(editor_input)
+            .chain(std::iter::once(EditorInput::Closed))
+    }
 }
 
 fn editor_input(frame: Frame) -> EditorInput {

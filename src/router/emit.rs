@@ -198,10 +198,10 @@ impl Router {
             }
         }
         text.push_str("\n\n");
-        let mut item = self.text_item(session_id, &speaker, &text);
         // Tell editors and plugins that this text is a notice, not the agent's words.
-        let notice = json!({ "severity": severity.wire_name(), "title": title });
-        item.line = mark_as_notice(&item.line, notice);
+        let mut meta = role_meta(speaker.as_str());
+        meta["ourocodus"]["notice"] = json!({ "severity": severity.wire_name(), "title": title });
+        let item = text_item_with_meta(session_id, &text, meta);
         self.emit_via_floor(session_id, &speaker, item);
     }
 
@@ -221,30 +221,24 @@ impl Router {
 
     /// A complete text chunk item for `role` on the parent session.
     pub(super) fn text_item(&self, session: &SessionId, role: &Role, text: &str) -> Item {
-        let params = json!({
-            "sessionId": session.as_str(),
-            "update": {
-                "sessionUpdate": "agent_message_chunk",
-                "content": { "type": "text", "text": text },
-                "_meta": role_meta(role.as_str()),
-            },
-        });
-        Item {
-            line: jsonrpc::notification(method::SESSION_UPDATE, Some(&params.to_string())),
-            kind: ItemKind::Text {
-                ends_line: text.ends_with('\n'),
-            },
-        }
+        text_item_with_meta(session, text, role_meta(role.as_str()))
     }
 }
 
-/// Adds `_meta.ourocodus.notice` to a text chunk line built by `text_item`.
-fn mark_as_notice(line: &[u8], notice: Value) -> Vec<u8> {
-    let Ok(mut message) = serde_json::from_slice::<Value>(line) else {
-        return line.to_vec();
-    };
-    message["params"]["update"]["_meta"]["ourocodus"]["notice"] = notice;
-    let mut out = message.to_string().into_bytes();
-    out.push(b'\n');
-    out
+/// A complete text chunk item on the parent session with the given `_meta`.
+fn text_item_with_meta(session: &SessionId, text: &str, meta: Value) -> Item {
+    let params = json!({
+        "sessionId": session.as_str(),
+        "update": {
+            "sessionUpdate": "agent_message_chunk",
+            "content": { "type": "text", "text": text },
+            "_meta": meta,
+        },
+    });
+    Item {
+        line: jsonrpc::notification(method::SESSION_UPDATE, Some(&params.to_string())),
+        kind: ItemKind::Text {
+            ends_line: text.ends_with('\n'),
+        },
+    }
 }

@@ -38,15 +38,9 @@ impl Router {
         }
     }
 
+    /// One message of a live agent. (The incarnation is checked once per batch: no
+    /// agent message starts a new incarnation of its own role.)
     fn handle_agent_message(&mut self, key: &AgentKey, message: &Message) {
-        // An earlier message of the batch may have ended this incarnation.
-        if self
-            .agents
-            .get(&key.role)
-            .is_none_or(|slot| slot.generation != key.generation)
-        {
-            return;
-        }
         match message.body() {
             Body::Response { .. } => self.handle_agent_response(key, message),
             Body::Notification { .. } => self.handle_agent_notification(key, message),
@@ -132,15 +126,13 @@ impl Router {
         let (Some(child_id), Some(update)) = (parsed.session_id(), parsed.update()) else {
             return tracing::warn!(role = %role, "session/update without sessionId or update; dropped");
         };
-        let Some(session_id) = self
-            .agents
-            .get(role)
-            .and_then(|s| s.sessions.get(child_id.as_ref()))
-            .cloned()
-        else {
+        let Some((session_id, replaying)) = self.agents.get(role).and_then(|s| {
+            let session = s.sessions.get(child_id.as_ref())?;
+            Some((session.clone(), s.replaying > 0))
+        }) else {
             return tracing::debug!(role = %role, child = %child_id, "update for an unknown session; dropped");
         };
-        if self.replaying_history(role, &session_id) {
+        if replaying && self.replaying_history(role, &session_id) {
             return tracing::debug!(role = %role, "history replayed by session/load; dropped");
         }
         let kind = update.get_str("sessionUpdate");
@@ -178,13 +170,10 @@ impl Router {
     /// Whether `role` is reloading its session in `session_id` after a restart (its
     /// replayed history is already in the editor).
     fn replaying_history(&self, role: &Role, session_id: &SessionId) -> bool {
-        let replaying = self.agents.get(role).is_some_and(|s| s.replaying > 0);
-        replaying
-            && self
-                .sessions
-                .get(session_id)
-                .and_then(|s| s.roles.get(role))
-                .is_some_and(|rs| matches!(rs.child, super::state::ChildSession::Restoring(_)))
+        self.sessions
+            .get(session_id)
+            .and_then(|s| s.roles.get(role))
+            .is_some_and(|rs| matches!(rs.child, super::state::ChildSession::Restoring(_)))
     }
 
     /// Updates that describe session state the proxy merges (commands, modes,

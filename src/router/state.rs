@@ -61,7 +61,7 @@ pub struct AgentSlot {
     /// A silence check is scheduled.
     pub watchdog_armed: bool,
     /// The status last announced with `_ourocodus/agent_status`.
-    pub reported_status: Option<String>,
+    pub reported_status: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -253,6 +253,14 @@ impl Router {
             .collect()
     }
 
+    /// Whether `role` is working on a prompt in any session (no allocation: this runs
+    /// after every event, for every role).
+    fn is_working(&self, role: &Role) -> bool {
+        self.sessions
+            .values()
+            .any(|s| s.roles.get(role).is_some_and(|rs| !rs.turns.is_empty()))
+    }
+
     /// Whether a permission request (or other question) from `role` waits for the user.
     pub(super) fn waiting_on_editor(&self, role: &Role) -> bool {
         self.editor.pending.values().any(|ToEditor::Relayed(r)| {
@@ -270,23 +278,26 @@ impl Router {
             Some(AgentState::Stopped) => "stopped",
             Some(AgentState::Failed(_)) => "failed",
             Some(AgentState::Ready) if self.waiting_on_editor(role) => "waiting-on-you",
-            Some(AgentState::Ready) if !self.sessions_where_working(role).is_empty() => "working",
+            Some(AgentState::Ready) if self.is_working(role) => "working",
             Some(AgentState::Ready) => "idle",
         }
     }
 
     /// Sends `_ourocodus/agent_status` for every role whose status changed.
+    /// Runs after every event, so it allocates only when a status changed.
     pub(super) fn announce_status_changes(&mut self) {
-        let roles = self.role_names();
-        for role in roles {
-            let status = self.agent_status(&role);
-            let Some(slot) = self.agents.get_mut(&role) else {
+        for index in 0..self.agents.len() {
+            let Some((role, slot)) = self.agents.get_index(index) else {
                 continue;
             };
-            if slot.reported_status.as_deref() == Some(status) {
+            let status = self.agent_status(role);
+            if slot.reported_status == Some(status) {
                 continue;
             }
-            slot.reported_status = Some(status.to_string());
+            let role = role.clone();
+            if let Some(slot) = self.agents.get_index_mut(index).map(|(_, s)| s) {
+                slot.reported_status = Some(status);
+            }
             let params = self.agent_summary(&role).to_string();
             self.send_editor(jsonrpc::notification(AGENT_STATUS, Some(&params)));
         }

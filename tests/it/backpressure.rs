@@ -17,7 +17,7 @@ use tokio::io::AsyncBufReadExt;
 
 use crate::procs;
 use crate::raw_editor::RawEditor;
-use crate::support::{WAIT, bounded, fake_team};
+use crate::support::{Peer as _, WAIT, bounded, fake_team};
 
 const ROLES: [&str; 8] = [
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
@@ -158,7 +158,7 @@ struct Stall {
 async fn warm_session(editor: &mut RawEditor) -> String {
     let session = editor.plain_session().await;
     let id = editor.prompt_id(&session, "@all say ready\\n").await;
-    let (_, answer) = editor.until_response(id).await;
+    let (_, answer) = editor.until_response(id, |_| None).await;
     assert_eq!(answer["result"]["stopReason"], "end_turn", "{answer}");
     session
 }

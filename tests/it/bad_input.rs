@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::procs;
 use crate::raw_editor::RawEditor;
-use crate::support::{Proxy, WAIT, bounded, fake_team, text_from};
+use crate::support::{Peer as _, Proxy, WAIT, bounded, fake_team, text_from};
 
 /// The proxy's line cap (`editor::MAX_LINE_BYTES`); there is no way to lower it.
 const LINE_CAP: usize = 64 * 1024 * 1024;
@@ -287,7 +287,7 @@ async fn bytes_that_are_not_utf8_are_a_parse_error_not_a_crash() {
             assert_eq!(answer["error"]["code"], -32700, "{answer}");
             assert_eq!(answer["id"], Value::Null, "{answer}");
             let id = editor.prompt_id(&session, "say still here\\n").await;
-            let (messages, answer) = editor.until_response(id).await;
+            let (messages, answer) = editor.until_response(id, |_| None).await;
             assert_eq!(answer["result"]["stopReason"], "end_turn", "{answer}");
             assert_eq!(text_from(&messages, "alpha"), "still here\n");
         }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{Proxy, WAIT, bounded, fake_team};
+use crate::support::{Peer as _, Proxy, WAIT, bounded, fake_team};
 
 #[tokio::test]
 async fn cancel_reaches_every_working_role_and_the_prompt_ends_cancelled() {

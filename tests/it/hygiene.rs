@@ -15,7 +15,9 @@ use serde_json::Value;
 
 use crate::procs::{self, Proc};
 use crate::raw_editor::RawEditor;
-use crate::support::{Proxy, WAIT, bounded, fake_team, fake_team_flags, ourocodus_bin, text_from};
+use crate::support::{
+    Peer as _, Proxy, WAIT, bounded, fake_team, fake_team_flags, ourocodus_bin, text_from,
+};
 
 /// How long the proxy may take to exit once told to.
 const EXIT_LIMIT: Duration = Duration::from_secs(2);

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::support::{
-    Proxy, WAIT, bounded, fake_team, fake_team_flags, fake_team_with, text_from, updates,
+    Peer as _, Proxy, WAIT, bounded, fake_team, fake_team_flags, fake_team_with, text_from, updates,
 };
 
 fn option<'a>(options: &'a Value, id: &str) -> &'a Value {

@@ -23,7 +23,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
-use crate::support::WAIT;
+use crate::support::{Peer, WAIT};
 
 /// `tests/peers`, where install.sh puts node_modules and .venv.
 pub fn peers_dir() -> PathBuf {
@@ -125,63 +125,6 @@ impl DirectPeer {
         }
     }
 
-    pub async fn send(&mut self, message: Value) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        let line = format!("{message}\n");
-        stdin.write_all(line.as_bytes()).await.expect("write");
-        stdin.flush().await.expect("flush");
-    }
-
-    pub async fn request(&mut self, method: &str, params: Value) -> i64 {
-        self.next_id += 1;
-        let id = self.next_id;
-        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }))
-            .await;
-        id
-    }
-
-    pub async fn notify(&mut self, method: &str, params: Value) {
-        self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params }))
-            .await;
-    }
-
-    pub async fn next(&mut self) -> Value {
-        let message = tokio::time::timeout(WAIT, self.incoming.recv())
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| {
-                panic!(
-                    "no message from the peer within {WAIT:?}; received so far: {:#?}",
-                    self.received
-                )
-            });
-        self.received.push(message.clone());
-        message
-    }
-
-    /// Reads until the response to `id`, answering the peer's requests with `answer`.
-    pub async fn until_response(
-        &mut self,
-        id: i64,
-        mut answer: impl FnMut(&Value) -> Option<Value>,
-    ) -> (Vec<Value>, Value) {
-        let mut before = Vec::new();
-        loop {
-            let message = self.next().await;
-            if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
-                return (before, message);
-            }
-            if message.get("method").is_some() && message.get("id").is_some() {
-                let result = answer(&message)
-                    .unwrap_or_else(|| panic!("unexpected request from the peer: {message}"));
-                let reply = json!({ "jsonrpc": "2.0", "id": message["id"], "result": result });
-                self.send(reply).await;
-            }
-            before.push(message);
-        }
-    }
-
     /// `initialize` then `session/new` in `cwd`; returns the session/new result.
     pub async fn open_session(&mut self, cwd: &Path) -> Value {
         let caps = json!({ "fs": { "readTextFile": false, "writeTextFile": false } });
@@ -207,5 +150,38 @@ impl Drop for DirectPeer {
             let group = nix::unistd::Pid::from_raw(pid as i32);
             let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         }
+    }
+}
+
+impl Peer for DirectPeer {
+    async fn send(&mut self, message: Value) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        let line = format!("{message}\n");
+        stdin.write_all(line.as_bytes()).await.expect("write");
+        stdin.flush().await.expect("flush");
+    }
+
+    async fn next(&mut self) -> Value {
+        let message = tokio::time::timeout(WAIT, self.incoming.recv())
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| {
+                panic!(
+                    "no message from the peer within {WAIT:?}\n{}",
+                    self.debug_dump()
+                )
+            });
+        self.received.push(message.clone());
+        message
+    }
+
+    fn fresh_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn debug_dump(&self) -> String {
+        format!("received so far: {:#?}", self.received)
     }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::support::{Proxy, WAIT, bounded, fake_team_with, text_from, updates};
+use crate::support::{Peer as _, Proxy, WAIT, bounded, fake_team_with, text_from, updates};
 
 fn team_with_policy(policy: &str) -> String {
     fake_team_with(&["alpha", "beta"], policy)

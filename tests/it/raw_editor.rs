@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::support::{WAIT, ourocodus_bin, schema};
+use crate::support::{Peer, WAIT, ourocodus_bin, schema};
 
 /// Big reads for bulk output.
 const READ_BUFFER: usize = 1 << 20;
@@ -69,45 +69,6 @@ impl RawEditor {
         stdin.flush().await.expect("flush");
     }
 
-    pub async fn request(&mut self, method: &str, params: Value) -> i64 {
-        self.next_id += 1;
-        let id = self.next_id;
-        self.sent.insert(id, method.to_string());
-        let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
-        self.write(format!("{message}\n").as_bytes()).await;
-        id
-    }
-
-    /// The next line from the proxy, parsed and schema-checked, within `WAIT`.
-    pub async fn next(&mut self) -> Value {
-        let mut line = String::new();
-        let read = tokio::time::timeout(WAIT, self.stdout.read_line(&mut line)).await;
-        match read {
-            Ok(Ok(n)) if n > 0 => {}
-            other => panic!("no line from the proxy ({other:?})\n{}", self.stderr()),
-        }
-        let message: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("proxy wrote a line that is not JSON ({e}): {line}"));
-        let answered = message["id"]
-            .as_i64()
-            .filter(|_| message.get("method").is_none())
-            .and_then(|id| self.sent.get(&id));
-        schema::check_agent_message(&message, answered.map(String::as_str));
-        message
-    }
-
-    /// Reads until the answer to `id`; returns what came before and the answer.
-    pub async fn until_response(&mut self, id: i64) -> (Vec<Value>, Value) {
-        let mut before = Vec::new();
-        loop {
-            let message = self.next().await;
-            if message.get("method").is_none() && message["id"] == id {
-                return (before, message);
-            }
-            before.push(message);
-        }
-    }
-
     /// `initialize` as a plain editor and `session/new`; returns the session id.
     pub async fn plain_session(&mut self) -> String {
         let id = self
@@ -116,12 +77,12 @@ impl RawEditor {
                 json!({ "protocolVersion": 1, "clientCapabilities": {} }),
             )
             .await;
-        self.until_response(id).await;
+        self.until_response(id, |_| None).await;
         let cwd = self.dir.path().to_string_lossy().to_string();
         let id = self
             .request("session/new", json!({ "cwd": cwd, "mcpServers": [] }))
             .await;
-        let (_, answer) = self.until_response(id).await;
+        let (_, answer) = self.until_response(id, |_| None).await;
         answer["result"]["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("session/new failed: {answer}"))
@@ -161,5 +122,43 @@ impl Drop for RawEditor {
                 nix::sys::signal::Signal::SIGTERM,
             );
         }
+    }
+}
+
+impl Peer for RawEditor {
+    /// Writes `message` as one line, remembering the method of a request so
+    /// that its answer is checked against the schema.
+    async fn send(&mut self, message: Value) {
+        if let (Some(id), Some(method)) = (message["id"].as_i64(), message["method"].as_str()) {
+            self.sent.insert(id, method.to_string());
+        }
+        self.write(format!("{message}\n").as_bytes()).await;
+    }
+
+    /// The next line from the proxy, parsed and schema-checked, within `WAIT`.
+    async fn next(&mut self) -> Value {
+        let mut line = String::new();
+        let read = tokio::time::timeout(WAIT, self.stdout.read_line(&mut line)).await;
+        match read {
+            Ok(Ok(n)) if n > 0 => {}
+            other => panic!("no line from the proxy ({other:?})\n{}", self.stderr()),
+        }
+        let message: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("proxy wrote a line that is not JSON ({e}): {line}"));
+        let answered = message["id"]
+            .as_i64()
+            .filter(|_| message.get("method").is_none())
+            .and_then(|id| self.sent.get(&id));
+        schema::check_agent_message(&message, answered.map(String::as_str));
+        message
+    }
+
+    fn fresh_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn debug_dump(&self) -> String {
+        self.stderr()
     }
 }

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::support::transcript::assert_golden;
-use crate::support::{Proxy, WAIT, allow_permissions, bounded, fake_team, text_from};
+use crate::support::{Peer as _, Proxy, WAIT, allow_permissions, bounded, fake_team, text_from};
 
 #[tokio::test]
 async fn a_permission_request_is_relayed_after_its_tool_call_with_the_role_in_title_and_meta() {

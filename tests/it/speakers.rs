@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::support::transcript::assert_golden;
-use crate::support::{Proxy, WAIT, bounded, fake_team, updates};
+use crate::support::{Peer as _, Proxy, WAIT, bounded, fake_team, updates};
 
 /// Reassembles the text a plain editor shows, with `[role]` for label chunks.
 fn rendered(messages: &[Value]) -> Vec<(String, String)> {

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{Proxy, WAIT, bounded, fake_team, fake_team_flags, fake_team_with, text_from};
+use crate::support::{
+    Peer as _, Proxy, WAIT, bounded, fake_team, fake_team_flags, fake_team_with, text_from,
+};
 
 #[tokio::test]
 async fn initialize_and_session_new_answer_at_once_while_agents_start_slowly() {

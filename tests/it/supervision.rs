@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::{
-    Proxy, WAIT, bounded, fake_team_flags, fake_team_with, ourocodus_bin, text_from, updates,
+    Peer as _, Proxy, WAIT, bounded, fake_team_flags, fake_team_with, ourocodus_bin, text_from,
+    updates,
 };
 
 /// Text of every message the proxy sent (to search notices in).

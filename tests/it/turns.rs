@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use crate::support::{Proxy, WAIT, bounded, fake_team, fake_team_flags, text_from, updates};
+use crate::support::{
+    Peer as _, Proxy, WAIT, bounded, fake_team, fake_team_flags, text_from, updates,
+};
 
 #[tokio::test]
 async fn the_answer_comes_after_every_routed_role_and_all_their_updates() {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use super::{DirectPeer, installed, next_matching, toml_path};
-use crate::support::{Proxy, bounded, ourocodus_bin, text_from};
+use crate::support::{Peer as _, Proxy, bounded, ourocodus_bin, text_from};
 
 const LIMIT: Duration = Duration::from_secs(60);
 pub const ROLE: &str = "claude";

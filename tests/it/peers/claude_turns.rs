@@ -15,7 +15,7 @@ use tokio::process::{Child, Command};
 
 use super::claude::{ClaudeTeam, PERSONA, ROLE};
 use super::{installed, next_matching};
-use crate::support::{Proxy, WAIT, bounded, choose_permission, text_from, updates};
+use crate::support::{Peer as _, Proxy, WAIT, bounded, choose_permission, text_from, updates};
 
 const LIMIT: Duration = Duration::from_secs(60);
 

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use super::{DirectPeer, installed, is_label, next_matching, toml_path};
 use crate::support::transcript::assert_golden;
-use crate::support::{Proxy, bounded, choose_permission, ourocodus_bin, text_from, updates};
+use crate::support::{
+    Peer as _, Proxy, bounded, choose_permission, ourocodus_bin, text_from, updates,
+};
 
 /// One TS turn is 5 s; the tsx start up to 1 s; leave room for a slow machine.
 const LIMIT: Duration = Duration::from_secs(60);

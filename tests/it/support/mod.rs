@@ -154,11 +154,6 @@ impl Proxy {
         self.dir.path()
     }
 
-    pub async fn send(&mut self, message: Value) {
-        self.transcript.push((Dir::ToProxy, message.clone()));
-        self.send_raw(&format!("{message}\n")).await;
-    }
-
     /// Writes raw text (for malformed-input tests); not recorded.
     pub async fn send_raw(&mut self, text: &str) {
         let stdin = self.stdin.as_mut().expect("stdin open");
@@ -167,30 +162,6 @@ impl Proxy {
             .await
             .expect("write to proxy");
         stdin.flush().await.expect("flush");
-    }
-
-    /// Sends a request and returns its id.
-    pub async fn request(&mut self, method: &str, params: Value) -> i64 {
-        self.next_id += 1;
-        let id = self.next_id;
-        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }))
-            .await;
-        id
-    }
-
-    pub async fn notify(&mut self, method: &str, params: Value) {
-        self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params }))
-            .await;
-    }
-
-    /// The next message from the proxy, within `WAIT`.
-    pub async fn next(&mut self) -> Value {
-        self.next_within(WAIT).await.unwrap_or_else(|| {
-            panic!(
-                "no message from the proxy within {WAIT:?}\n{}",
-                self.debug_dump()
-            )
-        })
     }
 
     pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
@@ -214,36 +185,6 @@ impl Proxy {
             let request = *dir == Dir::ToProxy && m["id"] == *id && m.get("method").is_some();
             request.then(|| m["method"].as_str().unwrap_or_default().to_string())
         })
-    }
-
-    /// Reads until the response to `id`; requests from the proxy are answered by
-    /// `answer` (or fail the test). Returns what came before, and the response.
-    pub async fn until_response(
-        &mut self,
-        id: i64,
-        mut answer: impl FnMut(&Value) -> Option<Value>,
-    ) -> (Vec<Value>, Value) {
-        let mut before = Vec::new();
-        loop {
-            let message = self.next().await;
-            if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
-                return (before, message);
-            }
-            if message.get("method").is_some() && message.get("id").is_some() {
-                match answer(&message) {
-                    Some(result) => {
-                        let reply =
-                            json!({ "jsonrpc": "2.0", "id": message["id"], "result": result });
-                        self.send(reply).await;
-                    }
-                    None => panic!(
-                        "unexpected request from the proxy: {message}\n{}",
-                        self.debug_dump()
-                    ),
-                }
-            }
-            before.push(message);
-        }
     }
 
     /// `initialize` with the given client capabilities; returns the result.
@@ -320,6 +261,84 @@ impl Proxy {
             out.push('\n');
         }
         out
+    }
+}
+
+/// A JSON-RPC peer a test talks to over stdio: the proxy, or an agent run directly.
+pub trait Peer {
+    async fn send(&mut self, message: Value);
+
+    /// The next message from the peer, within `WAIT` (or the test fails).
+    async fn next(&mut self) -> Value;
+
+    fn fresh_id(&mut self) -> i64;
+
+    /// What to show when the peer surprises the test.
+    fn debug_dump(&self) -> String;
+
+    /// Sends a request and returns its id.
+    async fn request(&mut self, method: &str, params: Value) -> i64 {
+        let id = self.fresh_id();
+        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }))
+            .await;
+        id
+    }
+
+    async fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params }))
+            .await;
+    }
+
+    /// Reads until the response to `id`; requests from the peer are answered by
+    /// `answer` (or fail the test). Returns what came before, and the response.
+    async fn until_response(
+        &mut self,
+        id: i64,
+        mut answer: impl FnMut(&Value) -> Option<Value>,
+    ) -> (Vec<Value>, Value) {
+        let mut before = Vec::new();
+        loop {
+            let message = self.next().await;
+            if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
+                return (before, message);
+            }
+            if message.get("method").is_some() && message.get("id").is_some() {
+                let Some(result) = answer(&message) else {
+                    panic!(
+                        "unexpected request from the peer: {message}\n{}",
+                        self.debug_dump()
+                    );
+                };
+                let reply = json!({ "jsonrpc": "2.0", "id": message["id"], "result": result });
+                self.send(reply).await;
+            }
+            before.push(message);
+        }
+    }
+}
+
+impl Peer for Proxy {
+    async fn send(&mut self, message: Value) {
+        self.transcript.push((Dir::ToProxy, message.clone()));
+        self.send_raw(&format!("{message}\n")).await;
+    }
+
+    async fn next(&mut self) -> Value {
+        self.next_within(WAIT).await.unwrap_or_else(|| {
+            panic!(
+                "no message from the proxy within {WAIT:?}\n{}",
+                self.debug_dump()
+            )
+        })
+    }
+
+    fn fresh_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn debug_dump(&self) -> String {
+        Proxy::debug_dump(self)
     }
 }
 
