@@ -11,6 +11,7 @@ pub mod method {
     pub const SESSION_NEW: &str = "session/new";
     pub const SESSION_LOAD: &str = "session/load";
     pub const SESSION_RESUME: &str = "session/resume";
+    pub const SESSION_LIST: &str = "session/list";
     pub const SESSION_CLOSE: &str = "session/close";
     pub const SESSION_PROMPT: &str = "session/prompt";
     pub const SESSION_CANCEL: &str = "session/cancel";
@@ -28,7 +29,7 @@ pub mod method {
 
 pub const PROTOCOL_VERSION: u64 = 1;
 
-/// What the editor said it can do, reduced to what the proxy acts on.
+/// What an ACP client said it can do, reduced to what the proxy acts on.
 #[derive(Debug, Clone, Default)]
 pub struct EditorCapabilities {
     pub fs_read: bool,
@@ -58,24 +59,6 @@ impl EditorCapabilities {
             elicitation: object(caps.get("elicitation")),
             config_options: object(session.and_then(|s| s.get("configOptions"))),
         }
-    }
-
-    /// The capabilities the proxy advertises to each child: file access always (the
-    /// proxy enforces policy and serves from disk when the editor can't), notices
-    /// always (converted for editors without them), the rest only if the editor has it.
-    pub fn for_children(&self) -> Value {
-        let mut caps = json!({
-            "fs": { "readTextFile": true, "writeTextFile": true },
-            "terminal": self.terminal,
-            "session": { "notices": {} },
-        });
-        if let Some(config_options) = &self.config_options {
-            caps["session"]["configOptions"] = config_options.clone();
-        }
-        if let Some(elicitation) = &self.elicitation {
-            caps["elicitation"] = elicitation.clone();
-        }
-        caps
     }
 }
 
@@ -261,14 +244,6 @@ mod tests {
         let none =
             EditorCapabilities::from_client_capabilities(&json!({"fs": 3, "terminal": "yes"}));
         assert!(!none.fs_read && !none.terminal && !none.subagents);
-    }
-
-    #[test]
-    fn children_always_get_file_access_and_only_the_terminal_the_editor_has() {
-        let caps = EditorCapabilities::default().for_children();
-        assert_eq!(caps["fs"]["writeTextFile"], true);
-        assert_eq!(caps["terminal"], false);
-        assert!(caps.get("elicitation").is_none());
     }
 
     #[test]

@@ -9,24 +9,26 @@
 //! - `transport`  the seam to one agent: lines in, lines out, an end (a child process today).
 //! - `agent`      per-agent knowledge: adapter quirks.
 //! - `policy`     per-role decisions: where writes may land, which tools need asking.
-//! - `router`     THE event loop: owns sessions, id maps, turns and policy; no bytes, no processes.
-//! - `editor`     the editor-facing face on stdio: reader and writer threads.
+//! - `core`       THE event loop: sessions, roles, agents, turns, relays, policy; typed in and out.
+//! - `faces`      how clients reach the core: ACP on stdio (and in memory, for tests).
+//! - `app`        the assembly: core + transport + store + faces, and when to exit.
 //! - `fake_agent` the scriptable ACP agent used by tests, the demo and the benchmarks.
 //! - `demo`       a scripted editor session through the real proxy, printed in colour.
 //! - `bench`      throughput, latency, team start and memory against a same-run baseline.
 
 pub mod acp;
 pub mod agent;
+pub mod app;
 pub mod bench;
 pub mod config;
+pub mod core;
 pub mod demo;
-pub mod editor;
 pub mod error;
+pub mod faces;
 pub mod fake_agent;
 pub mod ids;
 pub mod jsonrpc;
 pub mod policy;
-pub mod router;
 pub mod transport;
 
 /// The proxy's name and version as announced in `agentInfo` and `clientInfo`.

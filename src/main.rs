@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ourocodus::app::StoreChoice;
 
 #[derive(Parser)]
 #[command(
@@ -28,8 +29,15 @@ enum Command {
         config: Option<PathBuf>,
         /// Largest message accepted from the editor or an agent (e.g. 64MiB); longer
         /// lines are refused and skipped.
-        #[arg(long, default_value = "64MiB", value_parser = ourocodus::editor::parse_size)]
+        #[arg(long, default_value = "64MiB", value_parser = ourocodus::faces::parse_size)]
         max_message_size: usize,
+        /// The event store (default: `[store] path` of the config, else
+        /// $XDG_DATA_HOME/ourocodus/store.db).
+        #[arg(long, value_name = "PATH", conflicts_with = "no_store")]
+        store: Option<PathBuf>,
+        /// Record nothing: sessions cannot be listed or loaded later.
+        #[arg(long)]
+        no_store: bool,
     },
     /// Write a commented starter configuration.
     Init {
@@ -89,9 +97,23 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Acp {
             config,
             max_message_size,
+            store,
+            no_store,
         } => {
             let team = ourocodus::config::load_team(config.as_deref())?;
-            Ok(ourocodus::editor::serve_stdio(team, max_message_size)?)
+            let store = match (no_store, store) {
+                (true, _) => StoreChoice::Off,
+                (false, Some(path)) => StoreChoice::Path(path),
+                (false, None) => match &team.store_path {
+                    Some(path) => StoreChoice::Path(path.clone()),
+                    None => StoreChoice::Default,
+                },
+            };
+            let options = ourocodus::app::AcpOptions {
+                max_message: max_message_size,
+                store,
+            };
+            Ok(ourocodus::app::run_acp_stdio(team, options)?)
         }
         Command::Init { path, force } => {
             ourocodus::config::starter::write_starter(&path, force)?;

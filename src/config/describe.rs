@@ -204,6 +204,28 @@ fn describe_timeouts(timeouts: &Timeouts) -> String {
     )
 }
 
+/// A role's configuration as a record keeps it: what it runs and its policy, with
+/// the names of its environment variables but never their values (they may be
+/// credentials).
+pub fn describe_role_json(spec: &RoleSpec) -> serde_json::Value {
+    let directories: Vec<String> = spec
+        .directories
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    let env: Vec<&String> = spec.env.keys().collect();
+    serde_json::json!({
+        "command": spec.command,
+        "args": spec.args,
+        "persona": spec.persona,
+        "directories": directories,
+        "toolsAllow": spec.tools_allow,
+        "toolsDeny": spec.tools_deny,
+        "mode": spec.mode,
+        "envNames": env,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

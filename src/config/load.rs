@@ -14,7 +14,9 @@ use super::roles::{ROUTE_KEY, read_roles, read_route};
 use super::{ConfigOrigin, Team};
 use crate::ids::Role;
 
-const TOP_KEYS: &[&str] = &["defaults", "roles"];
+const TOP_KEYS: &[&str] = &["defaults", "roles", "store"];
+/// Keys of `[store]`.
+const STORE_KEYS: &[&str] = &["path"];
 
 /// The team for `ourocodus acp` and `config check`: the first config file found
 /// (see `find_config_file`), or the built-in team.
@@ -62,12 +64,39 @@ pub fn load_str(text: &str, origin: ConfigOrigin) -> Result<Team, ConfigError> {
     };
     let mut defaults = builtin_role_spec(Role::new(""));
     defaults_layer.apply(&mut defaults);
+    let store_path = read_store(&top, document, &origin)?;
     Ok(Team {
         origin,
         route,
         roles,
         defaults,
+        store_path,
     })
+}
+
+/// `[store] path = "..."`: relative to the config file's directory.
+fn read_store(
+    top: &Place<'_>,
+    document: &DeTable<'_>,
+    origin: &ConfigOrigin,
+) -> Result<Option<std::path::PathBuf>, ConfigError> {
+    let Some(table) = optional_table(top, document, "store")? else {
+        return Ok(None);
+    };
+    let place = top.table("store");
+    place.check_keys(table, STORE_KEYS)?;
+    let Some(path) = table.get("path") else {
+        return Ok(None);
+    };
+    let path = std::path::PathBuf::from(place.non_empty_string("path", path)?);
+    let base = match origin {
+        ConfigOrigin::File(file) => file.parent().map(Path::to_path_buf),
+        ConfigOrigin::BuiltIn => None,
+    };
+    Ok(Some(match base {
+        Some(base) if path.is_relative() => base.join(path),
+        _ => path,
+    }))
 }
 
 fn optional_table<'t, 'i>(
@@ -114,11 +143,25 @@ tool_deny = [\"execute\"]
     }
 
     #[test]
+    fn a_store_path_is_read_relative_to_the_config_file() {
+        let origin = ConfigOrigin::File("/home/u/project/team.toml".into());
+        let team = load_str("[store]\npath = \"data/store.db\"\n[roles.a]\n", origin).unwrap();
+        assert_eq!(
+            team.store_path.as_deref(),
+            Some(std::path::Path::new("/home/u/project/data/store.db"))
+        );
+        assert!(
+            load_error("[store]\nfile = \"x\"\n[roles.a]\n")
+                .contains("unknown key `file` in [store]")
+        );
+    }
+
+    #[test]
     fn unknown_top_level_key_is_rejected() {
         let text = "[roles.a]\n[role.b]\n";
         assert_eq!(
             load_error(text),
-            "team.toml:2:2: unknown key `role` at the top level (expected one of: defaults, roles)"
+            "team.toml:2:2: unknown key `role` at the top level (expected one of: defaults, roles, store)"
         );
     }
 

@@ -20,7 +20,7 @@ use indexmap::IndexMap;
 
 use crate::ids::Role;
 
-pub use describe::describe_team;
+pub use describe::{describe_role_json, describe_team};
 pub use diagnostic::{BUILT_IN_SOURCE_NAME, ConfigError, Position};
 pub use load::{load_file, load_str, load_team};
 pub use lookup::{LOCAL_CONFIG_FILE, USER_CONFIG_FILE, find_config_file, find_config_file_in};
@@ -39,6 +39,8 @@ pub struct Team {
     /// What a role spawned at runtime (`/spawn`) inherits: the built-in values with
     /// `[defaults]` over them. Its `role` is empty; the spawner names it.
     pub defaults: RoleSpec,
+    /// `[store] path`: where the event store is, when the config says.
+    pub store_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

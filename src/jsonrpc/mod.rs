@@ -7,6 +7,7 @@ mod message;
 mod outgoing;
 #[cfg(test)]
 pub(crate) mod proptests;
+pub mod raw;
 
 pub use framing::{Frame, LineBudget, LineSplitter};
 pub use id::RequestId;

@@ -1,0 +1,102 @@
+//! The assembly of `ourocodus acp`: the core, the agents' transport, the event store
+//! and the stdio face, on one runtime; and when the process ends (the stdio editor's
+//! end of input, or a signal — the core itself never decides that).
+
+mod store;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Team;
+use crate::core::Core;
+use crate::error::Error;
+use crate::faces::acp::serve_stdio_editor;
+use crate::transport::ProcessTransport;
+pub use store::StoreChoice;
+
+/// After the core stops, how long the agents' tasks may take to finish.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// How long the last output may wait for an editor that stopped reading.
+const OUTPUT_GRACE: Duration = Duration::from_millis(500);
+/// How long the store may take to commit what is left at exit.
+const STORE_GRACE: Duration = Duration::from_secs(5);
+
+/// How `ourocodus acp` runs.
+#[derive(Debug, Clone)]
+pub struct AcpOptions {
+    /// Longest line accepted from the editor or an agent.
+    pub max_message: usize,
+    pub store: StoreChoice,
+}
+
+/// Serves one editor on stdin/stdout until it closes its end or a signal arrives.
+pub fn run_acp_stdio(team: Team, options: AcpOptions) -> Result<ExitCode, Error> {
+    // Two workers: one when idle (low latency), both under load (parsing overlaps
+    // routing); measured against one worker and against a dedicated core thread.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(team, options))?;
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(team: Team, options: AcpOptions) -> Result<(), Error> {
+    let tracker = TaskTracker::new();
+    let transport = Arc::new(ProcessTransport::new(tracker.clone(), options.max_message));
+    let (handle, inputs) = Core::channel();
+    let mut core = Core::new(team, transport);
+    let store = store::attach(&mut core, &options.store);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(shutdown_on_signal(shutdown.clone()));
+    // A task, not the main thread, so the core and the I/O tasks can share a worker.
+    let core_task = tokio::spawn(core.run(inputs, shutdown.clone()));
+    let face = serve_stdio_editor(&handle, options.max_message).await?;
+    // This process serves one editor: once its connection is detached (it closed its
+    // end, and the core has handled all it sent before), the process ends.
+    let editor_gone = face.detached();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        editor_gone.cancelled().await;
+        stop.cancel();
+    });
+    let _ = core_task.await;
+    drop(handle);
+    tracker.close();
+    if tokio::time::timeout(EXIT_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some agent tasks did not finish in time");
+    }
+    if let Some(store) = store {
+        store.close(STORE_GRACE).await;
+    }
+    if tokio::time::timeout(OUTPUT_GRACE, face.finished())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the editor did not take the last output in time");
+    }
+    Ok(())
+}
+
+async fn shutdown_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    shutdown.cancel();
+}

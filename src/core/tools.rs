@@ -1,0 +1,565 @@
+//! Tool calls and the permission policy. The core remembers what each tool call
+//! announced (kind, Claude tool name, paths), because agents' permission requests may
+//! omit it, and the one id the team knows each call by; then decides each permission
+//! request by the role's `tools_deny` / `tools_allow` and `directories` before any
+//! client sees it.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::Core;
+use super::output::{PermissionDecision, RelayKind, RelayRequest, Severity, TeamEvent};
+use crate::acp::method;
+use crate::error::RpcError;
+use crate::ids::{Role, SessionId};
+use crate::jsonrpc::RequestId;
+use crate::policy::{self, ToolDecision};
+use crate::transport::AgentKey;
+
+/// Claude tools that write files (they act on disk directly, without `fs/*`).
+const CLAUDE_WRITE_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
+/// `rawInput` fields that name the file a tool works on.
+const RAW_INPUT_PATH_FIELDS: &[&str] = &["file_path", "path", "notebook_path"];
+
+/// One role's tool calls in one session: what each announced, and its team id.
+#[derive(Debug, Default)]
+pub struct ToolCalls {
+    /// By the agent's id.
+    calls: HashMap<String, ToolCallInfo>,
+    /// How many times the role reused a tool call id from an earlier turn.
+    reuses: u32,
+}
+
+/// What the core learned about one tool call from its updates.
+#[derive(Debug, Default, Clone)]
+pub struct ToolCallInfo {
+    pub kind: Option<String>,
+    /// The Claude tool name (`_meta.claudeCode.toolName`), if any.
+    pub tool_name: Option<String>,
+    /// Files it touches: `locations[].path` and the usual `rawInput` path fields.
+    pub paths: Vec<String>,
+    /// Already reported as writing outside the role's directories.
+    pub reported_outside: bool,
+    /// The turn (session numbering) that announced it.
+    pub turn: Option<u64>,
+    /// The id the team knows it by: `role/<agent's id>`, with `.N` after a reuse.
+    pub team_id: String,
+}
+
+impl ToolCalls {
+    /// The team's id for the role's tool call `id`: `role/id`, or `role/id.N` when
+    /// the agent reused the id from an earlier turn. The one rule for every place a
+    /// tool call id leaves the core (updates, permission requests, elicitations).
+    pub fn team_id(&self, role: &Role, id: &str) -> String {
+        match self.calls.get(id) {
+            Some(info) => info.team_id.clone(),
+            None => format!("{role}/{id}"),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ToolCallInfo> {
+        self.calls.get(id)
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.calls.contains_key(id)
+    }
+
+    pub fn clear(&mut self) {
+        self.calls.clear();
+    }
+
+    /// Folds in one update about tool call `id` seen during `turn`; a `tool_call`
+    /// that reuses an id from an earlier turn starts a new call with a fresh team id.
+    /// Returns the call and how many of its paths were known before this update.
+    pub fn note(
+        &mut self,
+        role: &Role,
+        id: &str,
+        turn: Option<u64>,
+        announces: bool,
+        update: &Value,
+    ) -> (&mut ToolCallInfo, usize) {
+        let reused = announces
+            && self
+                .calls
+                .get(id)
+                .is_some_and(|earlier| earlier.turn != turn);
+        if reused {
+            self.reuses += 1;
+            let fresh = ToolCallInfo {
+                turn,
+                team_id: format!("{role}/{id}.{}", self.reuses),
+                ..Default::default()
+            };
+            self.calls.insert(id.to_string(), fresh);
+        }
+        let info = self
+            .calls
+            .entry(id.to_string())
+            .or_insert_with(|| ToolCallInfo {
+                turn,
+                team_id: format!("{role}/{id}"),
+                ..Default::default()
+            });
+        let known_paths = info.paths.len();
+        info.absorb(update);
+        (info, known_paths)
+    }
+
+    /// Rebuilds the record of a call from a session's history, so that ids reused
+    /// after a load still get fresh team ids.
+    pub fn remember(&mut self, id: &str, turn: Option<u64>, team_id: &str) {
+        if let Some(suffix) = team_id.rsplit_once('.').and_then(|(_, n)| n.parse().ok()) {
+            self.reuses = self.reuses.max(suffix);
+        }
+        let info = self.calls.entry(id.to_string()).or_default();
+        info.turn = turn;
+        info.team_id = team_id.to_string();
+    }
+}
+
+impl ToolCallInfo {
+    /// Folds in what one update (or a permission request's `toolCall`) says.
+    fn absorb(&mut self, tool_call: &Value) {
+        if let Some(kind) = tool_call.get("kind").and_then(Value::as_str) {
+            self.kind = Some(kind.to_string());
+        }
+        if let Some(name) = tool_call
+            .pointer("/_meta/claudeCode/toolName")
+            .and_then(Value::as_str)
+        {
+            self.tool_name = Some(name.to_string());
+        }
+        let locations = tool_call
+            .get("locations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        let located = locations.filter_map(|l| l.get("path")?.as_str());
+        let raw_input = tool_call.get("rawInput");
+        let named = RAW_INPUT_PATH_FIELDS
+            .iter()
+            .filter_map(|field| raw_input?.get(field)?.as_str());
+        for path in located.chain(named) {
+            if !self.paths.iter().any(|p| p == path) {
+                self.paths.push(path.to_string());
+            }
+        }
+    }
+
+    fn writes_files(&self) -> bool {
+        self.kind.as_deref() == Some("edit")
+            || self
+                .tool_name
+                .as_deref()
+                .is_some_and(|t| CLAUDE_WRITE_TOOLS.contains(&t))
+    }
+}
+
+impl Core {
+    /// Records a `tool_call` / `tool_call_update`; warns when two roles edit one file
+    /// and when an edit lands outside the role's directories without having asked.
+    /// Returns the id the team knows the call by.
+    pub(super) fn note_tool_call(
+        &mut self,
+        session_id: &SessionId,
+        role: &Role,
+        turn: Option<u64>,
+        update: &Value,
+    ) -> Option<String> {
+        let id = update.get("toolCallId").and_then(Value::as_str)?;
+        let announces = update.get("sessionUpdate").and_then(Value::as_str) == Some("tool_call");
+        let rs = self.role_session_mut(session_id, role)?;
+        let (info, known_paths) = rs.tool_calls.note(role, id, turn, announces, update);
+        let team_id = info.team_id.clone();
+        if !info.writes_files() {
+            return Some(team_id);
+        }
+        let info = info.clone();
+        for path in &info.paths[known_paths..] {
+            self.note_file_touched(session_id, role, path);
+        }
+        let done = matches!(
+            update.get("status").and_then(Value::as_str),
+            Some("completed" | "in_progress")
+        );
+        if done && !info.reported_outside {
+            self.report_unasked_write(session_id, role, id, &info);
+        }
+        Some(team_id)
+    }
+
+    /// The team's id for one of the role's tool calls in a session.
+    pub(super) fn team_tool_call_id(
+        &self,
+        session_id: &SessionId,
+        role: &Role,
+        id: &str,
+    ) -> String {
+        match self
+            .sessions
+            .get(session_id)
+            .and_then(|s| s.roles.get(role))
+        {
+            Some(rs) => rs.tool_calls.team_id(role, id),
+            None => format!("{role}/{id}"),
+        }
+    }
+
+    /// An agent that edits files itself (Claude Code does) and did not ask: the proxy
+    /// cannot stop it here, but the user learns at once.
+    fn report_unasked_write(
+        &mut self,
+        session_id: &SessionId,
+        role: &Role,
+        id: &str,
+        info: &ToolCallInfo,
+    ) {
+        let outside: Vec<String> = self.paths_outside_directories(session_id, role, &info.paths);
+        if outside.is_empty() {
+            return;
+        }
+        if let Some(rs) = self.role_session_mut(session_id, role) {
+            rs.tool_calls
+                .calls
+                .entry(id.to_string())
+                .or_default()
+                .reported_outside = true;
+        }
+        let title = format!("{role} changed files outside its directories without asking");
+        let description = format!(
+            "{} — set this role's mode to one that asks before editing",
+            outside.join(", ")
+        );
+        self.notify(
+            session_id,
+            Some(role),
+            Severity::Error,
+            &title,
+            Some(&description),
+        );
+    }
+
+    fn paths_outside_directories(
+        &self,
+        session_id: &SessionId,
+        role: &Role,
+        paths: &[String],
+    ) -> Vec<String> {
+        let (Some(session), Some(slot)) = (self.sessions.get(session_id), self.agents.get(role))
+        else {
+            return Vec::new();
+        };
+        paths
+            .iter()
+            .filter(|p| {
+                policy::check_write(p, &session.cwd, &slot.spec.directories)
+                    .refusal
+                    .is_some()
+            })
+            .cloned()
+            .collect()
+    }
+
+    pub(super) fn on_permission_request(
+        &mut self,
+        key: &AgentKey,
+        id: &RequestId,
+        params: Value,
+    ) -> Result<(), RpcError> {
+        let role = &key.role;
+        let session = self.session_of_request(role, &params)?;
+        let tool_call = params.get("toolCall").cloned().unwrap_or(Value::Null);
+        let info = self.tool_call_info(&session, role, &tool_call);
+        let options = params
+            .get("options")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let title = tool_call
+            .get("title")
+            .and_then(Value::as_str)
+            .or(info.tool_name.as_deref())
+            .unwrap_or("a tool")
+            .to_string();
+        let tool_call_id = tool_call
+            .get("toolCallId")
+            .and_then(Value::as_str)
+            .map(|id| self.team_tool_call_id(&session, role, id));
+        if let Some(why) = self.refusal_for(&session, role, &info) {
+            let answer = choose_option(&options, &["reject_once", "reject_always"]).to_string();
+            self.record_permission(
+                &session,
+                role,
+                &tool_call_id,
+                &title,
+                PermissionDecision::Refused,
+                Some(&why),
+            );
+            self.answer_agent(key, id, Ok(answer));
+            let title = format!("{role}: “{title}” refused by policy");
+            self.notify(&session, Some(role), Severity::Warning, &title, Some(&why));
+            return Ok(());
+        }
+        if let Some(pattern) = self
+            .automatic_allow(role, &info)
+            .filter(|_| has_option(&options, "allow_once"))
+        {
+            tracing::info!(role = %role, pattern = %pattern, title = %title, "permission allowed by policy");
+            let why = format!("tools_allow entry `{pattern}`");
+            self.record_permission(
+                &session,
+                role,
+                &tool_call_id,
+                &title,
+                PermissionDecision::Allowed,
+                Some(&why),
+            );
+            let answer = choose_option(&options, &["allow_once"]).to_string();
+            self.answer_agent(key, id, Ok(answer));
+            return Ok(());
+        }
+        self.announce_tool_call_if_new(&session, role, &params, &tool_call);
+        self.record_permission(
+            &session,
+            role,
+            &tool_call_id,
+            &title,
+            PermissionDecision::Asked,
+            None,
+        );
+        let mut params = params;
+        if let (Some(object), Some(team_id)) = (
+            params.get_mut("toolCall").and_then(Value::as_object_mut),
+            tool_call_id,
+        ) {
+            object.insert("toolCallId".into(), json!(team_id));
+        }
+        let request = RelayRequest {
+            kind: RelayKind::Permission,
+            method: method::REQUEST_PERMISSION.to_string(),
+            params,
+        };
+        self.relay(key, id, &session, request);
+        Ok(())
+    }
+
+    fn record_permission(
+        &mut self,
+        session: &SessionId,
+        role: &Role,
+        tool_call_id: &Option<String>,
+        title: &str,
+        decision: PermissionDecision,
+        reason: Option<&str>,
+    ) {
+        let event = TeamEvent::Permission {
+            role,
+            tool_call_id: tool_call_id.as_deref(),
+            title,
+            decision,
+            reason,
+        };
+        self.emit(session, &event);
+    }
+
+    /// The tool call as announced so far, with the request's own `toolCall` on top.
+    fn tool_call_info(
+        &mut self,
+        session: &SessionId,
+        role: &Role,
+        tool_call: &Value,
+    ) -> ToolCallInfo {
+        let id = tool_call.get("toolCallId").and_then(Value::as_str);
+        let mut info = id
+            .and_then(|id| {
+                self.role_session_mut(session, role)?
+                    .tool_calls
+                    .get(id)
+                    .cloned()
+            })
+            .unwrap_or_default();
+        info.absorb(tool_call);
+        info
+    }
+
+    /// Why the proxy refuses this without asking: a denied tool, or a write outside
+    /// the role's directories.
+    fn refusal_for(&self, session: &SessionId, role: &Role, info: &ToolCallInfo) -> Option<String> {
+        let spec = &self.agents.get(role)?.spec;
+        let decision = policy::decide_tool(
+            &spec.tools_allow,
+            &spec.tools_deny,
+            info.kind.as_deref(),
+            info.tool_name.as_deref(),
+        );
+        if let ToolDecision::Deny { pattern } = decision {
+            return Some(format!("matches tools_deny entry `{pattern}`"));
+        }
+        if info.writes_files() {
+            let outside = self.paths_outside_directories(session, role, &info.paths);
+            if !outside.is_empty() {
+                let dirs: Vec<String> = spec
+                    .directories
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect();
+                return Some(format!(
+                    "writes {} — outside this role's directories ({})",
+                    outside.join(", "),
+                    dirs.join(", ")
+                ));
+            }
+        }
+        None
+    }
+
+    fn automatic_allow(&self, role: &Role, info: &ToolCallInfo) -> Option<String> {
+        let spec = &self.agents.get(role)?.spec;
+        match policy::decide_tool(
+            &spec.tools_allow,
+            &spec.tools_deny,
+            info.kind.as_deref(),
+            info.tool_name.as_deref(),
+        ) {
+            ToolDecision::Allow { pattern } => Some(pattern),
+            _ => None,
+        }
+    }
+
+    /// Clients show a permission request inside its tool call's card: make sure the
+    /// card exists before the request arrives.
+    fn announce_tool_call_if_new(
+        &mut self,
+        session: &SessionId,
+        role: &Role,
+        params: &Value,
+        tool_call: &Value,
+    ) {
+        let Some(tool_call_id) = tool_call.get("toolCallId").and_then(Value::as_str) else {
+            return;
+        };
+        let known = self
+            .sessions
+            .get(session)
+            .and_then(|s| s.roles.get(role))
+            .is_some_and(|rs| rs.tool_calls.contains(tool_call_id));
+        if known {
+            return;
+        }
+        let mut update = tool_call.clone();
+        update["sessionUpdate"] = json!("tool_call");
+        if update.get("title").and_then(Value::as_str).is_none() {
+            update["title"] = json!("Permission requested");
+        }
+        if update.get("status").is_none_or(Value::is_null) {
+            update["status"] = json!("pending");
+        }
+        let child_params = json!({ "sessionId": params["sessionId"], "update": update });
+        self.handle_session_update(role, &child_params.to_string());
+    }
+}
+
+fn has_option(options: &[Value], kind: &str) -> bool {
+    options
+        .iter()
+        .any(|o| o.get("kind").and_then(Value::as_str) == Some(kind))
+}
+
+/// A permission answer choosing the first option of the first kind available (by
+/// kind, never by position or text), or `cancelled` when there is none.
+fn choose_option(options: &[Value], kinds: &[&str]) -> Value {
+    let chosen = kinds.iter().find_map(|kind| {
+        options
+            .iter()
+            .find(|o| o.get("kind").and_then(Value::as_str) == Some(kind))
+            .and_then(|o| o.get("optionId").cloned())
+    });
+    match chosen {
+        Some(option_id) => json!({ "outcome": { "outcome": "selected", "optionId": option_id } }),
+        None => json!({ "outcome": { "outcome": "cancelled" } }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_chosen_by_kind_not_position() {
+        let options = vec![
+            json!({"optionId": "yes", "name": "Yes", "kind": "allow_once"}),
+            json!({"optionId": "no", "name": "No", "kind": "reject_once"}),
+        ];
+        assert_eq!(
+            choose_option(&options, &["reject_once"])["outcome"]["optionId"],
+            "no"
+        );
+        assert_eq!(
+            choose_option(&options, &["reject_always"])["outcome"]["outcome"],
+            "cancelled"
+        );
+    }
+
+    #[test]
+    fn tool_call_info_gathers_kind_name_and_paths_across_updates() {
+        let mut info = ToolCallInfo::default();
+        info.absorb(&json!({"kind": "edit", "rawInput": {}, "_meta": {"claudeCode": {"toolName": "Write"}}}));
+        info.absorb(
+            &json!({"locations": [{"path": "/p/a.rs"}], "rawInput": {"file_path": "/p/a.rs"}}),
+        );
+        info.absorb(&json!({"rawInput": {"notebook_path": "/p/n.ipynb"}}));
+        assert_eq!(info.kind.as_deref(), Some("edit"));
+        assert_eq!(info.tool_name.as_deref(), Some("Write"));
+        assert_eq!(info.paths, vec!["/p/a.rs", "/p/n.ipynb"]);
+        assert!(info.writes_files());
+    }
+
+    #[test]
+    fn a_reused_tool_call_id_gets_a_fresh_team_id_in_a_later_turn_only() {
+        let role = Role::new("test");
+        let mut calls = ToolCalls::default();
+        let announce = json!({"sessionUpdate": "tool_call", "toolCallId": "call_1"});
+        assert_eq!(
+            calls
+                .note(&role, "call_1", Some(1), true, &announce)
+                .0
+                .team_id,
+            "test/call_1"
+        );
+        assert_eq!(
+            calls
+                .note(&role, "call_1", Some(1), false, &json!({}))
+                .0
+                .team_id,
+            "test/call_1"
+        );
+        assert_eq!(
+            calls
+                .note(&role, "call_1", Some(2), true, &announce)
+                .0
+                .team_id,
+            "test/call_1.1"
+        );
+        assert_eq!(calls.team_id(&role, "call_1"), "test/call_1.1");
+        assert_eq!(calls.team_id(&role, "never_seen"), "test/never_seen");
+    }
+
+    #[test]
+    fn history_remembered_after_a_load_keeps_later_reuses_unique() {
+        let role = Role::new("test");
+        let mut calls = ToolCalls::default();
+        calls.remember("call_1", Some(1), "test/call_1");
+        calls.remember("call_1", Some(2), "test/call_1.1");
+        let announce = json!({"sessionUpdate": "tool_call", "toolCallId": "call_1"});
+        assert_eq!(
+            calls
+                .note(&role, "call_1", Some(3), true, &announce)
+                .0
+                .team_id,
+            "test/call_1.2"
+        );
+    }
+}

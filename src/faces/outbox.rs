@@ -1,0 +1,193 @@
+//! The queue of lines to one client, with byte accounting so the core can stop
+//! taking agent output while the client is not reading (backpressure without a lock
+//! or a blocked core).
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// Above this many queued bytes the client counts as congested.
+pub const HIGH_WATER_BYTES: usize = 4 * 1024 * 1024;
+/// Once congested, agent output resumes below this many queued bytes.
+pub const LOW_WATER_BYTES: usize = 1024 * 1024;
+
+/// The core's side of a client's output queue. Sending never blocks: lines
+/// collect in a local buffer that `flush` hands to the writer in one piece, so the
+/// writer is woken once per batch of work rather than once per line.
+#[derive(Debug)]
+pub struct Outbox {
+    lines: mpsc::UnboundedSender<Vec<u8>>,
+    /// Lines sent since the last flush. A RefCell because only the core's one task
+    /// touches it, through `&self`.
+    pending: RefCell<Vec<u8>>,
+    /// Buffers the writer is done with, reused so steady output allocates nothing.
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    shared: Arc<Shared>,
+}
+
+/// A flush happens anyway once this much is pending.
+const FLUSH_BYTES: usize = 64 * 1024;
+/// Room in a buffer, so the line that crosses `FLUSH_BYTES` rarely makes it grow.
+const BUFFER_BYTES: usize = 2 * FLUSH_BYTES;
+/// Spare buffers kept at most (more are dropped).
+const SPARE_BUFFERS: usize = 8;
+
+/// The writer's side: take lines, write them, then `release` their bytes.
+#[derive(Debug)]
+pub struct OutboxReceiver {
+    pub lines: mpsc::UnboundedReceiver<Vec<u8>>,
+    spare: std::sync::mpsc::SyncSender<Vec<u8>>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// Bytes sent but not yet written; an atomic because writer and core are
+    /// different threads and this is the only thing they share.
+    queued: AtomicUsize,
+    /// Wakes a core waiting for the queue to drain below the low-water mark.
+    drained: Notify,
+    /// Cancelled when the core's side is dropped: the connection is detached.
+    detached: CancellationToken,
+}
+
+impl Outbox {
+    pub fn new() -> (Outbox, OutboxReceiver) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel(SPARE_BUFFERS);
+        let shared = Arc::new(Shared::default());
+        let outbox = Outbox {
+            lines: tx,
+            pending: RefCell::new(Vec::with_capacity(BUFFER_BYTES)),
+            spare: spare_rx,
+            shared: shared.clone(),
+        };
+        let receiver = OutboxReceiver {
+            lines: rx,
+            spare: spare_tx,
+            shared,
+        };
+        (outbox, receiver)
+    }
+
+    /// Queues one complete line (ending in `\n`).
+    pub fn send(&self, line: &[u8]) {
+        let full = {
+            let mut pending = self.pending.borrow_mut();
+            pending.extend_from_slice(line);
+            pending.len() >= FLUSH_BYTES
+        };
+        if full {
+            self.flush();
+        }
+    }
+
+    /// Writes one line straight into the pending output (no intermediate buffer).
+    pub fn send_with(&self, write: impl FnOnce(&mut Vec<u8>)) {
+        let full = {
+            let mut pending = self.pending.borrow_mut();
+            write(&mut pending);
+            pending.len() >= FLUSH_BYTES
+        };
+        if full {
+            self.flush();
+        }
+    }
+
+    /// Hands everything sent so far to the writer.
+    pub fn flush(&self) {
+        let chunk = {
+            let mut pending = self.pending.borrow_mut();
+            if pending.is_empty() {
+                return;
+            }
+            let next = self
+                .spare
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BUFFER_BYTES));
+            std::mem::replace(&mut *pending, next)
+        };
+        self.shared.queued.fetch_add(chunk.len(), Ordering::Relaxed);
+        if self.lines.send(chunk).is_err() {
+            tracing::debug!("client output closed; output dropped");
+        }
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.shared.queued.load(Ordering::Relaxed)
+    }
+
+    pub fn congested(&self) -> bool {
+        self.queued_bytes() > HIGH_WATER_BYTES
+    }
+
+    /// Resolves once the queue is below the low-water mark (owns what it needs, so
+    /// awaiting it borrows nothing of the outbox).
+    pub fn drained(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let shared = self.shared.clone();
+        async move {
+            loop {
+                let notified = shared.drained.notified();
+                if shared.queued.load(Ordering::Relaxed) <= LOW_WATER_BYTES {
+                    return;
+                }
+                notified.await;
+            }
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.flush();
+        self.shared.detached.cancel();
+    }
+}
+
+impl OutboxReceiver {
+    /// Fires once the core has let go of this client (it detached, or the core ended).
+    pub fn detached(&self) -> CancellationToken {
+        self.shared.detached.clone()
+    }
+
+    /// Hands a written buffer back for reuse.
+    pub fn recycle(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() >= FLUSH_BYTES && buffer.capacity() <= 4 * BUFFER_BYTES {
+            buffer.clear();
+            let _ = self.spare.try_send(buffer);
+        }
+    }
+
+    /// Marks `bytes` as written; wakes the core when the queue drains.
+    pub fn release(&self, bytes: usize) {
+        let before = self.shared.queued.fetch_sub(bytes, Ordering::Relaxed);
+        if before > LOW_WATER_BYTES && before - bytes <= LOW_WATER_BYTES {
+            self.shared.drained.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn congestion_clears_when_the_writer_releases_below_low_water() {
+        let (outbox, receiver) = Outbox::new();
+        outbox.send(&vec![b'x'; HIGH_WATER_BYTES + 1]);
+        assert!(outbox.congested(), "a big line flushes at once");
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            receiver.release(HIGH_WATER_BYTES + 1);
+            receiver
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(5), outbox.drained())
+            .await
+            .expect("drained in time");
+        assert!(!outbox.congested());
+        drop(release.await);
+    }
+}

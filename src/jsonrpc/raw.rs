@@ -1,0 +1,258 @@
+//! Raw JSON object surgery for the per-message path: read an object's top-level
+//! fields without parsing their values, and write it back with a few fields changed.
+//! Knows no protocol beyond JSON (and the shape of a `session/update`'s params).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use smallvec::SmallVec;
+
+use super::{write_json_escaped, write_json_string};
+
+/// A JSON object's top-level fields in order; values stay raw and borrowed.
+#[derive(Debug)]
+pub struct RawObject<'a> {
+    fields: SmallVec<[(Cow<'a, str>, &'a RawValue); 6]>,
+}
+
+impl<'a> RawObject<'a> {
+    pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    /// A field's value as a string, if it is one.
+    pub fn get_str(&self, key: &str) -> Option<Cow<'a, str>> {
+        self.get(key).and_then(raw_str)
+    }
+
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &'a RawValue)> {
+        self.fields.iter().map(|(k, v)| (k.as_ref(), *v))
+    }
+
+    /// A borrowed view of the fields (covariant, so it can be handed on freely).
+    pub fn view(&self) -> ObjectView<'_> {
+        ObjectView(&self.fields)
+    }
+
+    /// The fields themselves, for keeping a few of them.
+    pub fn into_fields(self) -> SmallVec<[(Cow<'a, str>, &'a RawValue); 2]> {
+        self.fields.into_iter().collect()
+    }
+}
+
+/// A JSON object's top-level fields, borrowed: what a `RawObject` holds, as a slice.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectView<'a>(pub &'a [(Cow<'a, str>, &'a RawValue)]);
+
+impl<'a> ObjectView<'a> {
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    /// A field's value as a string, if it is one.
+    pub fn get_str(&self, key: &str) -> Option<Cow<'a, str>> {
+        self.get(key).and_then(raw_str)
+    }
+
+    pub fn fields(&self) -> impl Iterator<Item = (&'a str, &'a RawValue)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), *v))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Reads a raw value as a string (borrowed unless it had escapes).
+pub fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    if let Ok(s) = <&str as Deserialize>::deserialize(raw) {
+        return Some(Cow::Borrowed(s));
+    }
+    String::deserialize(raw).ok().map(Cow::Owned)
+}
+
+impl<'de> Deserialize<'de> for RawObject<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+struct ObjectVisitor;
+
+impl<'de> Visitor<'de> for ObjectVisitor {
+    type Value = RawObject<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = SmallVec::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            fields.push((key, value));
+        }
+        Ok(RawObject { fields })
+    }
+}
+
+/// `session/update` params read in one pass: `sessionId`, the `update` object's
+/// own fields (so the update is scanned only once), and whatever else the
+/// notification carries (its `_meta`), all borrowed from the text.
+#[derive(Debug, Default)]
+pub struct UpdateParams<'a> {
+    pub session_id: Option<&'a RawValue>,
+    pub update: Option<RawObject<'a>>,
+    pub extra: SmallVec<[(Cow<'a, str>, &'a RawValue); 2]>,
+}
+
+impl<'a> UpdateParams<'a> {
+    pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    pub fn session_id(&self) -> Option<Cow<'a, str>> {
+        self.session_id.and_then(raw_str)
+    }
+}
+
+impl<'de> Deserialize<'de> for UpdateParams<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ParamsVisitor;
+        impl<'de> Visitor<'de> for ParamsVisitor {
+            type Value = UpdateParams<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("session/update params")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut params = UpdateParams::default();
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    match key.as_ref() {
+                        "update" => params.update = Some(map.next_value()?),
+                        "sessionId" => params.session_id = Some(map.next_value()?),
+                        _ => params.extra.push((key, map.next_value()?)),
+                    }
+                }
+                Ok(params)
+            }
+        }
+        deserializer.deserialize_map(ParamsVisitor)
+    }
+}
+
+/// An object key, borrowed from the input unless it had escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Writes a JSON object field by field into a buffer.
+pub struct ObjectWriter<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> ObjectWriter<'o> {
+    pub fn new(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        ObjectWriter { out, first: true }
+    }
+
+    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        write_json_string(self.out, key);
+        self.out.push(b':');
+        self.out
+    }
+
+    pub fn raw(&mut self, key: &str, value: &str) {
+        self.key(key).extend_from_slice(value.as_bytes());
+    }
+
+    pub fn string(&mut self, key: &str, value: &str) {
+        let out = self.key(key);
+        write_json_string(out, value);
+    }
+
+    /// A string made of the `prefix` parts followed by `value`, escaped as one.
+    pub fn prefixed_string(&mut self, key: &str, prefix: &[&str], value: &str) {
+        let out = self.key(key);
+        out.push(b'"');
+        for part in prefix {
+            write_json_escaped(out, part);
+        }
+        write_json_escaped(out, value);
+        out.push(b'"');
+    }
+
+    /// A value written by `write` (which must write exactly one JSON value).
+    pub fn with(&mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) {
+        write(self.key(key));
+    }
+
+    pub fn finish(self) {
+        self.out.push(b'}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_object_keeps_values_verbatim_and_in_order() {
+        let obj = RawObject::parse(r#"{"b": [1, 2], "a":{"x" : 1},"s":"t\"q"}"#).unwrap();
+        let fields: Vec<_> = obj
+            .fields()
+            .map(|(k, v)| (k.to_string(), v.get().to_string()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("b".into(), "[1, 2]".into()),
+                ("a".into(), r#"{"x" : 1}"#.into()),
+                ("s".into(), r#""t\"q""#.into())
+            ]
+        );
+        assert_eq!(obj.get_str("s").as_deref(), Some("t\"q"));
+        assert_eq!(obj.get_str("b"), None);
+    }
+
+    #[test]
+    fn writer_escapes_prefixed_strings_as_one_value() {
+        let mut out = Vec::new();
+        let mut w = ObjectWriter::new(&mut out);
+        w.prefixed_string("id", &["back\"end", "/"], "tool\n1");
+        w.raw("n", "1");
+        w.finish();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["id"], "back\"end/tool\n1");
+        assert_eq!(v["n"], 1);
+    }
+}
