@@ -1,5 +1,9 @@
 //! The `ourocodus` command line: parse arguments, set up logging, run a subcommand.
 
+// Subcommands other than `acp` print their results on stdout; `acp` never reaches
+// a print here (its stdout is the protocol).
+#![allow(clippy::print_stdout)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -121,10 +121,11 @@ impl Peer {
             serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let mut line = message.to_string().into_bytes();
         line.push(b'\n');
-        let stdin = self.stdin.as_mut().expect("stdin is open until close");
-        stdin
-            .write_all(&line)
-            .map_err(|e| self.failure(&format!("write failed: {e}")))?;
+        let written = match self.stdin.as_mut() {
+            Some(stdin) => stdin.write_all(&line),
+            None => Err(std::io::Error::other("stdin already closed")),
+        };
+        written.map_err(|e| self.failure(&format!("write failed: {e}")))?;
         Ok(id)
     }
 

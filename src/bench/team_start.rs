@@ -89,7 +89,13 @@ fn bare_start(workspace: &Workspace, count: usize) -> Result<f64> {
             .collect();
         threads
             .into_iter()
-            .map(|thread| thread.join().expect("a bare agent's thread panicked"))
+            .map(|thread| {
+                thread.join().unwrap_or_else(|_| {
+                    Err(crate::error::Error::Other(
+                        "a bare agent's thread panicked".into(),
+                    ))
+                })
+            })
             .collect()
     });
     let mut last = started;

@@ -346,7 +346,7 @@ struct UpdatePayload<'a> {
 }
 
 fn decode_update(role: Role, payload: &str) -> Option<Decoded<'_>> {
-    let p: UpdatePayload = serde_json::from_str(payload).ok()?;
+    let p: UpdatePayload<'_> = serde_json::from_str(payload).ok()?;
     let update = RawObject::parse(p.update.get()).ok()?;
     let kind = UpdateKind::from_wire(update.get_str("sessionUpdate").as_deref().unwrap_or(""));
     let extra = match p.extra {

@@ -2,6 +2,7 @@
 //! and an end is reported once. A child process is one transport; a remote worker is
 //! just another. Knows nothing of sessions or routing.
 
+mod memory;
 mod process;
 mod stderr_tail;
 
@@ -14,6 +15,7 @@ use tokio::sync::mpsc;
 use crate::ids::Role;
 use crate::jsonrpc::Message;
 
+pub use memory::{AgentVoice, MemoryAgent, MemoryTransport};
 pub use process::ProcessTransport;
 
 /// Which incarnation of a role's agent an event came from: a restarted agent gets a

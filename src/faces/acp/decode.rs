@@ -183,7 +183,8 @@ fn set_config_option(request: RequestId, params: Option<&str>) -> Result<Command
 }
 
 fn close_session(request: RequestId, params: Option<&str>) -> Result<Command, RpcError> {
-    let params: acp::SessionRef = acp::parse_params(params).map_err(RpcError::invalid_params)?;
+    let params: acp::SessionRef<'_> =
+        acp::parse_params(params).map_err(RpcError::invalid_params)?;
     Ok(Command::CloseSession {
         request,
         session: SessionId::new(params.session_id.as_ref()),
@@ -222,7 +223,7 @@ fn decode_notification(message: &Message, commands: &mut Vec<Command>) {
     };
     match name {
         method::SESSION_CANCEL => {
-            let Ok(params) = acp::parse_params::<acp::SessionRef>(message.params()) else {
+            let Ok(params) = acp::parse_params::<acp::SessionRef<'_>>(message.params()) else {
                 return tracing::warn!("session/cancel without a sessionId");
             };
             let id = SessionId::new(params.session_id.as_ref());

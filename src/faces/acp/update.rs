@@ -84,7 +84,7 @@ pub fn item_kind(kind: UpdateKind, update: ObjectView<'_>) -> ItemKind {
     }
     let content = update
         .get("content")
-        .and_then(|c| serde_json::from_str::<ContentView>(c.get()).ok());
+        .and_then(|c| serde_json::from_str::<ContentView<'_>>(c.get()).ok());
     match content {
         Some(ContentView {
             kind: Some(kind),
@@ -155,7 +155,7 @@ mod tests {
     use serde_json::Value;
 
     /// Writes the client's copy of agent params the way the core hands them over.
-    fn rewritten(params: &str, role: &str, team_id: Option<&str>, rewrite: &Rewrite) -> Value {
+    fn rewritten(params: &str, role: &str, team_id: Option<&str>, rewrite: &Rewrite<'_>) -> Value {
         let parsed = UpdateParams::parse(params).unwrap();
         let update = parsed.update.as_ref().unwrap();
         let role = Role::new(role);
