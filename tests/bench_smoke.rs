@@ -2,6 +2,9 @@
 //! ratios are never judged here: they swing with the machine. Lost messages are a
 //! bug, though, and make the bench (and so this test) fail.
 
+// A failed unwrap is the test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::thread::JoinHandle;

@@ -2,6 +2,9 @@
 //! the real proxy, and its transcript must show every beat's evidence. These checks
 //! fail if routing, speaker labels, permission relay or cancel break.
 
+// A failed unwrap is the test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -2,6 +2,9 @@
 //! behaviour (process group, stderr, memory under a stalled reader) that the
 //! in-process tests cannot see. Every wait is bounded.
 
+// A failed unwrap is the test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;

@@ -2,6 +2,9 @@
 //! sees every update in order, rendered for its own capabilities; permission
 //! requests follow the turn's origin; a client leaving mid-turn disturbs nobody.
 
+// A failed unwrap is the test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;

@@ -1,5 +1,8 @@
 //! Integration tests: the real binary, fake and third-party agents, one file per capability.
 
+// A failed unwrap is the test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod procs;
 mod raw_editor;
 mod support;
