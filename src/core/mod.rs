@@ -19,6 +19,7 @@ mod output;
 mod prompt;
 #[cfg(test)]
 mod proptests;
+mod recall;
 mod record;
 mod relay;
 mod relays;
@@ -28,6 +29,7 @@ mod state;
 mod supervise;
 mod team;
 mod timers;
+mod tool_calls;
 mod tools;
 
 use std::sync::Arc;
@@ -52,7 +54,8 @@ pub use output::{
     RelayKind, RelayRequest, Reply, RoleOutcome, RoleUpdate, SessionListing, SessionRecord,
     SessionState, Severity, StopReason, TeamEvent, UpdateKind,
 };
-pub use record::{decode_event, write_payload};
+pub use recall::decode_event;
+pub use record::write_payload;
 
 use connections::Connections;
 use state::{AgentSlot, FastIndexMap, FastMap, Relay, Session, Turn, TurnId};

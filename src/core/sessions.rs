@@ -17,7 +17,7 @@ use super::history::{
 use super::output::{
     Delivery, Output, Reply, RoleOutcome, SessionListing, SessionRecord, Severity, TeamEvent,
 };
-use super::record::{Decoded, decode_event};
+use super::recall::{Decoded, decode_event};
 use super::state::Session;
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};

@@ -13,7 +13,7 @@ use smallvec::SmallVec;
 
 use super::api::{ConnectionId, Origin};
 use super::output::{AgentStatus, RelayRequest, RoleOutcome};
-use super::tools::ToolCalls;
+use super::tool_calls::ToolCalls;
 use crate::acp::ChildCapabilities;
 use crate::agent::Quirks;
 use crate::config::RoleSpec;
