@@ -27,6 +27,7 @@ pub mod ids;
 pub mod jsonrpc;
 pub mod policy;
 pub mod router;
+pub mod store;
 pub mod transport;
 
 /// The proxy's name and version as announced in `agentInfo` and `clientInfo`.
