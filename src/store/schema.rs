@@ -119,11 +119,13 @@ fn read_header(path: &Path) -> io::Result<Header> {
     })
 }
 
-/// What SQLite itself reports about a file (read through the WAL, if any).
+/// What SQLite itself reports about a file.
 struct Identity {
     application_id: i32,
     user_version: i64,
     tables: i64,
+    /// Zero for a file SQLite sees as empty (zero length, or a first transaction rolled back).
+    pages: i64,
 }
 
 fn identify(conn: &Connection) -> rusqlite::Result<Identity> {
@@ -131,6 +133,7 @@ fn identify(conn: &Connection) -> rusqlite::Result<Identity> {
         application_id: conn.pragma_query_value(None, "application_id", |r| r.get(0))?,
         user_version: conn.pragma_query_value(None, "user_version", |r| r.get(0))?,
         tables: conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?,
+        pages: conn.pragma_query_value(None, "page_count", |r| r.get(0))?,
     })
 }
 
@@ -140,9 +143,9 @@ enum Verdict {
     Ours { version: i64 },
 }
 
-/// `was_empty`: the file had zero length before we opened it, the one foreign-looking state we
-/// initialise (SQLite reports no tables and no ids for it).
-fn judge(path: &Path, id: &Identity, was_empty: bool) -> Result<Verdict, OpenError> {
+/// Only an empty database is initialised: ours always has its application id on its first
+/// page, since initialising sets it in the same (rollback-journal) transaction as the tables.
+fn judge(path: &Path, id: &Identity) -> Result<Verdict, OpenError> {
     let foreign = |what: String| OpenError::Foreign {
         path: path.to_owned(),
         what,
@@ -156,7 +159,7 @@ fn judge(path: &Path, id: &Identity, was_empty: bool) -> Result<Verdict, OpenErr
         APPLICATION_ID => Ok(Verdict::Ours {
             version: id.user_version,
         }),
-        0 if id.tables == 0 && id.user_version == 0 && was_empty => Ok(Verdict::Initialise),
+        0 if id.pages == 0 => Ok(Verdict::Initialise),
         0 if id.tables == 0 => Err(foreign(
             "an SQLite database without tables or an application id".into(),
         )),
@@ -184,32 +187,52 @@ fn check_header(path: &Path) -> Result<Header, OpenError> {
             application_id,
             user_version,
         } if application_id != 0 => {
-            // With an application id set, tables do not change the verdict.
+            // With an application id set, only the ids decide.
             let id = Identity {
                 application_id,
                 user_version,
                 tables: 0,
+                pages: 1,
             };
-            judge(path, &id, false).map(|_| header)
+            judge(path, &id).map(|_| header)
         }
         _ => Ok(header),
     }
 }
 
-/// Looks inside an SQLite file without an application id in its header (foreign, or ours with
-/// the rest still in the WAL) through a read-only connection, which can write nothing.
-fn inspect_read_only(path: &Path) -> Result<(), OpenError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let identity = Connection::open_with_flags(path, flags).and_then(|conn| identify(&conn));
-    match identity {
-        Ok(id) => judge(path, &id, false).map(|_| ()),
-        Err(e) => Err(OpenError::Foreign {
-            path: path.to_owned(),
-            what: format!(
-                "an SQLite database without an application id that could not be inspected ({e})"
-            ),
-        }),
+/// Looks inside an SQLite file whose header has no application id, to say what it is. The
+/// connection is read-only and `immutable` (no locks, no WAL or shm files created): nothing
+/// beside the file changes either.
+fn inspect_read_only(path: &Path) -> OpenError {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let uri = format!("file:{}?immutable=1", uri_path(path));
+    let identity = Connection::open_with_flags(uri, flags).and_then(|conn| identify(&conn));
+    let what = match identity.map(|id| judge(path, &id)) {
+        Ok(Err(refusal)) => return refusal,
+        Ok(Ok(_)) => "an SQLite database without an application id".to_owned(),
+        Err(e) => format!("an SQLite database without an application id ({e})"),
+    };
+    OpenError::Foreign {
+        path: path.to_owned(),
+        what,
     }
+}
+
+/// `path` for a `file:` URI: bytes other than unreserved ones and `/` percent-encoded.
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &byte in path.as_os_str().as_bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 pub(crate) fn sqlite(path: &Path, source: rusqlite::Error) -> OpenError {
@@ -282,15 +305,15 @@ pub(crate) fn open_checked(path: &Path, create: Create) -> Result<Connection, Op
         }
         Ok(_) => {}
     }
-    let header = check_header(path)?;
+    // A non-empty file without our application id in its header is not ours (see `judge`).
     if let Header::Sqlite {
         application_id: 0, ..
-    } = header
+    } = check_header(path)?
     {
-        inspect_read_only(path)?;
+        return Err(inspect_read_only(path));
     }
     let mut conn = open_read_write(path)?;
-    prepare(&mut conn, path, header == Header::Empty)?;
+    prepare(&mut conn, path, create)?;
     Ok(conn)
 }
 
@@ -312,16 +335,26 @@ fn open_read_write(path: &Path) -> Result<Connection, OpenError> {
 /// only reads; otherwise the check is repeated under the write lock (so two proxies starting at
 /// once agree) and the file initialised or migrated in that one transaction. Initialising
 /// happens before WAL, in the rollback journal, so a crash mid-way leaves the file empty.
-fn prepare(conn: &mut Connection, path: &Path, was_empty: bool) -> Result<(), OpenError> {
+fn prepare(conn: &mut Connection, path: &Path, create: Create) -> Result<(), OpenError> {
     let fail = |e| write_error(path, e);
     let id = identify(conn).map_err(|e| sqlite(path, e))?;
-    let verdict = judge(path, &id, was_empty)?;
+    let verdict = judge(path, &id)?;
     let current = matches!(verdict, Verdict::Ours { version } if version == SCHEMA_VERSION);
     if !current {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
-        let from = match judge(path, &identify(&tx).map_err(fail)?, was_empty)? {
+        let mut locked = identify(&tx).map_err(fail)?;
+        if locked.tables == 0 {
+            // A write transaction counts the first page it is about to create.
+            locked.pages = id.pages;
+        }
+        let from = match judge(path, &locked)? {
+            Verdict::Initialise if create == Create::Never => {
+                return Err(OpenError::Missing {
+                    path: path.to_owned(),
+                });
+            }
             Verdict::Initialise => 0,
             Verdict::Ours { version } => version,
         };
