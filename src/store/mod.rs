@@ -56,15 +56,20 @@ pub struct StoreOptions {
 impl StoreOptions {
     /// Options from `OUROCODUS_STORE_MAX_PAGES` (a page count); anything unparsable is ignored.
     pub fn from_env() -> Self {
-        let max_page_count = std::env::var(MAX_PAGES_ENV).ok().and_then(|value| {
-            let parsed = value.trim().parse().ok();
-            if parsed.is_none() {
-                tracing::warn!(value, "{MAX_PAGES_ENV} is not a page count; ignored");
-            }
-            parsed
-        });
-        StoreOptions { max_page_count }
+        let value = std::env::var(MAX_PAGES_ENV).ok();
+        StoreOptions {
+            max_page_count: max_pages_from(value.as_deref()),
+        }
     }
+}
+
+fn max_pages_from(value: Option<&str>) -> Option<u32> {
+    let value = value?;
+    let parsed = value.trim().parse().ok();
+    if parsed.is_none() {
+        tracing::warn!(value, "{MAX_PAGES_ENV} is not a page count; ignored");
+    }
+    parsed
 }
 
 /// `$XDG_DATA_HOME/ourocodus/store.db`, else `$HOME/.local/share/ourocodus/store.db`.

@@ -128,13 +128,23 @@ struct Identity {
     pages: i64,
 }
 
+/// One statement, so one snapshot: another process may be initialising the file meanwhile.
 fn identify(conn: &Connection) -> rusqlite::Result<Identity> {
-    Ok(Identity {
-        application_id: conn.pragma_query_value(None, "application_id", |r| r.get(0))?,
-        user_version: conn.pragma_query_value(None, "user_version", |r| r.get(0))?,
-        tables: conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?,
-        pages: conn.pragma_query_value(None, "page_count", |r| r.get(0))?,
-    })
+    conn.query_row(
+        "SELECT (SELECT application_id FROM pragma_application_id), \
+                (SELECT user_version FROM pragma_user_version), \
+                (SELECT count(*) FROM sqlite_schema), \
+                (SELECT page_count FROM pragma_page_count)",
+        [],
+        |row| {
+            Ok(Identity {
+                application_id: row.get(0)?,
+                user_version: row.get(1)?,
+                tables: row.get(2)?,
+                pages: row.get(3)?,
+            })
+        },
+    )
 }
 
 /// Whether an identity is ours to use (after migrating), to initialise, or to refuse.
@@ -313,7 +323,7 @@ pub(crate) fn open_checked(path: &Path, create: Create) -> Result<Connection, Op
         return Err(inspect_read_only(path));
     }
     let mut conn = open_read_write(path)?;
-    prepare(&mut conn, path, create)?;
+    prepare_patiently(&mut conn, path, create)?;
     Ok(conn)
 }
 
@@ -329,6 +339,30 @@ fn open_read_write(path: &Path) -> Result<Connection, OpenError> {
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| sqlite(path, e))?;
     Ok(conn)
+}
+
+/// Tries `prepare` again while another process holds a lock that SQLite's busy handler does
+/// not wait for (switching to WAL, or two rollback-journal transactions at once).
+fn prepare_patiently(conn: &mut Connection, path: &Path, create: Create) -> Result<(), OpenError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match prepare(conn, path, create) {
+            Err(OpenError::Sqlite { source, .. })
+                if is_busy(&source) && std::time::Instant::now() < deadline =>
+            {
+                tracing::debug!(path = %path.display(), "store busy while opening; retrying");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Brings the file to our current schema, then switches to WAL. A store already current needs

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use super::batch::Batch;
 use super::handle::{BUFFER_BYTES, Backlog, ExitGuard, WriterInput};
 use super::insert::Inserter;
+use super::schema::is_busy;
 
 /// What the writer thread tells the core.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,13 +142,6 @@ fn recycle(spare_tx: &mpsc::SyncSender<Vec<u8>>, mut bytes: Vec<u8>) {
         bytes.clear();
         let _ = spare_tx.try_send(bytes);
     }
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
 }
 
 /// The user's message for a failed write.
