@@ -27,8 +27,8 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Version 1. `sessions.id` is internal (events refer to it: an integer is smaller than the
-/// public id on every row); `last_seq` is the session's event count, since seq is gap-free from
-/// 1. `events` is a rowid table: the rowid is the global commit order `log --follow` polls, and
+/// public id on every row); `last_seq` is the session's event count, as seq is gap-free from one.
+/// `events` is a rowid table: the rowid is the global commit order `log --follow` polls, and
 /// UNIQUE(session, seq) serves replay and catches another process's concurrent appends (the
 /// layout measured fastest among those that serve both; see `layouts.rs`).
 fn create_v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {

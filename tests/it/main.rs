@@ -17,5 +17,6 @@ mod relay;
 mod routing;
 mod speakers;
 mod startup;
+mod store_cli;
 mod supervision;
 mod turns;
