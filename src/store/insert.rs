@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, Statement, Transaction, TransactionBehavior, params};
 use serde::Deserialize;
 
 use super::batch::{Batch, Record, Records};
@@ -26,6 +26,9 @@ const TOUCH_SESSION: &str = "UPDATE sessions SET updated_at = max(updated_at, ?2
 
 /// Longest title kept, in characters (an ellipsis included).
 const TITLE_CHARS: usize = 80;
+
+/// Sessions by public id; foldhash, as this is looked up once per event.
+type SessionCache = HashMap<String, CachedSession, foldhash::fast::RandomState>;
 
 /// What the writer remembers of a session between transactions.
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +51,7 @@ pub(crate) struct Inserter {
     conn: Connection,
     /// By public session id. Only rows known to be committed; cleared on any failed
     /// transaction so a rollback can leave no gap in seq.
-    sessions: HashMap<String, CachedSession>,
+    sessions: SessionCache,
     touched: Vec<Touched>,
 }
 
@@ -57,7 +60,7 @@ impl Inserter {
         conn.set_prepared_statement_cache_capacity(16);
         Inserter {
             conn,
-            sessions: HashMap::new(),
+            sessions: SessionCache::default(),
             touched: Vec::new(),
         }
     }
@@ -79,15 +82,17 @@ impl Inserter {
         } = self;
         touched.clear();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut insert = tx.prepare_cached(INSERT_EVENT)?;
         for batch in batches {
             for record in Records::new(&batch.bytes) {
                 match record {
-                    Ok(record) => insert_record(&tx, sessions, touched, &record)?,
+                    Ok(record) => insert_record(&tx, &mut insert, sessions, touched, &record)?,
                     // Our own encoding: a bug, not a reason to lose the other batches.
                     Err(e) => tracing::error!(error = %e, "rest of an event batch skipped"),
                 }
             }
         }
+        drop(insert);
         let mut touch = tx.prepare_cached(TOUCH_SESSION)?;
         for t in touched.iter() {
             touch.execute(params![t.rowid, t.time_ms, t.last_seq])?;
@@ -99,22 +104,30 @@ impl Inserter {
 
 fn insert_record(
     tx: &Transaction<'_>,
-    sessions: &mut HashMap<String, CachedSession>,
+    insert: &mut Statement<'_>,
+    sessions: &mut SessionCache,
     touched: &mut Vec<Touched>,
     record: &Record<'_>,
 ) -> rusqlite::Result<()> {
-    let mut session = match sessions.get(record.session) {
-        Some(cached) => *cached,
-        None => find_or_create_session(tx, record)?,
-    };
-    apply_session_fields(tx, &mut session, record)?;
-    let seq = insert_event(tx, &mut session, record)?;
-    match sessions.get_mut(record.session) {
-        Some(slot) => *slot = session,
-        None => {
-            sessions.insert(record.session.to_owned(), session);
-        }
+    // A failed write clears the cache, so a half-updated entry is never seen again.
+    if let Some(cached) = sessions.get_mut(record.session) {
+        return insert_for_session(tx, insert, cached, touched, record);
     }
+    let mut session = find_or_create_session(tx, record)?;
+    insert_for_session(tx, insert, &mut session, touched, record)?;
+    sessions.insert(record.session.to_owned(), session);
+    Ok(())
+}
+
+fn insert_for_session(
+    tx: &Transaction<'_>,
+    insert: &mut Statement<'_>,
+    session: &mut CachedSession,
+    touched: &mut Vec<Touched>,
+    record: &Record<'_>,
+) -> rusqlite::Result<()> {
+    apply_session_fields(tx, session, record)?;
+    let seq = insert_event(tx, insert, session, record)?;
     note_touched(touched, session.rowid, seq, record.time_ms);
     Ok(())
 }
@@ -211,12 +224,12 @@ pub(crate) fn title_of(text: &str) -> Option<String> {
 /// same session since it was cached: the UNIQUE index says so, and the seq is read again.
 fn insert_event(
     tx: &Transaction<'_>,
+    insert: &mut Statement<'_>,
     session: &mut CachedSession,
     record: &Record<'_>,
 ) -> rusqlite::Result<i64> {
     let payload = String::from_utf8_lossy(record.payload);
     let rowid = session.rowid;
-    let mut insert = tx.prepare_cached(INSERT_EVENT)?;
     let mut attempt = |seq: i64| {
         insert.execute(params![
             rowid,
