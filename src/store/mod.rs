@@ -3,7 +3,7 @@
 //! nothing of routing, ACP or editors (payloads are opaque JSON to it, but for the `session`
 //! event's cwd and the first prompt's text).
 //!
-//! - `schema`  recognising the file, DDL, migrations, connection settings.
+//! - `schema`  recognising the file (`schema::recognise`), DDL, migrations, connection settings.
 //! - `batch`   the byte encoding of events from the core to the writer.
 //! - `handle`  the core's side: append without waiting, flush, backpressure, exit.
 //! - `writer`  the writer thread: transactions, settling, failure notices.

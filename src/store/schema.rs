@@ -1,14 +1,17 @@
-//! The store file: recognising it (ours, foreign, newer, empty) before anything is written, its
-//! schema and the migrations between versions, and the connection settings. Knows SQL and file
-//! headers; nothing of events' meaning, the writer thread or the CLI.
+//! The store file: creating it, the schema and the migrations between versions, opening (after
+//! `recognise` has said the file is ours, or empty) and the connection settings. Knows SQL and
+//! files; nothing of events' meaning, the writer thread or the CLI.
 
 use std::fs::{DirBuilder, OpenOptions};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+mod recognise;
+use recognise::{Header, Verdict, check_header, identify, inspect_read_only, judge};
 
 /// `PRAGMA application_id` of an Ourocodus store: "OURO" in ASCII.
 pub const APPLICATION_ID: i32 = 0x4F55_524F;
@@ -85,164 +88,6 @@ pub enum OpenError {
         #[source]
         source: rusqlite::Error,
     },
-}
-
-/// What the first bytes of an existing file say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Header {
-    Empty,
-    NotSqlite,
-    Sqlite {
-        application_id: i32,
-        user_version: i64,
-    },
-}
-
-const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
-
-fn read_header(path: &Path) -> io::Result<Header> {
-    let mut bytes = Vec::with_capacity(100);
-    std::fs::File::open(path)?
-        .take(100)
-        .read_to_end(&mut bytes)?;
-    if bytes.is_empty() {
-        return Ok(Header::Empty);
-    }
-    if bytes.len() < 100 || &bytes[..16] != SQLITE_MAGIC {
-        return Ok(Header::NotSqlite);
-    }
-    let be =
-        |at: usize| i32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
-    Ok(Header::Sqlite {
-        application_id: be(68),
-        user_version: i64::from(be(60)),
-    })
-}
-
-/// What SQLite itself reports about a file.
-struct Identity {
-    application_id: i32,
-    user_version: i64,
-    tables: i64,
-    /// Zero for a file SQLite sees as empty (zero length, or a first transaction rolled back).
-    pages: i64,
-}
-
-/// One statement, so one snapshot: another process may be initialising the file meanwhile.
-fn identify(conn: &Connection) -> rusqlite::Result<Identity> {
-    conn.query_row(
-        "SELECT (SELECT application_id FROM pragma_application_id), \
-                (SELECT user_version FROM pragma_user_version), \
-                (SELECT count(*) FROM sqlite_schema), \
-                (SELECT page_count FROM pragma_page_count)",
-        [],
-        |row| {
-            Ok(Identity {
-                application_id: row.get(0)?,
-                user_version: row.get(1)?,
-                tables: row.get(2)?,
-                pages: row.get(3)?,
-            })
-        },
-    )
-}
-
-/// Whether an identity is ours to use (after migrating), to initialise, or to refuse.
-enum Verdict {
-    Initialise,
-    Ours { version: i64 },
-}
-
-/// Only an empty database is initialised: ours always has its application id on its first
-/// page, since initialising sets it in the same (rollback-journal) transaction as the tables.
-fn judge(path: &Path, id: &Identity) -> Result<Verdict, OpenError> {
-    let foreign = |what: String| OpenError::Foreign {
-        path: path.to_owned(),
-        what,
-    };
-    match id.application_id {
-        APPLICATION_ID if id.user_version > SCHEMA_VERSION => Err(OpenError::Newer {
-            path: path.to_owned(),
-            found: id.user_version,
-            known: SCHEMA_VERSION,
-        }),
-        APPLICATION_ID => Ok(Verdict::Ours {
-            version: id.user_version,
-        }),
-        0 if id.pages == 0 => Ok(Verdict::Initialise),
-        0 if id.tables == 0 => Err(foreign(
-            "an SQLite database without tables or an application id".into(),
-        )),
-        0 => Err(foreign(
-            "an SQLite database with tables but no application id".into(),
-        )),
-        other => Err(foreign(format!(
-            "an SQLite database of another application (application id {other:#010x})"
-        ))),
-    }
-}
-
-/// Refuses, from the raw header alone, whatever SQLite must not even open read-write.
-fn check_header(path: &Path) -> Result<Header, OpenError> {
-    let header = read_header(path).map_err(|source| OpenError::Location {
-        path: path.to_owned(),
-        source,
-    })?;
-    match header {
-        Header::NotSqlite => Err(OpenError::Foreign {
-            path: path.to_owned(),
-            what: "not an SQLite database".into(),
-        }),
-        Header::Sqlite {
-            application_id,
-            user_version,
-        } if application_id != 0 => {
-            // With an application id set, only the ids decide.
-            let id = Identity {
-                application_id,
-                user_version,
-                tables: 0,
-                pages: 1,
-            };
-            judge(path, &id).map(|_| header)
-        }
-        _ => Ok(header),
-    }
-}
-
-/// Looks inside an SQLite file whose header has no application id, to say what it is. The
-/// connection is read-only and `immutable` (no locks, no WAL or shm files created): nothing
-/// beside the file changes either.
-fn inspect_read_only(path: &Path) -> OpenError {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-        | OpenFlags::SQLITE_OPEN_URI
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let uri = format!("file:{}?immutable=1", uri_path(path));
-    let identity = Connection::open_with_flags(uri, flags).and_then(|conn| identify(&conn));
-    let what = match identity.map(|id| judge(path, &id)) {
-        Ok(Err(refusal)) => return refusal,
-        Ok(Ok(_)) => "an SQLite database without an application id".to_owned(),
-        Err(e) => format!("an SQLite database without an application id ({e})"),
-    };
-    OpenError::Foreign {
-        path: path.to_owned(),
-        what,
-    }
-}
-
-/// `path` for a `file:` URI: bytes other than unreserved ones and `/` percent-encoded.
-fn uri_path(path: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    let mut out = String::new();
-    for &byte in path.as_os_str().as_bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 pub(crate) fn sqlite(path: &Path, source: rusqlite::Error) -> OpenError {

@@ -1,5 +1,6 @@
 use std::os::unix::fs::PermissionsExt;
 
+use super::recognise::{Header, read_header};
 use super::*;
 use crate::store::{Store, StoreOptions, StoreReader};
 
