@@ -39,7 +39,7 @@ impl Backlog {
     /// Marks `bytes` as written (or given up); wakes waiters on crossing the low-water mark.
     pub(crate) fn release(&self, bytes: usize) {
         let before = self.queued.fetch_sub(bytes, Ordering::Relaxed);
-        if before > LOW_WATER_BYTES && before - bytes <= LOW_WATER_BYTES {
+        if before > LOW_WATER_BYTES && before.saturating_sub(bytes) <= LOW_WATER_BYTES {
             self.drained.notify_waiters();
         }
     }

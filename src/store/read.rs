@@ -125,7 +125,12 @@ impl StoreReader {
         };
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(
-            params![after_time, after_id, cwd.as_deref(), sql_limit(limit + 1)],
+            params![
+                after_time,
+                after_id,
+                cwd.as_deref(),
+                sql_limit(limit.saturating_add(1))
+            ],
             session_summary,
         )?;
         let mut sessions = rows.collect::<Result<Vec<_>, _>>()?;

@@ -115,17 +115,38 @@ async fn a_stalled_writer_congests_and_drains_once_it_can_write() {
     assert_eq!(reader(&path).session(&a).unwrap().unwrap().events, last);
 }
 
+/// Takes turns on the shared session before running free: each writer's cached seq is then
+/// stale at least once, which only the UNIQUE index can tell it.
+const TURNS: u64 = 4;
+
 #[test]
 fn two_stores_on_one_file_both_record_everything() {
     const EACH: u64 = 3_000;
     let dir = tempdir().unwrap();
     let path = dir.path().join("store.db");
+    let turns = std::sync::Arc::new(std::sync::Barrier::new(2));
     let writers: Vec<_> = (0..2)
         .map(|k| {
-            let path = path.clone();
+            let (path, turns) = (path.clone(), turns.clone());
             std::thread::spawn(move || {
                 let mut s = start(&path, StoreOptions::default());
                 let (shared, own) = (sid("shared"), sid(&format!("own-{k}")));
+                let mut notices = Vec::new();
+                for turn in 0..TURNS {
+                    turns.wait();
+                    if turn % 2 == k {
+                        let n = append(
+                            &mut s.handle,
+                            &shared,
+                            None,
+                            "say",
+                            1,
+                            &format!(r#"{{"turn":{turn}}}"#),
+                        );
+                        s.handle.flush();
+                        notices.extend(settle(&s.notices, n));
+                    }
+                }
                 let mut last = 0;
                 for n in 0..EACH {
                     let json = format!(r#"{{"writer":{k},"n":{n}}}"#);
@@ -136,7 +157,7 @@ fn two_stores_on_one_file_both_record_everything() {
                     }
                 }
                 s.handle.flush();
-                let notices = settle(&s.notices, last);
+                notices.extend(settle(&s.notices, last));
                 close(s.handle);
                 notices
             })
@@ -148,18 +169,16 @@ fn two_stores_on_one_file_both_record_everything() {
     }
     let reader = reader(&path);
     let shared = reader.events(&sid("shared"), 0, 100_000).unwrap();
+    let expected = (2 * EACH + TURNS) as usize;
     assert!(
         shared.iter().zip(1..).all(|(e, seq)| e.seq == seq),
         "seq gap-free"
     );
     let written: BTreeSet<&str> = shared.iter().map(|e| e.payload.as_str()).collect();
-    assert_eq!(
-        (shared.len(), written.len()),
-        (2 * EACH as usize, 2 * EACH as usize)
-    );
+    assert_eq!((shared.len(), written.len()), (expected, expected));
     assert_eq!(
         reader.session(&sid("shared")).unwrap().unwrap().events,
-        2 * EACH
+        expected as u64
     );
     for k in 0..2 {
         let own = reader.session(&sid(&format!("own-{k}"))).unwrap().unwrap();

@@ -287,3 +287,14 @@ fn the_page_limit_comes_from_the_environment_value() {
     assert_eq!(max_pages_from(Some("lots")), None);
     assert_eq!(max_pages_from(None), None);
 }
+
+#[test]
+fn the_handle_and_its_futures_can_move_between_threads() {
+    fn send<T: Send>(_: &T) {}
+    let dir = tempdir().unwrap();
+    let s = start(&dir.path().join("store.db"), StoreOptions::default());
+    send(&s.handle);
+    send(&s.handle.drained());
+    send(&s.handle.exit().wait(TIMEOUT));
+    close(s.handle);
+}
