@@ -11,6 +11,7 @@
 //! - `policy`     per-role decisions: where writes may land, which tools need asking.
 //! - `router`     THE event loop: owns sessions, id maps, turns and policy; no bytes, no processes.
 //! - `editor`     the editor-facing face on stdio: reader and writer threads.
+//! - `store`      the event store (SQLite): a writer thread fed without waiting, replay, `log`.
 //! - `fake_agent` the scriptable ACP agent used by tests, the demo and the benchmarks.
 //! - `demo`       a scripted editor session through the real proxy, printed in colour.
 //! - `bench`      throughput, latency, team start and memory against a same-run baseline.

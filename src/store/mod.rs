@@ -11,6 +11,12 @@
 //! - `read`    queries: sessions, replay, the log.
 //! - `time`    ISO 8601 and clock formatting of unix milliseconds.
 //! - `render`, `cli`  `ourocodus log` and `ourocodus sessions`.
+//!
+//! From the core: `Store::open` (blocking: file checks, up to `BUSY_TIMEOUT` waiting for another
+//! process) at start-up, then `start_writer` with a `notify` that posts into the core's inbox.
+//! Per event `StoreHandle::append`, once per loop iteration `flush`; while `congested()`, take
+//! no agent output until `drained()`. At exit `close()` and wait on the `WriterExit` with a
+//! timeout: a process that ends first loses what was not yet committed (never what was settled).
 
 mod batch;
 mod bench;
