@@ -51,7 +51,7 @@ enum Command {
     Demo(ourocodus::demo::DemoArgs),
     /// Measure throughput, latency, team start and memory against same-run baselines.
     Bench(ourocodus::bench::BenchArgs),
-    /// Print recorded events of the event store (all sessions, or one).
+    /// Print recorded events of the event store (all sessions, or one; times in UTC).
     Log(ourocodus::store::cli::LogArgs),
     /// List the sessions in the event store, most recently updated first.
     Sessions(ourocodus::store::cli::SessionsArgs),
