@@ -11,6 +11,7 @@
 //! - `policy`     per-role decisions: where writes may land, which tools need asking.
 //! - `core`       THE event loop: sessions, roles, agents, turns, relays, policy; typed in and out.
 //! - `faces`      how clients reach the core: ACP on stdio (and in memory, for tests).
+//! - `store`      the event store (SQLite): a writer thread fed without waiting, replay, `log`.
 //! - `app`        the assembly: core + transport + store + faces, and when to exit.
 //! - `fake_agent` the scriptable ACP agent used by tests, the demo and the benchmarks.
 //! - `demo`       a scripted editor session through the real proxy, printed in colour.
@@ -29,6 +30,7 @@ pub mod fake_agent;
 pub mod ids;
 pub mod jsonrpc;
 pub mod policy;
+pub mod store;
 pub mod transport;
 
 /// The proxy's name and version as announced in `agentInfo` and `clientInfo`.

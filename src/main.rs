@@ -63,6 +63,10 @@ enum Command {
     Demo(ourocodus::demo::DemoArgs),
     /// Measure throughput, latency, team start and memory against same-run baselines.
     Bench(ourocodus::bench::BenchArgs),
+    /// Print recorded events of the event store (all sessions, or one; times in UTC).
+    Log(ourocodus::store::cli::LogArgs),
+    /// List the sessions in the event store, most recently updated first.
+    Sessions(ourocodus::store::cli::SessionsArgs),
     /// The baseline relay the benchmarks compare against (one parse-and-forward hop).
     #[command(hide = true)]
     BenchRelay {
@@ -135,6 +139,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => Ok(ourocodus::demo::run(args)?),
         Command::Bench(args) => Ok(ourocodus::bench::run(args)?),
         Command::BenchRelay { command } => Ok(ourocodus::bench::relay::run(&command)?),
+        Command::Log(args) => {
+            ourocodus::store::cli::run_log(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sessions(args) => {
+            ourocodus::store::cli::run_sessions(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -20,5 +20,6 @@ mod relay;
 mod routing;
 mod speakers;
 mod startup;
+mod store_cli;
 mod supervision;
 mod turns;

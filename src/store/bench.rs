@@ -1,0 +1,127 @@
+//! The writer's append rate for `ourocodus bench`: the real handle and writer thread, ~250-byte
+//! `update` payloads. Knows the store's public API only.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::{OpenError, Store, StoreNotice, StoreOptions};
+use crate::ids::{Role, SessionId};
+
+/// Events appended between flushes, like a busy core loop iteration.
+const EVENTS_PER_FLUSH: u64 = 256;
+/// How long the writer may take to settle the last event.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("cannot start the store writer: {0}")]
+    Start(std::io::Error),
+    #[error("{0}")]
+    Write(String),
+    #[error("the store writer did not settle every event in time")]
+    Timeout,
+}
+
+/// Appends `events` update events to one session of the store at `path` and returns the rate
+/// (events/s) from the first append to the last commit. The writer is the bottleneck: appending
+/// costs well under a microsecond, and waits only while the store is congested.
+pub fn bench_append(path: &Path, events: u64) -> Result<f64, BenchError> {
+    let store = Store::open(path, StoreOptions::default())?;
+    let (notice_tx, notice_rx) = mpsc::channel();
+    let mut handle = store
+        .start_writer(move |notice| {
+            let _ = notice_tx.send(notice);
+        })
+        .map_err(BenchError::Start)?;
+    let session = SessionId::new(format!("bench-{}", uuid::Uuid::new_v4()));
+    let role = Role::new("backend");
+    let start = Instant::now();
+    for n in 1..=events {
+        let time = i64::try_from(n).unwrap_or(i64::MAX);
+        handle.append(&session, Some(&role), "update", time, |out| {
+            write_update_payload(out, n)
+        });
+        if n % EVENTS_PER_FLUSH == 0 {
+            handle.flush();
+            while handle.congested() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+    handle.flush();
+    wait_settled(&notice_rx, events)?;
+    let rate = events as f64 / start.elapsed().as_secs_f64();
+    handle.close().wait_blocking(SETTLE_TIMEOUT);
+    Ok(rate)
+}
+
+fn wait_settled(notices: &mpsc::Receiver<StoreNotice>, events: u64) -> Result<(), BenchError> {
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match notices.recv_timeout(left) {
+            Ok(StoreNotice::WriteFailed(message)) => return Err(BenchError::Write(message)),
+            Ok(StoreNotice::Settled { through, .. }) if through >= events => return Ok(()),
+            Ok(StoreNotice::Settled { .. }) => {}
+            Err(_) => return Err(BenchError::Timeout),
+        }
+    }
+}
+
+/// Length the text is padded to, so the whole payload is ~250 bytes.
+const PAYLOAD_BYTES: usize = 250;
+
+/// A ~250-byte `update` payload like an agent's text chunk, varied by `n`.
+pub(crate) fn write_update_payload(out: &mut Vec<u8>, n: u64) {
+    let start = out.len();
+    let _ = write!(
+        out,
+        r#"{{"turn":3,"update":{{"sessionUpdate":"agent_message_chunk","content":{{"type":"text","text":"chunk {n:>10} "#
+    );
+    const TAIL: &[u8] = br#""}}}"#;
+    while out.len() - start < PAYLOAD_BYTES - TAIL.len() {
+        out.extend_from_slice(b"lorem ");
+    }
+    out.truncate(start + PAYLOAD_BYTES - TAIL.len());
+    out.extend_from_slice(TAIL);
+}
+
+#[cfg(test)]
+pub(crate) fn update_payload(n: u64) -> String {
+    let mut out = Vec::new();
+    write_update_payload(&mut out, n);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bench_payload_is_json_of_250_bytes() {
+        let payload = update_payload(42);
+        assert_eq!(payload.len(), PAYLOAD_BYTES);
+        let value: serde_json::Value = serde_json::from_str(&payload).unwrap();
+        assert_eq!(value["update"]["sessionUpdate"], "agent_message_chunk");
+    }
+
+    #[test]
+    #[ignore = "a measurement: run with --release --ignored --nocapture"]
+    fn append_rate_of_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rates = Vec::new();
+        for round in 0..5 {
+            let path = dir.path().join(format!("bench-{round}.db"));
+            rates.push(bench_append(&path, 200_000).unwrap());
+        }
+        rates.sort_by(f64::total_cmp);
+        println!(
+            "bench_append: 200000 events, median of 5: {:.0} events/s (runs {rates:.0?})",
+            rates[2]
+        );
+    }
+}

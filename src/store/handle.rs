@@ -1,0 +1,249 @@
+//! The core's side of the writer: events go into a pending batch without I/O or waiting, whole
+//! batches go to the writer thread, and a byte count of the backlog gives backpressure. Knows
+//! the batch encoding and the channels; nothing of SQL.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::batch::{self, Batch};
+use crate::ids::{Role, SessionId};
+
+/// Above this many handed-over bytes not yet written, the store counts as congested.
+pub const HIGH_WATER_BYTES: usize = 8 * 1024 * 1024;
+/// Once congested, `drained` resolves at or below this many.
+pub const LOW_WATER_BYTES: usize = 2 * 1024 * 1024;
+/// A pending batch this large is handed over at once, whatever the core's loop does.
+const FLUSH_BYTES: usize = 256 * 1024;
+/// Room in a fresh buffer, so the event that crosses `FLUSH_BYTES` rarely makes it grow.
+pub(crate) const BUFFER_BYTES: usize = 2 * FLUSH_BYTES;
+/// Spent buffers waiting for reuse, at most (more are dropped).
+pub(crate) const SPARE_BUFFERS: usize = 8;
+
+/// The backlog both threads see: an atomic count, since it is all they share.
+#[derive(Debug, Default)]
+pub(crate) struct Backlog {
+    queued: AtomicUsize,
+    /// Wakes `drained` futures when the count falls to the low-water mark.
+    drained: Notify,
+}
+
+impl Backlog {
+    fn add(&self, bytes: usize) {
+        self.queued.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Marks `bytes` as written (or given up); wakes waiters on crossing the low-water mark.
+    pub(crate) fn release(&self, bytes: usize) {
+        let before = self.queued.fetch_sub(bytes, Ordering::Relaxed);
+        if before > LOW_WATER_BYTES && before.saturating_sub(bytes) <= LOW_WATER_BYTES {
+            self.drained.notify_waiters();
+        }
+    }
+}
+
+/// Appends events for the writer thread. Owned by the core's one task: `append` and `flush`
+/// take `&mut self` and never block. Dropping it hands over what is pending and lets the writer
+/// commit everything and end; `exit()` tells when it has.
+pub struct StoreHandle {
+    /// Events appended since the last flush.
+    pending: Vec<u8>,
+    /// The local number the next `append` returns.
+    next_number: u64,
+    /// The number of the last event handed over.
+    flushed_through: u64,
+    /// `None` once closed, so the writer sees the end of its input.
+    batches_tx: Option<mpsc::Sender<Batch>>,
+    /// Buffers the writer is done with, reused so steady appending allocates nothing.
+    spare_rx: mpsc::Receiver<Vec<u8>>,
+    backlog: Arc<Backlog>,
+    exit: WriterExit,
+}
+
+/// The writer's ends of the handle's channels.
+pub(crate) struct WriterInput {
+    pub batches_rx: mpsc::Receiver<Batch>,
+    pub spare_tx: mpsc::SyncSender<Vec<u8>>,
+    pub backlog: Arc<Backlog>,
+    pub exit: ExitGuard,
+}
+
+pub(crate) fn channel() -> (StoreHandle, WriterInput) {
+    let (batches_tx, batches_rx) = mpsc::channel();
+    let (spare_tx, spare_rx) = mpsc::sync_channel(SPARE_BUFFERS);
+    let backlog = Arc::new(Backlog::default());
+    let exit = WriterExit(Arc::new(ExitSignal::default()));
+    let handle = StoreHandle {
+        pending: Vec::with_capacity(BUFFER_BYTES),
+        next_number: 1,
+        flushed_through: 0,
+        batches_tx: Some(batches_tx),
+        spare_rx,
+        backlog: backlog.clone(),
+        exit: exit.clone(),
+    };
+    let input = WriterInput {
+        batches_rx,
+        spare_tx,
+        backlog,
+        exit: ExitGuard(exit.0),
+    };
+    (handle, input)
+}
+
+impl StoreHandle {
+    /// Appends one event to the pending batch (no I/O, no wait) and returns its local number
+    /// (1, 2, 3 … per handle). `write_payload` writes one JSON value straight into the batch.
+    pub fn append(
+        &mut self,
+        session: &SessionId,
+        role: Option<&Role>,
+        kind: &str,
+        time_ms: i64,
+        write_payload: impl FnOnce(&mut Vec<u8>),
+    ) -> u64 {
+        let role = role.map(Role::as_str);
+        batch::push_record(
+            &mut self.pending,
+            session.as_str(),
+            role,
+            kind,
+            time_ms,
+            write_payload,
+        );
+        let number = self.next_number;
+        self.next_number += 1;
+        if self.pending.len() >= FLUSH_BYTES {
+            self.flush();
+        }
+        number
+    }
+
+    /// Hands the pending batch to the writer thread (once per core loop iteration).
+    pub fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let fresh = self
+            .spare_rx
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BUFFER_BYTES));
+        let bytes = std::mem::replace(&mut self.pending, fresh);
+        let batch = Batch {
+            through: self.next_number - 1,
+            bytes,
+        };
+        self.flushed_through = batch.through;
+        let size = batch.bytes.len();
+        self.backlog.add(size);
+        let sent = self.batches_tx.as_ref().map(|tx| tx.send(batch));
+        if !matches!(sent, Some(Ok(()))) {
+            tracing::error!(bytes = size, "store writer gone; events not recorded");
+            self.backlog.release(size);
+        }
+    }
+
+    /// Bytes handed over and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.backlog.queued.load(Ordering::Relaxed)
+    }
+
+    /// More than `HIGH_WATER_BYTES` handed over and not yet written: stop taking agent output.
+    pub fn congested(&self) -> bool {
+        self.queued_bytes() > HIGH_WATER_BYTES
+    }
+
+    /// Resolves once the backlog is at or below `LOW_WATER_BYTES` (owns what it needs).
+    pub fn drained(&self) -> impl Future<Output = ()> + Send + 'static {
+        let backlog = self.backlog.clone();
+        async move {
+            loop {
+                let notified = backlog.drained.notified();
+                if backlog.queued.load(Ordering::Relaxed) <= LOW_WATER_BYTES {
+                    return;
+                }
+                notified.await;
+            }
+        }
+    }
+
+    /// Tells when the writer thread has committed everything and ended.
+    pub fn exit(&self) -> WriterExit {
+        self.exit.clone()
+    }
+
+    /// Hands over what is pending and ends the writer's input; wait on the result (with a
+    /// timeout) for everything to be committed.
+    pub fn close(self) -> WriterExit {
+        self.exit.clone()
+    }
+}
+
+impl Drop for StoreHandle {
+    fn drop(&mut self) {
+        self.flush();
+        self.batches_tx = None;
+        tracing::debug!(through = self.flushed_through, "store handle closed");
+    }
+}
+
+/// Set once the writer thread has ended (by the guard it holds, so even an unwinding thread
+/// sets it).
+#[derive(Debug, Default)]
+struct ExitSignal {
+    finished: Mutex<bool>,
+    /// Wakes blocking waiters.
+    finished_cv: Condvar,
+    /// Wakes async waiters.
+    finished_notify: Notify,
+}
+
+/// Waits for the writer thread's end, from a blocking thread or an async task.
+#[derive(Debug, Clone)]
+pub struct WriterExit(Arc<ExitSignal>);
+
+impl WriterExit {
+    pub fn is_finished(&self) -> bool {
+        *self.0.finished.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Blocks up to `timeout`; true if the writer ended.
+    pub fn wait_blocking(&self, timeout: Duration) -> bool {
+        let finished = self.0.finished.lock().unwrap_or_else(|e| e.into_inner());
+        let (finished, _) = self
+            .0
+            .finished_cv
+            .wait_timeout_while(finished, timeout, |finished| !*finished)
+            .unwrap_or_else(|e| e.into_inner());
+        *finished
+    }
+
+    /// Waits up to `timeout`; true if the writer ended.
+    pub async fn wait(&self, timeout: Duration) -> bool {
+        let signal = self.0.clone();
+        let ended = async move {
+            loop {
+                let notified = signal.finished_notify.notified();
+                if *signal.finished.lock().unwrap_or_else(|e| e.into_inner()) {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, ended).await.is_ok()
+    }
+}
+
+/// Held by the writer thread; marks the exit when dropped.
+pub(crate) struct ExitGuard(Arc<ExitSignal>);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        *self.0.finished.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.0.finished_cv.notify_all();
+        self.0.finished_notify.notify_waiters();
+    }
+}

@@ -1,0 +1,128 @@
+//! The event store: every event of a team session in an embedded SQLite file, so sessions can
+//! be listed, replayed and resumed after the proxy ends. Knows sessions by id and roles by name;
+//! nothing of routing, ACP or editors (payloads are opaque JSON to it, but for the `session`
+//! event's cwd and the first prompt's text).
+//!
+//! - `schema`  recognising the file (`schema::recognise`), DDL, migrations, connection settings.
+//! - `batch`   the byte encoding of events from the core to the writer.
+//! - `handle`  the core's side: append without waiting, flush, backpressure, exit.
+//! - `writer`  the writer thread: transactions, settling, failure notices.
+//! - `insert`  the SQL of one write transaction: seq numbers, session rows, titles.
+//! - `read`    queries: sessions, replay, the log.
+//! - `time`    ISO 8601 and clock formatting of unix milliseconds.
+//! - `render`, `cli`  `ourocodus log` and `ourocodus sessions`.
+//!
+//! From the core: `Store::open` (blocking: file checks, up to `BUSY_TIMEOUT` waiting for another
+//! process) at start-up, then `start_writer` with a `notify` that posts into the core's inbox.
+//! Per event `StoreHandle::append`, once per loop iteration `flush`; while `congested()`, take
+//! no agent output until `drained()`. At exit `close()` and wait on the `WriterExit` with a
+//! timeout: a process that ends first loses what was not yet committed (never what was settled).
+
+mod batch;
+mod bench;
+pub mod cli;
+mod handle;
+mod insert;
+#[cfg(test)]
+mod layouts;
+mod read;
+mod render;
+mod schema;
+mod time;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+pub use bench::{BenchError, bench_append};
+pub use handle::{HIGH_WATER_BYTES, LOW_WATER_BYTES, StoreHandle, WriterExit};
+pub use read::{
+    LogFilter, LogPosition, LoggedEvent, ReadError, SessionPage, SessionSummary, StoreReader,
+    StoredEvent,
+};
+pub use schema::{APPLICATION_ID, OpenError, SCHEMA_VERSION};
+pub use time::{clock_utc, iso8601_utc};
+pub use writer::StoreNotice;
+
+/// The environment variable `StoreOptions::from_env` reads the page limit from.
+pub const MAX_PAGES_ENV: &str = "OUROCODUS_STORE_MAX_PAGES";
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// `PRAGMA max_page_count` on the writer's connection: a store this size counts as a full
+    /// disk (tests use it; `None` leaves SQLite's limit).
+    pub max_page_count: Option<u32>,
+}
+
+impl StoreOptions {
+    /// Options from `OUROCODUS_STORE_MAX_PAGES` (a page count); anything unparsable is ignored.
+    pub fn from_env() -> Self {
+        let value = std::env::var(MAX_PAGES_ENV).ok();
+        StoreOptions {
+            max_page_count: max_pages_from(value.as_deref()),
+        }
+    }
+}
+
+fn max_pages_from(value: Option<&str>) -> Option<u32> {
+    let value = value?;
+    let parsed = value.trim().parse().ok();
+    if parsed.is_none() {
+        tracing::warn!(value, "{MAX_PAGES_ENV} is not a page count; ignored");
+    }
+    parsed
+}
+
+/// `$XDG_DATA_HOME/ourocodus/store.db`, else `$HOME/.local/share/ourocodus/store.db`.
+pub fn default_path() -> Option<PathBuf> {
+    let absolute = |var| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    let data = absolute("XDG_DATA_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".local/share")))?;
+    Some(data.join("ourocodus").join("store.db"))
+}
+
+/// An opened store, ready to start its writer thread.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it (and its directories) if missing. Anything there
+    /// that is not our store (or is ours from a newer build) is refused and left untouched.
+    pub fn open(path: &Path, options: StoreOptions) -> Result<Store, OpenError> {
+        let conn = schema::open_checked(path, schema::Create::IfMissing)?;
+        if let Some(pages) = options.max_page_count {
+            conn.pragma_update(None, "max_page_count", pages)
+                .map_err(|e| schema::sqlite(path, e))?;
+        }
+        tracing::info!(path = %path.display(), "event store opened");
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts the writer thread; `notify` is called from it after each transaction.
+    pub fn start_writer(
+        self,
+        notify: impl Fn(StoreNotice) + Send + 'static,
+    ) -> std::io::Result<StoreHandle> {
+        let (handle, input) = handle::channel();
+        writer::spawn(insert::Inserter::new(self.conn), self.path, input, notify)?;
+        Ok(handle)
+    }
+}

@@ -1,0 +1,264 @@
+use std::os::unix::fs::PermissionsExt;
+
+use super::recognise::{Header, read_header};
+use super::*;
+use crate::store::{Store, StoreOptions, StoreReader};
+
+fn open(path: &Path) -> Result<Store, OpenError> {
+    Store::open(path, StoreOptions::default())
+}
+
+/// The file's bytes, and which files sit beside it.
+fn snapshot(path: &Path) -> (Vec<u8>, Vec<String>) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    (bytes, names)
+}
+
+fn sqlite_file(path: &Path, sql: &str) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
+fn assert_refused_untouched(path: &Path, expect: impl Fn(&OpenError) -> bool) {
+    let before = snapshot(path);
+    let err = open(path).err().expect("refused");
+    assert!(expect(&err), "{err}");
+    assert!(err.to_string().contains("left untouched"), "{err}");
+    let err = StoreReader::open(path)
+        .err()
+        .expect("refused by the reader too");
+    assert!(expect(&err), "{err}");
+    assert!(snapshot(path) == before, "file and directory unchanged");
+}
+
+fn is_foreign(what: &'static str) -> impl Fn(&OpenError) -> bool {
+    move |e| matches!(e, OpenError::Foreign { what: w, .. } if w.contains(what))
+}
+
+#[test]
+fn a_file_of_other_bytes_stays_byte_for_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, "my notes, not a database\n".repeat(200)).unwrap();
+    assert_refused_untouched(&path, is_foreign("not an SQLite database"));
+    let short = dir.path().join("short.db");
+    std::fs::write(&short, b"SQLite format 3\0 but cut").unwrap();
+    assert_refused_untouched(&short, is_foreign("not an SQLite database"));
+}
+
+#[test]
+fn an_sqlite_database_of_another_application_is_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    sqlite_file(
+        &path,
+        "PRAGMA application_id = 305419896; CREATE TABLE t (x); INSERT INTO t VALUES (1);",
+    );
+    assert_refused_untouched(
+        &path,
+        is_foreign("another application (application id 0x12345678)"),
+    );
+}
+
+#[test]
+fn an_sqlite_database_with_tables_but_no_application_id_is_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plain.db");
+    sqlite_file(
+        &path,
+        "CREATE TABLE sessions (id); INSERT INTO sessions VALUES (1);",
+    );
+    assert_refused_untouched(&path, is_foreign("tables but no application id"));
+    let wal = dir.path().join("plain-wal.db");
+    sqlite_file(&wal, "PRAGMA journal_mode = WAL; CREATE TABLE t (x);");
+    assert_refused_untouched(&wal, is_foreign("tables but no application id"));
+}
+
+#[test]
+fn an_empty_sqlite_database_of_someone_else_is_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.db");
+    sqlite_file(&path, "PRAGMA user_version = 7;");
+    assert_refused_untouched(&path, is_foreign("without tables or an application id"));
+}
+
+#[test]
+fn our_store_of_a_newer_schema_is_refused_and_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    drop(open(&path).unwrap());
+    let newer = SCHEMA_VERSION + 1;
+    sqlite_file(&path, &format!("PRAGMA user_version = {newer};"));
+    assert_refused_untouched(
+        &path,
+        |e| matches!(e, OpenError::Newer { found, known, .. } if *found == newer && *known == SCHEMA_VERSION),
+    );
+}
+
+#[test]
+fn a_missing_store_is_created_private_with_its_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/store.db");
+    drop(open(&path).unwrap());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&dir.path().join("a")), 0o700);
+    assert_eq!(mode(&dir.path().join("a/b")), 0o700);
+    let conn = Connection::open(&path).unwrap();
+    let id = identify(&conn).unwrap();
+    assert_eq!(
+        (id.application_id, id.user_version),
+        (APPLICATION_ID, SCHEMA_VERSION)
+    );
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn a_zero_length_file_is_initialised_by_the_proxy_but_not_by_a_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    std::fs::write(&path, b"").unwrap();
+    assert!(matches!(
+        StoreReader::open(&path),
+        Err(OpenError::Missing { .. })
+    ));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    drop(open(&path).unwrap());
+    drop(open(&path).expect("and opens again"));
+    StoreReader::open(&path).expect("a reader opens it now");
+}
+
+#[test]
+fn a_missing_store_is_not_created_by_a_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nothing/store.db");
+    let err = StoreReader::open(&path).err().unwrap();
+    assert!(matches!(err, OpenError::Missing { .. }), "{err}");
+    assert!(!dir.path().join("nothing").exists());
+}
+
+#[test]
+fn an_unwritable_location_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let err = open(&file.join("store.db")).err().unwrap();
+    assert!(matches!(err, OpenError::Location { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("cannot create the event store at"),
+        "{err}"
+    );
+    let err = open(Path::new("/proc/ourocodus-test/store.db"))
+        .err()
+        .unwrap();
+    assert!(matches!(err, OpenError::Location { .. }), "{err}");
+    let err = open(dir.path()).err().unwrap();
+    assert!(is_foreign("not a regular file")(&err), "{err}");
+}
+
+#[test]
+fn a_read_only_store_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    drop(open(&path).unwrap());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+    if std::fs::OpenOptions::new().write(true).open(&path).is_ok() {
+        eprintln!("skipped: file modes do not bind this user (root)");
+        return;
+    }
+    let err = open(&path).err().unwrap();
+    assert!(matches!(err, OpenError::ReadOnly { .. }), "{err}");
+}
+
+#[test]
+fn two_proxies_initialising_one_new_file_at_once_both_open_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || open(&path).map(drop))
+        })
+        .collect();
+    for opened in opens {
+        opened.join().unwrap().expect("opened");
+    }
+}
+
+#[test]
+fn an_older_store_of_ours_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    // Version 0 of ours: the application id set, nothing else yet.
+    sqlite_file(&path, &format!("PRAGMA application_id = {APPLICATION_ID};"));
+    drop(open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    assert_eq!(identify(&conn).unwrap().user_version, SCHEMA_VERSION);
+}
+
+fn add_notes(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE notes (text TEXT); ALTER TABLE sessions ADD COLUMN pinned INTEGER",
+    )
+}
+
+fn fail_half_way(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch("CREATE TABLE half (x); SELECT * FROM no_such_table")
+}
+
+#[test]
+fn a_new_version_is_one_more_function_and_its_steps_run_in_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    drop(open(&path).unwrap());
+    let mut conn = Connection::open(&path).unwrap();
+    let steps: &[Migration] = &[create_v1, add_notes, fail_half_way];
+    let tx = conn.transaction().unwrap();
+    assert!(migrate(&tx, 1, steps).is_err());
+    drop(tx);
+    assert_eq!(
+        identify(&conn).unwrap().user_version,
+        1,
+        "a failed step changes nothing"
+    );
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name IN ('notes', 'half')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0);
+    let tx = conn.transaction().unwrap();
+    migrate(&tx, 1, &steps[..2]).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(identify(&conn).unwrap().user_version, 2);
+    conn.execute("INSERT INTO notes VALUES ('v2')", []).unwrap();
+}
+
+#[test]
+fn the_header_is_read_as_sqlite_stores_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    sqlite_file(
+        &path,
+        "PRAGMA application_id = -2; PRAGMA user_version = 9; CREATE TABLE t (x);",
+    );
+    let header = read_header(&path).unwrap();
+    assert_eq!(
+        header,
+        Header::Sqlite {
+            application_id: -2,
+            user_version: 9
+        }
+    );
+}
