@@ -82,6 +82,7 @@ enum ConfigCommand {
 }
 
 fn main() -> ExitCode {
+    pin_mmap_threshold();
     let cli = Cli::parse();
     let quiet = matches!(
         cli.command,
@@ -149,6 +150,23 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// Large buffers (outboxes, the store's batches, agents' long lines) are freed on a
+/// thread other than the one that made them; glibc then raises its mmap threshold
+/// to their size and serves the next ones from per-thread arenas, which fragment: an
+/// 8-agent stream into the store left 100-130 MiB resident instead of 36 MiB.
+/// Pinning the threshold keeps big buffers in mmap, returned to the kernel on free.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn pin_mmap_threshold() {
+    const THRESHOLD: libc::c_int = 128 * 1024;
+    // SAFETY: mallopt only changes allocator parameters; it is called before any
+    // other thread exists, and a refusal (0) just leaves glibc's defaults.
+    let _ = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD) };
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn pin_mmap_threshold() {}
 
 /// Configuration errors exit with 2; everything else with 1.
 fn exit_code_for(e: &anyhow::Error) -> u8 {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::peer::Peer;
 use super::procfs;
 use super::report::{Report, Row, Target, Unit};
-use super::setup::{self, EditorKind, Workspace};
+use super::setup::{self, EditorKind, StoreUse, Workspace};
 use super::stats::median;
 use super::{Plan, TEAM};
 use crate::error::{Error, Result};
@@ -143,7 +143,11 @@ pub fn stream(
             EditorKind::Plain,
             vec![String::new()],
         ),
-        Route::Proxy(editor) => (workspace.proxy(TEAM)?, editor, setup::role_names(TEAM)),
+        Route::Proxy(editor) => (
+            workspace.proxy(TEAM, StoreUse::Off)?,
+            editor,
+            setup::role_names(TEAM),
+        ),
     };
     let session = setup::open_session(&mut peer, editor, workspace.dir())?;
     let (prompt, per_role) = match route {

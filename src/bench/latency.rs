@@ -9,7 +9,7 @@ use super::Plan;
 use super::peer::Peer;
 use super::procfs;
 use super::report::{Report, Row, Target, Unit};
-use super::setup::{self, EditorKind, STEP_LIMIT, Workspace};
+use super::setup::{self, EditorKind, STEP_LIMIT, StoreUse, Workspace};
 use super::stats::{median, percentile};
 use crate::error::Result;
 
@@ -79,7 +79,7 @@ pub fn run(workspace: &Workspace, plan: &Plan, report: &mut Report) {
 
 fn measure(workspace: &Workspace, plan: &Plan, report: &mut Report) -> Result<()> {
     let mut relay = Side::open(workspace.relay()?, workspace)?;
-    let mut proxy = Side::open(workspace.proxy(1)?, workspace)?;
+    let mut proxy = Side::open(workspace.proxy(1, StoreUse::Off)?, workspace)?;
     for _ in 0..plan.latency_warmup {
         relay.ping()?;
         proxy.ping()?;

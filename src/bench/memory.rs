@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::fan_in::{self, Route};
 use super::procfs;
 use super::report::{Report, Row, Target, Unit};
-use super::setup::{self, EditorKind, STEP_LIMIT, Workspace};
+use super::setup::{self, EditorKind, STEP_LIMIT, StoreUse, Workspace};
 use super::stats::median;
 use super::{Plan, TEAM};
 use crate::error::Result;
@@ -59,7 +59,7 @@ fn measure_round(workspace: &Workspace, plan: &Plan, peaks: &mut Peaks) -> Resul
 
 /// VmHWM of a proxy whose team of eight answered one `@all say hi` and then idles.
 fn idle_team_peak(workspace: &Workspace) -> Result<u64> {
-    let mut proxy = workspace.proxy(TEAM)?;
+    let mut proxy = workspace.proxy(TEAM, StoreUse::Off)?;
     let session = setup::open_session(&mut proxy, EditorKind::Plain, workspace.dir())?;
     let id = setup::send_prompt(&mut proxy, &session, "@all say hi")?;
     setup::finish_prompt(&mut proxy, id, STEP_LIMIT)?;

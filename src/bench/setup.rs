@@ -24,6 +24,13 @@ pub enum EditorKind {
     Subagents,
 }
 
+/// Whether the proxy records into an event store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreUse {
+    Off,
+    On,
+}
+
 /// A scratch directory for configs, logs and the sessions' cwd; removed on drop.
 pub struct Workspace {
     dir: PathBuf,
@@ -45,8 +52,9 @@ impl Workspace {
         &self.dir
     }
 
-    /// `ourocodus acp` with a team of `roles` fake agents (r0, r1, ...).
-    pub fn proxy(&self, roles: usize) -> Result<Peer> {
+    /// `ourocodus acp` with a team of `roles` fake agents (r0, r1, ...), recording
+    /// into the workspace's store or into none.
+    pub fn proxy(&self, roles: usize, store: StoreUse) -> Result<Peer> {
         let config = self.team_config(roles)?;
         let mut command = Command::new(&self.exe);
         command
@@ -55,7 +63,16 @@ impl Workspace {
             .arg(config)
             .current_dir(&self.dir)
             .env("OUROCODUS_LOG", "warn");
+        match store {
+            StoreUse::Off => command.arg("--no-store"),
+            StoreUse::On => command.arg("--store").arg(self.store_path()),
+        };
         Peer::start("proxy", command, self.dir.join("proxy.stderr"))
+    }
+
+    /// The store the proxy records into when the store is on.
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.join("store.db")
     }
 
     /// The baseline relay wrapping one fake agent.

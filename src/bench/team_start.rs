@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::peer::Peer;
 use super::report::{Report, Row, Target, Unit};
-use super::setup::{self, EditorKind, STEP_LIMIT, Workspace};
+use super::setup::{self, EditorKind, STEP_LIMIT, StoreUse, Workspace};
 use super::stats::median;
 use super::{Plan, TEAM};
 use crate::error::Result;
@@ -71,7 +71,7 @@ fn add_rows(report: &mut Report, starts: &Starts) {
 
 /// Milliseconds from sending `session/new` to the answer of `@all say hi`.
 fn proxy_start(workspace: &Workspace, roles: usize) -> Result<f64> {
-    let mut proxy = workspace.proxy(roles)?;
+    let mut proxy = workspace.proxy(roles, StoreUse::Off)?;
     setup::initialize(&mut proxy, EditorKind::Plain)?;
     let started = Instant::now();
     let answered = first_answer(&mut proxy, workspace, "@all say hi")?;

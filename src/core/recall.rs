@@ -10,7 +10,9 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use smallvec::SmallVec;
 
-use super::output::{ChildHow, RoleOutcome, RoleUpdate, SessionRecord, Severity, StopReason, TeamEvent, UpdateKind};
+use super::output::{
+    ChildHow, RoleOutcome, RoleUpdate, SessionRecord, Severity, StopReason, TeamEvent, UpdateKind,
+};
 use crate::error::RpcError;
 use crate::ids::{ChildSessionId, Role};
 use crate::jsonrpc::raw::{ObjectView, RawObject};

@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json};
 
-use super::output::{AgentChange, PermissionDecision, RoleOutcome, RoleUpdate, TeamEvent, UpdateKind};
+use super::output::{
+    AgentChange, PermissionDecision, RoleOutcome, RoleUpdate, TeamEvent, UpdateKind,
+};
 use crate::ids::Role;
 use crate::jsonrpc::raw::ObjectWriter;
 

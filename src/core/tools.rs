@@ -7,8 +7,8 @@
 use serde_json::{Value, json};
 
 use super::Core;
-use super::tool_calls::ToolCallInfo;
 use super::output::{PermissionDecision, RelayKind, RelayRequest, Severity, TeamEvent};
+use super::tool_calls::ToolCallInfo;
 use crate::acp::method;
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};

@@ -42,6 +42,8 @@ impl ProxyProcess {
             .arg("acp")
             .arg("--config")
             .arg(workspace.config_path())
+            .arg("--store")
+            .arg(workspace.store_path())
             .current_dir(workspace.project_dir())
             // The log is a file: keep the proxy's logger from colouring it.
             .env("NO_COLOR", "1")

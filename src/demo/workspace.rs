@@ -50,6 +50,11 @@ impl Workspace {
         self.root.join("proxy.log")
     }
 
+    /// The demo's own event store (the user's is never touched).
+    pub fn store_path(&self) -> PathBuf {
+        self.root.join("store.db")
+    }
+
     /// The session's working directory (the "project" the editor has open).
     pub fn project_dir(&self) -> PathBuf {
         self.root.join("project")

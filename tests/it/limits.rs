@@ -16,6 +16,8 @@ fn a_message_over_the_configured_size_is_refused_and_the_next_one_served() {
     let mut proxy = Command::new(ourocodus_bin())
         .args(["acp", "--max-message-size", "4KiB", "--config"])
         .arg(&config)
+        .arg("--store")
+        .arg(dir.path().join("store.db"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -51,7 +53,7 @@ fn a_message_over_the_configured_size_is_refused_and_the_next_one_served() {
 #[test]
 fn an_unknown_size_unit_is_a_usage_error() {
     let status = Command::new(ourocodus_bin())
-        .args(["acp", "--max-message-size", "3 parsecs"])
+        .args(["acp", "--no-store", "--max-message-size", "3 parsecs"])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .status()

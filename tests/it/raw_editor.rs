@@ -40,6 +40,8 @@ impl RawEditor {
             .arg("acp")
             .arg("--config")
             .arg(&config)
+            .arg("--store")
+            .arg(dir.path().join("store.db"))
             .current_dir(dir.path())
             .env("OUROCODUS_LOG", "info")
             .stdin(Stdio::piped())

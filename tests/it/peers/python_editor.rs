@@ -39,6 +39,8 @@ async fn run_editor(project: &Path, editor_args: &[&str]) -> Value {
             "acp",
             "--config",
             &team.to_string_lossy(),
+            "--store",
+            &scratch.path().join("store.db").to_string_lossy(),
         ])
         .env("OUROCODUS_LOG", "debug")
         .stdin(Stdio::null())

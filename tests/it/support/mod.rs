@@ -117,6 +117,8 @@ impl Proxy {
             .arg("acp")
             .arg("--config")
             .arg(&config)
+            .arg("--store")
+            .arg(dir.path().join("store.db"))
             .args(args)
             .current_dir(dir.path())
             .env("OUROCODUS_LOG", "debug")
