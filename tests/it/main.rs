@@ -17,6 +17,7 @@ mod multiplex;
 mod peers;
 mod policy;
 mod relay;
+mod resume;
 mod routing;
 mod speakers;
 mod startup;

@@ -98,6 +98,12 @@ impl Proxy {
         Self::spawn(team_toml, &[], &[], args).await
     }
 
+    /// Starts another proxy in the directory an earlier one used (its project, its
+    /// store), with `env` set.
+    pub async fn start_in(dir: tempfile::TempDir, team_toml: &str, env: &[(&str, &str)]) -> Proxy {
+        Self::spawn_in(dir, team_toml, env, &[], &[]).await
+    }
+
     async fn spawn(
         team_toml: &str,
         env: &[(&str, &str)],
@@ -105,9 +111,31 @@ impl Proxy {
         args: &[&str],
     ) -> Proxy {
         let dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn_in(dir, team_toml, env, remove, args).await
+    }
+
+    async fn spawn_in(
+        dir: tempfile::TempDir,
+        team_toml: &str,
+        env: &[(&str, &str)],
+        remove: &[String],
+        args: &[&str],
+    ) -> Proxy {
         let config = dir.path().join("team.toml");
         std::fs::write(&config, team_toml).expect("write config");
-        let stderr_path = dir.path().join("proxy.stderr");
+        let runs = std::fs::read_dir(dir.path()).map_or(0, |d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("proxy"))
+                .count()
+        });
+        let stderr_path = dir.path().join(format!(
+            "proxy{}.stderr",
+            if runs == 0 {
+                String::new()
+            } else {
+                format!("-{runs}")
+            }
+        ));
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut command = Command::new(ourocodus_bin());
         for name in remove {
@@ -242,6 +270,25 @@ impl Proxy {
                 self.debug_dump()
             ),
         }
+    }
+
+    /// The event store this proxy records into.
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.path().join("store.db")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the proxy runs")
+    }
+
+    /// SIGKILL: the proxy dies at once (its agents see their input end). Returns
+    /// its directory, for a proxy started after it.
+    pub async fn kill9(mut self) -> tempfile::TempDir {
+        let pid = nix::unistd::Pid::from_raw(self.pid() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = tokio::time::timeout(WAIT, self.child.wait()).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, dir)
     }
 
     pub fn stderr(&self) -> String {

@@ -1,0 +1,252 @@
+//! A team that outlives its editor: the event store records everything, and a new
+//! proxy lists and loads a session — even after the old one was killed with SIGKILL
+//! — replaying it as it was shown, then bringing the team back.
+
+use serde_json::{Value, json};
+
+use crate::support::{Peer as _, Proxy, WAIT, bounded, fake_team_with, updates};
+
+const PLAIN: fn() -> Value = || json!({ "fs": { "readTextFile": false, "writeTextFile": false } });
+
+/// alpha can resume its sessions, beta cannot.
+fn team() -> String {
+    let mut toml = fake_team_with(&["alpha", "beta"], "");
+    toml = toml.replace(
+        "args = [\"fake-agent\", \"--name\", \"alpha\"]",
+        "args = [\"fake-agent\", \"--name\", \"alpha\", \"--resume-session\"]",
+    );
+    toml
+}
+
+fn role_of(update: &Value) -> Option<&str> {
+    update["params"]["update"]["_meta"]["ourocodus"]["role"].as_str()
+}
+
+/// A role's own updates as the editor got them: speaker labels and the proxy's
+/// notices left out.
+fn updates_of<'a>(messages: &'a [Value], role: &str) -> Vec<&'a Value> {
+    updates(messages)
+        .into_iter()
+        .filter(|m| role_of(m) == Some(role))
+        .filter(|m| m["params"]["update"]["_meta"]["ourocodus"]["label"] != true)
+        .filter(|m| m["params"]["update"]["_meta"]["ourocodus"]["notice"].is_null())
+        .filter(|m| m["params"]["update"]["sessionUpdate"] != "notice")
+        .collect()
+}
+
+/// `session/load` of `session`: the replay, then the answer.
+async fn load(proxy: &mut Proxy, session: &str) -> (Vec<Value>, Value) {
+    let cwd = proxy.cwd().to_string_lossy().to_string();
+    let id = proxy
+        .request(
+            "session/load",
+            json!({ "sessionId": session, "cwd": cwd, "mcpServers": [] }),
+        )
+        .await;
+    proxy.until_response(id, |_| None).await
+}
+
+fn notice_titles(messages: &[Value]) -> Vec<String> {
+    updates(messages)
+        .into_iter()
+        .filter_map(|m| {
+            let update = &m["params"]["update"];
+            update["_meta"]["ourocodus"]["notice"]["title"]
+                .as_str()
+                .or(update["title"]
+                    .as_str()
+                    .filter(|_| update["sessionUpdate"] == "notice"))
+                .map(String::from)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn after_kill_9_right_after_an_answer_a_new_proxy_lists_and_replays_every_update_then_the_team_works()
+ {
+    bounded(WAIT * 4, async {
+        let mut first = Proxy::start(&team()).await;
+        let session = first.plain_session().await;
+        let script = "@all stream 300 chunks of 80 bytes; tool call read as Read Look around; plan one | two; say done\\n";
+        let (live, answer) = first.prompt(&session, script).await;
+        assert_eq!(answer["result"]["stopReason"], "end_turn");
+        let dir = first.kill9().await;
+
+        let mut second = Proxy::start_in(dir, &team(), &[]).await;
+        let init = second.initialize(PLAIN()).await;
+        assert_eq!(init["agentCapabilities"]["loadSession"], true);
+        assert!(init["agentCapabilities"]["sessionCapabilities"]["list"].is_object());
+        let cwd = second.cwd().to_string_lossy().to_string();
+        let id = second.request("session/list", json!({ "cwd": cwd })).await;
+        let (_, listed) = second.until_response(id, |_| None).await;
+        let sessions = listed["result"]["sessions"].as_array().expect("sessions");
+        assert_eq!(sessions.len(), 1, "{listed}");
+        assert_eq!(sessions[0]["sessionId"], session);
+        assert!(sessions[0]["title"].as_str().is_some_and(|t| t.starts_with("@all stream 300 chunks")), "{listed}");
+        assert!(sessions[0]["updatedAt"].as_str().is_some_and(|t| t.ends_with('Z')), "{listed}");
+
+        let (replay, loaded) = load(&mut second, &session).await;
+        assert!(loaded.get("result").is_some(), "{loaded}");
+        for role in ["alpha", "beta"] {
+            let was = updates_of(&live, role);
+            let now = updates_of(&replay, role);
+            assert!(was.len() >= 304, "{role} said {} things", was.len());
+            assert_eq!(now, was, "{role}'s updates come back as they were shown, in order");
+        }
+        let prompts: Vec<&Value> = updates(&replay)
+            .into_iter()
+            .filter(|m| m["params"]["update"]["sessionUpdate"] == "user_message_chunk")
+            .collect();
+        assert_eq!(prompts.len(), 1);
+        assert_eq!(prompts[0]["params"]["update"]["content"]["text"], script);
+
+        let (after, answer) = second.prompt(&session, "@all say again\\n").await;
+        assert_eq!(answer["result"]["stopReason"], "end_turn", "the next prompt works");
+        let titles = notice_titles(&after);
+        assert!(titles.iter().any(|t| t == "alpha is back, with its session restored"), "{titles:?}");
+        assert!(titles.iter().any(|t| t == "beta is back with a fresh session"), "{titles:?}");
+        second.close().await;
+    })
+    .await;
+}
+
+/// The numbers of `role`'s streamed chunks (`#N ...`) among `messages`, in order.
+fn chunk_numbers(messages: &[Value], role: &str) -> Vec<u64> {
+    updates_of(messages, role)
+        .into_iter()
+        .filter_map(|m| m["params"]["update"]["content"]["text"].as_str())
+        .filter_map(|t| t.strip_prefix('#')?.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn after_kill_9_in_the_middle_of_a_stream_the_replay_is_a_gap_free_prefix_per_role() {
+    bounded(WAIT * 4, async {
+        let mut first = Proxy::start(&team()).await;
+        let session = first.plain_session().await;
+        first
+            .prompt_id(&session, "@all stream 1000000 chunks of 100 bytes")
+            .await;
+        let mut seen = 0;
+        while seen < 20_000 {
+            let message = first.next().await;
+            if message["method"] == "session/update" {
+                seen += 1;
+            }
+        }
+        let dir = first.kill9().await;
+
+        let mut second = Proxy::start_in(dir, &team(), &[]).await;
+        second.initialize(PLAIN()).await;
+        let (replay, loaded) = load(&mut second, &session).await;
+        assert!(loaded.get("result").is_some(), "{loaded}");
+        let mut total = 0;
+        for role in ["alpha", "beta"] {
+            let numbers = chunk_numbers(&replay, role);
+            let prefix: Vec<u64> = (1..=numbers.len() as u64).collect();
+            assert_eq!(numbers, prefix, "{role}'s chunks: a gap-free prefix");
+            total += numbers.len();
+        }
+        assert!(total > 0, "something was recorded before the kill");
+        assert!(
+            notice_titles(&replay)
+                .iter()
+                .any(|t| t == "The proxy stopped during the last turn"),
+            "the interrupted turn is said to be over"
+        );
+        let (_, answer) = second.prompt(&session, "@all say again\\n").await;
+        assert_eq!(
+            answer["result"]["stopReason"], "end_turn",
+            "the next prompt works"
+        );
+        second.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn loading_a_session_that_does_not_exist_is_an_error_not_a_hang() {
+    bounded(WAIT, async {
+        let mut proxy = Proxy::start(&team()).await;
+        proxy.initialize(PLAIN()).await;
+        let (_, answer) = load(&mut proxy, "ouro-nosuchsession").await;
+        assert_eq!(answer["error"]["code"], -32002, "{answer}");
+        let session = proxy.new_session().await;
+        let (_, answer) = proxy.prompt(&session, "@alpha say still here\\n").await;
+        assert_eq!(answer["result"]["stopReason"], "end_turn");
+        proxy.close().await;
+    })
+    .await;
+}
+
+/// Holds the store's write lock from another process (Python's sqlite3) until the
+/// returned child is killed or `seconds` pass.
+fn lock_store(path: &std::path::Path, seconds: f64) -> std::process::Child {
+    let script = format!(
+        "import sqlite3, sys, time\n\
+         c = sqlite3.connect({path:?}, isolation_level=None)\n\
+         c.execute('BEGIN IMMEDIATE')\n\
+         print('locked', flush=True)\n\
+         time.sleep({seconds})\n\
+         c.execute('ROLLBACK')\n",
+        path = path.to_string_lossy()
+    );
+    let mut child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line.trim(), "locked");
+    child
+}
+
+#[tokio::test]
+async fn a_prompt_is_answered_only_once_its_events_are_committed() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&team()).await;
+        let session = proxy.plain_session().await;
+        proxy.prompt(&session, "@all say warm\\n").await;
+        let mut lock = lock_store(&proxy.store_path(), 1.5);
+        let locked_at = std::time::Instant::now();
+        let id = proxy.prompt_id(&session, "@all say while the store is locked\\n").await;
+        let mut said = 0;
+        while said < 2 {
+            let message = proxy.next().await;
+            assert!(message.get("result").is_none(), "answered while the store was locked: {message}");
+            let text = &message["params"]["update"]["content"]["text"];
+            said += usize::from(*text == "while the store is locked\n");
+        }
+        let shown = locked_at.elapsed();
+        let (_, answer) = proxy.until_response(id, |_| None).await;
+        let waited = locked_at.elapsed();
+        assert_eq!(answer["result"]["stopReason"], "end_turn");
+        assert!(
+            shown < std::time::Duration::from_millis(1000),
+            "the updates are shown at once ({shown:?}), only the answer waits"
+        );
+        assert!(
+            waited >= std::time::Duration::from_millis(1200),
+            "the answer came {waited:?} after the store was locked, before its events could be committed"
+        );
+        let _ = lock.wait();
+        let dir = proxy.kill9().await;
+        let mut second = Proxy::start_in(dir, &team(), &[]).await;
+        second.initialize(PLAIN()).await;
+        let (replay, _) = load(&mut second, &session).await;
+        for role in ["alpha", "beta"] {
+            let texts: Vec<&str> = updates_of(&replay, role)
+                .into_iter()
+                .filter_map(|m| m["params"]["update"]["content"]["text"].as_str())
+                .collect();
+            assert_eq!(texts, ["warm\n", "while the store is locked\n"], "{role}");
+        }
+        second.close().await;
+    })
+    .await;
+}
