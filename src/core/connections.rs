@@ -255,10 +255,18 @@ impl Core {
         }
     }
 
-    /// The store failed to write: every session hears it once.
+    /// The store failed to write: every session hears it, once (a store that fills
+    /// up fails and succeeds by turns as batches of different sizes come).
     pub(super) fn report_store_failure(&mut self, why: &str) {
         tracing::error!(error = why, "event store write failed");
-        let sessions: Vec<SessionId> = self.sessions.keys().cloned().collect();
+        let sessions: Vec<SessionId> = self
+            .sessions
+            .iter_mut()
+            .filter_map(|(id, s)| {
+                let first = !std::mem::replace(&mut s.told_store_failed, true);
+                first.then(|| id.clone())
+            })
+            .collect();
         let title = "The session history could not be saved";
         let description = format!(
             "{why}. The team goes on; what happens until this is fixed may be missing from the history."

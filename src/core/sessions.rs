@@ -441,6 +441,7 @@ impl Session {
             file_owners: Default::default(),
             turn_seq: 0,
             last_record: 0,
+            told_store_failed: false,
         }
     }
 }

@@ -170,6 +170,8 @@ pub struct Session {
     /// The store's number of the last event recorded for this session (a client
     /// catching up on it has seen everything once its replay is past this).
     pub last_record: u64,
+    /// The store's failure to write was told in this session.
+    pub told_store_failed: bool,
 }
 
 /// One role's child session inside a session.

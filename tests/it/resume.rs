@@ -250,3 +250,149 @@ async fn a_prompt_is_answered_only_once_its_events_are_committed() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn two_proxies_on_one_store_at_once_both_work_and_both_record() {
+    bounded(WAIT * 4, async {
+        let shared = tempfile::tempdir().expect("temp dir");
+        let store = shared
+            .path()
+            .join("shared.db")
+            .to_string_lossy()
+            .to_string();
+        let mut one = Proxy::start_with_args(&team(), &["--store", &store]).await;
+        let mut two = Proxy::start_with_args(&team(), &["--store", &store]).await;
+        let first = one.plain_session().await;
+        let second = two.plain_session().await;
+        let a = one
+            .prompt_id(
+                &first,
+                "@all stream 3000 chunks of 100 bytes; say one done\\n",
+            )
+            .await;
+        let b = two
+            .prompt_id(
+                &second,
+                "@all stream 3000 chunks of 100 bytes; say two done\\n",
+            )
+            .await;
+        let (_, answer) = one.until_response(a, |_| None).await;
+        assert_eq!(answer["result"]["stopReason"], "end_turn");
+        let (_, answer) = two.until_response(b, |_| None).await;
+        assert_eq!(answer["result"]["stopReason"], "end_turn");
+        one.close().await;
+        two.close().await;
+
+        let mut reader = Proxy::start_with_args(&team(), &["--store", &store]).await;
+        reader.initialize(PLAIN()).await;
+        let id = reader.request("session/list", json!({})).await;
+        let (_, listed) = reader.until_response(id, |_| None).await;
+        let ids: Vec<&str> = listed["result"]["sessions"]
+            .as_array()
+            .expect("sessions")
+            .iter()
+            .filter_map(|s| s["sessionId"].as_str())
+            .collect();
+        assert!(
+            ids.contains(&first.as_str()) && ids.contains(&second.as_str()),
+            "{listed}"
+        );
+        for (session, last) in [(&first, "one done\n"), (&second, "two done\n")] {
+            let (replay, _) = load(&mut reader, session).await;
+            for role in ["alpha", "beta"] {
+                let numbers = chunk_numbers(&replay, role);
+                assert_eq!(
+                    numbers,
+                    (1..=3000).collect::<Vec<u64>>(),
+                    "{role} in {session}"
+                );
+                let said = updates_of(&replay, role);
+                let tail =
+                    said.last().expect("something")["params"]["update"]["content"]["text"].clone();
+                assert_eq!(tail, last);
+            }
+        }
+        reader.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_store_path_holding_foreign_bytes_is_left_byte_for_byte_and_the_session_goes_on_unsaved()
+{
+    bounded(WAIT * 2, async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("notes.db");
+        let foreign = b"not a database, but somebody's notes\n\0\x01\x02".repeat(100);
+        std::fs::write(&path, &foreign).expect("write");
+        let store = path.to_string_lossy().to_string();
+        let mut proxy = Proxy::start_with_args(&team(), &["--store", &store]).await;
+        let init = proxy.initialize(PLAIN()).await;
+        assert_eq!(
+            init["agentCapabilities"]["loadSession"], false,
+            "nothing can be loaded"
+        );
+        let session = proxy.new_session().await;
+        let (messages, answer) = proxy.prompt(&session, "@all say still working\\n").await;
+        assert_eq!(answer["result"]["stopReason"], "end_turn");
+        let titles = notice_titles(&messages);
+        assert!(
+            titles
+                .iter()
+                .any(|t| t == "This session is not being saved"),
+            "{titles:?}"
+        );
+        let stderr = proxy.stderr();
+        assert!(
+            stderr.contains("event store") && stderr.contains("left untouched"),
+            "{stderr}"
+        );
+        proxy.close().await;
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            foreign,
+            "byte for byte"
+        );
+        let beside: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+        assert_eq!(beside.len(), 1, "no files made beside it");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_full_disk_is_a_notice_and_the_team_goes_on() {
+    bounded(WAIT * 3, async {
+        // A store of at most 64 pages (256 KiB): full within the first big turn.
+        let mut proxy =
+            Proxy::start_with_env(&team(), &[("OUROCODUS_STORE_MAX_PAGES", "64")]).await;
+        let session = proxy.plain_session().await;
+        let (messages, answer) = proxy
+            .prompt(
+                &session,
+                "@all stream 5000 chunks of 200 bytes; say done\\n",
+            )
+            .await;
+        assert_eq!(answer["result"]["stopReason"], "end_turn", "no hang");
+        let titles = notice_titles(&messages);
+        let failures = titles
+            .iter()
+            .filter(|t| *t == "The session history could not be saved")
+            .count();
+        let (more, answer) = proxy
+            .prompt(&session, "@all say after the failure\\n")
+            .await;
+        assert_eq!(
+            answer["result"]["stopReason"], "end_turn",
+            "the next prompt works"
+        );
+        let failures = failures
+            + notice_titles(&more)
+                .iter()
+                .filter(|t| *t == "The session history could not be saved")
+                .count();
+        assert_eq!(failures, 1, "told once, not per batch: {titles:?}");
+        let status = proxy.close().await;
+        assert!(status.success(), "a clean exit, no panic");
+    })
+    .await;
+}

@@ -53,6 +53,14 @@ fn team_toml(roles: &[&str], flags: &[&str], per_role: &str) -> String {
     toml
 }
 
+/// `--store <dir>/store.db` unless `args` choose a store themselves.
+fn store_args(dir: &Path, args: &[&str]) -> Vec<std::ffi::OsString> {
+    if args.iter().any(|a| *a == "--store" || *a == "--no-store") {
+        return Vec::new();
+    }
+    vec!["--store".into(), dir.join("store.db").into()]
+}
+
 /// One direction of the wire, for transcripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dir {
@@ -145,8 +153,7 @@ impl Proxy {
             .arg("acp")
             .arg("--config")
             .arg(&config)
-            .arg("--store")
-            .arg(dir.path().join("store.db"))
+            .args(store_args(dir.path(), args))
             .args(args)
             .current_dir(dir.path())
             .env("OUROCODUS_LOG", "debug")
