@@ -2,7 +2,7 @@
 //! and the stdio face, on one runtime; and when the process ends (the stdio editor's
 //! end of input, or a signal — the core itself never decides that).
 
-mod store;
+pub mod store;
 
 use std::process::ExitCode;
 use std::sync::Arc;

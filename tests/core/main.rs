@@ -372,3 +372,72 @@ async fn a_tool_call_id_reused_in_a_later_turn_is_the_same_fresh_id_in_its_updat
     assert_eq!(ids, [json!("alpha/call_1"), json!("alpha/call_1.1")]);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_joining_a_live_session_gets_its_history_then_live_updates_each_once_in_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut harness = Harness::start_with_store(&["alpha"], &dir.path().join("store.db")).await;
+    let mut first = harness.client(PLAIN()).await;
+    let opened = first
+        .request("session/new", json!({ "cwd": "/tmp", "mcpServers": [] }))
+        .await;
+    let session = opened["result"]["sessionId"]
+        .as_str()
+        .expect("session")
+        .to_string();
+    let mut agent = harness.agent().await;
+    let prompt = first
+        .send_request(
+            "session/prompt",
+            json!({ "sessionId": session, "prompt": [{ "type": "text", "text": "count" }] }),
+        )
+        .await;
+    let request = agent.expect("session/prompt").await;
+    let speaker = agent.voice.clone();
+    let child = agent.child();
+    // The agent streams while the second client joins.
+    let stream = tokio::spawn(async move {
+        for n in 1..=6000 {
+            let update = json!({ "sessionUpdate": "agent_message_chunk", "content": { "type": "text", "text": format!("{n}\n") } });
+            let message = json!({ "jsonrpc": "2.0", "method": "session/update", "params": { "sessionId": child, "update": update } });
+            assert!(speaker.send(&message).await);
+            if n % 50 == 0 {
+                // A steady stream, so the join surely overlaps it.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    });
+    first
+        .until(|m| texts_on(std::slice::from_ref(m), &session) == ["500\n"])
+        .await;
+    let mut second = harness.client(PLAIN()).await;
+    let join = second
+        .send_request(
+            "session/load",
+            json!({ "sessionId": session, "cwd": "/tmp", "mcpServers": [] }),
+        )
+        .await;
+    let (mut seen, answer) = second.until_answer(join).await;
+    assert!(answer.get("result").is_some(), "{answer}");
+    assert!(
+        !stream.is_finished(),
+        "the client joined while the agent was streaming"
+    );
+    stream.await.expect("streamed");
+    agent
+        .answer(&request, json!({ "stopReason": "end_turn" }))
+        .await;
+    first.until_answer(prompt).await;
+    let (rest, last) = second
+        .until(|m| texts_on(std::slice::from_ref(m), &session) == ["6000\n"])
+        .await;
+    seen.extend(rest);
+    seen.push(last);
+    let expected: Vec<String> = (1..=6000).map(|n| format!("{n}\n")).collect();
+    assert_eq!(
+        texts_on(&seen, &session),
+        expected,
+        "history then live: each update once, in order"
+    );
+    harness.stop().await;
+}

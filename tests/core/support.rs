@@ -28,6 +28,31 @@ pub struct Harness {
 impl Harness {
     /// A core whose team has these roles (their commands are never run).
     pub fn start(roles: &[&str]) -> Harness {
+        Self::build(roles, None)
+    }
+
+    /// The same, recording into the event store at `store`.
+    pub async fn start_with_store(roles: &[&str], store: &std::path::Path) -> Harness {
+        Self::build_async(roles, Some(store)).await
+    }
+
+    async fn build_async(roles: &[&str], store: Option<&std::path::Path>) -> Harness {
+        let (mut core, started) = Self::core(roles);
+        if let Some(path) = store {
+            let choice = ourocodus::app::StoreChoice::Path(path.to_path_buf());
+            let open = ourocodus::app::store::attach(&mut core, &choice).await;
+            assert!(open.is_some(), "the store opens");
+        }
+        Self::run(core, started)
+    }
+
+    fn build(roles: &[&str], store: Option<&std::path::Path>) -> Harness {
+        assert!(store.is_none());
+        let (core, started) = Self::core(roles);
+        Self::run(core, started)
+    }
+
+    fn core(roles: &[&str]) -> (Core, mpsc::UnboundedReceiver<MemoryAgent>) {
         let mut toml = format!(
             "[defaults]\ncommand = \"in-memory\"\nroute = [{:?}]\n",
             roles[0]
@@ -39,7 +64,10 @@ impl Harness {
         }
         let team = load_str(&toml, ConfigOrigin::BuiltIn).expect("team");
         let (transport, started) = MemoryTransport::new();
-        let core = Core::new(team, Arc::new(transport));
+        (Core::new(team, Arc::new(transport)), started)
+    }
+
+    fn run(core: Core, started: mpsc::UnboundedReceiver<MemoryAgent>) -> Harness {
         let (handle, inputs) = Core::channel();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(core.run(inputs, shutdown.clone()));
