@@ -20,8 +20,9 @@ The stop reason is "tool_use" when a reply has a tool_use block, else "end_turn"
 script is used up, every further call gets {"text": "(script exhausted)"} and end_turn.
 
 The log (JSON lines) records every request: path, model, stream, the tool names offered, the
-last 400 characters of the system prompt, and whether the last message carries a tool_result
-(with its content) — enough to check what the adapter passed on (persona, disallowedTools).
+last 400 characters of the system prompt, whether the last message carries a tool_result
+(with its content), and the text of every message in the conversation (role and text) —
+enough to check what the adapter passed on (persona, disallowedTools, a resumed context).
 """
 
 from __future__ import annotations
@@ -67,6 +68,19 @@ def last_tool_results(messages: list) -> list:
     return [c for c in messages[-1]["content"] if isinstance(c, dict) and c.get("type") == "tool_result"]
 
 
+def message_texts(messages: list) -> list:
+    """Each message's role and the text of its text blocks, joined."""
+    texts = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            text = content
+        else:
+            text = "".join(c.get("text", "") for c in content or [] if isinstance(c, dict))
+        texts.append({"role": message.get("role"), "text": text})
+    return texts
+
+
 def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -101,7 +115,7 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             results = last_tool_results(messages)
             state.record(method="POST", path=self.path, model=body.get("model"), stream=bool(body.get("stream")),
                          tools=tools, system_tail=json.dumps(body.get("system"))[-400:],
-                         tool_results=results)
+                         tool_results=results, messages=message_texts(messages))
             if path == "/v1/messages/count_tokens":
                 return self.send_json(200, {"input_tokens": 10})
             if path != "/v1/messages":

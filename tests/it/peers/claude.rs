@@ -67,11 +67,23 @@ impl ClaudeTeam {
         Proxy::start_with_env_changes(&self.toml(), &[("HOME", &home)], &claude_sensitive_vars())
             .await
     }
+
+    /// Another proxy in the directory (project, store) an earlier one used.
+    pub async fn start_in(&self, dir: TempDir) -> Proxy {
+        let home = self.home.path().to_string_lossy().to_string();
+        Proxy::start_in_with(
+            dir,
+            &self.toml(),
+            &[("HOME", &home)],
+            &claude_sensitive_vars(),
+        )
+        .await
+    }
 }
 
 /// Inherited variables that could hand Claude Code credentials, another API or this
 /// machine's settings; hermetic runs remove them.
-fn claude_sensitive_vars() -> Vec<String> {
+pub fn claude_sensitive_vars() -> Vec<String> {
     const EXACT: &[&str] = &[
         "AWS_BEARER_TOKEN_BEDROCK",
         "GOOGLE_APPLICATION_CREDENTIALS",

@@ -313,3 +313,103 @@ async fn a_claude_write_that_asks_nobody_outside_the_roles_directories_is_report
     })
     .await;
 }
+
+/// The adapter's transcript of a child session, once the CLI has written it (it
+/// writes a turn 0.1-0.2 s after the answer).
+async fn transcript_written(home: &Path) -> PathBuf {
+    let projects = home.join(".claude/projects");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let found = std::fs::read_dir(&projects)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find_map(|dir| {
+                std::fs::read_dir(dir.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|f| f.path())
+                    .find(|p| {
+                        p.extension().is_some_and(|e| e == "jsonl")
+                            && std::fs::metadata(p).is_ok_and(|m| m.len() > 0)
+                    })
+            });
+        if let Some(path) = found {
+            return path;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no transcript under {}",
+            projects.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs third-party peers: bash tests/peers/install.sh (run by .ci/run)"]
+async fn a_claude_session_loaded_after_kill_9_gets_its_child_back_through_the_adapters_resume() {
+    let replies = json!([
+        { "blocks": [{ "text": "I will remember PINEAPPLE." }] },
+        { "blocks": [{ "text": "The word was PINEAPPLE." }] },
+    ]);
+    let api = ScriptedApi::start(&replies).await;
+    let team = api.team(".");
+    bounded(LIMIT * 2, async {
+        let mut first = team.start().await;
+        let project = first.cwd().to_path_buf();
+        let session = open_session_in(&mut first, &project).await;
+        let (_, answer) = first
+            .prompt(&session, "@claude remember the word PINEAPPLE")
+            .await;
+        assert_eq!(answer["result"]["stopReason"], "end_turn", "{answer}");
+        transcript_written(team.home.path()).await;
+        let dir = first.kill9().await;
+
+        let mut second = team.start_in(dir).await;
+        second
+            .initialize(json!({ "fs": { "readTextFile": false, "writeTextFile": false } }))
+            .await;
+        let id = second
+            .request(
+                "session/load",
+                json!({ "sessionId": session, "cwd": project, "mcpServers": [] }),
+            )
+            .await;
+        let (replay, loaded) = second.until_response(id, |_| None).await;
+        assert!(loaded.get("result").is_some(), "{loaded}");
+        assert_eq!(
+            text_from(&replay, ROLE),
+            "I will remember PINEAPPLE.",
+            "the replay"
+        );
+        let (after, answer) = second.prompt(&session, "@claude what was the word?").await;
+        assert_eq!(answer["result"]["stopReason"], "end_turn", "{answer}");
+        let restored = after.iter().any(|m| {
+            let notice = &m["params"]["update"]["_meta"]["ourocodus"]["notice"]["title"];
+            *notice == "claude is back, with its session restored"
+        });
+        assert!(
+            restored,
+            "restored through the adapter, not a fresh session: {after:?}"
+        );
+        let said = text_from(&after, ROLE);
+        assert!(said.ends_with("The word was PINEAPPLE."), "{said}");
+        assert!(second.close().await.success());
+    })
+    .await;
+    // The model's second request carried the first turn: the context came back.
+    let requests = api.requests();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    let context = &requests[1]["messages"];
+    let said = |role: &str, text: &str| {
+        context
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| m["role"] == role && m["text"].as_str().is_some_and(|t| t.contains(text)))
+    };
+    assert!(said("user", "remember the word PINEAPPLE"), "{context}");
+    assert!(said("assistant", "I will remember PINEAPPLE."), "{context}");
+}

@@ -112,6 +112,16 @@ impl Proxy {
         Self::spawn_in(dir, team_toml, env, &[], &[]).await
     }
 
+    /// The same, also removing the inherited variables named in `remove`.
+    pub async fn start_in_with(
+        dir: tempfile::TempDir,
+        team_toml: &str,
+        env: &[(&str, &str)],
+        remove: &[String],
+    ) -> Proxy {
+        Self::spawn_in(dir, team_toml, env, remove, &[]).await
+    }
+
     async fn spawn(
         team_toml: &str,
         env: &[(&str, &str)],
