@@ -86,7 +86,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(
         cli.command,
-        Command::FakeAgent(_) | Command::BenchRelay { .. }
+        Command::FakeAgent(_) | Command::BenchRelay { .. } | Command::Bench(_)
     );
     if let Err(e) = init_logging(cli.log_file.as_deref(), quiet) {
         eprintln!("ourocodus: cannot open log file: {e}");

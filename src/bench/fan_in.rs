@@ -17,15 +17,15 @@ use crate::error::{Error, Result};
 /// The size of every streamed line, as in performance.md.
 const CHUNK_BYTES: u64 = 250;
 /// The bound on one whole stream (a stalled one included).
-const STREAM_LIMIT: Duration = Duration::from_secs(120);
+pub const STREAM_LIMIT: Duration = Duration::from_secs(120);
 
 /// Who streams, through what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     /// One agent behind the baseline relay.
     Relay,
-    /// The team behind `ourocodus acp`, to this kind of editor.
-    Proxy(EditorKind),
+    /// The team behind `ourocodus acp`, to this kind of editor, recording or not.
+    Proxy(EditorKind, StoreUse),
     /// One agent read straight by the benchmark: the editor side's own ceiling.
     Bare,
 }
@@ -34,8 +34,9 @@ impl Route {
     fn name(self) -> &'static str {
         match self {
             Route::Relay => "relay",
-            Route::Proxy(EditorKind::Plain) => "proxy (plain editor)",
-            Route::Proxy(EditorKind::Subagents) => "proxy (subagent editor)",
+            Route::Proxy(EditorKind::Plain, StoreUse::Off) => "proxy (plain editor)",
+            Route::Proxy(EditorKind::Plain, StoreUse::On) => "proxy (plain editor, store on)",
+            Route::Proxy(EditorKind::Subagents, _) => "proxy (subagent editor)",
             Route::Bare => "bare agent",
         }
     }
@@ -59,11 +60,12 @@ pub struct Stream {
     pub switches_per_message: f64,
 }
 
-const ROUTES: [Route; 4] = [
+const ROUTES: [Route; 5] = [
     Route::Relay,
-    Route::Proxy(EditorKind::Plain),
-    Route::Proxy(EditorKind::Subagents),
+    Route::Proxy(EditorKind::Plain, StoreUse::Off),
+    Route::Proxy(EditorKind::Subagents, StoreUse::Off),
     Route::Bare,
+    Route::Proxy(EditorKind::Plain, StoreUse::On),
 ];
 
 pub fn run(workspace: &Workspace, plan: &Plan, report: &mut Report) {
@@ -83,6 +85,7 @@ pub fn run(workspace: &Workspace, plan: &Plan, report: &mut Report) {
 fn add_rows(report: &mut Report, streams: &[Vec<Stream>]) {
     let rate = |i: usize| median_of(&streams[i], |s| s.messages_per_second);
     let (relay, plain, subagents, bare) = (rate(0), rate(1), rate(2), rate(3));
+    let recorded = rate(4);
     for (metric, proxy) in [
         (format!("fan-in {TEAM} agents -> plain editor"), plain),
         (
@@ -98,6 +101,13 @@ fn add_rows(report: &mut Report, streams: &[Vec<Stream>]) {
             target: Target::RatioAtLeast(0.5),
         });
     }
+    report.row(Row {
+        metric: format!("fan-in {TEAM} agents, store on (vs off)"),
+        unit: Unit::MessagesPerSecond,
+        baseline: Some(plain),
+        proxy: recorded,
+        target: Target::RatioAtLeast(0.9),
+    });
     let busy = |i: usize| 100.0 * median_of(&streams[i], |s| s.reader_busy);
     report.note(format!(
         "editor side: one agent read straight by the benchmark streams {:.3} M msg/s ({:.1}x the relay); \
@@ -111,12 +121,15 @@ fn add_rows(report: &mut Report, streams: &[Vec<Stream>]) {
     let switches = |i: usize| median_of(&streams[i], |s| s.switches_per_message);
     let labels = median_of(&streams[1], |s| s.other_updates as f64);
     report.note(format!(
-        "CPU per message in the hop: relay {:.0} ns, proxy {:.0} ns (plain editor), {:.0} ns (subagent editor); \
+        "CPU per message in the hop: relay {:.0} ns, proxy {:.0} ns (plain editor, {:.2}x the relay), \
+         {:.0} ns (subagent editor), {:.0} ns (plain editor, store on); \
          context switches per message: relay {:.3}, proxy {:.2} (plain), {:.2} (subagent); \
          the plain editor also got {labels:.0} extra updates per run (speaker labels)",
         cpu(0),
         cpu(1),
+        cpu(1) / cpu(0),
         cpu(2),
+        cpu(4),
         switches(0),
         switches(1),
         switches(2),
@@ -143,15 +156,15 @@ pub fn stream(
             EditorKind::Plain,
             vec![String::new()],
         ),
-        Route::Proxy(editor) => (
-            workspace.proxy(TEAM, StoreUse::Off)?,
+        Route::Proxy(editor, store) => (
+            workspace.proxy(TEAM, store)?,
             editor,
             setup::role_names(TEAM),
         ),
     };
     let session = setup::open_session(&mut peer, editor, workspace.dir())?;
     let (prompt, per_role) = match route {
-        Route::Proxy(_) => (
+        Route::Proxy(..) => (
             format!("@all stream {chunks_per_role} chunks of {CHUNK_BYTES} bytes"),
             chunks_per_role,
         ),
@@ -165,6 +178,7 @@ pub fn stream(
     };
     let measured = measure(&mut peer, &session, &prompt, stall)?;
     peer.close(setup::EXIT_LIMIT)?;
+    workspace.clear_store();
     if let Some(problem) = measured.tally.shortfall(&roles, per_role) {
         return Err(Error::Other(format!("lost or reordered chunks: {problem}")));
     }

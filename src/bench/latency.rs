@@ -1,7 +1,8 @@
 //! Added latency: prompt → first update round trips of `say hi` through the proxy
-//! (one fake agent, one session) against the same agent behind the baseline relay.
-//! Both stay up for the whole run and are pinged alternately, so slow spells of the
-//! machine hit both sides alike.
+//! (one fake agent, one session) against the same agent behind the baseline relay,
+//! and through a proxy recording into the store against one that does not. All
+//! stay up for the whole run and are pinged in turn, so slow spells of the machine
+//! hit every side alike.
 
 use std::time::{Duration, Instant};
 
@@ -78,30 +79,56 @@ pub fn run(workspace: &Workspace, plan: &Plan, report: &mut Report) {
 }
 
 fn measure(workspace: &Workspace, plan: &Plan, report: &mut Report) -> Result<()> {
-    let mut relay = Side::open(workspace.relay()?, workspace)?;
-    let mut proxy = Side::open(workspace.proxy(1, StoreUse::Off)?, workspace)?;
+    let mut sides = [
+        Side::open(workspace.relay()?, workspace)?,
+        Side::open(workspace.proxy(1, StoreUse::Off)?, workspace)?,
+        Side::open(workspace.proxy(1, StoreUse::On)?, workspace)?,
+    ];
     for _ in 0..plan.latency_warmup {
-        relay.ping()?;
-        proxy.ping()?;
+        for side in &mut sides {
+            side.ping()?;
+        }
     }
-    let switches_before = [&relay, &proxy].map(|side| side.context_switches());
+    let switches_before = sides.each_ref().map(|side| side.context_switches());
     for i in 0..plan.latency_pings {
-        // Alternate who goes first, so neither always follows the other.
-        let order = if i % 2 == 0 {
-            [&mut relay, &mut proxy]
-        } else {
-            [&mut proxy, &mut relay]
-        };
-        for side in order {
+        // Rotate who goes first, so no side always follows another.
+        for k in 0..sides.len() {
+            let side = &mut sides[(i + k) % 3];
             let ping = side.ping()?;
             side.pings.push(ping);
         }
     }
-    relay.switches = relay.context_switches() - switches_before[0];
-    proxy.switches = proxy.context_switches() - switches_before[1];
+    for (side, before) in sides.iter_mut().zip(switches_before) {
+        side.switches = side.context_switches() - before;
+    }
+    let [relay, proxy, recorded] = sides;
     add_rows(report, &relay, &proxy);
+    add_store_rows(report, &proxy, &recorded);
     relay.peer.close(setup::EXIT_LIMIT)?;
-    proxy.peer.close(setup::EXIT_LIMIT)
+    proxy.peer.close(setup::EXIT_LIMIT)?;
+    recorded.peer.close(setup::EXIT_LIMIT)
+}
+
+/// The store's cost on the same pings: a proxy that records against one that does not.
+fn add_store_rows(report: &mut Report, proxy: &Side, recorded: &Side) {
+    let (off, on) = (proxy.first_updates(), recorded.first_updates());
+    for p in [50.0, 99.0] {
+        report.row(Row {
+            metric: format!("latency first update p{p}, store on (vs off)"),
+            unit: Unit::Microseconds,
+            baseline: Some(percentile(&off, p)),
+            proxy: percentile(&on, p),
+            target: Target::RatioAtMost(1.2),
+        });
+    }
+    let answered =
+        |side: &Side| median(&side.pings.iter().map(|p| p.answered_us).collect::<Vec<_>>());
+    report.note(format!(
+        "with the store on, a whole `say hi` turn (prompt -> answer, which waits for the commit) \
+         takes {:.0} us p50, against {:.0} us with it off",
+        answered(recorded),
+        answered(proxy),
+    ));
 }
 
 fn add_rows(report: &mut Report, relay: &Side, proxy: &Side) {

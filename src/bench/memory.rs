@@ -15,6 +15,8 @@ use crate::error::Result;
 
 /// The goal for an idle team of eight.
 const IDLE_TEAM_GOAL_BYTES: f64 = 16.0 * 1024.0 * 1024.0;
+/// The goal for eight agents streaming with the store on.
+const RECORDING_GOAL_BYTES: f64 = 32.0 * 1024.0 * 1024.0;
 /// How long the idle team sits before its peak is read.
 const IDLE_SETTLE: Duration = Duration::from_millis(200);
 
@@ -25,6 +27,7 @@ struct Peaks {
     proxy_streaming: Vec<f64>,
     relay_stalled: Vec<f64>,
     proxy_stalled: Vec<f64>,
+    recorded_streaming: Vec<f64>,
 }
 
 pub fn run(workspace: &Workspace, plan: &Plan, report: &mut Report) {
@@ -41,11 +44,14 @@ pub fn run(workspace: &Workspace, plan: &Plan, report: &mut Report) {
 fn measure_round(workspace: &Workspace, plan: &Plan, peaks: &mut Peaks) -> Result<()> {
     peaks.idle.push(idle_team_peak(workspace)? as f64);
     let chunks = plan.chunks_per_role;
-    let plain = Route::Proxy(EditorKind::Plain);
+    let plain = Route::Proxy(EditorKind::Plain, StoreUse::Off);
     let relay = fan_in::stream(workspace, Route::Relay, chunks, None)?;
     peaks.relay_streaming.push(relay.peak_rss as f64);
     let proxy = fan_in::stream(workspace, plain, chunks, None)?;
     peaks.proxy_streaming.push(proxy.peak_rss as f64);
+    let recorded = Route::Proxy(EditorKind::Plain, StoreUse::On);
+    let proxy = fan_in::stream(workspace, recorded, chunks, None)?;
+    peaks.recorded_streaming.push(proxy.peak_rss as f64);
     let relay = fan_in::stream(workspace, Route::Relay, chunks, Some(plan.stall))?;
     peaks
         .relay_stalled
@@ -86,6 +92,13 @@ fn add_rows(report: &mut Report, peaks: &Peaks, stall: Duration) {
         baseline: Some(median(&peaks.relay_streaming)),
         proxy: median(&peaks.proxy_streaming),
         target: Target::None,
+    });
+    report.row(Row {
+        metric: format!("peak RSS, {TEAM} agents streaming, store on"),
+        unit: Unit::Bytes,
+        baseline: Some(median(&peaks.proxy_streaming)),
+        proxy: median(&peaks.recorded_streaming),
+        target: Target::ProxyAtMost(RECORDING_GOAL_BYTES),
     });
     report.row(Row {
         metric: format!("peak RSS, editor stalled {:.1}s", stall.as_secs_f64()),

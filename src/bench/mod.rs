@@ -7,7 +7,7 @@
 //! - `peer`       a started process: its stdin, a fast reader of its stdout, cleanup.
 //! - `scan`       what the reader needs from a line, found cheaply; per-role tallies.
 //! - `procfs`     peak memory, CPU time and children from /proc.
-//! - `fan_in`, `latency`, `team_start`, `memory`   the scenarios.
+//! - `fan_in`, `latency`, `team_start`, `memory`, `store`   the scenarios.
 //! - `stats`, `report`   medians and percentiles; the printed table.
 
 mod fan_in;
@@ -20,6 +20,7 @@ mod report;
 mod scan;
 mod setup;
 mod stats;
+mod store;
 mod team_start;
 
 use std::process::ExitCode;
@@ -46,6 +47,7 @@ pub enum Scenario {
     Latency,
     TeamStart,
     Memory,
+    Store,
 }
 
 /// How much of everything to run.
@@ -60,6 +62,11 @@ pub struct Plan {
     pub memory_rounds: usize,
     /// How long the editor stops reading in the stalled-editor measurement.
     pub stall: Duration,
+    /// Events the store's writer appends on its own.
+    pub append_events: u64,
+    /// Updates of the session loaded against the same live.
+    pub replay_updates: u64,
+    pub replay_rounds: usize,
 }
 
 impl Plan {
@@ -73,6 +80,9 @@ impl Plan {
                 start_rounds: 3,
                 memory_rounds: 1,
                 stall: Duration::from_millis(500),
+                append_events: 50_000,
+                replay_updates: 20_000,
+                replay_rounds: 1,
             };
         }
         Plan {
@@ -83,6 +93,9 @@ impl Plan {
             start_rounds: 9,
             memory_rounds: 3,
             stall: Duration::from_secs(2),
+            append_events: 200_000,
+            replay_updates: 100_000,
+            replay_rounds: 3,
         }
     }
 }
@@ -105,6 +118,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     }
     if chosen(Scenario::Memory) {
         memory::run(&workspace, &plan, &mut report);
+    }
+    if chosen(Scenario::Store) {
+        store::run(&workspace, &plan, &mut report);
     }
     let command_line: Vec<String> = std::env::args().collect();
     // The report is this command's output.

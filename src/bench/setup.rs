@@ -75,6 +75,14 @@ impl Workspace {
         self.dir.join("store.db")
     }
 
+    /// Removes the store (and its WAL), so each measurement starts from an empty one.
+    pub fn clear_store(&self) {
+        let path = self.store_path();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
     /// The baseline relay wrapping one fake agent.
     pub fn relay(&self) -> Result<Peer> {
         let mut command = Command::new(&self.exe);
