@@ -124,7 +124,10 @@ impl Recorder for StoreRecorder {
             .append(session, role, kind, now_ms(), |out| payload(out))
     }
 
-    fn flush(&mut self) {
+    fn flush(&mut self, urgent: bool) {
+        // The store commits every batch at once today; `urgent` matters once it
+        // gathers batches before committing.
+        let _ = urgent;
         self.0.flush();
     }
 

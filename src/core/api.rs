@@ -110,7 +110,9 @@ pub trait Recorder: Send {
         kind: &str,
         payload: &mut dyn FnMut(&mut Vec<u8>),
     ) -> u64;
-    fn flush(&mut self);
+    /// Hands what was recorded to the store; `urgent` when an answer waits for it to
+    /// be committed (otherwise the store may gather more before committing).
+    fn flush(&mut self, urgent: bool);
     fn congested(&self) -> bool;
     fn drained(&self) -> Waiter;
 }

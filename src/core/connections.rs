@@ -280,7 +280,13 @@ impl Core {
     /// and arms the ticks connections ask for.
     pub(super) fn flush_outputs(&mut self) {
         if let Some(recorder) = self.recorder.as_mut() {
-            recorder.flush();
+            // An answer waiting for the commit makes it urgent.
+            let urgent = self
+                .connections
+                .held
+                .back()
+                .is_some_and(|held| held.after > self.settled_through);
+            recorder.flush(urgent);
         }
         for (id, attached) in self.connections.map.iter_mut() {
             attached.connection.flush();
