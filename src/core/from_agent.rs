@@ -87,8 +87,14 @@ impl Core {
                 mode,
                 reply_to,
             } => self.on_child_mode_set(&session, role, &mode, reply_to, outcome.map(|_| ())),
-            ToAgent::SetConfigOption { session, reply_to } => {
-                self.on_child_config_set(&session, role, reply_to, outcome)
+            ToAgent::SetConfigOption {
+                session,
+                option,
+                value,
+                reply_to,
+            } => {
+                let change = (option.as_str(), &value);
+                self.on_child_config_set(&session, role, change, reply_to, outcome)
             }
             ToAgent::FireAndForget => {}
         }

@@ -196,6 +196,8 @@ impl Core {
         }
         let purpose = ToAgent::SetConfigOption {
             session: session_id.clone(),
+            option: option.to_string(),
+            value: forward["value"].clone(),
             reply_to: reply,
         };
         self.request_agent(
@@ -241,6 +243,8 @@ impl Core {
                 json!({ "sessionId": child.as_str(), "configId": config_id, "value": mode });
             let purpose = ToAgent::SetConfigOption {
                 session: session_id.clone(),
+                option: config_id.as_str().unwrap_or("mode").to_string(),
+                value: json!(mode),
                 reply_to,
             };
             return self.request_agent(
@@ -290,9 +294,18 @@ impl Core {
         &mut self,
         session_id: &SessionId,
         role: &Role,
+        (option, value): (&str, &Value),
         reply_to: Option<Reply>,
         outcome: Result<&str, RpcError>,
     ) {
+        if outcome.is_ok() {
+            let event = TeamEvent::Mode {
+                role: Some(role),
+                option,
+                value,
+            };
+            self.emit(session_id, &event);
+        }
         let outcome = outcome.map(|result| {
             let result: Value = serde_json::from_str(result).unwrap_or(Value::Null);
             if let (Some(options), Some(rs)) = (

@@ -179,6 +179,11 @@ impl Core {
         });
         let cancelled = json!({ "outcome": { "outcome": "cancelled" } }).to_string();
         for relay in withdrawn {
+            let event = TeamEvent::PermissionAnswer {
+                role: &relay.key.role,
+                answer: &cancelled,
+            };
+            self.emit(&relay.session, &event);
             self.answer_agent(&relay.key, &relay.agent_request, Ok(cancelled.clone()));
         }
     }

@@ -135,6 +135,9 @@ pub enum ToAgent {
     },
     SetConfigOption {
         session: SessionId,
+        /// The child's option id and the value asked for (recorded once it is set).
+        option: String,
+        value: Value,
         reply_to: Option<Reply>,
     },
     /// Nobody waits for the answer (e.g. `session/close`).
