@@ -1,19 +1,31 @@
 //! One parsed JSON-RPC message: the line it came from plus the envelope fields,
-//! with `params`, `result` and `error` kept as unparsed spans of that line.
+//! with `params`, `result` and `error` kept as unparsed spans of that line, and the
+//! fields of object params indexed.
+//!
+//! A line is read by one validating scan (`scan`) that also indexes the params; what
+//! the scan does not read itself (escaped envelope keys, unusual ids, errors of any
+//! kind) goes to the thorough serde parse below, which decides what it means.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::ops::Range;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::RequestId;
+use super::fields::{FieldIndex, ObjectFields};
+use super::scan;
 
 /// A message as received: owns its line; params/result/error stay raw JSON text.
 #[derive(Debug, Clone)]
 pub struct Message {
     line: Box<str>,
     body: Body,
+    /// The fields of object params: indexed by the scan that read the line, or on the
+    /// first `params_fields` call when the thorough parse read it. A OnceCell because
+    /// a message is read through `&self` by one task at a time.
+    params_index: OnceCell<FieldIndex>,
 }
 
 /// What kind of message this is, with spans into the line for the raw parts.
@@ -88,8 +100,37 @@ impl Message {
     /// Parses one line (without its newline).
     pub fn parse(line: impl Into<Box<str>>) -> Result<Message, ParseError> {
         let line: Box<str> = line.into();
-        let body = parse_body(&line)?;
-        Ok(Message { line, body })
+        let (body, index) = match scanned_body(&line) {
+            Some(scanned) => scanned,
+            None => (parse_body(&line)?, None),
+        };
+        let params_index = OnceCell::new();
+        if let Some(index) = index {
+            let _ = params_index.set(index);
+        }
+        Ok(Message {
+            line,
+            body,
+            params_index,
+        })
+    }
+
+    /// Only the thorough parse, bypassing the scan (for the property tests that hold
+    /// the two against each other).
+    #[cfg(test)]
+    pub(in crate::jsonrpc) fn parse_thoroughly(line: &str) -> Result<Message, ParseError> {
+        let body = parse_body(line)?;
+        Ok(Message {
+            line: line.into(),
+            body,
+            params_index: OnceCell::new(),
+        })
+    }
+
+    /// Whether the one-pass scan reads `line` by itself (else the thorough parse does).
+    #[cfg(test)]
+    pub(in crate::jsonrpc) fn is_scanned(line: &str) -> bool {
+        scanned_body(line).is_some()
     }
 
     /// Parses raw bytes, rejecting non-UTF-8 input as a parse error.
@@ -138,6 +179,24 @@ impl Message {
         }
     }
 
+    /// The fields of the params, when they are an object: each key with its raw value,
+    /// and for each value that is an object, its fields too (two levels, as a
+    /// `session/update`'s params and their `update` need). Indexed when the line was
+    /// read, so looking fields up scans nothing again; for a line the scan left to the
+    /// thorough parse, indexed on the first call. `None` without object params (or for
+    /// params of 4 GiB or more).
+    pub fn params_fields(&self) -> Option<ObjectFields<'_>> {
+        let params = self.params().filter(|p| p.starts_with('{'))?;
+        let index = match self.params_index.get() {
+            Some(index) => index,
+            None => {
+                let index = scan::index_object(params)?;
+                self.params_index.get_or_init(|| index)
+            }
+        };
+        Some(ObjectFields::new(params, index))
+    }
+
     /// For a response: Ok(raw result) or Err(raw error object).
     pub fn outcome(&self) -> Option<Result<&str, &str>> {
         match &self.body {
@@ -171,6 +230,47 @@ fn name_of(line: &str, method: Cow<'_, str>) -> Name {
         Cow::Borrowed(s) => Name::Span(span_of(line, s)),
         Cow::Owned(s) => Name::Owned(s.into()),
     }
+}
+
+/// The body of a line the one-pass scan can read by itself, with the params' index;
+/// `None` leaves the line to `parse_body`, which knows every rule and error.
+fn scanned_body(line: &str) -> Option<(Body, Option<FieldIndex>)> {
+    let envelope = scan::envelope(line).ok()?;
+    let params = match envelope.params {
+        Some(p) if !matches!(line.as_bytes()[p.start], b'{' | b'[') => {
+            if &line[p] != "null" {
+                return None;
+            }
+            None
+        }
+        p => p,
+    };
+    let body = match (
+        envelope.method,
+        envelope.id,
+        envelope.result,
+        envelope.error,
+    ) {
+        (Some(method), Some(id), None, None) => Body::Request {
+            id,
+            method: Name::Span(method),
+            params,
+        },
+        (Some(method), None, None, None) => Body::Notification {
+            method: Name::Span(method),
+            params,
+        },
+        (None, Some(id), Some(result), None) => Body::Response {
+            id,
+            outcome: Ok(result),
+        },
+        (None, Some(id), None, Some(error)) => Body::Response {
+            id,
+            outcome: Err(error),
+        },
+        _ => return None,
+    };
+    Some((body, envelope.params_index))
 }
 
 fn parse_body(line: &str) -> Result<Body, ParseError> {

@@ -1,13 +1,17 @@
-//! JSON-RPC 2.0 over newline-delimited JSON: ids, the message envelope, framing and
-//! outgoing-message builders. Knows nothing of ACP, agents or routing.
+//! JSON-RPC 2.0 over newline-delimited JSON: ids, the message envelope (read in one
+//! validating pass that also indexes object params), framing and outgoing-message
+//! builders. Knows nothing of ACP, agents or routing.
 
+mod fields;
 mod framing;
 mod id;
 mod message;
 mod outgoing;
 #[cfg(test)]
 pub(crate) mod proptests;
+mod scan;
 
+pub use fields::{Field, IndexedObject, ObjectFields};
 pub use framing::{Frame, LineBudget, LineSplitter};
 pub use id::RequestId;
 pub use message::{Body, Message, ParseError, ParseErrorKind};
