@@ -6,12 +6,12 @@ use serde_json::Value;
 
 use super::Router;
 use super::floor::ItemKind;
-use super::rewrite::{ObjectWriter, ParamValue, RawObject, UpdateParams, raw_str, write_role_meta};
+use super::rewrite::{ObjectWriter, write_role_meta};
 use super::state::{RoleOutcome, ToAgent, ToEditor};
 use crate::acp::method;
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
-use crate::jsonrpc::{self, Body, Message, RequestId};
+use crate::jsonrpc::{self, Body, IndexedObject, Message, ObjectFields, RequestId};
 use crate::transport::{AgentEnvelope, AgentEvent, AgentKey};
 
 const UPDATE_HEAD: &[u8] = br#"{"jsonrpc":"2.0","method":"session/update","params":"#;
@@ -98,11 +98,11 @@ impl Router {
 
     fn handle_agent_notification(&mut self, key: &AgentKey, message: &Message) {
         match message.method() {
-            Some(method::SESSION_UPDATE) => {
-                if let Some(params) = message.params() {
-                    self.handle_session_update(&key.role, params);
-                }
-            }
+            Some(method::SESSION_UPDATE) => match (message.params(), message.params_fields()) {
+                (Some(params), Some(fields)) => self.handle_update(&key.role, params, fields),
+                (Some(_), None) => not_an_update(&key.role),
+                (None, _) => {}
+            },
             Some(method::CANCEL_REQUEST) => {
                 self.forward_agent_cancel_request(key, message.params())
             }
@@ -118,12 +118,27 @@ impl Router {
         }
     }
 
-    /// The per-message path: rewrite one update for the editor and send it on.
+    /// An update the proxy made up (from params text rather than an agent's line).
     pub(super) fn handle_session_update(&mut self, role: &Role, params: &str) {
-        let Ok(parsed) = UpdateParams::parse(params) else {
-            return tracing::warn!(role = %role, "session/update params are not an object with an object update; dropped");
-        };
-        let (Some(child_id), Some(update)) = (parsed.session_id(), parsed.update()) else {
+        match IndexedObject::new(params) {
+            Some(indexed) => self.handle_update(role, params, indexed.fields()),
+            None => not_an_update(role),
+        }
+    }
+
+    /// The per-message path: rewrite one update for the editor and send it on. `fields`
+    /// index `params` (read when the agent's line was).
+    fn handle_update(&mut self, role: &Role, params: &str, fields: ObjectFields<'_>) {
+        let mut updates = fields.iter().filter(|f| f.key_is("update"));
+        if updates.any(|f| f.object().is_none()) {
+            return not_an_update(role);
+        }
+        let child_id = fields
+            .iter()
+            .filter(|f| f.key_is("sessionId"))
+            .find_map(|f| f.as_str());
+        let update = fields.get("update").and_then(|f| f.object());
+        let (Some(child_id), Some(update)) = (child_id, update) else {
             return tracing::warn!(role = %role, "session/update without sessionId or update; dropped");
         };
         let Some((session_id, replaying)) = self.agents.get(role).and_then(|s| {
@@ -159,7 +174,7 @@ impl Router {
             prefix_title: subagent.is_none() && is_tool_call,
             tool_call_id: tool_call_id.as_deref(),
         };
-        let write = |out: &mut Vec<u8>| write_update_line(out, &parsed, &rewrite);
+        let write = |out: &mut Vec<u8>| write_update_line(out, fields, &rewrite);
         match subagent {
             Some(_) if !self.editor.closed => self.editor.outbox.send_with(write),
             Some(_) => {}
@@ -225,6 +240,10 @@ impl Router {
     }
 }
 
+fn not_an_update(role: &Role) {
+    tracing::warn!(role = %role, "session/update params are not an object with an object update; dropped");
+}
+
 fn parse_error_object(raw: &str) -> RpcError {
     serde_json::from_str(raw)
         .unwrap_or_else(|_| RpcError::internal(format!("malformed error: {raw}")))
@@ -243,42 +262,44 @@ pub(super) struct Rewrite<'a> {
 
 /// Builds the editor's copy of a role's update: its session id, `role/`-namespaced
 /// tool call ids, the role in `update._meta.ourocodus.role`, everything else verbatim.
-pub(super) fn write_update_line(out: &mut Vec<u8>, params: &UpdateParams, rewrite: &Rewrite) {
+pub(super) fn write_update_line(out: &mut Vec<u8>, params: ObjectFields<'_>, rewrite: &Rewrite) {
     out.extend_from_slice(UPDATE_HEAD);
     let mut writer = ObjectWriter::new(out);
-    for (key, value) in &params.fields {
-        match value {
-            ParamValue::Update(update) => {
-                writer.with(key, |out| write_update(out, update, rewrite))
+    for field in params.iter() {
+        let key = field.key();
+        match field.object() {
+            Some(update) if key == "update" => {
+                writer.with(&key, |out| write_update(out, update, rewrite))
             }
-            ParamValue::Raw(_) if key == "sessionId" => writer.string(key, rewrite.session),
-            ParamValue::Raw(raw) => writer.raw(key, raw.get()),
+            _ if key == "sessionId" => writer.string(&key, rewrite.session),
+            _ => writer.raw(&key, field.value()),
         }
     }
     writer.finish();
     out.extend_from_slice(b"}\n");
 }
 
-fn write_update(out: &mut Vec<u8>, update: &RawObject, rewrite: &Rewrite) {
+fn write_update(out: &mut Vec<u8>, update: ObjectFields<'_>, rewrite: &Rewrite) {
     let role = rewrite.role;
     let mut writer = ObjectWriter::new(out);
     let mut had_meta = false;
-    for (key, value) in update.fields() {
-        match key {
-            "toolCallId" => match (rewrite.tool_call_id, raw_str(value)) {
-                (Some(editor_id), _) => writer.string(key, editor_id),
-                (None, Some(id)) => writer.prefixed_string(key, &[role, "/"], &id),
-                (None, None) => writer.raw(key, value.get()),
+    for field in update.iter() {
+        let (key, value) = (field.key(), field.value());
+        match key.as_ref() {
+            "toolCallId" => match (rewrite.tool_call_id, field.as_str()) {
+                (Some(editor_id), _) => writer.string(&key, editor_id),
+                (None, Some(id)) => writer.prefixed_string(&key, &[role, "/"], &id),
+                (None, None) => writer.raw(&key, value),
             },
-            "title" if rewrite.prefix_title => match raw_str(value) {
-                Some(title) => writer.prefixed_string(key, &[role, ": "], &title),
-                None => writer.raw(key, value.get()),
+            "title" if rewrite.prefix_title => match field.as_str() {
+                Some(title) => writer.prefixed_string(&key, &[role, ": "], &title),
+                None => writer.raw(&key, value),
             },
             "_meta" => {
                 had_meta = true;
-                writer.with(key, |out| write_role_meta(out, Some(value), role));
+                writer.with(&key, |out| write_role_meta(out, Some(value), role));
             }
-            _ => writer.raw(key, value.get()),
+            _ => writer.raw(&key, value),
         }
     }
     if !had_meta {
@@ -288,7 +309,7 @@ fn write_update(out: &mut Vec<u8>, update: &RawObject, rewrite: &Rewrite) {
 }
 
 /// Text chunks take part in line discipline; everything else stands apart.
-fn item_kind(kind: &str, update: &RawObject) -> ItemKind {
+fn item_kind(kind: &str, update: ObjectFields<'_>) -> ItemKind {
     /// The two fields of a content block that matter here, read without allocating.
     #[derive(serde::Deserialize)]
     struct ContentView<'a> {
@@ -302,13 +323,13 @@ fn item_kind(kind: &str, update: &RawObject) -> ItemKind {
     }
     if let Some(ends_line) = update
         .get("content")
-        .and_then(|c| plain_text_block_ends_line(c.get()))
+        .and_then(|c| plain_text_block_ends_line(c.value()))
     {
         return ItemKind::Text { ends_line };
     }
     let content = update
         .get("content")
-        .and_then(|c| serde_json::from_str::<ContentView>(c.get()).ok());
+        .and_then(|c| serde_json::from_str::<ContentView>(c.value()).ok());
     match content {
         Some(ContentView {
             kind: Some(kind),
@@ -361,7 +382,7 @@ mod tests {
     #[test]
     fn the_editor_copy_namespaces_tool_calls_and_tags_the_role() {
         let params = r#"{"sessionId":"child-1","update":{"sessionUpdate":"tool_call","toolCallId":"toolu_01","title":"Read","_meta":{"claudeCode":{"toolName":"Read"}}},"_meta":{"x":1}}"#;
-        let p = UpdateParams::parse(params).unwrap();
+        let p = IndexedObject::new(params).unwrap();
         let rewrite = Rewrite {
             session: "ouro-1",
             role: "backend",
@@ -370,7 +391,7 @@ mod tests {
         };
         let line = {
             let mut out = Vec::new();
-            write_update_line(&mut out, &p, &rewrite);
+            write_update_line(&mut out, p.fields(), &rewrite);
             out
         };
         let v: Value = serde_json::from_slice(&line).unwrap();
@@ -386,7 +407,7 @@ mod tests {
     #[test]
     fn unknown_variants_pass_through_with_only_the_role_added() {
         let params = r#"{"sessionId":"c","update":{"sessionUpdate":"future_thing","payload":{"deep":[1,{"a":null}]}}}"#;
-        let p = UpdateParams::parse(params).unwrap();
+        let p = IndexedObject::new(params).unwrap();
         let rewrite = Rewrite {
             session: "s",
             role: "test",
@@ -395,7 +416,7 @@ mod tests {
         };
         let v: Value = serde_json::from_slice(&{
             let mut out = Vec::new();
-            write_update_line(&mut out, &p, &rewrite);
+            write_update_line(&mut out, p.fields(), &rewrite);
             out
         })
         .unwrap();

@@ -22,26 +22,9 @@ impl<'a> RawObject<'a> {
         serde_json::from_str(text)
     }
 
-    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
-    }
-
-    /// A field's value as a string, if it is one.
-    pub fn get_str(&self, key: &str) -> Option<Cow<'a, str>> {
-        self.get(key).and_then(raw_str)
-    }
-
     pub fn fields(&self) -> impl Iterator<Item = (&str, &'a RawValue)> {
         self.fields.iter().map(|(k, v)| (k.as_ref(), *v))
     }
-}
-
-/// Reads a raw value as a string (borrowed unless it had escapes).
-pub fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    if let Ok(s) = <&str as Deserialize>::deserialize(raw) {
-        return Some(Cow::Borrowed(s));
-    }
-    String::deserialize(raw).ok().map(Cow::Owned)
 }
 
 impl<'de> Deserialize<'de> for RawObject<'de> {
@@ -66,67 +49,6 @@ impl<'de> Visitor<'de> for ObjectVisitor {
             fields.push((key, value));
         }
         Ok(RawObject { fields })
-    }
-}
-
-/// `session/update` params read in one pass: the top-level fields raw, except
-/// `update`, whose own fields are read too (so the update is scanned only once).
-#[derive(Debug)]
-pub struct UpdateParams<'a> {
-    pub fields: SmallVec<[(Cow<'a, str>, ParamValue<'a>); 3]>,
-}
-
-/// Unboxed on purpose: there is one `Update` per message, and boxing it would cost
-/// an allocation per message.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum ParamValue<'a> {
-    Raw(&'a RawValue),
-    Update(RawObject<'a>),
-}
-
-impl<'a> UpdateParams<'a> {
-    pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
-    }
-
-    pub fn session_id(&self) -> Option<Cow<'a, str>> {
-        self.fields.iter().find_map(|(k, v)| match v {
-            ParamValue::Raw(raw) if k == "sessionId" => raw_str(raw),
-            _ => None,
-        })
-    }
-
-    pub fn update(&self) -> Option<&RawObject<'a>> {
-        self.fields.iter().find_map(|(_, v)| match v {
-            ParamValue::Update(update) => Some(update),
-            ParamValue::Raw(_) => None,
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for UpdateParams<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ParamsVisitor;
-        impl<'de> Visitor<'de> for ParamsVisitor {
-            type Value = UpdateParams<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("session/update params")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut fields = SmallVec::new();
-                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-                    let value = if key == "update" {
-                        ParamValue::Update(map.next_value()?)
-                    } else {
-                        ParamValue::Raw(map.next_value()?)
-                    };
-                    fields.push((key, value));
-                }
-                Ok(UpdateParams { fields })
-            }
-        }
-        deserializer.deserialize_map(ParamsVisitor)
     }
 }
 
@@ -205,8 +127,8 @@ impl<'o> ObjectWriter<'o> {
 }
 
 /// Writes `_meta` with `ourocodus.role` set, keeping every other key of `existing`.
-pub fn write_role_meta(out: &mut Vec<u8>, existing: Option<&RawValue>, role: &str) {
-    let parsed = existing.and_then(|raw| RawObject::parse(raw.get()).ok());
+pub fn write_role_meta(out: &mut Vec<u8>, existing: Option<&str>, role: &str) {
+    let parsed = existing.and_then(|raw| RawObject::parse(raw).ok());
     let mut meta = ObjectWriter::new(out);
     if let Some(parsed) = &parsed {
         for (key, value) in parsed.fields().filter(|(k, _)| *k != "ourocodus") {
@@ -240,8 +162,6 @@ mod tests {
                 ("s".into(), r#""t\"q""#.into())
             ]
         );
-        assert_eq!(obj.get_str("s").as_deref(), Some("t\"q"));
-        assert_eq!(obj.get_str("b"), None);
     }
 
     #[test]
@@ -258,12 +178,9 @@ mod tests {
 
     #[test]
     fn role_meta_replaces_ours_and_keeps_foreign_keys() {
-        let existing = RawValue::from_string(
-            r#"{"claudeCode":{"toolName":"Bash"},"ourocodus":{"role":"x"}}"#.into(),
-        )
-        .unwrap();
+        let existing = r#"{"claudeCode":{"toolName":"Bash"},"ourocodus":{"role":"x"}}"#;
         let mut out = Vec::new();
-        write_role_meta(&mut out, Some(&existing), "backend");
+        write_role_meta(&mut out, Some(existing), "backend");
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(
             v,
