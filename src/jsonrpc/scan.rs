@@ -432,14 +432,15 @@ const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 /// The first `"`, `\` or control character at or after `at`, or the end. Eight bytes
 /// at a time: the lowest flagged byte of each test below is exact (a borrow can only
 /// flag bytes above a true one), so the lowest of all three is too.
-fn find_quote_backslash_or_control(bytes: &[u8], mut at: usize) -> usize {
+pub(super) fn find_quote_backslash_or_control(bytes: &[u8], mut at: usize) -> usize {
+    const QUOTES: u64 = ONES * b'"' as u64;
+    const BACKSLASHES: u64 = ONES * b'\\' as u64;
+    const SPACES: u64 = ONES * b' ' as u64;
     while let Some(word) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes([
-            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-        ]);
-        let flagged = zero_bytes(word ^ (ONES * u64::from(b'"')))
-            | zero_bytes(word ^ (ONES * u64::from(b'\\')))
-            | (word.wrapping_sub(ONES * 0x20) & !word & HIGH_BITS);
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        let flagged = zero_bytes(word ^ QUOTES)
+            | zero_bytes(word ^ BACKSLASHES)
+            | (word.wrapping_sub(SPACES) & !word & HIGH_BITS);
         if flagged != 0 {
             return at + (flagged.trailing_zeros() / 8) as usize;
         }
