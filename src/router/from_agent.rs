@@ -129,15 +129,17 @@ impl Router {
     /// The per-message path: rewrite one update for the editor and send it on. `fields`
     /// index `params` (read when the agent's line was).
     fn handle_update(&mut self, role: &Role, params: &str, fields: ObjectFields<'_>) {
-        let mut updates = fields.iter().filter(|f| f.key_is("update"));
-        if updates.any(|f| f.object().is_none()) {
-            return not_an_update(role);
+        let (mut child_id, mut update) = (None, None);
+        for field in fields.iter() {
+            if field.key_is("update") {
+                let Some(object) = field.object() else {
+                    return not_an_update(role);
+                };
+                update = update.or(Some(object));
+            } else if child_id.is_none() && field.key_is("sessionId") {
+                child_id = field.as_str();
+            }
         }
-        let child_id = fields
-            .iter()
-            .filter(|f| f.key_is("sessionId"))
-            .find_map(|f| f.as_str());
-        let update = fields.get("update").and_then(|f| f.object());
         let (Some(child_id), Some(update)) = (child_id, update) else {
             return tracing::warn!(role = %role, "session/update without sessionId or update; dropped");
         };
@@ -272,7 +274,7 @@ pub(super) fn write_update_line(out: &mut Vec<u8>, params: ObjectFields<'_>, rew
                 writer.with(&key, |out| write_update(out, update, rewrite))
             }
             _ if key == "sessionId" => writer.string(&key, rewrite.session),
-            _ => writer.raw(&key, field.value()),
+            _ => writer.verbatim(field.text()),
         }
     }
     writer.finish();
@@ -299,7 +301,7 @@ fn write_update(out: &mut Vec<u8>, update: ObjectFields<'_>, rewrite: &Rewrite) 
                 had_meta = true;
                 writer.with(&key, |out| write_role_meta(out, Some(value), role));
             }
-            _ => writer.raw(&key, value),
+            _ => writer.verbatim(field.text()),
         }
     }
     if !had_meta {

@@ -86,14 +86,24 @@ impl<'o> ObjectWriter<'o> {
         ObjectWriter { out, first: true }
     }
 
-    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+    fn separate(&mut self) {
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
+    }
+
+    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        self.separate();
         write_json_string(self.out, key);
         self.out.push(b':');
         self.out
+    }
+
+    /// A field copied as it was written (`"key": value`, from `Field::text`).
+    pub fn verbatim(&mut self, field: &str) {
+        self.separate();
+        self.out.extend_from_slice(field.as_bytes());
     }
 
     pub fn raw(&mut self, key: &str, value: &str) {
@@ -128,7 +138,14 @@ impl<'o> ObjectWriter<'o> {
 
 /// Writes `_meta` with `ourocodus.role` set, keeping every other key of `existing`.
 pub fn write_role_meta(out: &mut Vec<u8>, existing: Option<&str>, role: &str) {
-    let parsed = existing.and_then(|raw| RawObject::parse(raw).ok());
+    let Some(existing) = existing else {
+        // The common case (no `_meta` of the agent's), written in one piece.
+        out.extend_from_slice(br#"{"ourocodus":{"role":"#);
+        write_json_string(out, role);
+        out.extend_from_slice(b"}}");
+        return;
+    };
+    let parsed = RawObject::parse(existing).ok();
     let mut meta = ObjectWriter::new(out);
     if let Some(parsed) = &parsed {
         for (key, value) in parsed.fields().filter(|(k, _)| *k != "ourocodus") {
@@ -174,6 +191,14 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["id"], "back\"end/tool\n1");
         assert_eq!(v["n"], 1);
+    }
+
+    #[test]
+    fn role_meta_without_an_agents_meta_is_ours_alone() {
+        let mut out = Vec::new();
+        write_role_meta(&mut out, None, "back\"end");
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v, serde_json::json!({"ourocodus":{"role":"back\"end"}}));
     }
 
     #[test]
