@@ -6,8 +6,6 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use smallvec::SmallVec;
-
 /// Where one field sits in the object's text. Compact (offsets as `u32`) so a message
 /// can carry the index of its params inline: objects of 4 GiB or more are not indexed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -27,10 +25,8 @@ const VALUE_ESCAPED: u32 = 1 << 30;
 const VALUE_INDEXED: u32 = 1 << 29;
 const NESTED: u32 = VALUE_INDEXED - 1;
 
-/// An object's fields in order, each followed by the fields of its value when that is
-/// an indexed object. Inline up to the size of a streamed chunk's params (`sessionId`,
-/// `update` and its two fields).
-pub(crate) type FieldIndex = SmallVec<[FieldSpan; 4]>;
+// An object's index is its fields' spans in order, each followed by the spans of its
+// value's fields when that value is an indexed object.
 
 impl FieldSpan {
     pub(crate) fn new(
@@ -96,13 +92,14 @@ pub struct Field<'a> {
 #[derive(Debug, Clone)]
 pub struct IndexedObject<'a> {
     text: &'a str,
-    index: FieldIndex,
+    index: Vec<FieldSpan>,
 }
 
 impl<'a> IndexedObject<'a> {
     /// Indexes `text`; `None` unless it is one JSON object (of under 4 GiB).
     pub fn new(text: &'a str) -> Option<Self> {
-        let index = super::scan::index_object(text)?;
+        let mut index = Vec::new();
+        super::scan::index_object(text, &mut index)?;
         Some(IndexedObject { text, index })
     }
 

@@ -1,6 +1,7 @@
 //! JSON-RPC 2.0 over newline-delimited JSON: ids, the message envelope (read in one
-//! validating pass that also indexes object params), framing and outgoing-message
-//! builders. Knows nothing of ACP, agents or routing.
+//! validating pass that also indexes object params), framing, messages parsed read by
+//! read from shared buffers, and outgoing-message builders. Knows nothing of ACP,
+//! agents or routing.
 
 mod fields;
 mod framing;
@@ -9,16 +10,18 @@ mod message;
 mod outgoing;
 #[cfg(test)]
 pub(crate) mod proptests;
+mod reads;
 mod scan;
 
 pub use fields::{Field, IndexedObject, ObjectFields};
-pub use framing::{Frame, LineBudget, LineSplitter};
+pub use framing::{Frame, LineBudget, LineSplitter, Piece};
 pub use id::RequestId;
 pub use message::{Body, Message, ParseError, ParseErrorKind};
 pub use outgoing::{
     ErrorObject, error_response, notification, request, response_raw, write_json_escaped,
     write_json_string,
 };
+pub use reads::{Incoming, ReadParser};
 
 /// JSON-RPC error codes used on the wire (ACP adds -32000 and -32002).
 pub mod codes {

@@ -11,7 +11,7 @@ use std::ops::Range;
 use smallvec::SmallVec;
 
 use super::RequestId;
-use super::fields::{FieldIndex, FieldSpan};
+use super::fields::FieldSpan;
 
 /// The scan cannot read this line by itself; the thorough parse decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,12 +27,14 @@ pub(super) struct Envelope {
     pub params: Option<Range<usize>>,
     pub result: Option<Range<usize>>,
     pub error: Option<Range<usize>>,
-    /// The fields of `params` when it is an object (offsets from its start).
-    pub params_index: Option<FieldIndex>,
+    /// Where the index of `params` (when it is an object) lies in the spans given to
+    /// `envelope` (offsets from the start of the params).
+    pub params_index: Option<Range<usize>>,
 }
 
-/// Reads the envelope of `line` in one pass, indexing an object `params` on the way.
-pub(super) fn envelope(line: &str) -> Scan<Envelope> {
+/// Reads the envelope of `line` in one pass, indexing an object `params` on the way
+/// into `spans`. On `Unusual`, `spans` may hold a partial index past its old length.
+pub(super) fn envelope(line: &str, spans: &mut Vec<FieldSpan>) -> Scan<Envelope> {
     let mut scanner = Scanner::new(line);
     let mut envelope = Envelope::default();
     let mut jsonrpc_seen = false;
@@ -61,7 +63,9 @@ pub(super) fn envelope(line: &str) -> Scan<Envelope> {
             b"params" if envelope.params.is_none() => {
                 let start = s.at;
                 if s.peek() == Some(b'{') {
-                    envelope.params_index = Some(s.indexed_object(start)?);
+                    let first = spans.len();
+                    s.indexed_object(start, spans)?;
+                    envelope.params_index = Some(first..spans.len());
                 } else {
                     s.value()?;
                 }
@@ -87,14 +91,14 @@ pub(super) fn envelope(line: &str) -> Scan<Envelope> {
     Ok(envelope)
 }
 
-/// Indexes the object `text` (params read apart from their line), offsets from the
-/// start of `text`; `None` when it is not one JSON object.
-pub(super) fn index_object(text: &str) -> Option<FieldIndex> {
+/// Indexes the object `text` (params read apart from their line) into `spans`,
+/// offsets from the start of `text`; `None` when it is not one JSON object.
+pub(super) fn index_object(text: &str, spans: &mut Vec<FieldSpan>) -> Option<()> {
     let mut scanner = Scanner::new(text);
     scanner.skip_ws();
-    let index = scanner.indexed_object(0).ok()?;
+    scanner.indexed_object(0, spans).ok()?;
     scanner.skip_ws();
-    (scanner.at == text.len()).then_some(index)
+    (scanner.at == text.len()).then_some(())
 }
 
 /// A string's contents (between its quotes) and whether it has escapes.
@@ -186,9 +190,8 @@ impl<'a> Scanner<'a> {
 
     /// The object starting here, its fields indexed, and the fields of every object
     /// among their values too (one level down); offsets from `base`.
-    fn indexed_object(&mut self, base: usize) -> Scan<FieldIndex> {
+    fn indexed_object(&mut self, base: usize, index: &mut Vec<FieldSpan>) -> Scan<()> {
         let offset = |at: usize| u32::try_from(at - base).map_err(|_| Unusual);
-        let mut index = FieldIndex::new();
         self.object(|s, key| {
             s.check_key(key)?;
             let entry = index.len();
@@ -225,8 +228,7 @@ impl<'a> Scanner<'a> {
             }
             index[entry] = span;
             Ok(())
-        })?;
-        Ok(index)
+        })
     }
 
     /// An indexed key must unescape to a string (an escaped lone surrogate does not),
@@ -485,12 +487,14 @@ mod tests {
     #[test]
     fn an_update_line_is_read_with_its_params_indexed() {
         let line = r#"{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"s","update":{"sessionUpdate":"x","n":[1,{"a":2}]}}}"#;
-        let envelope = envelope(line).unwrap();
+        let mut spans = vec![FieldSpan::default()];
+        let envelope = envelope(line, &mut spans).unwrap();
         assert_eq!(&line[envelope.method.unwrap()], "session/update");
         let params = envelope.params.unwrap();
-        let index = envelope.params_index.unwrap();
-        assert_eq!(index, index_object(&line[params]).unwrap());
-        assert_eq!(index.len(), 4);
+        assert_eq!(envelope.params_index, Some(1..5));
+        let mut later = Vec::new();
+        index_object(&line[params], &mut later).unwrap();
+        assert_eq!(spans[1..], later[..]);
     }
 
     #[test]
@@ -511,7 +515,11 @@ mod tests {
             r#"{"method":"a"}"#,
             "[1]",
         ] {
-            assert_eq!(envelope(line).map(drop), Err(Unusual), "{line}");
+            assert_eq!(
+                envelope(line, &mut Vec::new()).map(drop),
+                Err(Unusual),
+                "{line}"
+            );
         }
     }
 
@@ -519,7 +527,7 @@ mod tests {
     fn deep_values_are_skipped_without_recursion() {
         let deep = format!("{}1{}", "[{\"a\":".repeat(10_000), "}]".repeat(10_000));
         let line = format!(r#"{{"jsonrpc":"2.0","method":"a","params":{{"x":{deep}}}}}"#);
-        let envelope = envelope(&line).unwrap();
-        assert_eq!(envelope.params_index.unwrap().len(), 1);
+        let envelope = envelope(&line, &mut Vec::new()).unwrap();
+        assert_eq!(envelope.params_index, Some(0..1));
     }
 }
