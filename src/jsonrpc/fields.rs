@@ -55,18 +55,22 @@ impl FieldSpan {
         })
     }
 
+    #[inline]
     fn has(&self, flag: u32) -> bool {
         self.nested_and_flags & flag != 0
     }
 
+    #[inline]
     fn nested(&self) -> usize {
         (self.nested_and_flags & NESTED) as usize
     }
 
+    #[inline]
     fn key(&self) -> Range<usize> {
         self.key_start as usize..self.key_end as usize
     }
 
+    #[inline]
     fn value(&self) -> Range<usize> {
         self.value_start as usize..self.value_end as usize
     }
@@ -114,6 +118,7 @@ impl<'a> ObjectFields<'a> {
     }
 
     /// The fields in the order they were written (a key given twice comes twice).
+    #[inline]
     pub fn iter(&self) -> impl Iterator<Item = Field<'a>> + 'a {
         let (text, mut rest) = (self.text, self.spans);
         std::iter::from_fn(move || {
@@ -129,6 +134,7 @@ impl<'a> ObjectFields<'a> {
     }
 
     /// The first field named `key`.
+    #[inline]
     pub fn get(&self, key: &str) -> Option<Field<'a>> {
         self.iter().find(|field| field.key_is(key))
     }
@@ -141,36 +147,44 @@ impl<'a> ObjectFields<'a> {
 
 impl<'a> Field<'a> {
     /// The key, unescaped.
+    #[inline]
     pub fn key(&self) -> Cow<'a, str> {
-        let raw = &self.text[self.span.key()];
-        if !self.span.has(KEY_ESCAPED) {
-            return Cow::Borrowed(raw);
+        if self.span.has(KEY_ESCAPED) {
+            return Cow::Owned(self.unescaped_key());
         }
-        let literal = &self.text[self.span.key_start as usize - 1..self.span.key_end as usize + 1];
-        // Indexing checked that an escaped key unescapes.
-        Cow::Owned(serde_json::from_str(literal).unwrap_or_else(|_| raw.to_string()))
+        Cow::Borrowed(&self.text[self.span.key()])
     }
 
     /// Whether the key, unescaped, is `name` (no allocation unless it has escapes).
+    #[inline]
     pub fn key_is(&self, name: &str) -> bool {
-        if !self.span.has(KEY_ESCAPED) {
-            &self.text[self.span.key()] == name
-        } else {
-            self.key() == name
+        if self.span.has(KEY_ESCAPED) {
+            return self.unescaped_key() == name;
         }
+        self.text.as_bytes().get(self.span.key()) == Some(name.as_bytes())
+    }
+
+    #[cold]
+    fn unescaped_key(&self) -> String {
+        let literal = &self.text[self.span.key_start as usize - 1..self.span.key_end as usize + 1];
+        // Indexing checked that an escaped key unescapes.
+        serde_json::from_str(literal).unwrap_or_else(|_| self.text[self.span.key()].to_string())
     }
 
     /// The value as raw JSON text.
+    #[inline]
     pub fn value(&self) -> &'a str {
         &self.text[self.span.value()]
     }
 
     /// The whole field as written: `"key": value`.
+    #[inline]
     pub fn text(&self) -> &'a str {
         &self.text[self.span.key_start as usize - 1..self.span.value_end as usize]
     }
 
     /// The value, if it is a string (borrowed unless it has escapes).
+    #[inline]
     pub fn as_str(&self) -> Option<Cow<'a, str>> {
         let value = self.value();
         let inner = value.strip_prefix('"')?.strip_suffix('"')?;
@@ -181,6 +195,7 @@ impl<'a> Field<'a> {
     }
 
     /// The value's own fields, when it is an object that was indexed.
+    #[inline]
     pub fn object(&self) -> Option<ObjectFields<'a>> {
         self.span.has(VALUE_INDEXED).then_some(ObjectFields {
             text: self.text,
