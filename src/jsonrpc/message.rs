@@ -171,7 +171,8 @@ impl Message {
     }
 
     pub fn line(&self) -> &str {
-        // Line ends are character boundaries (a line is checked UTF-8 on its own).
+        // A line begins and ends at an ASCII byte or an end of its checked text, so at
+        // character boundaries.
         self.text.text.get(self.line.clone()).unwrap_or_default()
     }
 

@@ -469,7 +469,7 @@ mod tests {
     #[test]
     fn the_word_search_finds_the_first_special_byte_anywhere() {
         for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
-            for len in 0..20 {
+            for len in 0..80 {
                 for pos in 0..len {
                     let mut bytes = vec![b'a'; len];
                     bytes[pos] = special;
