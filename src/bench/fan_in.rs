@@ -58,6 +58,8 @@ pub struct Stream {
     pub other_updates: u64,
     /// Context switches of the process in the middle, per message.
     pub switches_per_message: f64,
+    /// The part of `hop_cpu_ns_per_message` spent in the kernel (coarse).
+    pub hop_system_ns_per_message: f64,
 }
 
 const ROUTES: [Route; 5] = [
@@ -134,6 +136,36 @@ fn add_rows(report: &mut Report, streams: &[Vec<Stream>]) {
         switches(1),
         switches(2),
     ));
+    let kernel = |i: usize| median_of(&streams[i], |s| s.hop_system_ns_per_message);
+    report.note(format!(
+        "of the CPU per message, in the kernel (10 ms ticks): relay {:.0} ns, proxy {:.0} ns (plain editor)",
+        kernel(0),
+        kernel(1),
+    ));
+}
+
+/// `--profile-proxy`: one plain-editor proxy stream, its figures printed, for a
+/// profiler to look at (see `OUROCODUS_BENCH_WRAP`).
+pub fn profile_proxy(
+    workspace: &Workspace,
+    chunks_per_role: u64,
+) -> Result<std::process::ExitCode> {
+    let measured = stream(
+        workspace,
+        Route::Proxy(EditorKind::Plain, StoreUse::Off),
+        chunks_per_role,
+        None,
+    )?;
+    #[allow(clippy::print_stdout)] // what this hidden command is for
+    println!(
+        "proxy (plain editor), {TEAM} x {chunks_per_role} chunks: {:.3} M msg/s, CPU {:.0} ns per message \
+         ({:.0} ns of it in the kernel), {:.3} context switches per message",
+        measured.messages_per_second / 1e6,
+        measured.hop_cpu_ns_per_message,
+        measured.hop_system_ns_per_message,
+        measured.switches_per_message,
+    );
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 fn median_of(streams: &[Stream], figure: impl Fn(&Stream) -> f64) -> f64 {
@@ -191,6 +223,7 @@ pub fn stream(
         peak_rss_stalled: measured.peak_rss_stalled,
         other_updates: measured.tally.other_updates,
         switches_per_message: measured.switches as f64 / messages,
+        hop_system_ns_per_message: measured.hop_system_ns as f64 / messages,
     })
 }
 
@@ -198,6 +231,7 @@ pub fn stream(
 struct Measured {
     wall: Duration,
     hop_cpu_ns: u64,
+    hop_system_ns: u64,
     reader_cpu_ns: u64,
     peak_rss: u64,
     peak_rss_stalled: Option<u64>,
@@ -213,6 +247,7 @@ fn measure(
 ) -> Result<Measured> {
     let pid = peer.pid();
     let hop_before = procfs::process_cpu_ns(pid).unwrap_or(0);
+    let system_before = procfs::user_and_system_ns(pid).map_or(0, |(_, system)| system);
     let reader_before = peer.reader_cpu_ns();
     let switches_before = procfs::context_switches(pid).unwrap_or(0);
     peer.stall(stall.is_some());
@@ -230,6 +265,9 @@ fn measure(
         hop_cpu_ns: procfs::process_cpu_ns(pid)
             .unwrap_or(0)
             .saturating_sub(hop_before),
+        hop_system_ns: procfs::user_and_system_ns(pid)
+            .map_or(0, |(_, system)| system)
+            .saturating_sub(system_before),
         reader_cpu_ns: peer.reader_cpu_ns().saturating_sub(reader_before),
         peak_rss: procfs::peak_rss_bytes(pid).unwrap_or(0),
         peak_rss_stalled,

@@ -39,6 +39,11 @@ pub struct BenchArgs {
     /// Run only this benchmark.
     #[arg(long, value_enum)]
     pub only: Option<Scenario>,
+    /// Profiling aid: stream this many chunks per role through one proxy to a plain
+    /// editor, once, and print what the hop cost. With `OUROCODUS_BENCH_WRAP` set
+    /// (e.g. `valgrind --tool=callgrind`) the proxy runs under that command.
+    #[arg(long, hide = true, value_name = "CHUNKS_PER_ROLE")]
+    pub profile_proxy: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -105,6 +110,9 @@ impl Plan {
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let plan = Plan::new(args.quick);
     let workspace = setup::Workspace::create()?;
+    if let Some(chunks_per_role) = args.profile_proxy {
+        return fan_in::profile_proxy(&workspace, chunks_per_role);
+    }
     let mut report = report::Report::default();
     let chosen = |scenario| args.only.is_none_or(|only| only == scenario);
     if chosen(Scenario::FanIn) {

@@ -49,6 +49,18 @@ pub fn context_switches(pid: u32) -> Option<u64> {
     Some(total)
 }
 
+/// Nanoseconds `pid` has spent in user space and in the kernel so far, from the
+/// clock ticks of `stat` (coarse: 10 ms, `USER_HZ` is 100 on Linux).
+pub fn user_and_system_ns(pid: u32) -> Option<(u64, u64)> {
+    const NS_PER_TICK: u64 = 10_000_000;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let user: u64 = fields.nth(11)?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user * NS_PER_TICK, system * NS_PER_TICK))
+}
+
 /// Nanoseconds thread `tid` of process `pid` has spent on a CPU.
 pub fn thread_cpu_ns(pid: u32, tid: u32) -> Option<u64> {
     schedstat_ns(Path::new(&format!("/proc/{pid}/task/{tid}/schedstat")))
@@ -104,6 +116,7 @@ mod tests {
         }
         assert!(thread_ns > 0);
         assert!(process_cpu_ns(std::process::id()).expect("process") > 0);
+        assert!(user_and_system_ns(std::process::id()).is_some());
     }
 
     #[test]

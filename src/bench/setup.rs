@@ -53,10 +53,19 @@ impl Workspace {
     }
 
     /// `ourocodus acp` with a team of `roles` fake agents (r0, r1, ...), recording
-    /// into the workspace's store or into none.
+    /// into the workspace's store or into none; under the command in
+    /// `OUROCODUS_BENCH_WRAP`, if set (a profiler, for `--profile-proxy`).
     pub fn proxy(&self, roles: usize, store: StoreUse) -> Result<Peer> {
         let config = self.team_config(roles)?;
-        let mut command = Command::new(&self.exe);
+        let wrap = std::env::var("OUROCODUS_BENCH_WRAP").unwrap_or_default();
+        let mut command = match wrap.split_whitespace().collect::<Vec<_>>().split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&self.exe);
+                command
+            }
+            None => Command::new(&self.exe),
+        };
         command
             .arg("acp")
             .arg("--config")

@@ -10,8 +10,7 @@ use super::state::ToAgent;
 use crate::acp::method;
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
-use crate::jsonrpc::raw::{ObjectView, UpdateParams};
-use crate::jsonrpc::{Body, Message, RequestId};
+use crate::jsonrpc::{Body, IndexedObject, Message, ObjectFields, RequestId};
 use crate::transport::{AgentEnvelope, AgentEvent, AgentKey};
 
 impl Core {
@@ -102,11 +101,11 @@ impl Core {
 
     fn handle_agent_notification(&mut self, key: &AgentKey, message: &Message) {
         match message.method() {
-            Some(method::SESSION_UPDATE) => {
-                if let Some(params) = message.params() {
-                    self.handle_session_update(&key.role, params);
-                }
-            }
+            Some(method::SESSION_UPDATE) => match (message.params(), message.params_fields()) {
+                (Some(params), Some(fields)) => self.handle_update(&key.role, params, fields),
+                (Some(_), None) => not_an_update(&key.role),
+                (None, _) => {}
+            },
             Some(method::CANCEL_REQUEST) => {
                 self.forward_agent_cancel_request(key, message.params())
             }
@@ -117,13 +116,30 @@ impl Core {
         }
     }
 
-    /// The per-message path: one of a role's updates, recorded and shown to every
-    /// connection attached to its session; nothing here builds a JSON value.
+    /// An update the core made up (from params text rather than an agent's line).
     pub(super) fn handle_session_update(&mut self, role: &Role, params: &str) {
-        let Ok(parsed) = UpdateParams::parse(params) else {
-            return tracing::warn!(role = %role, "session/update params are not an object with an object update; dropped");
-        };
-        let (Some(child_id), Some(update)) = (parsed.session_id(), parsed.update.as_ref()) else {
+        match IndexedObject::new(params) {
+            Some(indexed) => self.handle_update(role, params, indexed.fields()),
+            None => not_an_update(role),
+        }
+    }
+
+    /// The per-message path: one of a role's updates, recorded and shown to every
+    /// connection attached to its session, read from the index its line was read
+    /// with; nothing here parses it again or builds a JSON value.
+    fn handle_update(&mut self, role: &Role, params_text: &str, params: ObjectFields<'_>) {
+        let (mut child_id, mut update) = (None, None);
+        for field in params.iter() {
+            if field.key_is("update") {
+                let Some(object) = field.object() else {
+                    return not_an_update(role);
+                };
+                update = update.or(Some(object));
+            } else if child_id.is_none() && field.key_is("sessionId") {
+                child_id = field.as_str();
+            }
+        }
+        let (Some(child_id), Some(update)) = (child_id, update) else {
             return tracing::warn!(role = %role, "session/update without sessionId or update; dropped");
         };
         let Some((session_id, replaying)) = self.agents.get(role).and_then(|s| {
@@ -138,7 +154,7 @@ impl Core {
         let kind = UpdateKind::from_wire(update.get_str("sessionUpdate").as_deref().unwrap_or(""));
         // Rare kinds are looked into as a whole; the per-chunk path never builds a Value.
         let whole_update = || {
-            serde_json::from_str::<Value>(params)
+            serde_json::from_str::<Value>(params_text)
                 .map(|mut p| p["update"].take())
                 .unwrap_or(Value::Null)
         };
@@ -157,8 +173,9 @@ impl Core {
             turn: turn_seq,
             kind,
             tool_call_id: tool_call_id.as_deref(),
-            update: update.view(),
-            extra: ObjectView(&parsed.extra),
+            params_text,
+            params,
+            update,
         });
         self.emit(&session_id, &event);
     }
@@ -249,6 +266,10 @@ fn stop_reason_of(role: &Role, result: &str) -> StopReason {
         }
         None => StopReason::EndTurn,
     }
+}
+
+fn not_an_update(role: &Role) {
+    tracing::warn!(role = %role, "session/update params are not an object with an object update; dropped");
 }
 
 fn parse_error_object(raw: &str) -> RpcError {

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::api::{Origin, RelayId};
 use crate::error::RpcError;
 use crate::ids::{ChildSessionId, Role, SessionId};
+use crate::jsonrpc::ObjectFields;
 use crate::jsonrpc::RequestId;
-use crate::jsonrpc::raw::ObjectView;
 
 /// One thing for one connection to render.
 #[derive(Debug)]
@@ -224,10 +224,12 @@ pub struct RoleUpdate<'a> {
     pub kind: UpdateKind,
     /// The team's id of the tool call this update is about (see `ToolCalls`).
     pub tool_call_id: Option<&'a str>,
-    /// The agent's `update` object, its fields verbatim.
-    pub update: ObjectView<'a>,
-    /// The notification's other fields (its `_meta`), verbatim.
-    pub extra: ObjectView<'a>,
+    /// The agent's notification params as written (`sessionId`, `update`, maybe
+    /// `_meta`), and their fields as found when the line was read.
+    pub params_text: &'a str,
+    pub params: ObjectFields<'a>,
+    /// The `update` object's fields.
+    pub update: ObjectFields<'a>,
 }
 
 /// The `sessionUpdate` variants the proxy tells apart; the rest pass through as `Other`.

@@ -8,14 +8,13 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use smallvec::SmallVec;
 
 use super::output::{
     ChildHow, RoleOutcome, RoleUpdate, SessionRecord, Severity, StopReason, TeamEvent, UpdateKind,
 };
 use crate::error::RpcError;
 use crate::ids::{ChildSessionId, Role};
-use crate::jsonrpc::raw::{ObjectView, RawObject};
+use crate::jsonrpc::IndexedObject;
 
 /// A recorded event read back, owning what it does not borrow from its payload.
 /// Unboxed on purpose: one is decoded per replayed event and lives on the stack;
@@ -35,8 +34,8 @@ pub enum Decoded<'a> {
         turn: Option<u64>,
         kind: UpdateKind,
         tool_call_id: Option<Cow<'a, str>>,
-        update: RawObject<'a>,
-        extra: SmallVec<[(Cow<'a, str>, &'a RawValue); 2]>,
+        /// The agent's params as recorded, and their index.
+        params: IndexedObject<'a>,
     },
     Notice {
         role: Option<Role>,
@@ -90,15 +89,15 @@ impl Decoded<'_> {
                 turn,
                 kind,
                 tool_call_id,
-                update,
-                extra,
+                params,
             } => TeamEvent::Update(RoleUpdate {
                 role,
                 turn: *turn,
                 kind: *kind,
                 tool_call_id: tool_call_id.as_deref(),
-                update: update.view(),
-                extra: ObjectView(extra),
+                params_text: params.text(),
+                params: params.fields(),
+                update: params.fields().get("update")?.object()?,
             }),
             Decoded::Notice {
                 role,
@@ -170,26 +169,20 @@ struct UpdatePayload<'a> {
     #[serde(borrow, default)]
     tool_call_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    update: &'a RawValue,
-    #[serde(borrow, default)]
-    extra: Option<&'a RawValue>,
+    params: &'a RawValue,
 }
 
 fn decode_update(role: Role, payload: &str) -> Option<Decoded<'_>> {
     let p: UpdatePayload<'_> = serde_json::from_str(payload).ok()?;
-    let update = RawObject::parse(p.update.get()).ok()?;
+    let params = IndexedObject::new(p.params.get())?;
+    let update = params.fields().get("update")?.object()?;
     let kind = UpdateKind::from_wire(update.get_str("sessionUpdate").as_deref().unwrap_or(""));
-    let extra = match p.extra {
-        Some(extra) => RawObject::parse(extra.get()).ok()?.into_fields(),
-        None => SmallVec::new(),
-    };
     Some(Decoded::Update {
         role,
         turn: p.turn,
         kind,
         tool_call_id: p.tool_call_id,
-        update,
-        extra,
+        params,
     })
 }
 
@@ -310,41 +303,36 @@ mod tests {
     }
 
     #[test]
-    fn an_update_comes_back_with_its_fields_verbatim_and_its_team_tool_call_id() {
-        let update = RawObject::parse(
-            r#"{"sessionUpdate":"tool_call","toolCallId":"call_1","title":"T","x":[1, {"y":null}]}"#,
-        )
-        .unwrap();
-        let extra_text = r#"{"_meta":{"foreign":true}}"#;
-        let extra = RawObject::parse(extra_text).unwrap();
+    fn an_update_comes_back_with_its_params_verbatim_and_its_team_tool_call_id() {
+        let text = r#"{"sessionId":"c1","update":{"sessionUpdate":"tool_call","toolCallId":"call_1","title":"T","x":[1, {"y":null}]},"_meta":{"foreign":true}}"#;
+        let indexed = IndexedObject::new(text).unwrap();
+        let update = indexed.fields().get("update").unwrap().object().unwrap();
         let role = Role::new("backend");
         let event = TeamEvent::Update(RoleUpdate {
             role: &role,
             turn: Some(3),
             kind: UpdateKind::ToolCall,
             tool_call_id: Some("backend/call_1.2"),
-            update: update.view(),
-            extra: extra.view(),
+            params_text: text,
+            params: indexed.fields(),
+            update,
         });
         let payload = round_trip(&event);
-        let Some(Decoded::Update {
-            role,
-            turn,
-            kind,
-            tool_call_id,
-            update,
-            extra,
-        }) = decode_event("update", Some("backend"), &payload)
-        else {
+        let decoded = decode_event("update", Some("backend"), &payload).expect("decodes");
+        let Some(TeamEvent::Update(back)) = decoded.event() else {
             panic!("not an update: {payload}");
         };
         assert_eq!(
-            (role.as_str(), turn, kind),
+            (back.role.as_str(), back.turn, back.kind),
             ("backend", Some(3), UpdateKind::ToolCall)
         );
-        assert_eq!(tool_call_id.as_deref(), Some("backend/call_1.2"));
-        assert_eq!(update.get("x").unwrap().get(), r#"[1, {"y":null}]"#);
-        assert_eq!(extra[0].1.get(), r#"{"foreign":true}"#);
+        assert_eq!(back.tool_call_id, Some("backend/call_1.2"));
+        assert_eq!(back.params_text, text, "the agent's params, byte for byte");
+        assert_eq!(back.update.get("x").unwrap().value(), r#"[1, {"y":null}]"#);
+        assert_eq!(
+            back.params.get("_meta").unwrap().value(),
+            r#"{"foreign":true}"#
+        );
     }
 
     #[test]

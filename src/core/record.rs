@@ -41,7 +41,7 @@ pub fn write_payload(event: &TeamEvent<'_>, out: &mut Vec<u8>) {
     let _ = serde_json::to_writer(out, &value);
 }
 
-/// The per-message path: the update's fields copied as they are, no parse.
+/// The per-message path: the agent's params copied as they are, no parse.
 fn write_update_payload(update: &RoleUpdate<'_>, out: &mut Vec<u8>) {
     let mut writer = ObjectWriter::new(out);
     match update.turn {
@@ -54,22 +54,7 @@ fn write_update_payload(update: &RoleUpdate<'_>, out: &mut Vec<u8>) {
     if let Some(id) = update.tool_call_id {
         writer.string("toolCallId", id);
     }
-    writer.with("update", |out| {
-        let mut fields = ObjectWriter::new(out);
-        for (key, value) in update.update.fields() {
-            fields.raw(key, value.get());
-        }
-        fields.finish();
-    });
-    if !update.extra.is_empty() {
-        writer.with("extra", |out| {
-            let mut fields = ObjectWriter::new(out);
-            for (key, value) in update.extra.fields() {
-                fields.raw(key, value.get());
-            }
-            fields.finish();
-        });
-    }
+    writer.raw("params", update.params_text);
     writer.finish();
 }
 

@@ -379,12 +379,12 @@ fn rebuild(session: &mut Session, open_turns: &mut Vec<(u64, Vec<Role>)>, event:
             role,
             turn,
             tool_call_id: Some(team_id),
-            update,
+            params,
             ..
         } => {
-            if let (Some(rs), Some(id)) =
-                (session.roles.get_mut(role), update.get_str("toolCallId"))
-            {
+            let update = params.fields().get("update").and_then(|f| f.object());
+            let id = update.and_then(|u| u.get_str("toolCallId"));
+            if let (Some(rs), Some(id)) = (session.roles.get_mut(role), id) {
                 rs.tool_calls.remember(&id, *turn, team_id);
             }
         }

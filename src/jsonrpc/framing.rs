@@ -1,6 +1,7 @@
 //! Newline framing with a size cap: turns a byte stream into lines, and skips an
 //! over-long line to its newline without ever holding more than the cap.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -9,6 +10,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub enum Frame {
     /// A complete line, without its `\n` (and without a trailing `\r`).
     Line(Vec<u8>),
+    /// A line longer than the cap was dropped; `bytes` is how long it was.
+    TooLong { bytes: usize },
+}
+
+/// One framed item, with a line that lies whole in the chunk given as its place there
+/// (so it can be used without a copy).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// A complete line within the chunk (without `\n` and a trailing `\r`).
+    InChunk(std::ops::Range<usize>),
+    /// A complete line that began in an earlier chunk.
+    Joined(Vec<u8>),
     /// A line longer than the cap was dropped; `bytes` is how long it was.
     TooLong { bytes: usize },
 }
@@ -85,16 +98,23 @@ impl LineSplitter {
     }
 
     /// Feeds one chunk; calls `emit` for every frame it completes, in order.
-    pub fn push(&mut self, mut chunk: &[u8], mut emit: impl FnMut(Frame)) {
-        while !chunk.is_empty() {
-            match memchr::memchr(b'\n', chunk) {
+    pub fn push(&mut self, chunk: &[u8], mut emit: impl FnMut(Frame)) {
+        self.push_pieces(chunk, |piece| emit(Frame::from_piece(chunk, piece)));
+    }
+
+    /// Feeds one chunk; calls `emit` for every piece it completes, in order: lines
+    /// whole in `chunk` as their places in it.
+    pub fn push_pieces(&mut self, chunk: &[u8], mut emit: impl FnMut(Piece)) {
+        let mut at = 0;
+        while at < chunk.len() {
+            match memchr::memchr(b'\n', &chunk[at..]) {
                 Some(pos) => {
-                    self.finish_line(&chunk[..pos], &mut emit);
-                    chunk = &chunk[pos + 1..];
+                    self.finish_line(chunk, at..at + pos, &mut emit);
+                    at += pos + 1;
                 }
                 None => {
-                    self.extend_partial(chunk);
-                    chunk = &[];
+                    self.extend_partial(&chunk[at..]);
+                    at = chunk.len();
                 }
             }
         }
@@ -106,9 +126,9 @@ impl LineSplitter {
     }
 
     /// At end of input: a final unterminated line, if any, is still a frame.
-    pub fn finish(&mut self, emit: impl FnMut(Frame)) {
+    pub fn finish(&mut self, mut emit: impl FnMut(Frame)) {
         if self.discarding.is_some() || !self.partial.is_empty() {
-            self.finish_line(&[], emit);
+            self.finish_line(&[], 0..0, &mut |piece| emit(Frame::from_piece(&[], piece)));
         }
     }
 
@@ -151,25 +171,45 @@ impl LineSplitter {
         self.reserved = 0;
     }
 
-    fn finish_line(&mut self, tail: &[u8], mut emit: impl FnMut(Frame)) {
-        let whole_in_chunk = self.partial.is_empty() && self.discarding.is_none();
-        let mut line = if whole_in_chunk && tail.len() <= self.max_line {
-            // The common case: nothing held over, so no budget is involved.
-            tail.to_vec()
-        } else {
-            self.extend_partial(tail);
-            if let Some(bytes) = self.discarding.take() {
-                emit(Frame::TooLong { bytes });
-                return;
+    /// The line that ends at `tail` (a range of `chunk`, its newline excluded).
+    fn finish_line(&mut self, chunk: &[u8], tail: Range<usize>, emit: &mut impl FnMut(Piece)) {
+        if self.partial.is_empty() && self.discarding.is_none() && tail.len() <= self.max_line {
+            // The common case: nothing held over, so no budget and no copy.
+            let mut line = tail;
+            if line.end > line.start && chunk[line.end - 1] == b'\r' {
+                line.end -= 1;
             }
-            self.give_back_budget();
-            std::mem::take(&mut self.partial)
-        };
+            if !is_blank(&chunk[line.clone()]) {
+                emit(Piece::InChunk(line));
+            }
+            return;
+        }
+        self.extend_partial(&chunk[tail]);
+        if let Some(bytes) = self.discarding.take() {
+            emit(Piece::TooLong { bytes });
+            return;
+        }
+        self.give_back_budget();
+        let mut line = std::mem::take(&mut self.partial);
         if line.last() == Some(&b'\r') {
             line.pop();
         }
-        if !line.iter().all(u8::is_ascii_whitespace) {
-            emit(Frame::Line(line));
+        if !is_blank(&line) {
+            emit(Piece::Joined(line));
+        }
+    }
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+impl Frame {
+    fn from_piece(chunk: &[u8], piece: Piece) -> Frame {
+        match piece {
+            Piece::InChunk(line) => Frame::Line(chunk[line].to_vec()),
+            Piece::Joined(line) => Frame::Line(line),
+            Piece::TooLong { bytes } => Frame::TooLong { bytes },
         }
     }
 }

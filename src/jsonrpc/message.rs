@@ -1,19 +1,47 @@
 //! One parsed JSON-RPC message: the line it came from plus the envelope fields,
-//! with `params`, `result` and `error` kept as unparsed spans of that line.
+//! with `params`, `result` and `error` kept as unparsed spans of that line, and the
+//! fields of object params indexed.
+//!
+//! A line is read by one validating scan (`scan`) that also indexes the params; what
+//! the scan does not read itself (escaped envelope keys, unusual ids, errors of any
+//! kind) goes to the thorough serde parse below, which decides what it means. Lines
+//! read together (`reads`) share one text and one index, so a line costs no
+//! allocation of its own.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::RequestId;
+use super::fields::{FieldSpan, ObjectFields};
+use super::scan;
 
-/// A message as received: owns its line; params/result/error stay raw JSON text.
+/// A message as received: its line (in a text of its own or shared with the other
+/// lines of one read); params/result/error stay raw JSON text.
 #[derive(Debug, Clone)]
 pub struct Message {
-    line: Box<str>,
+    pub(super) text: Arc<SharedText>,
+    /// Where the line lies in `text`.
+    line: Range<usize>,
     body: Body,
+    /// Where the index of object params lies in `text.spans`, when the scan that read
+    /// the line made it.
+    params_index: Option<Range<u32>>,
+    /// The index made on the first `params_fields` call for a line the thorough
+    /// parse read. A OnceCell because a message is read through `&self` by one task
+    /// at a time.
+    later_index: OnceCell<Box<[FieldSpan]>>,
+}
+
+/// The text lines lie in, with the index of their params: one line's, or one read's.
+#[derive(Debug, Default)]
+pub(super) struct SharedText {
+    pub text: String,
+    pub spans: Vec<FieldSpan>,
 }
 
 /// What kind of message this is, with spans into the line for the raw parts.
@@ -87,9 +115,47 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<RequestId>, 
 impl Message {
     /// Parses one line (without its newline).
     pub fn parse(line: impl Into<Box<str>>) -> Result<Message, ParseError> {
-        let line: Box<str> = line.into();
-        let body = parse_body(&line)?;
-        Ok(Message { line, body })
+        let mut shared = SharedText {
+            text: line.into().into_string(),
+            spans: Vec::new(),
+        };
+        let whole = 0..shared.text.len();
+        let (body, params_index) = read_line(&shared.text, &mut shared.spans)?;
+        Ok(Message::new(Arc::new(shared), whole, body, params_index))
+    }
+
+    /// A message whose line lies at `line` in `text` (read by `read_line`).
+    pub(super) fn new(
+        text: Arc<SharedText>,
+        line: Range<usize>,
+        body: Body,
+        params_index: Option<Range<u32>>,
+    ) -> Message {
+        Message {
+            text,
+            line,
+            body,
+            params_index,
+            later_index: OnceCell::new(),
+        }
+    }
+
+    /// Only the thorough parse, bypassing the scan (for the property tests that hold
+    /// the two against each other).
+    #[cfg(test)]
+    pub(in crate::jsonrpc) fn parse_thoroughly(line: &str) -> Result<Message, ParseError> {
+        let body = parse_body(line)?;
+        let text = Arc::new(SharedText {
+            text: line.to_string(),
+            spans: Vec::new(),
+        });
+        Ok(Message::new(text, 0..line.len(), body, None))
+    }
+
+    /// Whether the one-pass scan reads `line` by itself (else the thorough parse does).
+    #[cfg(test)]
+    pub(in crate::jsonrpc) fn is_scanned(line: &str) -> bool {
+        scanned_body(line, &mut Vec::new()).is_some()
     }
 
     /// Parses raw bytes, rejecting non-UTF-8 input as a parse error.
@@ -105,7 +171,9 @@ impl Message {
     }
 
     pub fn line(&self) -> &str {
-        &self.line
+        // A line begins and ends at an ASCII byte or an end of its checked text, so at
+        // character boundaries.
+        self.text.text.get(self.line.clone()).unwrap_or_default()
     }
 
     pub fn body(&self) -> &Body {
@@ -132,18 +200,40 @@ impl Message {
     pub fn params(&self) -> Option<&str> {
         match &self.body {
             Body::Request { params, .. } | Body::Notification { params, .. } => {
-                params.as_ref().map(|r| &self.line[r.clone()])
+                params.as_ref().map(|r| &self.line()[r.clone()])
             }
             Body::Response { .. } => None,
         }
+    }
+
+    /// The fields of the params, when they are an object: each key with its raw value,
+    /// and for each value that is an object, its fields too (two levels, as a
+    /// `session/update`'s params and their `update` need). Indexed when the line was
+    /// read, so looking fields up scans nothing again; for a line the scan left to the
+    /// thorough parse, indexed on the first call. `None` without object params (or for
+    /// params of 4 GiB or more).
+    pub fn params_fields(&self) -> Option<ObjectFields<'_>> {
+        let params = self.params().filter(|p| p.starts_with('{'))?;
+        let index = match &self.params_index {
+            Some(at) => self.text.spans.get(at.start as usize..at.end as usize)?,
+            None => match self.later_index.get() {
+                Some(index) => index,
+                None => {
+                    let mut index = Vec::new();
+                    scan::index_object(params, &mut index)?;
+                    self.later_index.get_or_init(|| index.into_boxed_slice())
+                }
+            },
+        };
+        Some(ObjectFields::new(params, index))
     }
 
     /// For a response: Ok(raw result) or Err(raw error object).
     pub fn outcome(&self) -> Option<Result<&str, &str>> {
         match &self.body {
             Body::Response { outcome, .. } => Some(match outcome {
-                Ok(r) => Ok(&self.line[r.clone()]),
-                Err(r) => Err(&self.line[r.clone()]),
+                Ok(r) => Ok(&self.line()[r.clone()]),
+                Err(r) => Err(&self.line()[r.clone()]),
             }),
             _ => None,
         }
@@ -155,7 +245,7 @@ impl Message {
 
     fn name<'a>(&'a self, name: &'a Name) -> &'a str {
         match name {
-            Name::Span(r) => &self.line[r.clone()],
+            Name::Span(r) => &self.line()[r.clone()],
             Name::Owned(s) => s,
         }
     }
@@ -171,6 +261,67 @@ fn name_of(line: &str, method: Cow<'_, str>) -> Name {
         Cow::Borrowed(s) => Name::Span(span_of(line, s)),
         Cow::Owned(s) => Name::Owned(s.into()),
     }
+}
+
+/// Reads one line: by the scan when it can (appending the params' index to `spans`
+/// and giving its place there), else by the thorough parse.
+pub(super) fn read_line(
+    line: &str,
+    spans: &mut Vec<FieldSpan>,
+) -> Result<(Body, Option<Range<u32>>), ParseError> {
+    let before = spans.len();
+    match scanned_body(line, spans) {
+        Some(scanned) => Ok(scanned),
+        None => {
+            spans.truncate(before);
+            Ok((parse_body(line)?, None))
+        }
+    }
+}
+
+/// The body of a line the one-pass scan can read by itself, with the place of the
+/// params' index in `spans`; `None` leaves the line to `parse_body`, which knows every
+/// rule and error.
+fn scanned_body(line: &str, spans: &mut Vec<FieldSpan>) -> Option<(Body, Option<Range<u32>>)> {
+    let envelope = scan::envelope(line, spans).ok()?;
+    let params = match envelope.params {
+        Some(p) if !matches!(line.as_bytes()[p.start], b'{' | b'[') => {
+            if &line[p] != "null" {
+                return None;
+            }
+            None
+        }
+        p => p,
+    };
+    let body = match (
+        envelope.method,
+        envelope.id,
+        envelope.result,
+        envelope.error,
+    ) {
+        (Some(method), Some(id), None, None) => Body::Request {
+            id,
+            method: Name::Span(method),
+            params,
+        },
+        (Some(method), None, None, None) => Body::Notification {
+            method: Name::Span(method),
+            params,
+        },
+        (None, Some(id), Some(result), None) => Body::Response {
+            id,
+            outcome: Ok(result),
+        },
+        (None, Some(id), None, Some(error)) => Body::Response {
+            id,
+            outcome: Err(error),
+        },
+        _ => return None,
+    };
+    let index = envelope
+        .params_index
+        .and_then(|at| Some(u32::try_from(at.start).ok()?..u32::try_from(at.end).ok()?));
+    Some((body, index))
 }
 
 fn parse_body(line: &str) -> Result<Body, ParseError> {

@@ -1,6 +1,9 @@
-//! JSON-RPC 2.0 over newline-delimited JSON: ids, the message envelope, framing and
-//! outgoing-message builders. Knows nothing of ACP, agents or routing.
+//! JSON-RPC 2.0 over newline-delimited JSON: ids, the message envelope (read in one
+//! validating pass that also indexes object params), framing, messages parsed read by
+//! read from shared buffers, outgoing-message builders, and raw-object writers.
+//! Knows nothing of ACP, agents or routing.
 
+mod fields;
 mod framing;
 mod id;
 mod message;
@@ -8,14 +11,18 @@ mod outgoing;
 #[cfg(test)]
 pub(crate) mod proptests;
 pub mod raw;
+mod reads;
+mod scan;
 
-pub use framing::{Frame, LineBudget, LineSplitter};
+pub use fields::{Field, IndexedObject, ObjectFields};
+pub use framing::{Frame, LineBudget, LineSplitter, Piece};
 pub use id::RequestId;
 pub use message::{Body, Message, ParseError, ParseErrorKind};
 pub use outgoing::{
     ErrorObject, error_response, notification, request, response_raw, write_json_escaped,
     write_json_string,
 };
+pub use reads::{Incoming, ReadParser};
 
 /// JSON-RPC error codes used on the wire (ACP adds -32000 and -32002).
 pub mod codes {

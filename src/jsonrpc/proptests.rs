@@ -1,5 +1,6 @@
 //! Property tests for the JSON-RPC layer: framing against a reference split, the
-//! envelope parse against a reference reading of the spec, the builders and escaping.
+//! envelope parse against a reference reading of the spec, the one-pass scan against
+//! the thorough parse, the params index against serde, the builders and escaping.
 //! Also the JSON-text generators the router's property tests share.
 
 pub(crate) mod json_text;
@@ -7,6 +8,7 @@ pub(crate) mod json_text;
 mod framing;
 mod message;
 mod outgoing;
+mod scan;
 
 use proptest::test_runner::{Config, FileFailurePersistence};
 

@@ -1,6 +1,6 @@
 //! Raw JSON object surgery for the per-message path: read an object's top-level
-//! fields without parsing their values, and write it back with a few fields changed.
-//! Knows no protocol beyond JSON (and the shape of a `session/update`'s params).
+//! fields without parsing their values, and write objects field by field (fields
+//! kept as written are copied verbatim). Knows no protocol beyond JSON.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use smallvec::SmallVec;
 
-use super::{write_json_escaped, write_json_string};
+use crate::jsonrpc::{write_json_escaped, write_json_string};
 
 /// A JSON object's top-level fields in order; values stay raw and borrowed.
 #[derive(Debug)]
@@ -23,59 +23,9 @@ impl<'a> RawObject<'a> {
         serde_json::from_str(text)
     }
 
-    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
-    }
-
-    /// A field's value as a string, if it is one.
-    pub fn get_str(&self, key: &str) -> Option<Cow<'a, str>> {
-        self.get(key).and_then(raw_str)
-    }
-
     pub fn fields(&self) -> impl Iterator<Item = (&str, &'a RawValue)> {
         self.fields.iter().map(|(k, v)| (k.as_ref(), *v))
     }
-
-    /// A borrowed view of the fields (covariant, so it can be handed on freely).
-    pub fn view(&self) -> ObjectView<'_> {
-        ObjectView(&self.fields)
-    }
-
-    /// The fields themselves, for keeping a few of them.
-    pub fn into_fields(self) -> SmallVec<[(Cow<'a, str>, &'a RawValue); 2]> {
-        self.fields.into_iter().collect()
-    }
-}
-
-/// A JSON object's top-level fields, borrowed: what a `RawObject` holds, as a slice.
-#[derive(Debug, Clone, Copy)]
-pub struct ObjectView<'a>(pub &'a [(Cow<'a, str>, &'a RawValue)]);
-
-impl<'a> ObjectView<'a> {
-    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
-    }
-
-    /// A field's value as a string, if it is one.
-    pub fn get_str(&self, key: &str) -> Option<Cow<'a, str>> {
-        self.get(key).and_then(raw_str)
-    }
-
-    pub fn fields(&self) -> impl Iterator<Item = (&'a str, &'a RawValue)> {
-        self.0.iter().map(|(k, v)| (k.as_ref(), *v))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-/// Reads a raw value as a string (borrowed unless it had escapes).
-pub fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    if let Ok(s) = <&str as Deserialize>::deserialize(raw) {
-        return Some(Cow::Borrowed(s));
-    }
-    String::deserialize(raw).ok().map(Cow::Owned)
 }
 
 impl<'de> Deserialize<'de> for RawObject<'de> {
@@ -100,50 +50,6 @@ impl<'de> Visitor<'de> for ObjectVisitor {
             fields.push((key, value));
         }
         Ok(RawObject { fields })
-    }
-}
-
-/// `session/update` params read in one pass: `sessionId`, the `update` object's
-/// own fields (so the update is scanned only once), and whatever else the
-/// notification carries (its `_meta`), all borrowed from the text.
-#[derive(Debug, Default)]
-pub struct UpdateParams<'a> {
-    pub session_id: Option<&'a RawValue>,
-    pub update: Option<RawObject<'a>>,
-    pub extra: SmallVec<[(Cow<'a, str>, &'a RawValue); 2]>,
-}
-
-impl<'a> UpdateParams<'a> {
-    pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
-    }
-
-    pub fn session_id(&self) -> Option<Cow<'a, str>> {
-        self.session_id.and_then(raw_str)
-    }
-}
-
-impl<'de> Deserialize<'de> for UpdateParams<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ParamsVisitor;
-        impl<'de> Visitor<'de> for ParamsVisitor {
-            type Value = UpdateParams<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("session/update params")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut params = UpdateParams::default();
-                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-                    match key.as_ref() {
-                        "update" => params.update = Some(map.next_value()?),
-                        "sessionId" => params.session_id = Some(map.next_value()?),
-                        _ => params.extra.push((key, map.next_value()?)),
-                    }
-                }
-                Ok(params)
-            }
-        }
-        deserializer.deserialize_map(ParamsVisitor)
     }
 }
 
@@ -181,14 +87,24 @@ impl<'o> ObjectWriter<'o> {
         ObjectWriter { out, first: true }
     }
 
-    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+    fn separate(&mut self) {
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
+    }
+
+    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        self.separate();
         write_json_string(self.out, key);
         self.out.push(b':');
         self.out
+    }
+
+    /// A field copied as it was written (`"key": value`, from `Field::text`).
+    pub fn verbatim(&mut self, field: &str) {
+        self.separate();
+        self.out.extend_from_slice(field.as_bytes());
     }
 
     pub fn raw(&mut self, key: &str, value: &str) {
@@ -240,8 +156,6 @@ mod tests {
                 ("s".into(), r#""t\"q""#.into())
             ]
         );
-        assert_eq!(obj.get_str("s").as_deref(), Some("t\"q"));
-        assert_eq!(obj.get_str("b"), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::{
     ExitReport, LaunchSpec, Transport, stderr_tail,
 };
 use crate::error::Error;
-use crate::jsonrpc::{Frame, LineBudget, LineSplitter, Message};
+use crate::jsonrpc::{Incoming, LineBudget, LineSplitter, Message, ReadParser};
 
 /// How long a child may take to exit once its input is closed, before SIGTERM.
 const EOF_GRACE: Duration = Duration::from_millis(300);
@@ -160,56 +160,59 @@ async fn write_lines(
 }
 
 /// Reads the child's stdout, frames and parses each line, and forwards messages in
-/// order. Lines that are not JSON-RPC are logged and skipped; the child keeps serving.
+/// order, one batch per read. The lines of a read share its buffer (`ReadParser`), so
+/// parsing allocates nothing per line. Lines that are not JSON-RPC are logged and
+/// skipped; the child keeps serving.
 async fn read_messages(
     mut stdout: ChildStdout,
     key: AgentKey,
     events: mpsc::Sender<AgentEnvelope>,
-    mut splitter: LineSplitter,
+    splitter: LineSplitter,
 ) {
-    let mut buf = vec![0u8; IO_CHUNK];
-    let mut frames = Vec::new();
+    let mut reads = ReadParser::new(splitter, IO_CHUNK);
+    let mut batch = Vec::new();
     loop {
-        let n = match stdout.read(&mut buf).await {
+        let mut buffer = reads.buffer();
+        match stdout.read_buf(&mut buffer).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        splitter.push(&buf[..n], |frame| frames.push(frame));
-        if !forward_frames(&mut frames, &key, &events).await {
+            Ok(_) => {}
+        }
+        reads.parse(buffer, |incoming| keep(incoming, &key, &mut batch));
+        if !forward(&mut batch, &key, &events).await {
             return;
         }
     }
-    splitter.finish(|frame| frames.push(frame));
-    forward_frames(&mut frames, &key, &events).await;
+    reads.finish(|incoming| keep(incoming, &key, &mut batch));
+    forward(&mut batch, &key, &events).await;
 }
 
-/// Parses the frames of one read and sends them on as one batch; false once the
-/// router is gone.
-async fn forward_frames(
-    frames: &mut Vec<Frame>,
+/// Adds a message to the batch; logs what is not one.
+fn keep(incoming: Incoming, key: &AgentKey, batch: &mut Vec<Message>) {
+    match incoming {
+        Incoming::Message(message) => batch.push(message),
+        Incoming::Malformed(e) => {
+            tracing::warn!(role = %key.role, error = %e.detail, "agent wrote a line that is not JSON-RPC; skipped")
+        }
+        Incoming::TooLong { bytes } => {
+            tracing::warn!(role = %key.role, bytes, "agent wrote an over-long line; skipped")
+        }
+    }
+}
+
+/// Sends the messages of one read on as one batch (the next starts with room for as
+/// many); false once the router is gone.
+async fn forward(
+    batch: &mut Vec<Message>,
     key: &AgentKey,
     events: &mpsc::Sender<AgentEnvelope>,
 ) -> bool {
-    let mut batch = Vec::with_capacity(frames.len());
-    for frame in frames.drain(..) {
-        match frame {
-            Frame::Line(line) => match Message::parse_bytes(line) {
-                Ok(message) => batch.push(message),
-                Err(e) => {
-                    tracing::warn!(role = %key.role, error = %e.detail, "agent wrote a line that is not JSON-RPC; skipped")
-                }
-            },
-            Frame::TooLong { bytes } => {
-                tracing::warn!(role = %key.role, bytes, "agent wrote an over-long line; skipped")
-            }
-        }
-    }
     if batch.is_empty() {
         return true;
     }
+    let next = Vec::with_capacity(batch.len());
     let envelope = AgentEnvelope {
         key: key.clone(),
-        event: AgentEvent::Messages(batch),
+        event: AgentEvent::Messages(std::mem::replace(batch, next)),
     };
     // Awaiting here is the backpressure: a slow router slows this agent.
     events.send(envelope).await.is_ok()

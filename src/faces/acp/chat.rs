@@ -196,7 +196,7 @@ impl AcpConnection {
         let entries: Vec<Value> = update
             .update
             .get("entries")
-            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .and_then(|raw| serde_json::from_str(raw.value()).ok())
             .unwrap_or_default();
         let view = self.view(session);
         view.plans.insert(role.clone(), entries);
@@ -218,7 +218,7 @@ impl AcpConnection {
         let foreign_meta: Option<serde_json::Map<String, Value>> = update
             .update
             .get("_meta")
-            .and_then(|raw| serde_json::from_str(raw.get()).ok());
+            .and_then(|raw| serde_json::from_str(raw.value()).ok());
         for (key, value) in foreign_meta.into_iter().flatten() {
             if key != "ourocodus" {
                 plan["_meta"][key] = value;

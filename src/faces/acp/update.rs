@@ -3,11 +3,10 @@
 //! tool call id, `role: ` before tool call titles for plain clients, and the role in
 //! `update._meta.ourocodus.role`; every other byte as the agent sent it.
 
-use serde_json::value::RawValue;
-
 use super::floor::ItemKind;
 use crate::core::{RoleUpdate, UpdateKind};
-use crate::jsonrpc::raw::{ObjectView, ObjectWriter, RawObject, raw_str};
+use crate::jsonrpc::raw::{ObjectWriter, RawObject};
+use crate::jsonrpc::{ObjectFields, write_json_string};
 
 const UPDATE_HEAD: &[u8] = br#"{"jsonrpc":"2.0","method":"session/update","params":"#;
 
@@ -19,14 +18,19 @@ pub struct Rewrite<'a> {
     pub prefix_title: bool,
 }
 
-/// Builds the client's copy of a role's update.
+/// Builds the client's copy of a role's update: the agent's params field by field,
+/// in their order, with only the session id and the update changed.
 pub fn write_update_line(out: &mut Vec<u8>, update: &RoleUpdate<'_>, rewrite: &Rewrite<'_>) {
     out.extend_from_slice(UPDATE_HEAD);
     let mut writer = ObjectWriter::new(out);
-    writer.string("sessionId", rewrite.session);
-    writer.with("update", |out| write_update(out, update, rewrite));
-    for (key, value) in update.extra.fields() {
-        writer.raw(key, value.get());
+    for field in update.params.iter() {
+        if field.key_is("update") && field.object().is_some() {
+            writer.with("update", |out| write_update(out, update, rewrite));
+        } else if field.key_is("sessionId") {
+            writer.string("sessionId", rewrite.session);
+        } else {
+            writer.verbatim(field.text());
+        }
     }
     writer.finish();
     out.extend_from_slice(b"}\n");
@@ -34,24 +38,26 @@ pub fn write_update_line(out: &mut Vec<u8>, update: &RoleUpdate<'_>, rewrite: &R
 
 fn write_update(out: &mut Vec<u8>, update: &RoleUpdate<'_>, rewrite: &Rewrite<'_>) {
     let role = update.role.as_str();
+    let prefix_title = rewrite.prefix_title && update.kind.is_tool_call();
     let mut writer = ObjectWriter::new(out);
     let mut had_meta = false;
-    for (key, value) in update.update.fields() {
-        match key {
-            "toolCallId" => match (update.tool_call_id, raw_str(value)) {
-                (Some(team_id), _) => writer.string(key, team_id),
-                (None, Some(id)) => writer.prefixed_string(key, &[role, "/"], &id),
-                (None, None) => writer.raw(key, value.get()),
+    for field in update.update.iter() {
+        let key = field.key();
+        match key.as_ref() {
+            "toolCallId" => match (update.tool_call_id, field.as_str()) {
+                (Some(team_id), _) => writer.string(&key, team_id),
+                (None, Some(id)) => writer.prefixed_string(&key, &[role, "/"], &id),
+                (None, None) => writer.verbatim(field.text()),
             },
-            "title" if rewrite.prefix_title && update.kind.is_tool_call() => match raw_str(value) {
-                Some(title) => writer.prefixed_string(key, &[role, ": "], &title),
-                None => writer.raw(key, value.get()),
+            "title" if prefix_title => match field.as_str() {
+                Some(title) => writer.prefixed_string(&key, &[role, ": "], &title),
+                None => writer.verbatim(field.text()),
             },
             "_meta" => {
                 had_meta = true;
-                writer.with(key, |out| write_role_meta(out, Some(value), role));
+                writer.with(&key, |out| write_role_meta(out, Some(field.value()), role));
             }
-            _ => writer.raw(key, value.get()),
+            _ => writer.verbatim(field.text()),
         }
     }
     if !had_meta {
@@ -61,7 +67,7 @@ fn write_update(out: &mut Vec<u8>, update: &RoleUpdate<'_>, rewrite: &Rewrite<'_
 }
 
 /// Text chunks take part in line discipline; everything else stands apart.
-pub fn item_kind(kind: UpdateKind, update: ObjectView<'_>) -> ItemKind {
+pub fn item_kind(kind: UpdateKind, update: ObjectFields<'_>) -> ItemKind {
     /// The two fields of a content block that matter here, read without allocating.
     #[derive(serde::Deserialize)]
     struct ContentView<'a> {
@@ -78,13 +84,13 @@ pub fn item_kind(kind: UpdateKind, update: ObjectView<'_>) -> ItemKind {
     }
     if let Some(ends_line) = update
         .get("content")
-        .and_then(|c| plain_text_block_ends_line(c.get()))
+        .and_then(|c| plain_text_block_ends_line(c.value()))
     {
         return ItemKind::Text { ends_line };
     }
     let content = update
         .get("content")
-        .and_then(|c| serde_json::from_str::<ContentView<'_>>(c.get()).ok());
+        .and_then(|c| serde_json::from_str::<ContentView<'_>>(c.value()).ok());
     match content {
         Some(ContentView {
             kind: Some(kind),
@@ -131,8 +137,15 @@ fn literal_ends_with_newline(literal: &str) -> bool {
 }
 
 /// Writes `_meta` with `ourocodus.role` set, keeping every other key of `existing`.
-fn write_role_meta(out: &mut Vec<u8>, existing: Option<&RawValue>, role: &str) {
-    let parsed = existing.and_then(|raw| RawObject::parse(raw.get()).ok());
+fn write_role_meta(out: &mut Vec<u8>, existing: Option<&str>, role: &str) {
+    let Some(existing) = existing else {
+        // The common case (no `_meta` of the agent's), written in one piece.
+        out.extend_from_slice(br#"{"ourocodus":{"role":"#);
+        write_json_string(out, role);
+        out.extend_from_slice(b"}}");
+        return;
+    };
+    let parsed = RawObject::parse(existing).ok();
     let mut meta = ObjectWriter::new(out);
     if let Some(parsed) = &parsed {
         for (key, value) in parsed.fields().filter(|(k, _)| *k != "ourocodus") {
@@ -151,13 +164,14 @@ fn write_role_meta(out: &mut Vec<u8>, existing: Option<&RawValue>, role: &str) {
 mod tests {
     use super::*;
     use crate::ids::Role;
-    use crate::jsonrpc::raw::UpdateParams;
+    use crate::jsonrpc::IndexedObject;
     use serde_json::Value;
 
     /// Writes the client's copy of agent params the way the core hands them over.
-    fn rewritten(params: &str, role: &str, team_id: Option<&str>, rewrite: &Rewrite<'_>) -> Value {
-        let parsed = UpdateParams::parse(params).unwrap();
-        let update = parsed.update.as_ref().unwrap();
+    fn rewritten(params: &str, role: &str, team_id: Option<&str>, rewrite: &Rewrite) -> Value {
+        let indexed = IndexedObject::new(params).unwrap();
+        let fields = indexed.fields();
+        let update = fields.get("update").and_then(|f| f.object()).unwrap();
         let role = Role::new(role);
         let kind = UpdateKind::from_wire(update.get_str("sessionUpdate").as_deref().unwrap_or(""));
         let update = RoleUpdate {
@@ -165,8 +179,9 @@ mod tests {
             turn: None,
             kind,
             tool_call_id: team_id,
-            update: update.view(),
-            extra: ObjectView(&parsed.extra),
+            params_text: params,
+            params: fields,
+            update,
         };
         let mut out = Vec::new();
         write_update_line(&mut out, &update, rewrite);
@@ -211,14 +226,19 @@ mod tests {
     }
 
     #[test]
-    fn role_meta_replaces_ours_and_keeps_foreign_keys() {
-        let existing = RawValue::from_string(
-            r#"{"claudeCode":{"toolName":"Bash"},"ourocodus":{"role":"x"}}"#.into(),
-        )
-        .unwrap();
+    fn role_meta_without_an_agents_meta_is_ours_alone() {
         let mut out = Vec::new();
-        write_role_meta(&mut out, Some(&existing), "backend");
-        let v: Value = serde_json::from_slice(&out).unwrap();
+        write_role_meta(&mut out, None, "back\"end");
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v, serde_json::json!({"ourocodus":{"role":"back\"end"}}));
+    }
+
+    #[test]
+    fn role_meta_replaces_ours_and_keeps_foreign_keys() {
+        let existing = r#"{"claudeCode":{"toolName":"Bash"},"ourocodus":{"role":"x"}}"#;
+        let mut out = Vec::new();
+        write_role_meta(&mut out, Some(existing), "backend");
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"claudeCode":{"toolName":"Bash"},"ourocodus":{"role":"backend"}})

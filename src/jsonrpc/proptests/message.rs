@@ -187,7 +187,7 @@ fn json_token() -> impl Strategy<Value = String> + Clone {
     ]
 }
 
-fn token_soup() -> impl Strategy<Value = String> {
+pub(super) fn token_soup() -> impl Strategy<Value = String> {
     let soup = prop::collection::vec(json_token(), 0..24).prop_map(|tokens| tokens.concat());
     prop_oneof![soup.clone(), soup.prop_map(|s| format!("{{{s}}}"))]
 }
@@ -230,7 +230,7 @@ fn envelope_field(key: &'static str) -> impl Strategy<Value = (String, String)> 
 
 /// An object with envelope fields, each there or not, of the right type or (now and
 /// then) a wrong one, rarely one given twice; foreign fields; any order.
-fn envelope() -> impl Strategy<Value = String> {
+pub(super) fn envelope() -> impl Strategy<Value = String> {
     let field = |key, chance| prop::option::weighted(chance, envelope_field(key));
     let fields = (
         field("jsonrpc", 0.9),
@@ -263,7 +263,7 @@ fn envelope() -> impl Strategy<Value = String> {
 }
 
 /// An id of each kind, with the literal that writes it.
-fn request_id() -> impl Strategy<Value = (RequestId, String)> {
+pub(super) fn request_id() -> impl Strategy<Value = (RequestId, String)> {
     prop_oneof![
         any::<i64>().prop_map(|n| (RequestId::number(n), n.to_string())),
         json_string().prop_map(|s| (RequestId::string(s.decoded), s.literal)),
@@ -273,7 +273,7 @@ fn request_id() -> impl Strategy<Value = (RequestId, String)> {
 
 /// A well-formed message whose parts are known, written with foreign fields and in
 /// any field order.
-fn well_formed() -> impl Strategy<Value = (Parsed, String)> {
+pub(super) fn well_formed() -> impl Strategy<Value = (Parsed, String)> {
     let params = prop::option::of(json_structured());
     let request = (request_id(), json_string(), params.clone()).prop_map(|(id, method, params)| {
         let expected = Parsed::Request {
