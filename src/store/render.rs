@@ -83,9 +83,9 @@ fn prompt(p: &Value) -> Option<String> {
     Some(line)
 }
 
-/// An agent's `session/update` update, verbatim in the payload.
+/// An agent's `session/update` update: in the agent's params, recorded verbatim.
 fn update(p: &Value) -> Option<String> {
-    let u = p.get("update")?;
+    let u = p.get("params").and_then(|params| params.get("update"))?;
     let kind = str_of(u, "sessionUpdate")?;
     let tool_call_id = str_of(p, "toolCallId").or_else(|| str_of(u, "toolCallId"));
     let line = match kind {

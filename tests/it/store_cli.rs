@@ -87,7 +87,7 @@ fn write_store(path: &Path) {
         Some("backend"),
         "update",
         10,
-        r#"{"turn":1,"update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"hello"}}}"#,
+        r#"{"turn":1,"params":{"sessionId":"child-1","update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"hello"}}}}"#,
     );
     append(
         &mut h,
@@ -95,7 +95,7 @@ fn write_store(path: &Path) {
         Some("backend"),
         "update",
         11,
-        r#"{"turn":1,"toolCallId":"backend/call_1","update":{"sessionUpdate":"tool_call","toolCallId":"call_1","title":"Read a.rs","status":"pending"}}"#,
+        r#"{"turn":1,"toolCallId":"backend/call_1","params":{"sessionId":"child-1","update":{"sessionUpdate":"tool_call","toolCallId":"call_1","title":"Read a.rs","status":"pending"}}}"#,
     );
     append(
         &mut h,

@@ -20,32 +20,32 @@ fn every_recorded_kind_reads_as_one_line() {
         ),
         (
             "update",
-            r#"{"turn":3,"update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"hello"}}}"#,
+            r#"{"turn":3,"params":{"sessionId":"child-1","update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"hello"}}}}"#,
             "hello",
         ),
         (
             "update",
-            r#"{"turn":3,"toolCallId":"backend/call_1","update":{"sessionUpdate":"tool_call","toolCallId":"call_1","title":"Read a.rs","status":"pending"}}"#,
+            r#"{"turn":3,"toolCallId":"backend/call_1","params":{"sessionId":"child-1","update":{"sessionUpdate":"tool_call","toolCallId":"call_1","title":"Read a.rs","status":"pending"}}}"#,
             "tool_call backend/call_1 Read a.rs [pending]",
         ),
         (
             "update",
-            r#"{"turn":null,"update":{"sessionUpdate":"tool_call_update","toolCallId":"call_1","status":"completed"}}"#,
+            r#"{"turn":null,"params":{"sessionId":"child-1","update":{"sessionUpdate":"tool_call_update","toolCallId":"call_1","status":"completed"}}}"#,
             "tool_call_update call_1 [completed]",
         ),
         (
             "update",
-            r#"{"turn":3,"update":{"sessionUpdate":"plan","entries":[{"status":"completed"},{"status":"pending"}]}}"#,
+            r#"{"turn":3,"params":{"sessionId":"child-1","update":{"sessionUpdate":"plan","entries":[{"status":"completed"},{"status":"pending"}]}}}"#,
             "plan 1/2 done",
         ),
         (
             "update",
-            r#"{"turn":3,"update":{"sessionUpdate":"agent_thought_chunk","content":{"type":"image","data":"…"}}}"#,
+            r#"{"turn":3,"params":{"sessionId":"child-1","update":{"sessionUpdate":"agent_thought_chunk","content":{"type":"image","data":"…"}}}}"#,
             "thought: [image]",
         ),
         (
             "usage",
-            r#"{"turn":3,"update":{"sessionUpdate":"usage_update","used":1200,"size":200000,"cost":{"amount":0.25,"currency":"USD"}}}"#,
+            r#"{"turn":3,"params":{"sessionId":"child-1","update":{"sessionUpdate":"usage_update","used":1200,"size":200000,"cost":{"amount":0.25,"currency":"USD"}}}}"#,
             "usage 1200/200000 tokens 0.25 USD",
         ),
         (
