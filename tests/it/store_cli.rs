@@ -179,7 +179,10 @@ fn log_filters_by_session_and_role_and_prints_json_lines() {
     assert_eq!(events[0]["time"], "2025-11-30T08:00:00.010Z");
     assert_eq!(events[0]["role"], "backend");
     assert_eq!(events[0]["kind"], "update");
-    assert_eq!(events[0]["payload"]["params"]["update"]["content"]["text"], "hello");
+    assert_eq!(
+        events[0]["payload"]["params"]["update"]["content"]["text"],
+        "hello"
+    );
     assert_eq!(events[1]["payload"]["toolCallId"], "backend/call_1");
 }
 

@@ -190,12 +190,17 @@ fn editor_input(frame: Frame) -> Inbound {
     }
 }
 
-/// Takes whatever is queued (up to a chunk) after `first`.
+/// Takes whatever is queued (up to a chunk) after `first`; the buffers it empties
+/// go back for reuse (a freed buffer is an mmap given back, a new one an mmap and
+/// its page faults).
 fn gather(first: Vec<u8>, receiver: &mut OutboxReceiver) -> Vec<u8> {
     let mut batch = first;
     while batch.len() < IO_CHUNK {
         match receiver.lines.try_recv() {
-            Ok(more) => batch.extend_from_slice(&more),
+            Ok(more) => {
+                batch.extend_from_slice(&more);
+                receiver.recycle(more);
+            }
             Err(_) => break,
         }
     }
