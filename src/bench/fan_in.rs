@@ -146,6 +146,7 @@ fn add_rows(report: &mut Report, streams: &[Vec<Stream>]) {
 
 /// `--profile-proxy`: one plain-editor proxy stream, its figures printed, for a
 /// profiler to look at (see `OUROCODUS_BENCH_WRAP`).
+#[allow(clippy::print_stdout)] // printing the figures is what it is for
 pub fn profile_proxy(
     workspace: &Workspace,
     chunks_per_role: u64,
@@ -156,7 +157,6 @@ pub fn profile_proxy(
         chunks_per_role,
         None,
     )?;
-    #[allow(clippy::print_stdout)] // what this hidden command is for
     println!(
         "proxy (plain editor), {TEAM} x {chunks_per_role} chunks: {:.3} M msg/s, CPU {:.0} ns per message \
          ({:.0} ns of it in the kernel), {:.3} context switches per message",

@@ -168,7 +168,7 @@ mod tests {
     use serde_json::Value;
 
     /// Writes the client's copy of agent params the way the core hands them over.
-    fn rewritten(params: &str, role: &str, team_id: Option<&str>, rewrite: &Rewrite) -> Value {
+    fn rewritten(params: &str, role: &str, team_id: Option<&str>, rewrite: &Rewrite<'_>) -> Value {
         let indexed = IndexedObject::new(params).unwrap();
         let fields = indexed.fields();
         let update = fields.get("update").and_then(|f| f.object()).unwrap();
