@@ -396,3 +396,93 @@ async fn a_full_disk_is_a_notice_and_the_team_goes_on() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_client_with_subagents_gets_the_replay_in_each_roles_subagent_session() {
+    bounded(WAIT * 2, async {
+        let mut first = Proxy::start(&team()).await;
+        let session = first.plain_session().await;
+        first.prompt(&session, "@all say one\\n").await;
+        first.prompt(&session, "@beta say two\\n").await;
+        let dir = first.close_keeping_dir().await;
+
+        let mut second = Proxy::start_in(dir, &team(), &[]).await;
+        second.initialize(json!({ "subagents": {} })).await;
+        let (replay, _) = load(&mut second, &session).await;
+        let on = |sub: &str| -> Vec<String> {
+            updates(&replay)
+                .into_iter()
+                .filter(|m| m["params"]["sessionId"] == sub)
+                .filter_map(|m| {
+                    m["params"]["update"]["content"]["text"]
+                        .as_str()
+                        .map(String::from)
+                })
+                .collect()
+        };
+        assert_eq!(on(&format!("{session}:alpha:1")), ["one\n"]);
+        assert_eq!(on(&format!("{session}:beta:1")), ["one\n"]);
+        assert_eq!(on(&format!("{session}:beta:2")), ["two\n"]);
+        let states: Vec<&str> = updates(&replay)
+            .into_iter()
+            .filter(|m| m["params"]["update"]["sessionUpdate"] == "subagent_update")
+            .filter_map(|m| m["params"]["update"]["state"].as_str())
+            .collect();
+        assert_eq!(
+            states,
+            ["completed", "completed", "completed"],
+            "each part closed as it was"
+        );
+        second.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_log_command_shows_what_a_session_recorded() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&team()).await;
+        let session = proxy.plain_session().await;
+        proxy.prompt(&session, "@alpha say logged\\n").await;
+        let store = proxy.store_path();
+        let dir = proxy.close_keeping_dir().await;
+        let output = std::process::Command::new(crate::support::ourocodus_bin())
+            .args(["log", "--json", "--session", &session, "--store"])
+            .arg(&store)
+            .output()
+            .expect("ourocodus log");
+        assert!(output.status.success(), "{output:?}");
+        let events: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+        for kind in [
+            "session",
+            "agent",
+            "child_session",
+            "prompt",
+            "update",
+            "role_end",
+            "turn_end",
+        ] {
+            assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+        }
+        let said = events
+            .iter()
+            .find(|e| e["kind"] == "update" && e["role"] == "alpha")
+            .expect("alpha's update");
+        assert_eq!(
+            said["payload"]["params"]["update"]["content"]["text"],
+            "logged\n"
+        );
+        let seqs: Vec<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
+        assert_eq!(
+            seqs,
+            (1..=seqs.len() as u64).collect::<Vec<_>>(),
+            "gap-free"
+        );
+        drop(dir);
+    })
+    .await;
+}

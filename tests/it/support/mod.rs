@@ -289,6 +289,14 @@ impl Proxy {
         }
     }
 
+    /// Closes stdin, waits for the proxy to exit, and returns its directory (its
+    /// project and its store) for what comes after.
+    pub async fn close_keeping_dir(mut self) -> tempfile::TempDir {
+        drop(self.stdin.take());
+        let _ = tokio::time::timeout(WAIT, self.child.wait()).await;
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
+    }
+
     /// The event store this proxy records into.
     pub fn store_path(&self) -> PathBuf {
         self.dir.path().join("store.db")
