@@ -249,6 +249,11 @@ impl Core {
             return self.reply(&job.origin, Err(unknown_session(&job.session)));
         };
         let id = session.id.clone();
+        if self.sessions.contains_key(&id) {
+            // Another client loaded it meanwhile: this one joins it as it is.
+            self.join(job.connection, &id);
+            return self.reply_opened(&job.origin, &id);
+        }
         let roles: Vec<Role> = session.roles.keys().cloned().collect();
         self.sessions.insert(id.clone(), session);
         self.join(job.connection, &id);
