@@ -67,22 +67,31 @@ async fn serve(team: Team, options: AcpOptions) -> Result<(), Error> {
     });
     let _ = core_task.await;
     drop(handle);
+    // The agents' last tasks, the store's last commit and the editor's last output
+    // are waited for together, each with its own bound.
     tracker.close();
-    if tokio::time::timeout(EXIT_GRACE, tracker.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some agent tasks did not finish in time");
-    }
-    if let Some(store) = store {
-        store.close(STORE_GRACE).await;
-    }
-    if tokio::time::timeout(OUTPUT_GRACE, face.finished())
-        .await
-        .is_err()
-    {
-        tracing::warn!("the editor did not take the last output in time");
-    }
+    let agents = async {
+        if tokio::time::timeout(EXIT_GRACE, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some agent tasks did not finish in time");
+        }
+    };
+    let store = async {
+        if let Some(store) = store {
+            store.close(STORE_GRACE).await;
+        }
+    };
+    let output = async {
+        if tokio::time::timeout(OUTPUT_GRACE, face.finished())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the editor did not take the last output in time");
+        }
+    };
+    tokio::join!(agents, store, output);
     Ok(())
 }
 
