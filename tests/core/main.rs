@@ -23,24 +23,13 @@ async fn shared_session(
     b: &mut Client,
     roles: usize,
 ) -> (String, Vec<Agent>) {
-    let opened = a
-        .request("session/new", json!({ "cwd": "/tmp", "mcpServers": [] }))
-        .await;
-    let session = opened["result"]["sessionId"]
-        .as_str()
-        .expect("a session")
-        .to_string();
+    let session = a.new_session().await;
     let mut agents = Vec::new();
     for _ in 0..roles {
         agents.push(harness.agent().await);
     }
     agents.sort_by(|x, y| x.role.cmp(&y.role));
-    let attached = b
-        .request(
-            "session/load",
-            json!({ "sessionId": session, "cwd": "/tmp", "mcpServers": [] }),
-        )
-        .await;
+    let attached = b.join(&session).await;
     assert_eq!(attached["result"]["sessionId"], session, "{attached}");
     (session, agents)
 }
@@ -56,12 +45,7 @@ async fn two_clients_on_one_session_each_see_every_update_in_order_rendered_for_
     let mut sub = harness.client(SUBAGENTS()).await;
     let mut plain = harness.client(PLAIN()).await;
     let (session, mut agents) = shared_session(&mut harness, &mut sub, &mut plain, 2).await;
-    let prompt = sub
-        .send_request(
-            "session/prompt",
-            json!({ "sessionId": session, "prompt": [{ "type": "text", "text": "@all count" }] }),
-        )
-        .await;
+    let prompt = sub.prompt(&session, "@all count").await;
     for agent in &mut agents {
         let request = agent.expect("session/prompt").await;
         for n in 1..=20 {
@@ -169,12 +153,7 @@ async fn a_permission_request_goes_to_the_turns_origin_only_while_it_is_attached
     let mut other = harness.client(PLAIN()).await;
     let (session, mut agents) = shared_session(&mut harness, &mut origin, &mut other, 1).await;
     let agent = &mut agents[0];
-    let prompt = origin
-        .send_request(
-            "session/prompt",
-            json!({ "sessionId": session, "prompt": [{ "type": "text", "text": "edit" }] }),
-        )
-        .await;
+    let prompt = origin.prompt(&session, "edit").await;
     let request = agent.expect("session/prompt").await;
     ask_permission(agent, "p1").await;
     let (_, asked) = origin.until(is_permission).await;
@@ -211,19 +190,9 @@ async fn with_the_origin_gone_every_client_is_asked_the_first_answer_wins_and_th
     let mut first = harness.client(PLAIN()).await;
     let (session, mut agents) = shared_session(&mut harness, &mut origin, &mut first, 1).await;
     let mut second = harness.client(PLAIN()).await;
-    second
-        .request(
-            "session/load",
-            json!({ "sessionId": session, "cwd": "/tmp", "mcpServers": [] }),
-        )
-        .await;
+    second.join(&session).await;
     let agent = &mut agents[0];
-    origin
-        .send_request(
-            "session/prompt",
-            json!({ "sessionId": session, "prompt": [{ "type": "text", "text": "edit" }] }),
-        )
-        .await;
+    origin.prompt(&session, "edit").await;
     let request = agent.expect("session/prompt").await;
     // The origin asked, then left; the turn goes on.
     ask_permission(agent, "p1").await;
@@ -276,12 +245,7 @@ async fn a_client_leaving_during_a_turn_leaves_the_turn_running_and_the_other_cl
     let mut staying = harness.client(PLAIN()).await;
     let (session, mut agents) = shared_session(&mut harness, &mut leaving, &mut staying, 1).await;
     let agent = &mut agents[0];
-    leaving
-        .send_request(
-            "session/prompt",
-            json!({ "sessionId": session, "prompt": [{ "type": "text", "text": "long job" }] }),
-        )
-        .await;
+    leaving.prompt(&session, "long job").await;
     let request = agent.expect("session/prompt").await;
     agent.say("one\n").await;
     staying
@@ -304,12 +268,7 @@ async fn a_client_leaving_during_a_turn_leaves_the_turn_running_and_the_other_cl
         "the agent was not cancelled"
     );
     // The staying client's own turn works.
-    let mine = staying
-        .send_request(
-            "session/prompt",
-            json!({ "sessionId": session, "prompt": [{ "type": "text", "text": "again" }] }),
-        )
-        .await;
+    let mine = staying.prompt(&session, "again").await;
     let request = agent.expect("session/prompt").await;
     agent.say("for you\n").await;
     agent
@@ -327,22 +286,11 @@ async fn a_tool_call_id_reused_in_a_later_turn_is_the_same_fresh_id_in_its_updat
     let mut harness = Harness::start(&["alpha"]);
     let caps = json!({ "elicitation": { "form": {} } });
     let mut client = harness.client(caps).await;
-    let opened = client
-        .request("session/new", json!({ "cwd": "/tmp", "mcpServers": [] }))
-        .await;
-    let session = opened["result"]["sessionId"]
-        .as_str()
-        .expect("session")
-        .to_string();
+    let session = client.new_session().await;
     let mut agent = harness.agent().await;
     let mut ids = Vec::new();
     for turn in 1..=2 {
-        let prompt = client
-            .send_request(
-                "session/prompt",
-                json!({ "sessionId": session, "prompt": [{ "type": "text", "text": "go" }] }),
-            )
-            .await;
+        let prompt = client.prompt(&session, "go").await;
         let request = agent.expect("session/prompt").await;
         agent.update(json!({ "sessionUpdate": "tool_call", "toolCallId": "call_1", "title": "Ask", "kind": "other" })).await;
         let params = json!({ "sessionId": agent.child(), "toolCallId": "call_1", "mode": "form", "message": "which?", "requestedSchema": { "type": "object", "properties": {} } });
@@ -378,20 +326,9 @@ async fn a_client_joining_a_live_session_gets_its_history_then_live_updates_each
     let dir = tempfile::tempdir().expect("temp dir");
     let mut harness = Harness::start_with_store(&["alpha"], &dir.path().join("store.db")).await;
     let mut first = harness.client(PLAIN()).await;
-    let opened = first
-        .request("session/new", json!({ "cwd": "/tmp", "mcpServers": [] }))
-        .await;
-    let session = opened["result"]["sessionId"]
-        .as_str()
-        .expect("session")
-        .to_string();
+    let session = first.new_session().await;
     let mut agent = harness.agent().await;
-    let prompt = first
-        .send_request(
-            "session/prompt",
-            json!({ "sessionId": session, "prompt": [{ "type": "text", "text": "count" }] }),
-        )
-        .await;
+    let prompt = first.prompt(&session, "count").await;
     let request = agent.expect("session/prompt").await;
     let speaker = agent.voice.clone();
     let child = agent.child();

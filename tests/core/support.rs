@@ -124,6 +124,29 @@ impl Client {
         self.answer_to(id).await
     }
 
+    /// Opens a session in /tmp; returns its id.
+    pub async fn new_session(&mut self) -> String {
+        let opened = self
+            .request("session/new", json!({ "cwd": "/tmp", "mcpServers": [] }))
+            .await;
+        opened["result"]["sessionId"]
+            .as_str()
+            .expect("a session")
+            .to_string()
+    }
+
+    /// Sends a text prompt; returns its request id.
+    pub async fn prompt(&mut self, session: &str, text: &str) -> i64 {
+        let params = json!({ "sessionId": session, "prompt": [{ "type": "text", "text": text }] });
+        self.send_request("session/prompt", params).await
+    }
+
+    /// Attaches to a session with `session/load`; returns the answer.
+    pub async fn join(&mut self, session: &str) -> Value {
+        let params = json!({ "sessionId": session, "cwd": "/tmp", "mcpServers": [] });
+        self.request("session/load", params).await
+    }
+
     pub async fn send_request(&mut self, method: &str, params: Value) -> i64 {
         self.next_id += 1;
         let id = self.next_id;
