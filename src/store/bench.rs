@@ -124,4 +124,18 @@ mod tests {
             rates[2]
         );
     }
+
+    /// One run for an instruction count: `valgrind --tool=callgrind` on this test with
+    /// `OUROCODUS_PROFILE_EVENTS` set to two sizes; the difference over the events is the
+    /// cost of one (both threads, start-up cancelled out).
+    #[test]
+    #[ignore = "a measurement: run under callgrind with OUROCODUS_PROFILE_EVENTS"]
+    fn append_for_a_profile() {
+        let events = std::env::var("OUROCODUS_PROFILE_EVENTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        let dir = tempfile::tempdir().unwrap();
+        bench_append(&dir.path().join("profile.db"), events).unwrap();
+    }
 }

@@ -228,7 +228,11 @@ fn insert_event(
     session: &mut CachedSession,
     record: &Record<'_>,
 ) -> rusqlite::Result<i64> {
-    let payload = String::from_utf8_lossy(record.payload);
+    // Valid UTF-8 is the rule (the core writes JSON from strings): check it on the fast path.
+    let payload = match std::str::from_utf8(record.payload) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(record.payload),
+    };
     let rowid = session.rowid;
     let mut attempt = |seq: i64| {
         insert.execute(params![
