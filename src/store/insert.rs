@@ -1,67 +1,63 @@
 //! One write transaction: the records of several batches become `events` rows with per-session
-//! sequence numbers, and their `sessions` rows are created and kept current (cwd, title,
-//! updated_at). Knows SQL and the two payloads it reads (`session`, `prompt`); nothing of
-//! threads, channels or notices.
+//! sequence numbers (several rows to a statement, see `rows`), and their `sessions` rows are
+//! created and kept current (cwd, title, updated_at, last_seq). Knows SQL and the two payloads
+//! it reads (`session`, `prompt`); nothing of threads, channels or notices.
+
+mod rows;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use rusqlite::{Connection, Statement, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Deserialize;
 
 use super::batch::{Batch, Record, Records};
+use rows::{CHUNK_ROWS, EventRow, InsertSql};
 
-const INSERT_EVENT: &str = "INSERT INTO events (session, seq, time, role, kind, payload) \
-                            VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-const FIND_SESSION: &str = "SELECT id, title IS NOT NULL, \
-                            (SELECT max(seq) FROM events WHERE session = sessions.id) \
-                            FROM sessions WHERE public_id = ?1";
+const NEXT_ID: &str = "SELECT coalesce(max(id), 0) + 1 FROM events";
+const FIND_SESSION: &str = "SELECT id FROM sessions WHERE public_id = ?1";
 const CREATE_SESSION: &str = "INSERT INTO sessions (public_id, cwd, created_at, updated_at) \
                               VALUES (?1, '', ?2, ?2)";
-const MAX_SEQ: &str = "SELECT coalesce(max(seq), 0) FROM events WHERE session = ?1";
+const SESSION_STATE: &str = "SELECT last_seq, title IS NOT NULL FROM sessions WHERE id = ?1";
 const SET_CWD: &str = "UPDATE sessions SET cwd = ?2 WHERE id = ?1";
 const SET_TITLE: &str = "UPDATE sessions SET title = ?2 WHERE id = ?1 AND title IS NULL";
 const TOUCH_SESSION: &str = "UPDATE sessions SET updated_at = max(updated_at, ?2), \
-                             last_seq = max(last_seq, ?3) WHERE id = ?1";
+                             last_seq = ?3 WHERE id = ?1";
 
 /// Longest title kept, in characters (an ellipsis included).
 const TITLE_CHARS: usize = 80;
 
-/// Sessions by public id; foldhash, as this is looked up once per event.
-type SessionCache = HashMap<String, CachedSession, foldhash::fast::RandomState>;
+/// Session rowids by public id; foldhash, as this is looked up once per run of events of one
+/// session.
+type SessionIds = HashMap<String, i64, foldhash::fast::RandomState>;
 
-/// What the writer remembers of a session between transactions.
+/// A session written in the current transaction. Its seq is read from its row once per
+/// transaction, under the write lock, so another process appending to it is no surprise.
 #[derive(Debug, Clone, Copy)]
-struct CachedSession {
+struct Open {
     rowid: i64,
     next_seq: i64,
     titled: bool,
+    last_time_ms: i64,
 }
 
-/// A session written in the current transaction, to bring its row up to date at the end.
-#[derive(Debug, Clone, Copy)]
-struct Touched {
-    rowid: i64,
-    last_seq: i64,
-    time_ms: i64,
-}
-
-/// The writer's connection and what it caches to avoid a lookup per event.
+/// The writer's connection and what it keeps between transactions.
 pub(crate) struct Inserter {
     conn: Connection,
-    /// By public session id. Only rows known to be committed; cleared on any failed
-    /// transaction so a rollback can leave no gap in seq.
-    sessions: SessionCache,
-    touched: Vec<Touched>,
+    /// Only rows known to be committed: cleared on any failed transaction, which may have
+    /// created some of them.
+    session_ids: SessionIds,
+    insert_sql: InsertSql,
 }
 
 impl Inserter {
     pub fn new(conn: Connection) -> Self {
-        conn.set_prepared_statement_cache_capacity(16);
+        let insert_sql = InsertSql::new();
+        conn.set_prepared_statement_cache_capacity(insert_sql.sizes() + 16);
         Inserter {
             conn,
-            sessions: SessionCache::default(),
-            touched: Vec::new(),
+            session_ids: SessionIds::default(),
+            insert_sql,
         }
     }
 
@@ -69,7 +65,7 @@ impl Inserter {
     pub fn write(&mut self, batches: &[Batch]) -> rusqlite::Result<()> {
         let result = self.write_once(batches);
         if result.is_err() {
-            self.sessions.clear();
+            self.session_ids.clear();
         }
         result
     }
@@ -77,92 +73,129 @@ impl Inserter {
     fn write_once(&mut self, batches: &[Batch]) -> rusqlite::Result<()> {
         let Inserter {
             conn,
-            sessions,
-            touched,
+            session_ids,
+            insert_sql,
         } = self;
-        touched.clear();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut insert = tx.prepare_cached(INSERT_EVENT)?;
-        for batch in batches {
-            for record in Records::new(&batch.bytes) {
-                match record {
-                    Ok(record) => insert_record(&tx, &mut insert, sessions, touched, &record)?,
-                    // Our own encoding: a bug, not a reason to lose the other batches.
-                    Err(e) => tracing::error!(error = %e, "rest of an event batch skipped"),
+        let mut next_id: i64 = tx
+            .prepare_cached(NEXT_ID)?
+            .query_row([], |row| row.get(0))?;
+        let mut open: Vec<Open> = Vec::new();
+        let mut rows: Vec<EventRow<'_>> = Vec::with_capacity(CHUNK_ROWS);
+        // The session of the previous record, as events come in runs of one session.
+        let mut current: Option<(&str, usize)> = None;
+        for record in batches.iter().flat_map(|batch| Records::new(&batch.bytes)) {
+            let record = match record {
+                Ok(record) => record,
+                // Our own encoding: a bug, not a reason to lose the other batches.
+                Err(e) => {
+                    tracing::error!(error = %e, "rest of an event batch skipped");
+                    continue;
                 }
+            };
+            let at = match current {
+                Some((public_id, at)) if public_id == record.session => at,
+                _ => open_session(&tx, session_ids, &mut open, &record)?,
+            };
+            current = Some((record.session, at));
+            let session = &mut open[at];
+            apply_session_fields(&tx, session, &record)?;
+            rows.push(event_row(next_id, session, &record));
+            next_id += 1;
+            if rows.len() == CHUNK_ROWS {
+                insert_sql.insert_all(&tx, &mut rows)?;
             }
         }
-        drop(insert);
-        let mut touch = tx.prepare_cached(TOUCH_SESSION)?;
-        for t in touched.iter() {
-            touch.execute(params![t.rowid, t.time_ms, t.last_seq])?;
-        }
-        drop(touch);
+        insert_sql.insert_all(&tx, &mut rows)?;
+        touch_sessions(&tx, &open)?;
         tx.commit()
     }
 }
 
-fn insert_record(
-    tx: &Transaction<'_>,
-    insert: &mut Statement<'_>,
-    sessions: &mut SessionCache,
-    touched: &mut Vec<Touched>,
-    record: &Record<'_>,
-) -> rusqlite::Result<()> {
-    // A failed write clears the cache, so a half-updated entry is never seen again.
-    if let Some(cached) = sessions.get_mut(record.session) {
-        return insert_for_session(tx, insert, cached, touched, record);
+/// The next row of `session`, which takes its next seq.
+fn event_row<'a>(id: i64, session: &mut Open, record: &Record<'a>) -> EventRow<'a> {
+    let seq = session.next_seq;
+    session.next_seq += 1;
+    session.last_time_ms = session.last_time_ms.max(record.time_ms);
+    EventRow {
+        id,
+        session: session.rowid,
+        seq,
+        time_ms: record.time_ms,
+        role: record.role,
+        kind: record.kind,
+        payload: payload_text(record.payload),
     }
-    let mut session = find_or_create_session(tx, record)?;
-    insert_for_session(tx, insert, &mut session, touched, record)?;
-    sessions.insert(record.session.to_owned(), session);
-    Ok(())
 }
 
-fn insert_for_session(
-    tx: &Transaction<'_>,
-    insert: &mut Statement<'_>,
-    session: &mut CachedSession,
-    touched: &mut Vec<Touched>,
-    record: &Record<'_>,
-) -> rusqlite::Result<()> {
-    apply_session_fields(tx, session, record)?;
-    let seq = insert_event(tx, insert, session, record)?;
-    note_touched(touched, session.rowid, seq, record.time_ms);
-    Ok(())
+/// Valid UTF-8 is the rule (the core writes JSON from strings): checked on the fast path.
+fn payload_text(payload: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(payload) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(payload),
+    }
 }
 
-fn find_or_create_session(
+/// The index in `open` of the record's session, found, created or read for this transaction.
+fn open_session(
     tx: &Transaction<'_>,
+    session_ids: &mut SessionIds,
+    open: &mut Vec<Open>,
     record: &Record<'_>,
-) -> rusqlite::Result<CachedSession> {
+) -> rusqlite::Result<usize> {
+    let rowid = match session_ids.get(record.session) {
+        Some(&rowid) => rowid,
+        None => {
+            let rowid = find_or_create_session(tx, record)?;
+            session_ids.insert(record.session.to_owned(), rowid);
+            rowid
+        }
+    };
+    if let Some(at) = open.iter().position(|s| s.rowid == rowid) {
+        return Ok(at);
+    }
+    let (last_seq, titled) = tx
+        .prepare_cached(SESSION_STATE)?
+        .query_row([rowid], |row| Ok((row.get::<_, i64>(0)?, row.get(1)?)))?;
+    open.push(Open {
+        rowid,
+        next_seq: last_seq + 1,
+        titled,
+        last_time_ms: i64::MIN,
+    });
+    Ok(open.len() - 1)
+}
+
+fn find_or_create_session(tx: &Transaction<'_>, record: &Record<'_>) -> rusqlite::Result<i64> {
     let found = tx
         .prepare_cached(FIND_SESSION)?
-        .query_row([record.session], |row| {
-            Ok(CachedSession {
-                rowid: row.get(0)?,
-                titled: row.get(1)?,
-                next_seq: row.get::<_, Option<i64>>(2)?.unwrap_or(0) + 1,
-            })
-        });
-    match found {
-        Err(rusqlite::Error::QueryReturnedNoRows) => {
-            tx.prepare_cached(CREATE_SESSION)?
-                .execute(params![record.session, record.time_ms])?;
-            Ok(CachedSession {
-                rowid: tx.last_insert_rowid(),
-                next_seq: 1,
-                titled: false,
-            })
-        }
-        other => other,
+        .query_row([record.session], |row| row.get(0))
+        .optional()?;
+    if let Some(rowid) = found {
+        return Ok(rowid);
     }
+    tx.prepare_cached(CREATE_SESSION)?
+        .execute(params![record.session, record.time_ms])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Brings each written session's row up to date: its last seq and latest time.
+fn touch_sessions(tx: &Transaction<'_>, open: &[Open]) -> rusqlite::Result<()> {
+    let mut touch = tx.prepare_cached(TOUCH_SESSION)?;
+    for session in open {
+        touch.execute(params![
+            session.rowid,
+            session.last_time_ms,
+            session.next_seq - 1
+        ])?;
+    }
+    Ok(())
 }
 
 /// The `session` event's cwd and the first prompt's title: the only payloads read here.
 fn apply_session_fields(
     tx: &Transaction<'_>,
-    session: &mut CachedSession,
+    session: &mut Open,
     record: &Record<'_>,
 ) -> rusqlite::Result<()> {
     match record.kind {
@@ -218,72 +251,6 @@ pub(crate) fn title_of(text: &str) -> Option<String> {
     title.truncate(title.trim_end().len());
     title.push('…');
     Some(title)
-}
-
-/// Inserts the event with the session's next seq. Another process may have appended to the
-/// same session since it was cached: the UNIQUE index says so, and the seq is read again.
-fn insert_event(
-    tx: &Transaction<'_>,
-    insert: &mut Statement<'_>,
-    session: &mut CachedSession,
-    record: &Record<'_>,
-) -> rusqlite::Result<i64> {
-    // Valid UTF-8 is the rule (the core writes JSON from strings): check it on the fast path.
-    let payload = match std::str::from_utf8(record.payload) {
-        Ok(text) => Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(record.payload),
-    };
-    let rowid = session.rowid;
-    let mut attempt = |seq: i64| {
-        insert.execute(params![
-            rowid,
-            seq,
-            record.time_ms,
-            record.role,
-            record.kind,
-            payload.as_ref()
-        ])
-    };
-    match attempt(session.next_seq) {
-        Err(e) if is_unique_violation(&e) => {
-            let max: i64 = tx
-                .prepare_cached(MAX_SEQ)?
-                .query_row([rowid], |row| row.get(0))?;
-            tracing::debug!(
-                session = record.session,
-                seq = max + 1,
-                "seq taken by another writer"
-            );
-            session.next_seq = max + 1;
-            attempt(session.next_seq)?;
-        }
-        other => {
-            other?;
-        }
-    }
-    session.next_seq += 1;
-    Ok(session.next_seq - 1)
-}
-
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_extended_error_code(),
-        Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
-    )
-}
-
-fn note_touched(touched: &mut Vec<Touched>, rowid: i64, seq: i64, time_ms: i64) {
-    match touched.iter_mut().find(|t| t.rowid == rowid) {
-        Some(t) => {
-            t.last_seq = t.last_seq.max(seq);
-            t.time_ms = t.time_ms.max(time_ms);
-        }
-        None => touched.push(Touched {
-            rowid,
-            last_seq: seq,
-            time_ms,
-        }),
-    }
 }
 
 #[cfg(test)]

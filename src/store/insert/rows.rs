@@ -1,0 +1,112 @@
+//! `events` rows written several to a statement: one `INSERT … VALUES (…), (…), …` per full
+//! chunk of rows, and the rest in power-of-two sizes, so a transaction steps few statements and
+//! only `log2(CHUNK_ROWS) + 1` distinct ones are ever prepared. Knows the `events` columns;
+//! nothing of sessions or seq numbers.
+
+use std::borrow::Cow;
+
+use rusqlite::{Transaction, types::ToSql};
+
+/// Rows per statement at most (7 parameters each, well under SQLite's limit of 32766).
+pub(super) const CHUNK_ROWS: usize = 64;
+/// The columns of one row, in binding order.
+const COLUMNS: &str = "id, session, seq, time, role, kind, payload";
+const PARAMS_PER_ROW: usize = 7;
+
+/// One event row, borrowing the batch it came from.
+#[derive(Debug)]
+pub(super) struct EventRow<'a> {
+    pub id: i64,
+    pub session: i64,
+    pub seq: i64,
+    pub time_ms: i64,
+    pub role: Option<&'a str>,
+    pub kind: &'a str,
+    pub payload: Cow<'a, str>,
+}
+
+/// The SQL of each statement size: `sql[k]` inserts `2^k` rows.
+pub(super) struct InsertSql {
+    sql: Vec<String>,
+}
+
+impl InsertSql {
+    pub fn new() -> Self {
+        let sizes =
+            std::iter::successors(Some(1), |n| Some(n * 2)).take_while(|&n| n <= CHUNK_ROWS);
+        InsertSql {
+            sql: sizes.map(insert_sql).collect(),
+        }
+    }
+
+    /// Statements of this many sizes are prepared at most.
+    pub fn sizes(&self) -> usize {
+        self.sql.len()
+    }
+
+    /// Inserts `rows`, the largest statements first; leaves `rows` empty.
+    pub fn insert_all(
+        &self,
+        tx: &Transaction<'_>,
+        rows: &mut Vec<EventRow<'_>>,
+    ) -> rusqlite::Result<()> {
+        let mut done = 0;
+        for (k, sql) in self.sql.iter().enumerate().rev() {
+            let size = 1 << k;
+            if rows.len() - done < size {
+                continue;
+            }
+            let mut stmt = tx.prepare_cached(sql)?;
+            while rows.len() - done >= size {
+                bind_rows(&mut stmt, &rows[done..done + size])?;
+                stmt.raw_execute()?;
+                done += size;
+            }
+        }
+        rows.clear();
+        Ok(())
+    }
+}
+
+fn insert_sql(rows: usize) -> String {
+    let mut sql = format!("INSERT INTO events ({COLUMNS}) VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?)");
+    }
+    sql
+}
+
+fn bind_rows(stmt: &mut rusqlite::Statement<'_>, rows: &[EventRow<'_>]) -> rusqlite::Result<()> {
+    for (i, row) in rows.iter().enumerate() {
+        let first = i * PARAMS_PER_ROW + 1;
+        let values: [&dyn ToSql; PARAMS_PER_ROW] = [
+            &row.id,
+            &row.session,
+            &row.seq,
+            &row.time_ms,
+            &row.role,
+            &row.kind,
+            &row.payload.as_ref(),
+        ];
+        for (offset, value) in values.into_iter().enumerate() {
+            stmt.raw_bind_parameter(first + offset, value)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_statement_size_is_a_power_of_two_up_to_the_chunk() {
+        let sql = InsertSql::new();
+        assert_eq!(sql.sizes(), 7);
+        assert!(sql.sql[0].ends_with("VALUES (?,?,?,?,?,?,?)"));
+        assert_eq!(sql.sql[6].matches('(').count(), 1 + CHUNK_ROWS);
+    }
+}
