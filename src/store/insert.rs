@@ -1,7 +1,8 @@
 //! One write transaction: the records of several batches become `events` rows with per-session
-//! sequence numbers (several rows to a statement, see `rows`), and their `sessions` rows are
-//! created and kept current (cwd, title, updated_at, last_seq). Knows SQL and the two payloads
-//! it reads (`session`, `prompt`); nothing of threads, channels or notices.
+//! sequence numbers (several rows to a statement, see `rows`) and the `runs` that find them again;
+//! their `sessions` rows are created and kept current (cwd, title, updated_at, last_seq). Knows
+//! SQL and the two payloads it reads (`session`, `prompt`); nothing of threads, channels or
+//! notices.
 
 mod rows;
 
@@ -21,6 +22,8 @@ const CREATE_SESSION: &str = "INSERT INTO sessions (public_id, cwd, created_at, 
 const SESSION_STATE: &str = "SELECT last_seq, title IS NOT NULL FROM sessions WHERE id = ?1";
 const SET_CWD: &str = "UPDATE sessions SET cwd = ?2 WHERE id = ?1";
 const SET_TITLE: &str = "UPDATE sessions SET title = ?2 WHERE id = ?1 AND title IS NULL";
+const INSERT_RUN: &str = "INSERT INTO runs (session, last_seq, first_seq, first_id) \
+                          VALUES (?1, ?2, ?3, ?4)";
 const TOUCH_SESSION: &str = "UPDATE sessions SET updated_at = max(updated_at, ?2), \
                              last_seq = ?3 WHERE id = ?1";
 
@@ -39,6 +42,15 @@ struct Open {
     next_seq: i64,
     titled: bool,
     last_time_ms: i64,
+    /// The run the session's rows are in so far, while they take consecutive rowids.
+    run: Option<Run>,
+}
+
+/// Seq `first_seq..next_seq` of a session at rowids `first_id..` in step.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    first_seq: i64,
+    first_id: i64,
 }
 
 /// The writer's connection and what it keeps between transactions.
@@ -81,6 +93,7 @@ impl Inserter {
             .prepare_cached(NEXT_ID)?
             .query_row([], |row| row.get(0))?;
         let mut open: Vec<Open> = Vec::new();
+        let mut runs: Vec<(i64, i64, Run)> = Vec::new();
         let mut rows: Vec<EventRow<'_>> = Vec::with_capacity(CHUNK_ROWS);
         // The session of the previous record, as events come in runs of one session.
         let mut current: Option<(&str, usize)> = None;
@@ -95,7 +108,13 @@ impl Inserter {
             };
             let at = match current {
                 Some((public_id, at)) if public_id == record.session => at,
-                _ => open_session(&tx, session_ids, &mut open, &record)?,
+                _ => {
+                    // Another session's row comes next: the previous session's run ends.
+                    if let Some((_, before)) = current {
+                        end_run(&mut open[before], &mut runs);
+                    }
+                    open_session(&tx, session_ids, &mut open, &record)?
+                }
             };
             current = Some((record.session, at));
             let session = &mut open[at];
@@ -107,6 +126,10 @@ impl Inserter {
             }
         }
         insert_sql.insert_all(&tx, &mut rows)?;
+        for session in &mut open {
+            end_run(session, &mut runs);
+        }
+        insert_runs(&tx, &runs)?;
         touch_sessions(&tx, &open)?;
         tx.commit()
     }
@@ -116,6 +139,10 @@ impl Inserter {
 fn event_row<'a>(id: i64, session: &mut Open, record: &Record<'a>) -> EventRow<'a> {
     let seq = session.next_seq;
     session.next_seq += 1;
+    session.run.get_or_insert(Run {
+        first_seq: seq,
+        first_id: id,
+    });
     session.last_time_ms = session.last_time_ms.max(record.time_ms);
     EventRow {
         id,
@@ -162,6 +189,7 @@ fn open_session(
         next_seq: last_seq + 1,
         titled,
         last_time_ms: i64::MIN,
+        run: None,
     });
     Ok(open.len() - 1)
 }
@@ -177,6 +205,21 @@ fn find_or_create_session(tx: &Transaction<'_>, record: &Record<'_>) -> rusqlite
     tx.prepare_cached(CREATE_SESSION)?
         .execute(params![record.session, record.time_ms])?;
     Ok(tx.last_insert_rowid())
+}
+
+/// Ends the session's current run, if any: kept as `(session, last_seq, run)`.
+fn end_run(session: &mut Open, runs: &mut Vec<(i64, i64, Run)>) {
+    if let Some(run) = session.run.take() {
+        runs.push((session.rowid, session.next_seq - 1, run));
+    }
+}
+
+fn insert_runs(tx: &Transaction<'_>, runs: &[(i64, i64, Run)]) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(INSERT_RUN)?;
+    for (session, last_seq, run) in runs {
+        insert.execute(params![session, last_seq, run.first_seq, run.first_id])?;
+    }
+    Ok(())
 }
 
 /// Brings each written session's row up to date: its last seq and latest time.

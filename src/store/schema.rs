@@ -19,9 +19,9 @@ pub const APPLICATION_ID: i32 = 0x4F55_524F;
 /// One step from schema version `n` to `n + 1`, run inside the opening transaction.
 type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
-/// Step `i` takes the schema from version `i` to `i + 1`: adding version 2 means adding one
+/// Step `i` takes the schema from version `i` to `i + 1`: adding version 3 means adding one
 /// function here.
-const MIGRATIONS: &[Migration] = &[create_v1];
+const MIGRATIONS: &[Migration] = &[create_v1, runs_for_replay_v2];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -32,8 +32,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Version 1. `sessions.id` is internal (events refer to it: an integer is smaller than the
 /// public id on every row); `last_seq` is the session's event count, as seq is gap-free from one.
 /// `events` is a rowid table: the rowid is the global commit order `log --follow` polls, and
-/// UNIQUE(session, seq) serves replay and catches another process's concurrent appends (the
-/// layout measured fastest among those that serve both; see `layouts.rs`).
+/// UNIQUE(session, seq) served replay.
 fn create_v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "CREATE TABLE sessions (
@@ -56,6 +55,41 @@ fn create_v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
              payload TEXT NOT NULL,
              UNIQUE (session, seq)
          );",
+    )
+}
+
+/// Version 2: `events` without an index of its own, appended in rowid order only (an index
+/// entry per event cost more than the row), and `runs` to find a session's events: a run is
+/// seq `first_seq..=last_seq` of one session at rowids `first_id..` in step, one or a few per
+/// session per transaction. The writer keeps seq gap-free by reading `sessions.last_seq` under
+/// the write lock. Migrating copies `events` once (SQLite cannot drop a UNIQUE constraint) and
+/// finds the runs of the old rows: rows of a session whose rowid and seq rise in step.
+fn runs_for_replay_v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE events_v2 (
+             id INTEGER PRIMARY KEY,
+             session INTEGER NOT NULL,
+             seq INTEGER NOT NULL,
+             time INTEGER NOT NULL,
+             role TEXT,
+             kind TEXT NOT NULL,
+             payload TEXT NOT NULL
+         );
+         INSERT INTO events_v2 (id, session, seq, time, role, kind, payload)
+             SELECT id, session, seq, time, role, kind, payload FROM events ORDER BY id;
+         DROP TABLE events;
+         ALTER TABLE events_v2 RENAME TO events;
+         CREATE TABLE runs (
+             session INTEGER NOT NULL,
+             last_seq INTEGER NOT NULL,
+             first_seq INTEGER NOT NULL,
+             first_id INTEGER NOT NULL,
+             PRIMARY KEY (session, last_seq)
+         ) WITHOUT ROWID;
+         INSERT INTO runs (session, last_seq, first_seq, first_id)
+             SELECT session, max(seq), min(seq), min(id) FROM events GROUP BY session, id - seq;
+         UPDATE sessions SET last_seq =
+             coalesce((SELECT max(last_seq) FROM runs WHERE session = sessions.id), 0);",
     )
 }
 
