@@ -1,21 +1,24 @@
 //! `events` rows written several to a statement: one `INSERT … VALUES (…), (…), …` per full
 //! chunk of rows, and the rest in power-of-two sizes, so a transaction steps few statements and
-//! only `log2(CHUNK_ROWS) + 1` distinct ones are ever prepared. Knows the `events` columns;
-//! nothing of sessions or seq numbers.
+//! only `log2(CHUNK_ROWS) + 1` distinct ones are ever prepared. SQLite picks each rowid (one
+//! more than the largest, which costs no lookup, where a given rowid would be checked for a
+//! duplicate) and the rowids are checked to be those the caller counted on. Knows the `events`
+//! columns; nothing of sessions or seq numbers.
 
 use std::borrow::Cow;
 
 use rusqlite::{Transaction, types::ToSql};
 
-/// Rows per statement at most (7 parameters each, well under SQLite's limit of 32766).
+/// Rows per statement at most (6 parameters each, well under SQLite's limit of 32766).
 pub(super) const CHUNK_ROWS: usize = 64;
 /// The columns of one row, in binding order.
-const COLUMNS: &str = "id, session, seq, time, role, kind, payload";
-const PARAMS_PER_ROW: usize = 7;
+const COLUMNS: &str = "session, seq, time, role, kind, payload";
+const PARAMS_PER_ROW: usize = 6;
 
 /// One event row, borrowing the batch it came from.
 #[derive(Debug)]
 pub(super) struct EventRow<'a> {
+    /// The rowid SQLite is expected to give it (not bound).
     pub id: i64,
     pub session: i64,
     pub seq: i64,
@@ -58,8 +61,10 @@ impl InsertSql {
             }
             let mut stmt = tx.prepare_cached(sql)?;
             while rows.len() - done >= size {
-                bind_rows(&mut stmt, &rows[done..done + size])?;
+                let chunk = &rows[done..done + size];
+                bind_rows(&mut stmt, chunk)?;
                 stmt.raw_execute()?;
+                check_rowid(tx, chunk)?;
                 done += size;
             }
         }
@@ -68,13 +73,27 @@ impl InsertSql {
     }
 }
 
+/// The runs are only right if the rows got the rowids counted on: SQLite gives one more than
+/// the largest unless that is `i64::MAX`.
+fn check_rowid(tx: &Transaction<'_>, chunk: &[EventRow<'_>]) -> rusqlite::Result<()> {
+    let expected = chunk.last().map_or(0, |row| row.id);
+    let got = tx.last_insert_rowid();
+    if got == expected {
+        return Ok(());
+    }
+    Err(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERNAL),
+        Some(format!("event rowid {got}, expected {expected}")),
+    ))
+}
+
 fn insert_sql(rows: usize) -> String {
     let mut sql = format!("INSERT INTO events ({COLUMNS}) VALUES ");
     for row in 0..rows {
         if row > 0 {
             sql.push(',');
         }
-        sql.push_str("(?,?,?,?,?,?,?)");
+        sql.push_str("(?,?,?,?,?,?)");
     }
     sql
 }
@@ -83,7 +102,6 @@ fn bind_rows(stmt: &mut rusqlite::Statement<'_>, rows: &[EventRow<'_>]) -> rusql
     for (i, row) in rows.iter().enumerate() {
         let first = i * PARAMS_PER_ROW + 1;
         let values: [&dyn ToSql; PARAMS_PER_ROW] = [
-            &row.id,
             &row.session,
             &row.seq,
             &row.time_ms,
@@ -106,7 +124,7 @@ mod tests {
     fn every_statement_size_is_a_power_of_two_up_to_the_chunk() {
         let sql = InsertSql::new();
         assert_eq!(sql.sizes(), 7);
-        assert!(sql.sql[0].ends_with("VALUES (?,?,?,?,?,?,?)"));
+        assert!(sql.sql[0].ends_with("VALUES (?,?,?,?,?,?)"));
         assert_eq!(sql.sql[6].matches('(').count(), 1 + CHUNK_ROWS);
     }
 }
