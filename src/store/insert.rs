@@ -4,6 +4,7 @@
 //! SQL and the two payloads it reads (`session`, `prompt`); nothing of threads, channels or
 //! notices.
 
+mod names;
 mod rows;
 
 use std::borrow::Cow;
@@ -13,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use serde::Deserialize;
 
 use super::batch::{Batch, Record, Records};
+use names::{NameCodes, NameTable};
 use rows::{CHUNK_ROWS, EventRow, InsertSql};
 
 const NEXT_ID: &str = "SELECT coalesce(max(id), 0) + 1 FROM events";
@@ -59,6 +61,8 @@ pub(crate) struct Inserter {
     /// Only rows known to be committed: cleared on any failed transaction, which may have
     /// created some of them.
     session_ids: SessionIds,
+    roles: NameCodes,
+    kinds: NameCodes,
     insert_sql: InsertSql,
 }
 
@@ -69,6 +73,8 @@ impl Inserter {
         Inserter {
             conn,
             session_ids: SessionIds::default(),
+            roles: NameCodes::new(NameTable::Roles),
+            kinds: NameCodes::new(NameTable::Kinds),
             insert_sql,
         }
     }
@@ -78,6 +84,8 @@ impl Inserter {
         let result = self.write_once(batches);
         if result.is_err() {
             self.session_ids.clear();
+            self.roles.forget();
+            self.kinds.forget();
         }
         result
     }
@@ -86,6 +94,8 @@ impl Inserter {
         let Inserter {
             conn,
             session_ids,
+            roles,
+            kinds,
             insert_sql,
         } = self;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -119,7 +129,12 @@ impl Inserter {
             current = Some((record.session, at));
             let session = &mut open[at];
             apply_session_fields(&tx, session, &record)?;
-            rows.push(event_row(next_id, session, &record));
+            let role = match record.role {
+                Some(role) => Some(roles.code(&tx, role)?),
+                None => None,
+            };
+            let kind = kinds.code(&tx, record.kind)?;
+            rows.push(event_row(next_id, session, &record, (role, kind)));
             next_id += 1;
             if rows.len() == CHUNK_ROWS {
                 insert_sql.insert_all(&tx, &mut rows)?;
@@ -136,7 +151,12 @@ impl Inserter {
 }
 
 /// The next row of `session`, which takes its next seq.
-fn event_row<'a>(id: i64, session: &mut Open, record: &Record<'a>) -> EventRow<'a> {
+fn event_row<'a>(
+    id: i64,
+    session: &mut Open,
+    record: &Record<'a>,
+    (role, kind): (Option<i64>, i64),
+) -> EventRow<'a> {
     let seq = session.next_seq;
     session.next_seq += 1;
     session.run.get_or_insert(Run {
@@ -149,8 +169,8 @@ fn event_row<'a>(id: i64, session: &mut Open, record: &Record<'a>) -> EventRow<'
         session: session.rowid,
         seq,
         time_ms: record.time_ms,
-        role: record.role,
-        kind: record.kind,
+        role,
+        kind,
         payload: payload_text(record.payload),
     }
 }

@@ -78,25 +78,49 @@ const SESSION_COLUMNS: &str = "public_id, cwd, title, created_at, updated_at, la
 
 /// A session's events from its runs: each run is rows `first_id..` at seq `first_seq..=last_seq`,
 /// so the rows after seq ?2 are a rowid range, read in run order (the runs' primary key) and
-/// rowid order within. CROSS JOIN keeps `runs` the outer loop.
-const EVENTS: &str = "SELECT e.seq, e.time, e.role, e.kind, e.payload \
+/// rowid order within. CROSS JOIN keeps `runs` the outer loop; role and kind names come from
+/// their tables.
+const EVENTS: &str = "SELECT e.seq, e.time, ro.name, k.name, e.payload \
     FROM runs r CROSS JOIN events e \
     ON e.id BETWEEN r.first_id + max(?2 + 1 - r.first_seq, 0) \
         AND r.first_id + (r.last_seq - r.first_seq) \
+    LEFT JOIN roles ro ON ro.id = e.role JOIN kinds k ON k.id = e.kind \
     WHERE r.session = (SELECT id FROM sessions WHERE public_id = ?1) AND r.last_seq > ?2 \
     ORDER BY r.last_seq, e.id LIMIT ?3";
 
-const LOG_ALL: &str = "SELECT e.id, s.public_id, e.seq, e.time, e.role, e.kind, e.payload \
+/// A role filter: `?N` is the role's name, or NULL for every role.
+macro_rules! role_filter {
+    ($n:literal) => {
+        concat!(
+            "(?",
+            $n,
+            " IS NULL OR e.role = (SELECT id FROM roles WHERE name = ?",
+            $n,
+            "))"
+        )
+    };
+}
+
+const LOG_ALL: &str = concat!(
+    "SELECT e.id, s.public_id, e.seq, e.time, ro.name, k.name, e.payload \
     FROM events e JOIN sessions s ON s.id = e.session \
-    WHERE e.id > ?1 AND (?2 IS NULL OR e.role = ?2) ORDER BY e.id LIMIT ?3";
+    LEFT JOIN roles ro ON ro.id = e.role JOIN kinds k ON k.id = e.kind \
+    WHERE e.id > ?1 AND ",
+    role_filter!(2),
+    " ORDER BY e.id LIMIT ?3"
+);
 
 /// As `EVENTS`, with the rowid for the position and a role filter.
-const LOG_SESSION: &str = "SELECT e.id, ?1, e.seq, e.time, e.role, e.kind, e.payload \
+const LOG_SESSION: &str = concat!(
+    "SELECT e.id, ?1, e.seq, e.time, ro.name, k.name, e.payload \
     FROM runs r CROSS JOIN events e \
     ON e.id BETWEEN r.first_id + max(?2 + 1 - r.first_seq, 0) \
         AND r.first_id + (r.last_seq - r.first_seq) \
-    WHERE r.session = (SELECT id FROM sessions WHERE public_id = ?1) AND r.last_seq > ?2 \
-    AND (?3 IS NULL OR e.role = ?3) ORDER BY r.last_seq, e.id LIMIT ?4";
+    LEFT JOIN roles ro ON ro.id = e.role JOIN kinds k ON k.id = e.kind \
+    WHERE r.session = (SELECT id FROM sessions WHERE public_id = ?1) AND r.last_seq > ?2 AND ",
+    role_filter!(3),
+    " ORDER BY r.last_seq, e.id LIMIT ?4"
+);
 
 impl StoreReader {
     /// Opens the store at `path`: a missing or empty file is `OpenError::Missing`.

@@ -21,7 +21,7 @@ type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
 /// Step `i` takes the schema from version `i` to `i + 1`: adding version 3 means adding one
 /// function here.
-const MIGRATIONS: &[Migration] = &[create_v1, runs_for_replay_v2];
+const MIGRATIONS: &[Migration] = &[create_v1, cheaper_rows_v2];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -58,25 +58,32 @@ fn create_v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     )
 }
 
-/// Version 2: `events` without an index of its own, appended in rowid order only (an index
-/// entry per event cost more than the row), and `runs` to find a session's events: a run is
-/// seq `first_seq..=last_seq` of one session at rowids `first_id..` in step, one or a few per
-/// session per transaction. The writer keeps seq gap-free by reading `sessions.last_seq` under
-/// the write lock. Migrating copies `events` once (SQLite cannot drop a UNIQUE constraint) and
-/// finds the runs of the old rows: rows of a session whose rowid and seq rise in step.
-fn runs_for_replay_v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+/// Version 2, for a cheaper row. `events` has no index of its own: appended in rowid order
+/// only (an index entry per event cost more than the row), its events are found by `runs`: a
+/// run is seq `first_seq..=last_seq` of one session at rowids `first_id..` in step, one or a few
+/// per session per transaction (the writer keeps seq gap-free by reading `sessions.last_seq`
+/// under the write lock). Roles and kinds are codes into `roles` and `kinds`. Migrating copies
+/// `events` once (SQLite cannot drop a UNIQUE constraint) and finds the runs of the old rows:
+/// rows of a session whose rowid and seq rise in step.
+fn cheaper_rows_v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
-        "CREATE TABLE events_v2 (
+        "CREATE TABLE roles (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+         CREATE TABLE kinds (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+         INSERT INTO roles (name) SELECT DISTINCT role FROM events WHERE role IS NOT NULL;
+         INSERT INTO kinds (name) SELECT DISTINCT kind FROM events;
+         CREATE TABLE events_v2 (
              id INTEGER PRIMARY KEY,
              session INTEGER NOT NULL,
              seq INTEGER NOT NULL,
              time INTEGER NOT NULL,
-             role TEXT,
-             kind TEXT NOT NULL,
+             role INTEGER,
+             kind INTEGER NOT NULL,
              payload TEXT NOT NULL
          );
          INSERT INTO events_v2 (id, session, seq, time, role, kind, payload)
-             SELECT id, session, seq, time, role, kind, payload FROM events ORDER BY id;
+             SELECT e.id, e.session, e.seq, e.time, r.id, k.id, e.payload
+             FROM events e LEFT JOIN roles r ON r.name = e.role JOIN kinds k ON k.name = e.kind
+             ORDER BY e.id;
          DROP TABLE events;
          ALTER TABLE events_v2 RENAME TO events;
          CREATE TABLE runs (

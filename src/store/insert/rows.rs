@@ -23,8 +23,9 @@ pub(super) struct EventRow<'a> {
     pub session: i64,
     pub seq: i64,
     pub time_ms: i64,
-    pub role: Option<&'a str>,
-    pub kind: &'a str,
+    /// Codes in `roles` and `kinds`.
+    pub role: Option<i64>,
+    pub kind: i64,
     pub payload: Cow<'a, str>,
 }
 
