@@ -6,6 +6,7 @@
 //! - `schema`  recognising the file (`schema::recognise`), DDL, migrations, connection settings.
 //! - `batch`   the byte encoding of events from the core to the writer.
 //! - `handle`  the core's side: append without waiting, flush, backpressure, exit.
+//! - `inbox`   the hand-over to the writer: when it commits (linger, urgent flushes), buffers.
 //! - `writer`  the writer thread: transactions, settling, failure notices.
 //! - `insert`  the SQL of one write transaction: seq numbers, session rows, titles.
 //! - `read`    queries: sessions, replay, the log.
@@ -14,14 +15,16 @@
 //!
 //! From the core: `Store::open` (blocking: file checks, up to `BUSY_TIMEOUT` waiting for another
 //! process) at start-up, then `start_writer` with a `notify` that posts into the core's inbox.
-//! Per event `StoreHandle::append`, once per loop iteration `flush`; while `congested()`, take
-//! no agent output until `drained()`. At exit `close()` and wait on the `WriterExit` with a
+//! Per event `StoreHandle::append`, once per loop iteration `flush` (the writer may linger a few
+//! ms for more before committing), or `flush_urgent` when a client's answer waits for the
+//! commit; while `congested()`, take no agent output until `drained()`. At exit `close()` and wait on the `WriterExit` with a
 //! timeout: a process that ends first loses what was not yet committed (never what was settled).
 
 mod batch;
 mod bench;
 pub mod cli;
 mod handle;
+mod inbox;
 mod insert;
 #[cfg(test)]
 mod layouts;
@@ -35,6 +38,7 @@ mod writer;
 mod tests;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -51,12 +55,27 @@ pub use writer::StoreNotice;
 /// The environment variable `StoreOptions::from_env` reads the page limit from.
 pub const MAX_PAGES_ENV: &str = "OUROCODUS_STORE_MAX_PAGES";
 
+/// How long the writer waits after a (non-urgent) flush for more events to commit with it.
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(3);
+
 /// How a store is opened.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
     /// `PRAGMA max_page_count` on the writer's connection: a store this size counts as a full
     /// disk (tests use it; `None` leaves SQLite's limit).
     pub max_page_count: Option<u32>,
+    /// How long the writer may wait after a flush for more before it commits (`flush_urgent`
+    /// ends the wait); `DEFAULT_LINGER` by default.
+    pub linger: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_page_count: None,
+            linger: DEFAULT_LINGER,
+        }
+    }
 }
 
 impl StoreOptions {
@@ -65,6 +84,7 @@ impl StoreOptions {
         let value = std::env::var(MAX_PAGES_ENV).ok();
         StoreOptions {
             max_page_count: max_pages_from(value.as_deref()),
+            ..StoreOptions::default()
         }
     }
 }
@@ -94,6 +114,7 @@ pub fn default_path() -> Option<PathBuf> {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    linger: Duration,
 }
 
 impl Store {
@@ -109,6 +130,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_owned(),
+            linger: options.linger,
         })
     }
 
@@ -121,7 +143,7 @@ impl Store {
         self,
         notify: impl Fn(StoreNotice) + Send + 'static,
     ) -> std::io::Result<StoreHandle> {
-        let (handle, input) = handle::channel();
+        let (handle, input) = handle::channel(self.linger);
         writer::spawn(insert::Inserter::new(self.conn), self.path, input, notify)?;
         Ok(handle)
     }

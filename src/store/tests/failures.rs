@@ -34,6 +34,7 @@ fn a_full_disk_is_reported_once_per_run_of_failures_and_writing_goes_on() {
         &path,
         StoreOptions {
             max_page_count: Some(40),
+            ..StoreOptions::default()
         },
     );
     let a = sid("a");
