@@ -32,9 +32,9 @@ const TOUCH_SESSION: &str = "UPDATE sessions SET updated_at = max(updated_at, ?2
 /// Longest title kept, in characters (an ellipsis included).
 const TITLE_CHARS: usize = 80;
 
-/// Session rowids by public id; foldhash, as this is looked up once per run of events of one
-/// session.
-type SessionIds = HashMap<String, i64, foldhash::fast::RandomState>;
+/// Session rowids by public id (as the batch has it); foldhash, as this is looked up once per
+/// run of events of one session.
+type SessionIds = HashMap<Box<[u8]>, i64, foldhash::fast::RandomState>;
 
 /// A session written in the current transaction. Its seq is read from its row once per
 /// transaction, under the write lock, so another process appending to it is no surprise.
@@ -106,7 +106,7 @@ impl Inserter {
         let mut runs: Vec<(i64, i64, Run)> = Vec::new();
         let mut rows: Vec<EventRow<'_>> = Vec::with_capacity(CHUNK_ROWS);
         // The session of the previous record, as events come in runs of one session.
-        let mut current: Option<(&str, usize)> = None;
+        let mut current: Option<(&[u8], usize)> = None;
         for record in batches.iter().flat_map(|batch| Records::new(&batch.bytes)) {
             let record = match record {
                 Ok(record) => record,
@@ -171,15 +171,7 @@ fn event_row<'a>(
         time_ms: record.time_ms,
         role,
         kind,
-        payload: payload_text(record.payload),
-    }
-}
-
-/// Valid UTF-8 is the rule (the core writes JSON from strings): checked on the fast path.
-fn payload_text(payload: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(payload) {
-        Ok(text) => Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(payload),
+        payload: rows::checked_text(record.payload),
     }
 }
 
@@ -194,7 +186,7 @@ fn open_session(
         Some(&rowid) => rowid,
         None => {
             let rowid = find_or_create_session(tx, record)?;
-            session_ids.insert(record.session.to_owned(), rowid);
+            session_ids.insert(record.session.into(), rowid);
             rowid
         }
     };
@@ -215,15 +207,17 @@ fn open_session(
 }
 
 fn find_or_create_session(tx: &Transaction<'_>, record: &Record<'_>) -> rusqlite::Result<i64> {
+    // A str when encoded: lossy only if the batch was damaged.
+    let public_id = String::from_utf8_lossy(record.session);
     let found = tx
         .prepare_cached(FIND_SESSION)?
-        .query_row([record.session], |row| row.get(0))
+        .query_row([public_id.as_ref()], |row| row.get(0))
         .optional()?;
     if let Some(rowid) = found {
         return Ok(rowid);
     }
     tx.prepare_cached(CREATE_SESSION)?
-        .execute(params![record.session, record.time_ms])?;
+        .execute(params![public_id.as_ref(), record.time_ms])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -262,13 +256,13 @@ fn apply_session_fields(
     record: &Record<'_>,
 ) -> rusqlite::Result<()> {
     match record.kind {
-        "session" => {
+        b"session" => {
             if let Some(cwd) = field_of::<CwdField<'_>>(record.payload).and_then(|p| p.cwd) {
                 tx.prepare_cached(SET_CWD)?
                     .execute(params![session.rowid, cwd.as_ref()])?;
             }
         }
-        "prompt" if !session.titled => {
+        b"prompt" if !session.titled => {
             let text = field_of::<TextField<'_>>(record.payload).and_then(|p| p.text);
             if let Some(title) = text.as_deref().and_then(title_of) {
                 tx.prepare_cached(SET_TITLE)?

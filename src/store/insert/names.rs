@@ -32,10 +32,11 @@ impl NameTable {
 /// The codes of one table's names the writer has seen.
 pub(super) struct NameCodes {
     table: NameTable,
-    /// Only codes known to be committed: cleared after a failed transaction (see `forget`).
-    codes: HashMap<String, i64, foldhash::fast::RandomState>,
+    /// By name as the batch has it. Only codes known to be committed: cleared after a failed
+    /// transaction (see `forget`).
+    codes: HashMap<Box<[u8]>, i64, foldhash::fast::RandomState>,
     /// The last name looked up and its code, as the same one mostly comes again.
-    last: Option<(String, i64)>,
+    last: Option<(Vec<u8>, i64)>,
 }
 
 impl NameCodes {
@@ -48,7 +49,7 @@ impl NameCodes {
     }
 
     /// The code of `name`, made in `tx` if the table does not have it yet.
-    pub fn code(&mut self, tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
+    pub fn code(&mut self, tx: &Transaction<'_>, name: &[u8]) -> rusqlite::Result<i64> {
         if let Some((last, code)) = &self.last
             && last == name
         {
@@ -58,13 +59,13 @@ impl NameCodes {
             Some(&code) => code,
             None => {
                 let code = self.find_or_create(tx, name)?;
-                self.codes.insert(name.to_owned(), code);
+                self.codes.insert(name.into(), code);
                 code
             }
         };
         let mut last = self.last.take().map(|(text, _)| text).unwrap_or_default();
         last.clear();
-        last.push_str(name);
+        last.extend_from_slice(name);
         self.last = Some((last, code));
         Ok(code)
     }
@@ -75,16 +76,18 @@ impl NameCodes {
         self.last = None;
     }
 
-    fn find_or_create(&self, tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
+    fn find_or_create(&self, tx: &Transaction<'_>, name: &[u8]) -> rusqlite::Result<i64> {
+        // A str when encoded: lossy only if the batch was damaged.
+        let name = String::from_utf8_lossy(name);
         let found = tx
             .prepare_cached(self.table.find_sql())?
-            .query_row([name], |row| row.get(0))
+            .query_row([name.as_ref()], |row| row.get(0))
             .optional()?;
         if let Some(code) = found {
             return Ok(code);
         }
         tx.prepare_cached(self.table.create_sql())?
-            .execute([name])?;
+            .execute([name.as_ref()])?;
         Ok(tx.last_insert_rowid())
     }
 }

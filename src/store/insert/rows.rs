@@ -7,7 +7,8 @@
 
 use std::borrow::Cow;
 
-use rusqlite::{Transaction, types::ToSql};
+use rusqlite::Transaction;
+use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
 
 /// Rows per statement at most (6 parameters each, well under SQLite's limit of 32766).
 pub(super) const CHUNK_ROWS: usize = 64;
@@ -26,7 +27,28 @@ pub(super) struct EventRow<'a> {
     /// Codes in `roles` and `kinds`.
     pub role: Option<i64>,
     pub kind: i64,
-    pub payload: Cow<'a, str>,
+    /// UTF-8, checked (see `checked_text`).
+    pub payload: Cow<'a, [u8]>,
+}
+
+/// `bytes` if they are UTF-8, else the text with replacement characters. ASCII, the common
+/// case, is checked first with one OR over all bytes (which the compiler vectorises; quicker
+/// than `is_ascii` or `from_utf8` on a few hundred bytes).
+pub(super) fn checked_text(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let ascii = bytes.iter().fold(0, |high, &byte| high | byte) < 0x80;
+    if ascii || std::str::from_utf8(bytes).is_ok() {
+        return Cow::Borrowed(bytes);
+    }
+    Cow::Owned(String::from_utf8_lossy(bytes).into_owned().into_bytes())
+}
+
+/// Checked UTF-8 bound as text straight from its bytes.
+struct Text<'a>(&'a [u8]);
+
+impl ToSql for Text<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(ValueRef::Text(self.0)))
+    }
 }
 
 /// The SQL of each statement size: `sql[k]` inserts `2^k` rows.
@@ -108,7 +130,7 @@ fn bind_rows(stmt: &mut rusqlite::Statement<'_>, rows: &[EventRow<'_>]) -> rusql
             &row.time_ms,
             &row.role,
             &row.kind,
-            &row.payload.as_ref(),
+            &Text(row.payload.as_ref()),
         ];
         for (offset, value) in values.into_iter().enumerate() {
             stmt.raw_bind_parameter(first + offset, value)?;
@@ -120,6 +142,19 @@ fn bind_rows(stmt: &mut rusqlite::Statement<'_>, rows: &[EventRow<'_>]) -> rusql
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_is_kept_if_it_is_utf_8_and_mended_if_not() {
+        let ascii = br#"{"text":"plain"}"#;
+        assert!(matches!(checked_text(ascii), Cow::Borrowed(b) if b == ascii));
+        let wide = "{\"text\":\"caf\u{e9} \u{2026}\"}".as_bytes();
+        assert!(matches!(checked_text(wide), Cow::Borrowed(b) if b == wide));
+        let broken = b"\"\xff\xfe\"";
+        assert_eq!(
+            checked_text(broken).as_ref(),
+            "\"\u{fffd}\u{fffd}\"".as_bytes()
+        );
+    }
 
     #[test]
     fn every_statement_size_is_a_power_of_two_up_to_the_chunk() {
