@@ -26,6 +26,11 @@ const MIGRATIONS: &[Migration] = &[create_v1, cheaper_rows_v2];
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// The page size of a new store: an event row is ~300 bytes, and bigger pages mean fewer WAL
+/// frames to write and fewer page splits per row (measured: 16 KiB took ~30% less CPU per
+/// event than SQLite's 4 KiB, and neither 32 nor 64 KiB less than 16). Older stores keep theirs.
+const PAGE_SIZE: i64 = 16 * 1024;
+
 /// How long one statement waits for another process's write lock before `SQLITE_BUSY`.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -261,6 +266,11 @@ fn prepare(conn: &mut Connection, path: &Path, create: Create) -> Result<(), Ope
     let verdict = judge(path, &id)?;
     let current = matches!(verdict, Verdict::Ours { version } if version == SCHEMA_VERSION);
     if !current {
+        if id.pages == 0 {
+            // Only a file with no pages yet takes a page size.
+            conn.pragma_update(None, "page_size", PAGE_SIZE)
+                .map_err(fail)?;
+        }
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;

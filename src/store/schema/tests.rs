@@ -353,3 +353,21 @@ fn a_migrated_store_takes_new_events_after_the_old_ones() {
     assert_eq!(seqs, [13, 14, 15, 16]);
     assert_eq!(events[3].payload, r#"{"text":"new 2"}"#);
 }
+
+#[test]
+fn a_new_store_has_big_pages_and_an_old_one_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let page_size = |path: &Path| -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .unwrap()
+    };
+    let new = dir.path().join("new.db");
+    drop(open(&new).unwrap());
+    assert_eq!(page_size(&new), PAGE_SIZE);
+    let old = dir.path().join("old.db");
+    std::fs::write(&old, V1_FIXTURE).unwrap();
+    drop(open(&old).unwrap());
+    assert_eq!(page_size(&old), 4096);
+}
