@@ -32,6 +32,7 @@ pub enum BenchError {
 pub fn bench_append(path: &Path, events: u64) -> Result<f64, BenchError> {
     let pace = Pace {
         per_flush: EVENTS_PER_FLUSH,
+        sessions: 1,
         pause: None,
     };
     append_run(path, events, pace, StoreOptions::default())
@@ -41,6 +42,8 @@ pub fn bench_append(path: &Path, events: u64) -> Result<f64, BenchError> {
 #[derive(Debug, Clone, Copy)]
 struct Pace {
     per_flush: u64,
+    /// Sessions the events go to in turn (1: all to one).
+    sessions: u64,
     /// A pause after each flush, like a core loop waiting for agents' output.
     pause: Option<Duration>,
 }
@@ -59,12 +62,16 @@ fn append_run(
             let _ = notice_tx.send(notice);
         })
         .map_err(BenchError::Start)?;
-    let session = SessionId::new(format!("bench-{}", uuid::Uuid::new_v4()));
+    let run = uuid::Uuid::new_v4();
+    let sessions: Vec<SessionId> = (0..pace.sessions.max(1))
+        .map(|k| SessionId::new(format!("bench-{run}-{k}")))
+        .collect();
     let role = Role::new("backend");
     let start = Instant::now();
     for n in 1..=events {
         let time = i64::try_from(n).unwrap_or(i64::MAX);
-        handle.append(&session, Some(&role), "update", time, |out| {
+        let session = &sessions[(n % sessions.len() as u64) as usize];
+        handle.append(session, Some(&role), "update", time, |out| {
             write_update_payload(out, n)
         });
         if n % pace.per_flush.max(1) == 0 {
@@ -153,7 +160,8 @@ mod tests {
     /// One run for an instruction count: `valgrind --tool=callgrind` on this test with
     /// `OUROCODUS_PROFILE_EVENTS` set to two sizes; the difference over the events is the
     /// cost of one (both threads, start-up cancelled out). `OUROCODUS_PROFILE_PER_FLUSH` sets
-    /// the events per flush (256), `OUROCODUS_PROFILE_LINGER_MS` the linger.
+    /// the events per flush (256), `OUROCODUS_PROFILE_SESSIONS` how many sessions take the
+    /// events in turn (1), `OUROCODUS_PROFILE_LINGER_MS` the linger.
     #[test]
     #[ignore = "a measurement: run under callgrind with OUROCODUS_PROFILE_EVENTS"]
     fn append_for_a_profile() {
@@ -161,6 +169,7 @@ mod tests {
         let events = var("OUROCODUS_PROFILE_EVENTS").unwrap_or(100_000);
         let pace = Pace {
             per_flush: var("OUROCODUS_PROFILE_PER_FLUSH").unwrap_or(EVENTS_PER_FLUSH),
+            sessions: var("OUROCODUS_PROFILE_SESSIONS").unwrap_or(1),
             pause: None,
         };
         let mut options = StoreOptions::default();
@@ -193,6 +202,7 @@ mod tests {
         const EVENTS: u64 = 50_000;
         let pace = Pace {
             per_flush: 8,
+            sessions: 1,
             pause: Some(Duration::from_micros(50)),
         };
         let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,7 @@
 
 mod names;
 mod rows;
+mod runs;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use super::batch::{Batch, Record, Records};
 use names::{NameCodes, NameTable};
 use rows::{CHUNK_ROWS, EventRow, InsertSql};
+use runs::{Run, Runs};
 
 const NEXT_ID: &str = "SELECT coalesce(max(id), 0) + 1 FROM events";
 const FIND_SESSION: &str = "SELECT id FROM sessions WHERE public_id = ?1";
@@ -24,8 +26,6 @@ const CREATE_SESSION: &str = "INSERT INTO sessions (public_id, cwd, created_at, 
 const SESSION_STATE: &str = "SELECT last_seq, title IS NOT NULL FROM sessions WHERE id = ?1";
 const SET_CWD: &str = "UPDATE sessions SET cwd = ?2 WHERE id = ?1";
 const SET_TITLE: &str = "UPDATE sessions SET title = ?2 WHERE id = ?1 AND title IS NULL";
-const INSERT_RUN: &str = "INSERT INTO runs (session, last_seq, first_seq, first_id) \
-                          VALUES (?1, ?2, ?3, ?4)";
 const TOUCH_SESSION: &str = "UPDATE sessions SET updated_at = max(updated_at, ?2), \
                              last_seq = ?3 WHERE id = ?1";
 
@@ -44,15 +44,8 @@ struct Open {
     next_seq: i64,
     titled: bool,
     last_time_ms: i64,
-    /// The run the session's rows are in so far, while they take consecutive rowids.
+    /// The run the session's rows go into (see `runs`).
     run: Option<Run>,
-}
-
-/// Seq `first_seq..next_seq` of a session at rowids `first_id..` in step.
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    first_seq: i64,
-    first_id: i64,
 }
 
 /// The writer's connection and what it keeps between transactions.
@@ -103,7 +96,7 @@ impl Inserter {
             .prepare_cached(NEXT_ID)?
             .query_row([], |row| row.get(0))?;
         let mut open: Vec<Open> = Vec::new();
-        let mut runs: Vec<(i64, i64, Run)> = Vec::new();
+        let mut runs = Runs::default();
         let mut rows: Vec<EventRow<'_>> = Vec::with_capacity(CHUNK_ROWS);
         // The session of the previous record, as events come in runs of one session.
         let mut current: Option<(&[u8], usize)> = None;
@@ -118,13 +111,7 @@ impl Inserter {
             };
             let at = match current {
                 Some((public_id, at)) if public_id == record.session => at,
-                _ => {
-                    // Another session's row comes next: the previous session's run ends.
-                    if let Some((_, before)) = current {
-                        end_run(&mut open[before], &mut runs);
-                    }
-                    open_session(&tx, session_ids, &mut open, &record)?
-                }
+                _ => open_session(&tx, session_ids, &mut open, &record)?,
             };
             current = Some((record.session, at));
             let session = &mut open[at];
@@ -134,7 +121,13 @@ impl Inserter {
                 None => None,
             };
             let kind = kinds.code(&tx, record.kind)?;
-            rows.push(event_row(next_id, session, &record, (role, kind)));
+            rows.push(event_row(
+                next_id,
+                session,
+                &mut runs,
+                &record,
+                (role, kind),
+            ));
             next_id += 1;
             if rows.len() == CHUNK_ROWS {
                 insert_sql.insert_all(&tx, &mut rows)?;
@@ -142,9 +135,9 @@ impl Inserter {
         }
         insert_sql.insert_all(&tx, &mut rows)?;
         for session in &mut open {
-            end_run(session, &mut runs);
+            runs.end(session.rowid, &mut session.run);
         }
-        insert_runs(&tx, &runs)?;
+        runs.insert(&tx)?;
         touch_sessions(&tx, &open)?;
         tx.commit()
     }
@@ -154,15 +147,13 @@ impl Inserter {
 fn event_row<'a>(
     id: i64,
     session: &mut Open,
+    runs: &mut Runs,
     record: &Record<'a>,
     (role, kind): (Option<i64>, i64),
 ) -> EventRow<'a> {
     let seq = session.next_seq;
     session.next_seq += 1;
-    session.run.get_or_insert(Run {
-        first_seq: seq,
-        first_id: id,
-    });
+    runs.add(session.rowid, &mut session.run, seq, id);
     session.last_time_ms = session.last_time_ms.max(record.time_ms);
     EventRow {
         id,
@@ -219,21 +210,6 @@ fn find_or_create_session(tx: &Transaction<'_>, record: &Record<'_>) -> rusqlite
     tx.prepare_cached(CREATE_SESSION)?
         .execute(params![public_id.as_ref(), record.time_ms])?;
     Ok(tx.last_insert_rowid())
-}
-
-/// Ends the session's current run, if any: kept as `(session, last_seq, run)`.
-fn end_run(session: &mut Open, runs: &mut Vec<(i64, i64, Run)>) {
-    if let Some(run) = session.run.take() {
-        runs.push((session.rowid, session.next_seq - 1, run));
-    }
-}
-
-fn insert_runs(tx: &Transaction<'_>, runs: &[(i64, i64, Run)]) -> rusqlite::Result<()> {
-    let mut insert = tx.prepare_cached(INSERT_RUN)?;
-    for (session, last_seq, run) in runs {
-        insert.execute(params![session, last_seq, run.first_seq, run.first_id])?;
-    }
-    Ok(())
 }
 
 /// Brings each written session's row up to date: its last seq and latest time.

@@ -76,17 +76,27 @@ pub struct LoggedEvent {
 
 const SESSION_COLUMNS: &str = "public_id, cwd, title, created_at, updated_at, last_seq";
 
-/// A session's events from its runs: each run is rows `first_id..` at seq `first_seq..=last_seq`,
-/// so the rows after seq ?2 are a rowid range, read in run order (the runs' primary key) and
-/// rowid order within. CROSS JOIN keeps `runs` the outer loop; role and kind names come from
-/// their tables.
-const EVENTS: &str = "SELECT e.seq, e.time, ro.name, k.name, e.payload \
-    FROM runs r CROSS JOIN events e \
-    ON e.id BETWEEN r.first_id + max(?2 + 1 - r.first_seq, 0) \
-        AND r.first_id + (r.last_seq - r.first_seq) \
-    LEFT JOIN roles ro ON ro.id = e.role JOIN kinds k ON k.id = e.kind \
-    WHERE r.session = (SELECT id FROM sessions WHERE public_id = ?1) AND r.last_seq > ?2 \
-    ORDER BY r.last_seq, e.id LIMIT ?3";
+/// Where a run's rows after seq ?2 start: at the exact rowid when the run has no other
+/// session's rows (rowid and seq rise in step), else at its first row.
+macro_rules! run_rows {
+    () => {
+        "FROM runs r CROSS JOIN events e \
+        ON e.id BETWEEN r.first_id + iif(r.last_id - r.first_id = r.last_seq - r.first_seq, \
+            max(?2 + 1 - r.first_seq, 0), 0) AND r.last_id \
+        AND e.session = r.session AND e.seq > ?2 \
+        LEFT JOIN roles ro ON ro.id = e.role JOIN kinds k ON k.id = e.kind \
+        WHERE r.session = (SELECT id FROM sessions WHERE public_id = ?1) AND r.last_seq > ?2"
+    };
+}
+
+/// A session's events after seq ?2 from its runs (see `insert/runs.rs`): a rowid range each,
+/// read in run order (the runs' primary key) and rowid order within. CROSS JOIN keeps `runs`
+/// the outer loop; role and kind names come from their tables.
+const EVENTS: &str = concat!(
+    "SELECT e.seq, e.time, ro.name, k.name, e.payload ",
+    run_rows!(),
+    " ORDER BY r.last_seq, e.id LIMIT ?3"
+);
 
 /// A role filter: `?N` is the role's name, or NULL for every role.
 macro_rules! role_filter {
@@ -112,12 +122,9 @@ const LOG_ALL: &str = concat!(
 
 /// As `EVENTS`, with the rowid for the position and a role filter.
 const LOG_SESSION: &str = concat!(
-    "SELECT e.id, ?1, e.seq, e.time, ro.name, k.name, e.payload \
-    FROM runs r CROSS JOIN events e \
-    ON e.id BETWEEN r.first_id + max(?2 + 1 - r.first_seq, 0) \
-        AND r.first_id + (r.last_seq - r.first_seq) \
-    LEFT JOIN roles ro ON ro.id = e.role JOIN kinds k ON k.id = e.kind \
-    WHERE r.session = (SELECT id FROM sessions WHERE public_id = ?1) AND r.last_seq > ?2 AND ",
+    "SELECT e.id, ?1, e.seq, e.time, ro.name, k.name, e.payload ",
+    run_rows!(),
+    " AND ",
     role_filter!(3),
     " ORDER BY r.last_seq, e.id LIMIT ?4"
 );

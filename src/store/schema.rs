@@ -65,11 +65,11 @@ fn create_v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 
 /// Version 2, for a cheaper row. `events` has no index of its own: appended in rowid order
 /// only (an index entry per event cost more than the row), its events are found by `runs`: a
-/// run is seq `first_seq..=last_seq` of one session at rowids `first_id..` in step, one or a few
-/// per session per transaction (the writer keeps seq gap-free by reading `sessions.last_seq`
-/// under the write lock). Roles and kinds are codes into `roles` and `kinds`. Migrating copies
-/// `events` once (SQLite cannot drop a UNIQUE constraint) and finds the runs of the old rows:
-/// rows of a session whose rowid and seq rise in step.
+/// run is seq `first_seq..=last_seq` of one session, its rows of rowids `first_id..=last_id`
+/// (see `insert/runs.rs`; the writer keeps seq gap-free by reading `sessions.last_seq` under the
+/// write lock). Roles and kinds are codes into `roles` and `kinds`. Migrating copies `events`
+/// once (SQLite cannot drop a UNIQUE constraint) and finds runs in the old rows: rows of a
+/// session whose rowid and seq rise in step.
 fn cheaper_rows_v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "CREATE TABLE roles (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -96,10 +96,12 @@ fn cheaper_rows_v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
              last_seq INTEGER NOT NULL,
              first_seq INTEGER NOT NULL,
              first_id INTEGER NOT NULL,
+             last_id INTEGER NOT NULL,
              PRIMARY KEY (session, last_seq)
          ) WITHOUT ROWID;
-         INSERT INTO runs (session, last_seq, first_seq, first_id)
-             SELECT session, max(seq), min(seq), min(id) FROM events GROUP BY session, id - seq;
+         INSERT INTO runs (session, last_seq, first_seq, first_id, last_id)
+             SELECT session, max(seq), min(seq), min(id), max(id) FROM events
+             GROUP BY session, id - seq;
          UPDATE sessions SET last_seq =
              coalesce((SELECT max(last_seq) FROM runs WHERE session = sessions.id), 0);",
     )
