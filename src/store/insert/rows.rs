@@ -125,20 +125,16 @@ fn insert_sql(rows: usize) -> String {
     sql
 }
 
+/// Binds each value with its own type (no `dyn ToSql`: the conversions inline).
 fn bind_rows(stmt: &mut rusqlite::Statement<'_>, rows: &[EventRow<'_>]) -> rusqlite::Result<()> {
     for (i, row) in rows.iter().enumerate() {
         let first = i * PARAMS_PER_ROW + 1;
-        let values: [&dyn ToSql; PARAMS_PER_ROW] = [
-            &row.session,
-            &row.seq,
-            &row.time_ms,
-            &row.role,
-            &row.kind,
-            &Text(row.payload.as_ref()),
-        ];
-        for (offset, value) in values.into_iter().enumerate() {
-            stmt.raw_bind_parameter(first + offset, value)?;
-        }
+        stmt.raw_bind_parameter(first, row.session)?;
+        stmt.raw_bind_parameter(first + 1, row.seq)?;
+        stmt.raw_bind_parameter(first + 2, row.time_ms)?;
+        stmt.raw_bind_parameter(first + 3, row.role)?;
+        stmt.raw_bind_parameter(first + 4, row.kind)?;
+        stmt.raw_bind_parameter(first + 5, Text(row.payload.as_ref()))?;
     }
     Ok(())
 }
