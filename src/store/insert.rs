@@ -51,12 +51,24 @@ struct Open {
 /// The writer's connection and what it keeps between transactions.
 pub(crate) struct Inserter {
     conn: Connection,
-    /// Only rows known to be committed: cleared on any failed transaction, which may have
-    /// created some of them.
+    known: Known,
+    insert_sql: InsertSql,
+}
+
+/// Rowids and codes looked up once and remembered. Only rows known to be committed: forgotten
+/// after any failed transaction, which may have created some of them.
+struct Known {
     session_ids: SessionIds,
     roles: NameCodes,
     kinds: NameCodes,
-    insert_sql: InsertSql,
+}
+
+impl Known {
+    fn forget(&mut self) {
+        self.session_ids.clear();
+        self.roles.forget();
+        self.kinds.forget();
+    }
 }
 
 impl Inserter {
@@ -65,9 +77,11 @@ impl Inserter {
         conn.set_prepared_statement_cache_capacity(insert_sql.sizes() + 16);
         Inserter {
             conn,
-            session_ids: SessionIds::default(),
-            roles: NameCodes::new(NameTable::Roles),
-            kinds: NameCodes::new(NameTable::Kinds),
+            known: Known {
+                session_ids: SessionIds::default(),
+                roles: NameCodes::new(NameTable::Roles),
+                kinds: NameCodes::new(NameTable::Kinds),
+            },
             insert_sql,
         }
     }
@@ -76,70 +90,92 @@ impl Inserter {
     pub fn write(&mut self, batches: &[Batch]) -> rusqlite::Result<()> {
         let result = self.write_once(batches);
         if result.is_err() {
-            self.session_ids.clear();
-            self.roles.forget();
-            self.kinds.forget();
+            self.known.forget();
         }
         result
     }
 
     fn write_once(&mut self, batches: &[Batch]) -> rusqlite::Result<()> {
-        let Inserter {
-            conn,
-            session_ids,
-            roles,
-            kinds,
-            insert_sql,
-        } = self;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut next_id: i64 = tx
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let next_id = tx
             .prepare_cached(NEXT_ID)?
             .query_row([], |row| row.get(0))?;
-        let mut open: Vec<Open> = Vec::new();
-        let mut runs = Runs::default();
-        let mut rows: Vec<EventRow<'_>> = Vec::with_capacity(CHUNK_ROWS);
-        // The session of the previous record, as events come in runs of one session.
-        let mut current: Option<(&[u8], usize)> = None;
+        let mut written = Written::new(next_id);
         for record in batches.iter().flat_map(|batch| Records::new(&batch.bytes)) {
-            let record = match record {
-                Ok(record) => record,
+            match record {
+                Ok(record) => written.add(&tx, &mut self.known, &record)?,
                 // Our own encoding: a bug, not a reason to lose the other batches.
-                Err(e) => {
-                    tracing::error!(error = %e, "rest of an event batch skipped");
-                    continue;
-                }
-            };
-            let at = match current {
-                Some((public_id, at)) if public_id == record.session => at,
-                _ => open_session(&tx, session_ids, &mut open, &record)?,
-            };
-            current = Some((record.session, at));
-            let session = &mut open[at];
-            apply_session_fields(&tx, session, &record)?;
-            let role = match record.role {
-                Some(role) => Some(roles.code(&tx, role)?),
-                None => None,
-            };
-            let kind = kinds.code(&tx, record.kind)?;
-            rows.push(event_row(
-                next_id,
-                session,
-                &mut runs,
-                &record,
-                (role, kind),
-            ));
-            next_id += 1;
-            if rows.len() == CHUNK_ROWS {
-                insert_sql.insert_all(&tx, &mut rows)?;
+                Err(e) => tracing::error!(error = %e, "rest of an event batch skipped"),
+            }
+            if written.rows.len() == CHUNK_ROWS {
+                self.insert_sql.insert_all(&tx, &mut written.rows)?;
             }
         }
-        insert_sql.insert_all(&tx, &mut rows)?;
-        for session in &mut open {
-            runs.end(session.rowid, &mut session.run);
-        }
-        runs.insert(&tx)?;
-        touch_sessions(&tx, &open)?;
+        self.insert_sql.insert_all(&tx, &mut written.rows)?;
+        written.finish(&tx)?;
         tx.commit()
+    }
+}
+
+/// What one transaction has written so far, borrowing its batches.
+struct Written<'b> {
+    /// The rowid the next row gets.
+    next_id: i64,
+    open: Vec<Open>,
+    runs: Runs,
+    /// Rows not yet inserted (fewer than `CHUNK_ROWS`).
+    rows: Vec<EventRow<'b>>,
+    /// The session of the previous record and its index in `open`, as events come in runs
+    /// of one session.
+    current: Option<(&'b [u8], usize)>,
+}
+
+impl<'b> Written<'b> {
+    fn new(next_id: i64) -> Self {
+        Written {
+            next_id,
+            open: Vec::new(),
+            runs: Runs::default(),
+            rows: Vec::with_capacity(CHUNK_ROWS),
+            current: None,
+        }
+    }
+
+    /// Adds the record's row (inserted later, with others) and applies its session fields.
+    fn add(
+        &mut self,
+        tx: &Transaction<'_>,
+        known: &mut Known,
+        record: &Record<'b>,
+    ) -> rusqlite::Result<()> {
+        let at = match self.current {
+            Some((public_id, at)) if public_id == record.session => at,
+            _ => open_session(tx, &mut known.session_ids, &mut self.open, record)?,
+        };
+        self.current = Some((record.session, at));
+        let session = &mut self.open[at];
+        apply_session_fields(tx, session, record)?;
+        let role = match record.role {
+            Some(role) => Some(known.roles.code(tx, role)?),
+            None => None,
+        };
+        let kind = known.kinds.code(tx, record.kind)?;
+        let codes = (role, kind);
+        let row = event_row(self.next_id, session, &mut self.runs, record, codes);
+        self.rows.push(row);
+        self.next_id += 1;
+        Ok(())
+    }
+
+    /// Inserts the runs and brings the sessions' rows up to date (the rows are inserted).
+    fn finish(mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        for session in &mut self.open {
+            self.runs.end(session.rowid, &mut session.run);
+        }
+        self.runs.insert(tx)?;
+        touch_sessions(tx, &self.open)
     }
 }
 
