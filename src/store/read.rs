@@ -84,7 +84,7 @@ macro_rules! run_rows {
         ON e.id BETWEEN r.first_id + iif(r.last_id - r.first_id = r.last_seq - r.first_seq, \
             max(?2 + 1 - r.first_seq, 0), 0) AND r.last_id \
         AND e.session = r.session AND e.seq > ?2 \
-        LEFT JOIN roles ro ON ro.id = e.role JOIN kinds k ON k.id = e.kind \
+        LEFT JOIN roles ro ON ro.id = e.role_id JOIN kinds k ON k.id = e.kind_id \
         WHERE r.session = (SELECT id FROM sessions WHERE public_id = ?1) AND r.last_seq > ?2"
     };
 }
@@ -104,7 +104,7 @@ macro_rules! role_filter {
         concat!(
             "(?",
             $n,
-            " IS NULL OR e.role = (SELECT id FROM roles WHERE name = ?",
+            " IS NULL OR e.role_id = (SELECT id FROM roles WHERE name = ?",
             $n,
             "))"
         )
@@ -114,7 +114,7 @@ macro_rules! role_filter {
 const LOG_ALL: &str = concat!(
     "SELECT e.id, s.public_id, e.seq, e.time, ro.name, k.name, e.payload \
     FROM events e JOIN sessions s ON s.id = e.session \
-    LEFT JOIN roles ro ON ro.id = e.role JOIN kinds k ON k.id = e.kind \
+    LEFT JOIN roles ro ON ro.id = e.role_id JOIN kinds k ON k.id = e.kind_id \
     WHERE e.id > ?1 AND ",
     role_filter!(2),
     " ORDER BY e.id LIMIT ?3"

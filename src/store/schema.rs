@@ -67,9 +67,11 @@ fn create_v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// only (an index entry per event cost more than the row), its events are found by `runs`: a
 /// run is seq `first_seq..=last_seq` of one session, its rows of rowids `first_id..=last_id`
 /// (see `insert/runs.rs`; the writer keeps seq gap-free by reading `sessions.last_seq` under the
-/// write lock). Roles and kinds are codes into `roles` and `kinds`. Migrating copies `events`
-/// once (SQLite cannot drop a UNIQUE constraint) and finds runs in the old rows: rows of a
-/// session whose rowid and seq rise in step.
+/// write lock). Roles and kinds are codes into `roles` and `kinds`, in columns named anew
+/// (`role_id`, `kind_id`) so that a version 1 process still running fails to write rather than
+/// write rows no run finds. Migrating copies `events` once (SQLite cannot drop a UNIQUE
+/// constraint) and finds runs in the old rows: rows of a session whose rowid and seq rise in
+/// step.
 fn cheaper_rows_v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "CREATE TABLE roles (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -81,11 +83,11 @@ fn cheaper_rows_v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
              session INTEGER NOT NULL,
              seq INTEGER NOT NULL,
              time INTEGER NOT NULL,
-             role INTEGER,
-             kind INTEGER NOT NULL,
+             role_id INTEGER,
+             kind_id INTEGER NOT NULL,
              payload TEXT NOT NULL
          );
-         INSERT INTO events_v2 (id, session, seq, time, role, kind, payload)
+         INSERT INTO events_v2 (id, session, seq, time, role_id, kind_id, payload)
              SELECT e.id, e.session, e.seq, e.time, r.id, k.id, e.payload
              FROM events e LEFT JOIN roles r ON r.name = e.role JOIN kinds k ON k.name = e.kind
              ORDER BY e.id;

@@ -13,7 +13,7 @@ use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
 /// Rows per statement at most (6 parameters each, well under SQLite's limit of 32766).
 pub(super) const CHUNK_ROWS: usize = 64;
 /// The columns of one row, in binding order.
-const COLUMNS: &str = "session, seq, time, role, kind, payload";
+const COLUMNS: &str = "session, seq, time, role_id, kind_id, payload";
 const PARAMS_PER_ROW: usize = 6;
 
 /// One event row, borrowing the batch it came from.

@@ -371,3 +371,20 @@ fn a_new_store_has_big_pages_and_an_old_one_keeps_its_own() {
     drop(open(&old).unwrap());
     assert_eq!(page_size(&old), 4096);
 }
+
+#[test]
+fn a_version_1_writer_still_running_cannot_write_into_version_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    std::fs::write(&path, V1_FIXTURE).unwrap();
+    let old_writer = Connection::open(&path).unwrap();
+    let v1_insert = "INSERT INTO events (session, seq, time, role, kind, payload) \
+                     VALUES (1, 99, 5000, 'backend', 'update', '{}')";
+    old_writer.execute(v1_insert, []).unwrap();
+    old_writer
+        .execute("DELETE FROM events WHERE seq = 99", [])
+        .unwrap();
+    drop(open(&path).unwrap());
+    let err = old_writer.execute(v1_insert, []).unwrap_err();
+    assert!(err.to_string().contains("no column named role"), "{err}");
+}
