@@ -8,8 +8,8 @@
 //! - `handle`  the core's side: append without waiting, flush, backpressure, exit.
 //! - `inbox`   the hand-over to the writer: when it commits (linger, urgent flushes), buffers.
 //! - `writer`  the writer thread: transactions, settling, failure notices.
-//! - `insert`  the SQL of one write transaction: rows several to a statement, seq numbers,
-//!             runs (how replay finds a session's rows), role and kind codes, session rows.
+//! - `insert`  the SQL of one write transaction: rows several to a statement, seq numbers, runs
+//!   (how replay finds a session's rows), role and kind codes, session rows.
 //! - `read`    queries: sessions, replay, the log.
 //! - `time`    ISO 8601 and clock formatting of unix milliseconds.
 //! - `render`, `cli`  `ourocodus log` and `ourocodus sessions`.
