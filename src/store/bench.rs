@@ -229,4 +229,43 @@ mod tests {
             );
         }
     }
+
+    /// From flush to `Settled` for one event at a time, as a prompt's answer waits for it:
+    /// `flush_urgent` against `flush` (which lingers), interleaved.
+    #[test]
+    #[ignore = "a measurement: run with --release --ignored --nocapture"]
+    fn settle_latency_of_one_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("latency.db"), StoreOptions::default()).unwrap();
+        let (tx, notices) = mpsc::channel();
+        let mut handle = store
+            .start_writer(move |notice| {
+                let _ = tx.send(notice);
+            })
+            .unwrap();
+        let session = SessionId::new("latency");
+        let mut samples = [Vec::new(), Vec::new()];
+        for n in 1..=400u64 {
+            handle.append(&session, None, "say", 1, |out| out.extend_from_slice(b"{}"));
+            let urgent = n % 2 == 0;
+            let start = Instant::now();
+            if urgent {
+                handle.flush_urgent();
+            } else {
+                handle.flush();
+            }
+            wait_settled(&notices, n).unwrap();
+            samples[usize::from(urgent)].push(start.elapsed());
+        }
+        for (name, mut times) in ["flush", "flush_urgent"].into_iter().zip(samples) {
+            times.sort();
+            let p = |q: usize| times[times.len() * q / 100];
+            println!(
+                "{name}: one event settled in p50 {:?}, p99 {:?}",
+                p(50),
+                p(99)
+            );
+        }
+        handle.close().wait_blocking(SETTLE_TIMEOUT);
+    }
 }
