@@ -65,13 +65,15 @@ fn push_payload(buf: &mut Vec<u8>, write_payload: impl FnOnce(&mut Vec<u8>)) {
     buf[length_at..length_at + 4].copy_from_slice(&(length as u32).to_le_bytes());
 }
 
-/// One decoded record, borrowing the batch's bytes.
+/// One decoded record, borrowing the batch's bytes. The names were `str`s when encoded; they
+/// are checked as UTF-8 where they are first used, not on every record (most records repeat
+/// the names of the one before).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Record<'a> {
     pub time_ms: i64,
-    pub session: &'a str,
-    pub role: Option<&'a str>,
-    pub kind: &'a str,
+    pub session: &'a [u8],
+    pub role: Option<&'a [u8]>,
+    pub kind: &'a [u8],
     /// Meant to be one JSON value; only checked as UTF-8 where it is stored.
     pub payload: &'a [u8],
 }
@@ -109,19 +111,12 @@ impl<'a> Records<'a> {
         self.take(length as usize, what)
     }
 
-    fn take_str(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
-        std::str::from_utf8(self.take_bytes(what)?).map_err(|_| DecodeError(what))
-    }
-
-    fn take_role(&mut self) -> Result<Option<&'a str>, DecodeError> {
+    fn take_role(&mut self) -> Result<Option<&'a [u8]>, DecodeError> {
         let length = self.take_u32("role")?;
         if length == NO_ROLE {
             return Ok(None);
         }
-        let bytes = self.take(length as usize, "role")?;
-        std::str::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| DecodeError("role"))
+        self.take(length as usize, "role").map(Some)
     }
 
     fn record(&mut self) -> Result<Record<'a>, DecodeError> {
@@ -130,9 +125,9 @@ impl<'a> Records<'a> {
         time_bytes.copy_from_slice(time);
         Ok(Record {
             time_ms: i64::from_le_bytes(time_bytes),
-            session: self.take_str("session")?,
+            session: self.take_bytes("session")?,
             role: self.take_role()?,
-            kind: self.take_str("kind")?,
+            kind: self.take_bytes("kind")?,
             payload: self.take_bytes("payload")?,
         })
     }
@@ -178,9 +173,9 @@ mod tests {
             let decoded: Vec<Record<'_>> = Records::new(&buf).collect::<Result<_, _>>().unwrap();
             prop_assert_eq!(decoded.len(), records.len());
             for (got, (session, role, kind, time, payload)) in decoded.iter().zip(&records) {
-                prop_assert_eq!(got.session, session.as_str());
-                prop_assert_eq!(got.role, role.as_deref());
-                prop_assert_eq!(got.kind, kind.as_str());
+                prop_assert_eq!(got.session, session.as_bytes());
+                prop_assert_eq!(got.role, role.as_deref().map(str::as_bytes));
+                prop_assert_eq!(got.kind, kind.as_bytes());
                 prop_assert_eq!(got.time_ms, *time);
                 prop_assert_eq!(got.payload, payload.as_bytes());
             }
@@ -223,6 +218,6 @@ mod tests {
         push_record(&mut buf, &long, Some(&long), &long, 1, |out| out.push(b'1'));
         let record = Records::new(&buf).next().unwrap().unwrap();
         assert_eq!(record.session.len(), MAX_NAME_BYTES);
-        assert!(long.starts_with(record.kind));
+        assert!(long.as_bytes().starts_with(record.kind));
     }
 }

@@ -1,15 +1,15 @@
-//! The core's side of the writer: events go into a pending batch without I/O or waiting, whole
-//! batches go to the writer thread, and a byte count of the backlog gives backpressure. Knows
-//! the batch encoding and the channels; nothing of SQL.
+//! The core's side of the writer: events go into a pending batch without I/O or waiting, and
+//! each flush hands it to the writer through the inbox; a byte count of the backlog gives
+//! backpressure. Knows the batch encoding and the inbox; nothing of SQL.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::batch::{self, Batch};
+use super::batch;
+use super::inbox::{BUFFER_BYTES, Inbox};
 use crate::ids::{Role, SessionId};
 
 /// Above this many handed-over bytes not yet written, the store counts as congested.
@@ -18,10 +18,6 @@ pub const HIGH_WATER_BYTES: usize = 8 * 1024 * 1024;
 pub const LOW_WATER_BYTES: usize = 2 * 1024 * 1024;
 /// A pending batch this large is handed over at once, whatever the core's loop does.
 const FLUSH_BYTES: usize = 256 * 1024;
-/// Room in a fresh buffer, so the event that crosses `FLUSH_BYTES` rarely makes it grow.
-pub(crate) const BUFFER_BYTES: usize = 2 * FLUSH_BYTES;
-/// Spent buffers waiting for reuse, at most (more are dropped).
-pub(crate) const SPARE_BUFFERS: usize = 8;
 
 /// The backlog both threads see: an atomic count, since it is all they share.
 #[derive(Debug, Default)]
@@ -45,9 +41,10 @@ impl Backlog {
     }
 }
 
-/// Appends events for the writer thread. Owned by the core's one task: `append` and `flush`
-/// take `&mut self` and never block. Dropping it hands over what is pending and lets the writer
-/// commit everything and end; `exit()` tells when it has.
+/// Appends events for the writer thread. Owned by the core's one task: `append` and the
+/// flushes take `&mut self` and never block (the inbox's lock is held only for a push or a
+/// short copy). Dropping it hands over what is pending and lets the writer commit everything
+/// and end; `exit()` tells when it has.
 pub struct StoreHandle {
     /// Events appended since the last flush.
     pending: Vec<u8>,
@@ -55,39 +52,32 @@ pub struct StoreHandle {
     next_number: u64,
     /// The number of the last event handed over.
     flushed_through: u64,
-    /// `None` once closed, so the writer sees the end of its input.
-    batches_tx: Option<mpsc::Sender<Batch>>,
-    /// Buffers the writer is done with, reused so steady appending allocates nothing.
-    spare_rx: mpsc::Receiver<Vec<u8>>,
+    inbox: Arc<Inbox>,
     backlog: Arc<Backlog>,
     exit: WriterExit,
 }
 
-/// The writer's ends of the handle's channels.
+/// The writer's ends of what the handle shares.
 pub(crate) struct WriterInput {
-    pub batches_rx: mpsc::Receiver<Batch>,
-    pub spare_tx: mpsc::SyncSender<Vec<u8>>,
+    pub inbox: Arc<Inbox>,
     pub backlog: Arc<Backlog>,
     pub exit: ExitGuard,
 }
 
-pub(crate) fn channel() -> (StoreHandle, WriterInput) {
-    let (batches_tx, batches_rx) = mpsc::channel();
-    let (spare_tx, spare_rx) = mpsc::sync_channel(SPARE_BUFFERS);
+pub(crate) fn channel(linger: Duration) -> (StoreHandle, WriterInput) {
+    let inbox = Arc::new(Inbox::new(linger));
     let backlog = Arc::new(Backlog::default());
     let exit = WriterExit(Arc::new(ExitSignal::default()));
     let handle = StoreHandle {
         pending: Vec::with_capacity(BUFFER_BYTES),
         next_number: 1,
         flushed_through: 0,
-        batches_tx: Some(batches_tx),
-        spare_rx,
+        inbox: inbox.clone(),
         backlog: backlog.clone(),
         exit: exit.clone(),
     };
     let input = WriterInput {
-        batches_rx,
-        spare_tx,
+        inbox,
         backlog,
         exit: ExitGuard(exit.0),
     };
@@ -117,32 +107,38 @@ impl StoreHandle {
         let number = self.next_number;
         self.next_number += 1;
         if self.pending.len() >= FLUSH_BYTES {
-            self.flush();
+            self.hand_over(false);
         }
         number
     }
 
-    /// Hands the pending batch to the writer thread (once per core loop iteration).
+    /// Hands the pending events to the writer (once per core loop iteration). The writer may
+    /// wait up to the linger (`StoreOptions::linger`) for more before it commits them.
     pub fn flush(&mut self) {
-        if self.pending.is_empty() {
+        self.hand_over(false);
+    }
+
+    /// Hands the pending events to the writer and has it commit everything handed over
+    /// without lingering: for when a client's answer waits for the commit.
+    pub fn flush_urgent(&mut self) {
+        self.hand_over(true);
+    }
+
+    fn hand_over(&mut self, urgent: bool) {
+        if self.pending.is_empty() && !urgent {
             return;
         }
-        let fresh = self
-            .spare_rx
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BUFFER_BYTES));
-        let bytes = std::mem::replace(&mut self.pending, fresh);
-        let batch = Batch {
-            through: self.next_number - 1,
-            bytes,
-        };
-        self.flushed_through = batch.through;
-        let size = batch.bytes.len();
+        let size = self.pending.len();
+        let through = self.next_number - 1;
         self.backlog.add(size);
-        let sent = self.batches_tx.as_ref().map(|tx| tx.send(batch));
-        if !matches!(sent, Some(Ok(()))) {
-            tracing::error!(bytes = size, "store writer gone; events not recorded");
-            self.backlog.release(size);
+        match self.inbox.put(&mut self.pending, through, urgent) {
+            Ok(()) => self.flushed_through = through,
+            Err(_) => {
+                if size > 0 {
+                    tracing::error!(bytes = size, "store writer gone; events not recorded");
+                }
+                self.backlog.release(size);
+            }
         }
     }
 
@@ -184,8 +180,8 @@ impl StoreHandle {
 
 impl Drop for StoreHandle {
     fn drop(&mut self) {
-        self.flush();
-        self.batches_tx = None;
+        self.hand_over(false);
+        self.inbox.close();
         tracing::debug!(through = self.flushed_through, "store handle closed");
     }
 }

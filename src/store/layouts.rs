@@ -1,5 +1,7 @@
 //! Test-only: the append rate of candidate `events` layouts, measured interleaved in one run so
 //! the figures compare on this shared machine. Knows SQL and timing, nothing of the writer thread.
+//! Schema version 2 took the last layout (no index), with `runs` to find a session's rows
+//! (`insert/runs.rs`); the per-event cost of the whole writer is measured in `bench.rs`.
 //!
 //! `cargo test --release store::layouts -- --ignored --nocapture`
 

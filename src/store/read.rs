@@ -76,17 +76,58 @@ pub struct LoggedEvent {
 
 const SESSION_COLUMNS: &str = "public_id, cwd, title, created_at, updated_at, last_seq";
 
-const EVENTS: &str = "SELECT seq, time, role, kind, payload FROM events \
-    WHERE session = (SELECT id FROM sessions WHERE public_id = ?1) AND seq > ?2 \
-    ORDER BY seq LIMIT ?3";
+/// Where a run's rows after seq ?2 start: at the exact rowid when the run has no other
+/// session's rows (rowid and seq rise in step), else at its first row.
+macro_rules! run_rows {
+    () => {
+        "FROM runs r CROSS JOIN events e \
+        ON e.id BETWEEN r.first_id + iif(r.last_id - r.first_id = r.last_seq - r.first_seq, \
+            max(?2 + 1 - r.first_seq, 0), 0) AND r.last_id \
+        AND e.session = r.session AND e.seq > ?2 \
+        LEFT JOIN roles ro ON ro.id = e.role_id JOIN kinds k ON k.id = e.kind_id \
+        WHERE r.session = (SELECT id FROM sessions WHERE public_id = ?1) AND r.last_seq > ?2"
+    };
+}
 
-const LOG_ALL: &str = "SELECT e.id, s.public_id, e.seq, e.time, e.role, e.kind, e.payload \
+/// A session's events after seq ?2 from its runs (see `insert/runs.rs`): a rowid range each,
+/// read in run order (the runs' primary key) and rowid order within. CROSS JOIN keeps `runs`
+/// the outer loop; role and kind names come from their tables.
+const EVENTS: &str = concat!(
+    "SELECT e.seq, e.time, ro.name, k.name, e.payload ",
+    run_rows!(),
+    " ORDER BY r.last_seq, e.id LIMIT ?3"
+);
+
+/// A role filter: `?N` is the role's name, or NULL for every role.
+macro_rules! role_filter {
+    ($n:literal) => {
+        concat!(
+            "(?",
+            $n,
+            " IS NULL OR e.role_id = (SELECT id FROM roles WHERE name = ?",
+            $n,
+            "))"
+        )
+    };
+}
+
+const LOG_ALL: &str = concat!(
+    "SELECT e.id, s.public_id, e.seq, e.time, ro.name, k.name, e.payload \
     FROM events e JOIN sessions s ON s.id = e.session \
-    WHERE e.id > ?1 AND (?2 IS NULL OR e.role = ?2) ORDER BY e.id LIMIT ?3";
+    LEFT JOIN roles ro ON ro.id = e.role_id JOIN kinds k ON k.id = e.kind_id \
+    WHERE e.id > ?1 AND ",
+    role_filter!(2),
+    " ORDER BY e.id LIMIT ?3"
+);
 
-const LOG_SESSION: &str = "SELECT e.id, ?1, e.seq, e.time, e.role, e.kind, e.payload \
-    FROM events e WHERE e.session = (SELECT id FROM sessions WHERE public_id = ?1) \
-    AND e.seq > ?2 AND (?3 IS NULL OR e.role = ?3) ORDER BY e.seq LIMIT ?4";
+/// As `EVENTS`, with the rowid for the position and a role filter.
+const LOG_SESSION: &str = concat!(
+    "SELECT e.id, ?1, e.seq, e.time, ro.name, k.name, e.payload ",
+    run_rows!(),
+    " AND ",
+    role_filter!(3),
+    " ORDER BY r.last_seq, e.id LIMIT ?4"
+);
 
 impl StoreReader {
     /// Opens the store at `path`: a missing or empty file is `OpenError::Missing`.

@@ -19,12 +19,17 @@ pub const APPLICATION_ID: i32 = 0x4F55_524F;
 /// One step from schema version `n` to `n + 1`, run inside the opening transaction.
 type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
-/// Step `i` takes the schema from version `i` to `i + 1`: adding version 2 means adding one
+/// Step `i` takes the schema from version `i` to `i + 1`: adding version 3 means adding one
 /// function here.
-const MIGRATIONS: &[Migration] = &[create_v1];
+const MIGRATIONS: &[Migration] = &[create_v1, cheaper_rows_v2];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The page size of a new store: an event row is ~300 bytes, and bigger pages mean fewer WAL
+/// frames to write and fewer page splits per row (measured: 16 KiB took ~30% less CPU per
+/// event than SQLite's 4 KiB, and neither 32 nor 64 KiB less than 16). Older stores keep theirs.
+const PAGE_SIZE: i64 = 16 * 1024;
 
 /// How long one statement waits for another process's write lock before `SQLITE_BUSY`.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,8 +37,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Version 1. `sessions.id` is internal (events refer to it: an integer is smaller than the
 /// public id on every row); `last_seq` is the session's event count, as seq is gap-free from one.
 /// `events` is a rowid table: the rowid is the global commit order `log --follow` polls, and
-/// UNIQUE(session, seq) serves replay and catches another process's concurrent appends (the
-/// layout measured fastest among those that serve both; see `layouts.rs`).
+/// UNIQUE(session, seq) served replay.
 fn create_v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "CREATE TABLE sessions (
@@ -56,6 +60,52 @@ fn create_v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
              payload TEXT NOT NULL,
              UNIQUE (session, seq)
          );",
+    )
+}
+
+/// Version 2, for a cheaper row. `events` has no index of its own: appended in rowid order
+/// only (an index entry per event cost more than the row), its events are found by `runs`: a
+/// run is seq `first_seq..=last_seq` of one session, its rows of rowids `first_id..=last_id`
+/// (see `insert/runs.rs`; the writer keeps seq gap-free by reading `sessions.last_seq` under the
+/// write lock). Roles and kinds are codes into `roles` and `kinds`, in columns named anew
+/// (`role_id`, `kind_id`) so that a version 1 process still running fails to write rather than
+/// write rows no run finds. Migrating copies `events` once (SQLite cannot drop a UNIQUE
+/// constraint) and finds runs in the old rows: rows of a session whose rowid and seq rise in
+/// step.
+fn cheaper_rows_v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE roles (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+         CREATE TABLE kinds (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+         INSERT INTO roles (name) SELECT DISTINCT role FROM events WHERE role IS NOT NULL;
+         INSERT INTO kinds (name) SELECT DISTINCT kind FROM events;
+         CREATE TABLE events_v2 (
+             id INTEGER PRIMARY KEY,
+             session INTEGER NOT NULL,
+             seq INTEGER NOT NULL,
+             time INTEGER NOT NULL,
+             role_id INTEGER,
+             kind_id INTEGER NOT NULL,
+             payload TEXT NOT NULL
+         );
+         INSERT INTO events_v2 (id, session, seq, time, role_id, kind_id, payload)
+             SELECT e.id, e.session, e.seq, e.time, r.id, k.id, e.payload
+             FROM events e LEFT JOIN roles r ON r.name = e.role JOIN kinds k ON k.name = e.kind
+             ORDER BY e.id;
+         DROP TABLE events;
+         ALTER TABLE events_v2 RENAME TO events;
+         CREATE TABLE runs (
+             session INTEGER NOT NULL,
+             last_seq INTEGER NOT NULL,
+             first_seq INTEGER NOT NULL,
+             first_id INTEGER NOT NULL,
+             last_id INTEGER NOT NULL,
+             PRIMARY KEY (session, last_seq)
+         ) WITHOUT ROWID;
+         INSERT INTO runs (session, last_seq, first_seq, first_id, last_id)
+             SELECT session, max(seq), min(seq), min(id), max(id) FROM events
+             GROUP BY session, id - seq;
+         UPDATE sessions SET last_seq =
+             coalesce((SELECT max(last_seq) FROM runs WHERE session = sessions.id), 0);",
     )
 }
 
@@ -220,6 +270,11 @@ fn prepare(conn: &mut Connection, path: &Path, create: Create) -> Result<(), Ope
     let verdict = judge(path, &id)?;
     let current = matches!(verdict, Verdict::Ours { version } if version == SCHEMA_VERSION);
     if !current {
+        if id.pages == 0 {
+            // Only a file with no pages yet takes a page size.
+            conn.pragma_update(None, "page_size", PAGE_SIZE)
+                .map_err(fail)?;
+        }
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;

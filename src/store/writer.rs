@@ -1,14 +1,14 @@
-//! The writer thread: takes batches from the core's handle, writes several per transaction,
-//! settles their events and reports a failure once per episode. Knows channels and notices;
-//! the SQL is in `insert`, the encoding in `batch`.
+//! The writer thread: takes the batches of one transaction at a time from the inbox, writes
+//! them, settles their events and reports a failure once per episode. Knows notices and the
+//! inbox; the SQL is in `insert`, the encoding in `batch`, when to commit in `inbox`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use super::batch::Batch;
-use super::handle::{BUFFER_BYTES, Backlog, ExitGuard, WriterInput};
+use super::handle::{Backlog, ExitGuard, WriterInput};
+use super::inbox::Inbox;
 use super::insert::Inserter;
 use super::schema::is_busy;
 
@@ -23,16 +23,13 @@ pub enum StoreNotice {
     WriteFailed(String),
 }
 
-/// Batches merged into one transaction, at most (bytes; a single larger batch goes alone).
-const MERGE_BYTES: usize = 4 * 1024 * 1024;
 /// Transactions tried when another process holds the write lock past the busy timeout.
 const BUSY_ATTEMPTS: u32 = 6;
 
 struct Writer<N> {
     inserter: Inserter,
     path: PathBuf,
-    batches_rx: mpsc::Receiver<Batch>,
-    spare_tx: mpsc::SyncSender<Vec<u8>>,
+    inbox: Arc<Inbox>,
     backlog: Arc<Backlog>,
     notify: N,
     /// Whether the last transaction failed, so a run of failures is reported once.
@@ -55,8 +52,7 @@ where
     let writer = Writer {
         inserter,
         path,
-        batches_rx: input.batches_rx,
-        spare_tx: input.spare_tx,
+        inbox: input.inbox,
         backlog: input.backlog,
         notify,
         failing: false,
@@ -71,29 +67,11 @@ where
 impl<N: Fn(StoreNotice)> Writer<N> {
     fn run(mut self) {
         tracing::debug!(path = %self.path.display(), "store writer started");
-        while self.gather() {
+        while self.inbox.take(&mut self.merged) {
             let result = self.write_merged();
             self.settle(result);
         }
         tracing::debug!(path = %self.path.display(), "store writer done");
-    }
-
-    /// Waits for a batch, then takes whatever else is queued (up to `MERGE_BYTES`). False once
-    /// the handle is gone and everything it sent is written.
-    fn gather(&mut self) -> bool {
-        let Ok(first) = self.batches_rx.recv() else {
-            return false;
-        };
-        let mut bytes = first.bytes.len();
-        self.merged.push(first);
-        while bytes < MERGE_BYTES {
-            let Ok(next) = self.batches_rx.try_recv() else {
-                break;
-            };
-            bytes += next.bytes.len();
-            self.merged.push(next);
-        }
-        true
     }
 
     fn write_merged(&mut self) -> rusqlite::Result<()> {
@@ -131,16 +109,17 @@ impl<N: Fn(StoreNotice)> Writer<N> {
         });
         for batch in self.merged.drain(..) {
             self.backlog.release(batch.bytes.len());
-            recycle(&self.spare_tx, batch.bytes);
+            self.inbox.recycle(batch.bytes);
         }
     }
 }
 
-/// Hands a spent buffer back to the handle, unless it grew unusually large.
-fn recycle(spare_tx: &mpsc::SyncSender<Vec<u8>>, mut bytes: Vec<u8>) {
-    if bytes.capacity() <= 4 * BUFFER_BYTES {
-        bytes.clear();
-        let _ = spare_tx.try_send(bytes);
+impl<N> Drop for Writer<N> {
+    /// Also on a panic: later flushes fail at once, and what waited is no longer queued.
+    fn drop(&mut self) {
+        for batch in self.inbox.writer_ended() {
+            self.backlog.release(batch.bytes.len());
+        }
     }
 }
 

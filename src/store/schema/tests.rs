@@ -221,13 +221,18 @@ fn a_new_version_is_one_more_function_and_its_steps_run_in_one_transaction() {
     let path = dir.path().join("store.db");
     drop(open(&path).unwrap());
     let mut conn = Connection::open(&path).unwrap();
-    let steps: &[Migration] = &[create_v1, add_notes, fail_half_way];
+    let steps: Vec<Migration> = MIGRATIONS
+        .iter()
+        .copied()
+        .chain([add_notes as Migration, fail_half_way])
+        .collect();
+    let current = SCHEMA_VERSION;
     let tx = conn.transaction().unwrap();
-    assert!(migrate(&tx, 1, steps).is_err());
+    assert!(migrate(&tx, current, &steps).is_err());
     drop(tx);
     assert_eq!(
         identify(&conn).unwrap().user_version,
-        1,
+        current,
         "a failed step changes nothing"
     );
     let tables: i64 = conn
@@ -239,10 +244,11 @@ fn a_new_version_is_one_more_function_and_its_steps_run_in_one_transaction() {
         .unwrap();
     assert_eq!(tables, 0);
     let tx = conn.transaction().unwrap();
-    migrate(&tx, 1, &steps[..2]).unwrap();
+    migrate(&tx, current, &steps[..steps.len() - 1]).unwrap();
     tx.commit().unwrap();
-    assert_eq!(identify(&conn).unwrap().user_version, 2);
-    conn.execute("INSERT INTO notes VALUES ('v2')", []).unwrap();
+    assert_eq!(identify(&conn).unwrap().user_version, current + 1);
+    conn.execute("INSERT INTO notes VALUES ('next')", [])
+        .unwrap();
 }
 
 #[test]
@@ -261,4 +267,124 @@ fn the_header_is_read_as_sqlite_stores_it() {
             user_version: 9
         }
     );
+}
+
+/// A version 1 store as the v1 writer left it (checkpointed): session `fixture-a` (cwd /w/a,
+/// title "fix the build", 13 events: session, prompt, six `backend` updates, four `test` updates
+/// interleaved with `fixture-b`'s, turn_end) and `fixture-b` (cwd /w/b, 6 events, the last a
+/// payload that was not UTF-8); 19 rows, ids 1..=19 in append order.
+const V1_FIXTURE: &[u8] = include_bytes!("fixtures/v1.db");
+
+#[test]
+fn a_version_1_store_is_migrated_with_every_event_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    std::fs::write(&path, V1_FIXTURE).unwrap();
+    drop(open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    assert_eq!(identify(&conn).unwrap().user_version, SCHEMA_VERSION);
+    let reader = StoreReader::open(&path).unwrap();
+    let (a, b) = (
+        crate::ids::SessionId::new("fixture-a"),
+        crate::ids::SessionId::new("fixture-b"),
+    );
+    let summary = reader.session(&a).unwrap().unwrap();
+    assert_eq!(
+        (
+            summary.cwd.as_str(),
+            summary.title.as_deref(),
+            summary.events
+        ),
+        ("/w/a", Some("fix the build"), 13)
+    );
+    let events = reader.events(&a, 0, 100).unwrap();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=13).collect::<Vec<_>>());
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds[..3], ["session", "prompt", "update"]);
+    assert_eq!(events[12].kind, "turn_end");
+    assert_eq!(events[8].role.as_deref(), Some("test"));
+    assert!(events[8].payload.contains(r#""text":"t0""#));
+    let later = reader.events(&a, 9, 2).unwrap();
+    assert_eq!(later.iter().map(|e| e.seq).collect::<Vec<_>>(), [10, 11]);
+    let b_events = reader.events(&b, 0, 100).unwrap();
+    assert_eq!(b_events.len(), 6);
+    assert_eq!(b_events[5].payload, "\"\u{fffd}\"");
+    let log = reader
+        .log_after(
+            crate::store::LogPosition::default(),
+            Default::default(),
+            100,
+        )
+        .unwrap();
+    let order: Vec<(String, u64)> = log
+        .iter()
+        .map(|e| (e.session.to_string(), e.event.seq))
+        .collect();
+    assert_eq!(order.len(), 19);
+    assert_eq!(
+        order[8..11],
+        [
+            ("fixture-b".into(), 1),
+            ("fixture-a".into(), 9),
+            ("fixture-b".into(), 2)
+        ]
+    );
+}
+
+#[test]
+fn a_migrated_store_takes_new_events_after_the_old_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    std::fs::write(&path, V1_FIXTURE).unwrap();
+    let store = open(&path).unwrap();
+    let mut handle = store.start_writer(|_| {}).unwrap();
+    let a = crate::ids::SessionId::new("fixture-a");
+    for i in 0..3 {
+        handle.append(&a, None, "say", 4_000 + i, |out| {
+            out.extend_from_slice(format!(r#"{{"text":"new {i}"}}"#).as_bytes())
+        });
+    }
+    assert!(handle.close().wait_blocking(Duration::from_secs(60)));
+    let reader = StoreReader::open(&path).unwrap();
+    assert_eq!(reader.session(&a).unwrap().unwrap().events, 16);
+    let events = reader.events(&a, 12, 100).unwrap();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [13, 14, 15, 16]);
+    assert_eq!(events[3].payload, r#"{"text":"new 2"}"#);
+}
+
+#[test]
+fn a_new_store_has_big_pages_and_an_old_one_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let page_size = |path: &Path| -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .unwrap()
+    };
+    let new = dir.path().join("new.db");
+    drop(open(&new).unwrap());
+    assert_eq!(page_size(&new), PAGE_SIZE);
+    let old = dir.path().join("old.db");
+    std::fs::write(&old, V1_FIXTURE).unwrap();
+    drop(open(&old).unwrap());
+    assert_eq!(page_size(&old), 4096);
+}
+
+#[test]
+fn a_version_1_writer_still_running_cannot_write_into_version_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    std::fs::write(&path, V1_FIXTURE).unwrap();
+    let old_writer = Connection::open(&path).unwrap();
+    let v1_insert = "INSERT INTO events (session, seq, time, role, kind, payload) \
+                     VALUES (1, 99, 5000, 'backend', 'update', '{}')";
+    old_writer.execute(v1_insert, []).unwrap();
+    old_writer
+        .execute("DELETE FROM events WHERE seq = 99", [])
+        .unwrap();
+    drop(open(&path).unwrap());
+    let err = old_writer.execute(v1_insert, []).unwrap_err();
+    assert!(err.to_string().contains("no column named role"), "{err}");
 }

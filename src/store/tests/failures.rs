@@ -33,7 +33,9 @@ fn a_full_disk_is_reported_once_per_run_of_failures_and_writing_goes_on() {
     let mut s = start(
         &path,
         StoreOptions {
-            max_page_count: Some(40),
+            // 16 pages of 16 KiB: the schema and a few small events, not a 400 KB one.
+            max_page_count: Some(16),
+            ..StoreOptions::default()
         },
     );
     let a = sid("a");

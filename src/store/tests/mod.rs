@@ -3,6 +3,7 @@
 
 mod crash;
 mod failures;
+mod linger;
 mod reading;
 mod support;
 mod writing;

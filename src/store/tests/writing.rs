@@ -103,6 +103,60 @@ fn replay_in_chunks_reads_every_event_once() {
     close(s.handle);
 }
 
+/// Sessions written by turns, one event each and in bursts, read back in chunks that start
+/// inside runs shared with the other sessions' rows.
+#[test]
+fn interleaved_sessions_replay_in_chunks_in_seq_order() {
+    let dir = tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let mut s = start(&path, StoreOptions::default());
+    let sessions = [sid("a"), sid("b"), sid("c")];
+    let mut last = 0;
+    for i in 0..3_000 {
+        // Turns of one event, then bursts of 40, then a session quiet for a long gap.
+        let k = if i < 1_000 {
+            i % 3
+        } else if i < 2_000 {
+            (i / 40) % 3
+        } else if i % 97 == 0 {
+            2
+        } else {
+            i % 2
+        };
+        let json = format!(r#"{{"i":{i}}}"#);
+        last = append(&mut s.handle, &sessions[k], None, "say", i as i64, &json);
+        if i % 500 == 0 {
+            s.handle.flush();
+        }
+    }
+    s.handle.flush_urgent();
+    settle(&s.notices, last);
+    let reader = reader(&path);
+    let mut total = 0;
+    for session in &sessions {
+        let all = reader.events(session, 0, usize::MAX).unwrap();
+        let (mut after, mut chunked) = (0, Vec::new());
+        loop {
+            let chunk = reader.events(session, after, 7).unwrap();
+            let Some(tail) = chunk.last() else { break };
+            after = tail.seq;
+            chunked.extend(chunk);
+        }
+        assert_eq!(chunked, all);
+        assert!(all.iter().zip(1..).all(|(e, seq)| e.seq == seq), "gap-free");
+        let times: Vec<i64> = all.iter().map(|e| e.time_ms).collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "in append order");
+        assert!(
+            all.iter()
+                .all(|e| e.payload == format!(r#"{{"i":{}}}"#, e.time_ms)),
+            "each row whole"
+        );
+        total += all.len();
+    }
+    assert_eq!(total, 3_000);
+    close(s.handle);
+}
+
 #[test]
 fn the_title_comes_from_the_first_prompt_with_text() {
     let dir = tempdir().unwrap();
