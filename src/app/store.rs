@@ -125,10 +125,13 @@ impl Recorder for StoreRecorder {
     }
 
     fn flush(&mut self, urgent: bool) {
-        // The store commits every batch at once today; `urgent` matters once it
-        // gathers batches before committing.
-        let _ = urgent;
-        self.0.flush();
+        // A normal flush lets the writer gather a few ms of events before it commits;
+        // an urgent one (an answer waits for it) commits at once.
+        if urgent {
+            self.0.flush_urgent();
+        } else {
+            self.0.flush();
+        }
     }
 
     fn congested(&self) -> bool {
