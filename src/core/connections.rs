@@ -37,6 +37,9 @@ pub struct Attached {
 struct HeldReply {
     /// The recorder's number of the last event the answer is about.
     after: u64,
+    /// The session whose turn it ends: its next prompts wait for this answer, so no
+    /// later turn's output comes before it.
+    session: SessionId,
     origin: Origin,
     outcome: Result<Reply, RpcError>,
 }
@@ -84,6 +87,11 @@ impl Connections {
 
     pub fn nothing_held(&self) -> bool {
         self.held.is_empty()
+    }
+
+    /// Whether an answer ending a turn of `session` waits for the store.
+    pub fn holds_answer_for(&self, session: &SessionId) -> bool {
+        self.held.iter().any(|held| held.session == *session)
     }
 
     pub fn is_congested(&self, id: ConnectionId) -> bool {
@@ -214,10 +222,12 @@ impl Core {
         }
     }
 
-    /// Answers once every event recorded so far is committed (the durability point:
-    /// nothing a client was answered about can be lost to a crash after the answer).
+    /// Answers the end of a turn of `session` once every event recorded so far is
+    /// committed (the durability point: nothing a client was answered about can be
+    /// lost to a crash after the answer).
     pub(super) fn reply_when_committed(
         &mut self,
+        session: &SessionId,
         origin: &Origin,
         outcome: Result<Reply, RpcError>,
         after: Option<u64>,
@@ -225,6 +235,7 @@ impl Core {
         match after {
             Some(after) => self.connections.held.push_back(HeldReply {
                 after,
+                session: session.clone(),
                 origin: origin.clone(),
                 outcome,
             }),
@@ -236,6 +247,7 @@ impl Core {
         if !persisted {
             tracing::warn!(through, "events settled without being stored");
         }
+        let mut released = Vec::new();
         while self
             .connections
             .held
@@ -244,7 +256,12 @@ impl Core {
         {
             if let Some(held) = self.connections.held.pop_front() {
                 self.reply(&held.origin, held.outcome);
+                released.push(held.session);
             }
+        }
+        // Prompts that waited for these answers go now.
+        for session in released {
+            self.pump_session(&session);
         }
     }
 

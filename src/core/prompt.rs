@@ -218,7 +218,12 @@ impl Core {
 
     /// Sends the role's next queued prompt once its child session is ready and idle:
     /// agents take one prompt per session at a time (some abort the earlier one).
+    /// While the answer to an earlier turn of the session waits for the store, the
+    /// next prompt waits too, so its output never comes before that answer.
     pub(super) fn pump_prompts(&mut self, session_id: &SessionId, role: &Role) {
+        if self.stopping || self.connections.holds_answer_for(session_id) {
+            return;
+        }
         let Some(rs) = self
             .sessions
             .get_mut(session_id)
@@ -362,7 +367,19 @@ impl Core {
         };
         let recorded = self.emit(&turn.session, &event);
         let reply = outcome.map(Reply::TurnEnded);
-        self.reply_when_committed(&turn.origin, reply, recorded);
+        self.reply_when_committed(&turn.session, &turn.origin, reply, recorded);
+    }
+
+    /// Sends what waits in each role of a session.
+    pub(super) fn pump_session(&mut self, session_id: &SessionId) {
+        let roles: Vec<Role> = self
+            .sessions
+            .get(session_id)
+            .map(|s| s.roles.keys().cloned().collect())
+            .unwrap_or_default();
+        for role in roles {
+            self.pump_prompts(session_id, &role);
+        }
     }
 
     /// The next turn number of a session.

@@ -163,7 +163,7 @@ impl Core {
             outcome: &ended,
         };
         let recorded = self.emit(session_id, &event);
-        self.reply_when_committed(origin, ended.map(Reply::TurnEnded), recorded);
+        self.reply_when_committed(session_id, origin, ended.map(Reply::TurnEnded), recorded);
     }
 
     /// `/mode [ROLE MODE]`: None when the answer comes later (from the agent).
