@@ -125,12 +125,12 @@ impl Recorder for StoreRecorder {
     }
 
     fn flush(&mut self, urgent: bool) {
-        // A normal flush lets the writer gather a few ms of events before it commits;
-        // an urgent one (an answer waits for it) commits at once.
+        // A normal flush leaves the writer asleep (the core flushes urgently on a
+        // timer of its own, and when an answer waits); an urgent one commits at once.
         if urgent {
             self.0.flush_urgent();
         } else {
-            self.0.flush();
+            self.0.hand_over_quietly();
         }
     }
 

@@ -21,23 +21,20 @@ struct Ping {
     answered_us: f64,
 }
 
-/// A peer with an open session, ready to be pinged.
-struct Side {
+/// A peer with an open session, ready to be pinged, and its pings.
+struct Pinged {
     peer: Peer,
     session: String,
     pings: Vec<Ping>,
-    /// Context switches of the peer process during the measured pings.
-    switches: u64,
 }
 
-impl Side {
-    fn open(mut peer: Peer, workspace: &Workspace) -> Result<Side> {
+impl Pinged {
+    fn open(mut peer: Peer, workspace: &Workspace) -> Result<Pinged> {
         let session = setup::open_session(&mut peer, EditorKind::Plain, workspace.dir())?;
-        Ok(Side {
+        Ok(Pinged {
             peer,
             session,
             pings: Vec::new(),
-            switches: 0,
         })
     }
 
@@ -58,6 +55,25 @@ impl Side {
         procfs::context_switches(self.peer.pid()).unwrap_or(0)
     }
 
+    /// Closes the peer; what its pings measured.
+    fn finish(self, switches_before: u64) -> Result<Pings> {
+        let switches = self.context_switches() - switches_before;
+        self.peer.close(setup::EXIT_LIMIT)?;
+        Ok(Pings {
+            pings: self.pings,
+            switches,
+        })
+    }
+}
+
+/// One side's pings, measured.
+struct Pings {
+    pings: Vec<Ping>,
+    /// Context switches of the peer process during the measured pings.
+    switches: u64,
+}
+
+impl Pings {
     fn switches_per_ping(&self) -> f64 {
         self.switches as f64 / self.pings.len() as f64
     }
@@ -79,38 +95,57 @@ pub fn run(workspace: &Workspace, plan: &Plan, report: &mut Report) {
 }
 
 fn measure(workspace: &Workspace, plan: &Plan, report: &mut Report) -> Result<()> {
-    let mut sides = [
-        Side::open(workspace.relay()?, workspace)?,
-        Side::open(workspace.proxy(1, StoreUse::Off)?, workspace)?,
-        Side::open(workspace.proxy(1, StoreUse::On)?, workspace)?,
-    ];
+    // Two phases, each a pair pinged in turn: the proxy against the relay, then the
+    // proxy recording into the store against one that does not (a third side pinged
+    // in between would spread its own background work over the other two).
+    let [relay, proxy] = pinged(workspace, plan, [Side::Relay, Side::Proxy(StoreUse::Off)])?;
+    add_rows(report, &relay, &proxy);
+    let [proxy, recorded] = pinged(
+        workspace,
+        plan,
+        [Side::Proxy(StoreUse::Off), Side::Proxy(StoreUse::On)],
+    )?;
+    add_store_rows(report, &proxy, &recorded);
+    Ok(())
+}
+
+/// What is pinged.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Relay,
+    Proxy(StoreUse),
+}
+
+/// Warms up both sides, then pings them alternately, `plan.latency_pings` each.
+fn pinged(workspace: &Workspace, plan: &Plan, sides: [Side; 2]) -> Result<[Pings; 2]> {
+    let open = |side: Side| match side {
+        Side::Relay => Pinged::open(workspace.relay()?, workspace),
+        Side::Proxy(store) => Pinged::open(workspace.proxy(1, store)?, workspace),
+    };
+    let mut pair = [open(sides[0])?, open(sides[1])?];
     for _ in 0..plan.latency_warmup {
-        for side in &mut sides {
+        for side in &mut pair {
             side.ping()?;
         }
     }
-    let switches_before = sides.each_ref().map(|side| side.context_switches());
+    let switches_before = pair.each_ref().map(|side| side.context_switches());
     for i in 0..plan.latency_pings {
-        // Rotate who goes first, so no side always follows another.
-        for k in 0..sides.len() {
-            let side = &mut sides[(i + k) % 3];
+        // Alternate who goes first, so neither always follows the other.
+        for k in 0..2 {
+            let side = &mut pair[(i + k) % 2];
             let ping = side.ping()?;
             side.pings.push(ping);
         }
     }
-    for (side, before) in sides.iter_mut().zip(switches_before) {
-        side.switches = side.context_switches() - before;
-    }
-    let [relay, proxy, recorded] = sides;
-    add_rows(report, &relay, &proxy);
-    add_store_rows(report, &proxy, &recorded);
-    relay.peer.close(setup::EXIT_LIMIT)?;
-    proxy.peer.close(setup::EXIT_LIMIT)?;
-    recorded.peer.close(setup::EXIT_LIMIT)
+    let [first, second] = pair;
+    Ok([
+        first.finish(switches_before[0])?,
+        second.finish(switches_before[1])?,
+    ])
 }
 
 /// The store's cost on the same pings: a proxy that records against one that does not.
-fn add_store_rows(report: &mut Report, proxy: &Side, recorded: &Side) {
+fn add_store_rows(report: &mut Report, proxy: &Pings, recorded: &Pings) {
     let (off, on) = (proxy.first_updates(), recorded.first_updates());
     for p in [50.0, 99.0] {
         report.row(Row {
@@ -122,7 +157,7 @@ fn add_store_rows(report: &mut Report, proxy: &Side, recorded: &Side) {
         });
     }
     let answered =
-        |side: &Side| median(&side.pings.iter().map(|p| p.answered_us).collect::<Vec<_>>());
+        |side: &Pings| median(&side.pings.iter().map(|p| p.answered_us).collect::<Vec<_>>());
     report.note(format!(
         "with the store on, a whole `say hi` turn (prompt -> answer, which waits for the commit) \
          takes {:.0} us p50, against {:.0} us with it off",
@@ -131,7 +166,7 @@ fn add_store_rows(report: &mut Report, proxy: &Side, recorded: &Side) {
     ));
 }
 
-fn add_rows(report: &mut Report, relay: &Side, proxy: &Side) {
+fn add_rows(report: &mut Report, relay: &Pings, proxy: &Pings) {
     let (relay_first, proxy_first) = (relay.first_updates(), proxy.first_updates());
     for (p, goal) in [(50.0, 1.5), (99.0, 2.0)] {
         report.row(Row {
@@ -143,7 +178,7 @@ fn add_rows(report: &mut Report, relay: &Side, proxy: &Side) {
         });
     }
     let answered =
-        |side: &Side| median(&side.pings.iter().map(|p| p.answered_us).collect::<Vec<_>>());
+        |side: &Pings| median(&side.pings.iter().map(|p| p.answered_us).collect::<Vec<_>>());
     report.note(format!(
         "latency over {} alternating pings: a whole `say hi` turn (prompt -> answer) takes {:.0} us p50 \
          through the relay, {:.0} us through the proxy; p99.9 first update {:.0} us vs {:.0} us; \

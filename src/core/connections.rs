@@ -14,6 +14,9 @@ use super::output::{AgentSummary, Delivery, Output, Reply, SessionState, Severit
 use super::record::write_payload;
 use super::state::FastIndexMap;
 use super::timers::Timer;
+
+/// How long recorded events may wait for their commit when no answer waits for them.
+const STORE_COMMIT_AFTER: std::time::Duration = std::time::Duration::from_millis(5);
 use crate::error::RpcError;
 use crate::ids::SessionId;
 
@@ -195,6 +198,7 @@ impl Core {
     /// Appends an event to the store, if there is one; returns its number there.
     fn record(&mut self, session: &SessionId, event: &TeamEvent<'_>) -> Option<u64> {
         let recorder = self.recorder.as_mut()?;
+        self.uncommitted = true;
         let (kind, role) = super::record::kind_and_role(event);
         Some(recorder.record(session, role, kind, &mut |out| write_payload(event, out)))
     }
@@ -297,13 +301,25 @@ impl Core {
     /// and arms the ticks connections ask for.
     pub(super) fn flush_outputs(&mut self) {
         if let Some(recorder) = self.recorder.as_mut() {
-            // An answer waiting for the commit makes it urgent.
+            // An answer waiting for the commit makes it urgent; otherwise the store is
+            // told to commit on a timer, so no flush wakes its writer while a reply is
+            // on its way (on two cores, that wake took the CPU an agent needed).
             let urgent = self
                 .connections
                 .held
                 .back()
                 .is_some_and(|held| held.after > self.settled_through);
             recorder.flush(urgent);
+            if urgent {
+                self.uncommitted = false;
+                // A timer left behind would wake the loop for nothing.
+                if let Some(key) = self.commit_timer.take() {
+                    self.timers.remove(&key);
+                }
+            } else if self.uncommitted && self.commit_timer.is_none() {
+                let key = self.timers.insert(Timer::StoreCommit, STORE_COMMIT_AFTER);
+                self.commit_timer = Some(key);
+            }
         }
         for (id, attached) in self.connections.map.iter_mut() {
             attached.connection.flush();
@@ -318,6 +334,16 @@ impl Core {
                 let wait = due.saturating_duration_since(Instant::now());
                 self.timers.insert(Timer::ConnectionTick(*id), wait);
             }
+        }
+    }
+
+    /// The store's commit timer: everything handed over since the last commit goes now.
+    pub(super) fn on_store_commit_due(&mut self) {
+        self.commit_timer = None;
+        if std::mem::take(&mut self.uncommitted)
+            && let Some(recorder) = self.recorder.as_mut()
+        {
+            recorder.flush(true);
         }
     }
 

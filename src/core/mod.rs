@@ -149,6 +149,10 @@ pub struct Core {
     shutdown_overdue: bool,
     /// The store has settled every event numbered up to this.
     settled_through: u64,
+    /// Events were recorded since the store's last urgent flush.
+    uncommitted: bool,
+    /// The store's commit timer, while it is set.
+    commit_timer: Option<tokio_util::time::delay_queue::Key>,
 }
 
 /// Work finished off the loop, reported back to it.
@@ -208,6 +212,8 @@ impl Core {
             stopping: false,
             shutdown_overdue: false,
             settled_through: 0,
+            uncommitted: false,
+            commit_timer: None,
         }
     }
 

@@ -54,6 +54,8 @@ pub enum Timer {
     Silence(AgentKey),
     /// A connection asked to be ticked (e.g. a speaker's patience ran out).
     ConnectionTick(ConnectionId),
+    /// Time for the store to commit what it was handed since its last commit.
+    StoreCommit,
 }
 
 impl Core {
@@ -64,6 +66,7 @@ impl Core {
             Timer::SessionNewTimeout { key, session } => self.on_session_new_timeout(key, session),
             Timer::CancelGrace(turn, role) => self.on_cancel_grace(turn, role),
             Timer::ConnectionTick(id) => self.on_connection_tick(id),
+            Timer::StoreCommit => self.on_store_commit_due(),
             Timer::Restart(key) => self.on_restart_due(key),
             Timer::Silence(key) => self.on_silence_check(key),
         }

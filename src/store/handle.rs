@@ -64,6 +64,17 @@ pub(crate) struct WriterInput {
     pub exit: ExitGuard,
 }
 
+/// When a hand-over wakes the writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Not at all (the owner will flush urgently).
+    No,
+    /// If it idles: it then commits within the linger.
+    Linger,
+    /// At once, to commit everything now.
+    Now,
+}
+
 pub(crate) fn channel(linger: Duration) -> (StoreHandle, WriterInput) {
     let inbox = Arc::new(Inbox::new(linger));
     let backlog = Arc::new(Backlog::default());
@@ -107,7 +118,7 @@ impl StoreHandle {
         let number = self.next_number;
         self.next_number += 1;
         if self.pending.len() >= FLUSH_BYTES {
-            self.hand_over(false);
+            self.hand_over(Wake::Linger);
         }
         number
     }
@@ -115,23 +126,31 @@ impl StoreHandle {
     /// Hands the pending events to the writer (once per core loop iteration). The writer may
     /// wait up to the linger (`StoreOptions::linger`) for more before it commits them.
     pub fn flush(&mut self) {
-        self.hand_over(false);
+        self.hand_over(Wake::Linger);
+    }
+
+    /// Hands the pending events to the writer without waking it: they are committed with
+    /// the next urgent flush (or after the linger, if the writer wakes for other work).
+    /// For an owner that flushes urgently on a timer of its own, so that no flush wakes
+    /// a second thread while a reply is on its way.
+    pub fn hand_over_quietly(&mut self) {
+        self.hand_over(Wake::No);
     }
 
     /// Hands the pending events to the writer and has it commit everything handed over
     /// without lingering: for when a client's answer waits for the commit.
     pub fn flush_urgent(&mut self) {
-        self.hand_over(true);
+        self.hand_over(Wake::Now);
     }
 
-    fn hand_over(&mut self, urgent: bool) {
-        if self.pending.is_empty() && !urgent {
+    fn hand_over(&mut self, wake: Wake) {
+        if self.pending.is_empty() && wake != Wake::Now {
             return;
         }
         let size = self.pending.len();
         let through = self.next_number - 1;
         self.backlog.add(size);
-        match self.inbox.put(&mut self.pending, through, urgent) {
+        match self.inbox.put(&mut self.pending, through, wake) {
             Ok(()) => self.flushed_through = through,
             Err(_) => {
                 if size > 0 {
@@ -180,7 +199,7 @@ impl StoreHandle {
 
 impl Drop for StoreHandle {
     fn drop(&mut self) {
-        self.hand_over(false);
+        self.hand_over(Wake::Linger);
         self.inbox.close();
         tracing::debug!(through = self.flushed_through, "store handle closed");
     }

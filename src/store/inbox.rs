@@ -9,6 +9,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::batch::Batch;
+use super::handle::Wake;
 
 /// Batches merged into one transaction, at most (bytes; a single larger batch goes alone). A
 /// waiting batch this large also ends the linger.
@@ -63,8 +64,10 @@ impl Inbox {
     }
 
     /// Hands over the events in `pending` (numbered up to `through`), leaving it empty and
-    /// ready for more; `urgent` asks for a commit of everything waiting now.
-    pub fn put(&self, pending: &mut Vec<u8>, through: u64, urgent: bool) -> Result<(), WriterGone> {
+    /// ready for more; `Wake::Now` asks for a commit of everything waiting now, `Wake::No`
+    /// leaves an idle writer asleep.
+    pub fn put(&self, pending: &mut Vec<u8>, through: u64, wake: Wake) -> Result<(), WriterGone> {
+        let urgent = wake == Wake::Now;
         let mut state = self.lock();
         if state.writer_gone {
             pending.clear();
@@ -77,9 +80,10 @@ impl Inbox {
             state.since.get_or_insert_with(Instant::now);
         }
         state.urgent |= urgent && !state.batches.is_empty();
-        let wake = (was_empty && state.writer_idle && !state.batches.is_empty())
-            || state.urgent
-            || state.bytes >= MERGE_BYTES;
+        let wake =
+            (wake == Wake::Linger && was_empty && state.writer_idle && !state.batches.is_empty())
+                || state.urgent
+                || state.bytes >= MERGE_BYTES;
         drop(state);
         if wake {
             self.wake.notify_one();
@@ -196,10 +200,10 @@ mod tests {
     fn small_flushes_join_the_waiting_batch() {
         let inbox = Inbox::new(Duration::ZERO);
         let mut pending = bytes(10);
-        inbox.put(&mut pending, 1, false).unwrap();
+        inbox.put(&mut pending, 1, Wake::Linger).unwrap();
         assert!(pending.is_empty());
         pending.extend_from_slice(&bytes(20));
-        inbox.put(&mut pending, 3, false).unwrap();
+        inbox.put(&mut pending, 3, Wake::Linger).unwrap();
         let mut taken = Vec::new();
         assert!(inbox.take(&mut taken));
         assert_eq!(taken.len(), 1);
@@ -211,9 +215,9 @@ mod tests {
         let inbox = Inbox::new(Duration::ZERO);
         inbox.recycle(Vec::with_capacity(100));
         let mut pending = bytes(10);
-        inbox.put(&mut pending, 1, false).unwrap();
+        inbox.put(&mut pending, 1, Wake::Linger).unwrap();
         let mut large = bytes(COPY_BYTES + 1);
-        inbox.put(&mut large, 2, false).unwrap();
+        inbox.put(&mut large, 2, Wake::Linger).unwrap();
         assert!(large.is_empty() && large.capacity() >= 100, "a spare");
         let mut taken = Vec::new();
         assert!(inbox.take(&mut taken));
@@ -226,7 +230,7 @@ mod tests {
         let inbox = Inbox::new(Duration::ZERO);
         for through in 1..=3 {
             let mut pending = bytes(MERGE_BYTES / 2);
-            inbox.put(&mut pending, through, false).unwrap();
+            inbox.put(&mut pending, through, Wake::Linger).unwrap();
         }
         let mut taken = Vec::new();
         assert!(inbox.take(&mut taken));
@@ -243,10 +247,10 @@ mod tests {
     fn flushes_after_the_writer_ended_fail() {
         let inbox = Inbox::new(Duration::ZERO);
         let mut pending = bytes(5);
-        inbox.put(&mut pending, 1, false).unwrap();
+        inbox.put(&mut pending, 1, Wake::Linger).unwrap();
         assert_eq!(inbox.writer_ended().len(), 1);
         let mut pending = bytes(5);
-        assert!(inbox.put(&mut pending, 2, true).is_err());
+        assert!(inbox.put(&mut pending, 2, Wake::Now).is_err());
         assert!(pending.is_empty());
     }
 }
