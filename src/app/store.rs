@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::core::{
-    Core, History, HistoryPage, LocalEvent, Recorder, StoredEvent, StoredSession, Waiter,
+    Core, History, HistoryPage, LocalEvent, RecordedEvent, Recorder, StoredSession, Waiter,
 };
 use crate::ids::{Role, SessionId};
 use crate::store::{self, Store, StoreHandle, StoreNotice, StoreOptions, StoreReader, WriterExit};
@@ -188,20 +188,19 @@ impl History for StoreHistory {
         id: &SessionId,
         after_seq: u64,
         limit: usize,
-    ) -> Result<Vec<StoredEvent>, String> {
-        let events = self
-            .reader()?
-            .events(id, after_seq, limit)
-            .map_err(|e| e.to_string())?;
-        Ok(events
-            .into_iter()
-            .map(|e| StoredEvent {
+        each: &mut dyn FnMut(RecordedEvent<'_>),
+    ) -> Result<usize, String> {
+        let mut show = |e: store::EventRef<'_>| {
+            each(RecordedEvent {
                 seq: e.seq,
                 role: e.role,
                 kind: e.kind,
                 payload: e.payload,
             })
-            .collect())
+        };
+        self.reader()?
+            .visit_events(id, after_seq, limit, &mut show)
+            .map_err(|e| e.to_string())
     }
 }
 

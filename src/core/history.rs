@@ -12,11 +12,14 @@ use tokio::sync::mpsc;
 use super::api::{ConnectionId, Origin};
 use super::command::SessionParams;
 use super::connections::Connections;
+use super::recall::{Recaller, Recollection};
 use super::state::Session;
 use crate::ids::{Role, SessionId};
 
-/// Events read per chunk of a replay.
-const CHUNK_EVENTS: usize = 2000;
+/// Events read per chunk of a replay: a chunk's texts (~100 KiB of typical updates)
+/// stay under the allocator's mmap threshold, so chunks reuse the heap instead of
+/// faulting in fresh pages each time.
+const CHUNK_EVENTS: usize = 512;
 /// Chunks read ahead of the core.
 const CHUNKS_AHEAD: usize = 2;
 
@@ -31,13 +34,15 @@ pub trait History: Send + Sync {
         limit: usize,
     ) -> Result<HistoryPage, String>;
     fn session(&self, id: &SessionId) -> Result<Option<StoredSession>, String>;
-    /// A session's events after `after_seq`, in order, at most `limit`.
+    /// Shows `each` a session's events after `after_seq`, in order, at most `limit`;
+    /// returns how many it showed.
     fn events(
         &self,
         id: &SessionId,
         after_seq: u64,
         limit: usize,
-    ) -> Result<Vec<StoredEvent>, String>;
+        each: &mut dyn FnMut(RecordedEvent<'_>),
+    ) -> Result<usize, String>;
 }
 
 #[derive(Debug, Clone)]
@@ -55,12 +60,13 @@ pub struct StoredSession {
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone)]
-pub struct StoredEvent {
+/// One recorded event, borrowed from wherever the history keeps it.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordedEvent<'a> {
     pub seq: u64,
-    pub role: Option<String>,
-    pub kind: String,
-    pub payload: String,
+    pub role: Option<&'a str>,
+    pub kind: &'a str,
+    pub payload: &'a str,
 }
 
 /// An answer from the history, back on the loop.
@@ -83,7 +89,8 @@ pub struct ReplayChunk {
 pub enum ChunkContent {
     /// The session's facts, first of a replay that opens a session.
     Found(Option<StoredSession>),
-    Events(Vec<StoredEvent>),
+    /// Events decoded on the reading thread, so the core only shows them.
+    Events(Recollection),
     /// Every event there was when the reader got to the end.
     End,
     Failed(String),
@@ -259,17 +266,22 @@ fn read_events(
     mut after: u64,
     send: &dyn Fn(ChunkContent) -> bool,
 ) {
+    let mut recaller = Recaller::default();
     loop {
-        match history.events(session, after, CHUNK_EVENTS) {
-            Ok(events) => {
-                let last = events.len() < CHUNK_EVENTS;
-                if let Some(event) = events.last() {
+        let mut chunk = recaller.chunk(CHUNK_EVENTS);
+        let read = history.events(session, after, CHUNK_EVENTS, &mut |event| {
+            recaller.recall(&mut chunk, event);
+        });
+        recaller.done(&chunk);
+        match read {
+            Ok(count) => {
+                if let Some(event) = chunk.events.last() {
                     after = event.seq;
                 }
-                if !events.is_empty() && !send(ChunkContent::Events(events)) {
+                if !chunk.events.is_empty() && !send(ChunkContent::Events(chunk)) {
                     return;
                 }
-                if last {
+                if count < CHUNK_EVENTS {
                     send(ChunkContent::End);
                     return;
                 }

@@ -47,14 +47,13 @@ use crate::transport::{AgentEnvelope, Transport};
 
 pub use api::{ClientCaps, Connection, ConnectionId, Inbound, Origin, Recorder, RelayId, Waiter};
 pub use command::{CancelScope, Command, SessionParams, SpawnRequest, TeamCommand};
-pub use history::{History, HistoryPage, StoredEvent, StoredSession};
+pub use history::{History, HistoryPage, RecordedEvent, StoredSession};
 pub use mention::{Mentions, extract as extract_mentions};
 pub use output::{
     AgentChange, AgentStatus, AgentSummary, ChildHow, Delivery, Output, PermissionDecision,
     RelayKind, RelayRequest, Reply, RoleOutcome, RoleUpdate, SessionListing, SessionRecord,
     SessionState, Severity, StopReason, TeamEvent, UpdateKind,
 };
-pub use recall::decode_event;
 pub use record::write_payload;
 
 use connections::Connections;

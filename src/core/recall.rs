@@ -3,26 +3,87 @@
 //! that does not decode is skipped, never trusted. Knows nothing of where records
 //! are kept.
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
+use super::history::RecordedEvent;
 use super::output::{
-    ChildHow, RoleOutcome, RoleUpdate, SessionRecord, Severity, StopReason, TeamEvent, UpdateKind,
+    ChildHow, RoleOutcome, RoleUpdate, Severity, StopReason, TeamEvent, UpdateKind,
 };
 use crate::error::RpcError;
 use crate::ids::{ChildSessionId, Role};
-use crate::jsonrpc::IndexedObject;
+use crate::jsonrpc::{IndexScratch, IndexedAt, IndexedTexts};
 
-/// A recorded event read back, owning what it does not borrow from its payload.
-/// Unboxed on purpose: one is decoded per replayed event and lives on the stack;
-/// boxing the update would cost an allocation per event.
+/// One chunk of a replay, decoded off the loop: its events, and the params of its
+/// updates in one buffer (a handful of allocations for thousands of events, made on
+/// the reading thread and freed on the core's).
+#[derive(Debug, Default)]
+pub struct Recollection {
+    pub texts: IndexedTexts,
+    pub events: Vec<Recalled>,
+}
+
+#[derive(Debug)]
+pub struct Recalled {
+    pub seq: u64,
+    /// The event, or the kind of one whose payload is not what its kind promises
+    /// (skipped, never trusted).
+    pub decoded: Result<Decoded, String>,
+}
+
+/// Decodes a replay's events, sharing each role's name among its events and one
+/// scratch index among all.
+#[derive(Default)]
+pub struct Recaller {
+    roles: Vec<Role>,
+    scratch: IndexScratch,
+    last_size: (usize, usize),
+}
+
+impl Recaller {
+    /// An empty chunk for `events` events, with room for as much text as the last.
+    pub fn chunk(&self, events: usize) -> Recollection {
+        Recollection {
+            texts: IndexedTexts::with_capacity(self.last_size),
+            events: Vec::with_capacity(events),
+        }
+    }
+
+    /// `chunk` is complete: the next is sized like it.
+    pub fn done(&mut self, chunk: &Recollection) {
+        self.last_size = chunk.texts.size();
+    }
+
+    pub fn recall(&mut self, into: &mut Recollection, event: RecordedEvent<'_>) {
+        let role = event.role.map(|name| self.role(name));
+        let decoded = decode_event(
+            event.kind,
+            role,
+            event.payload,
+            &mut into.texts,
+            &mut self.scratch,
+        );
+        into.events.push(Recalled {
+            seq: event.seq,
+            decoded: decoded.ok_or_else(|| event.kind.to_string()),
+        });
+    }
+
+    fn role(&mut self, name: &str) -> Role {
+        if let Some(role) = self.roles.iter().find(|r| r.as_str() == name) {
+            return role.clone();
+        }
+        let role = Role::new(name);
+        self.roles.push(role.clone());
+        role
+    }
+}
+
+/// A recorded event read back, owning what it needs but its update's params (those
+/// are in the chunk's `IndexedTexts`).
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
-pub enum Decoded<'a> {
-    Opened(Box<SessionRecord>),
+pub enum Decoded {
     Prompt {
         turn: u64,
         roles: Vec<Role>,
@@ -33,9 +94,9 @@ pub enum Decoded<'a> {
         role: Role,
         turn: Option<u64>,
         kind: UpdateKind,
-        tool_call_id: Option<Cow<'a, str>>,
-        /// The agent's params as recorded, and their index.
-        params: IndexedObject<'a>,
+        tool_call_id: Option<String>,
+        /// Where the agent's params as recorded, and their index, are.
+        params: IndexedAt,
     },
     Notice {
         role: Option<Role>,
@@ -68,9 +129,9 @@ pub enum Decoded<'a> {
     Other,
 }
 
-impl Decoded<'_> {
-    /// The event to show, for kinds that are shown.
-    pub fn event(&self) -> Option<TeamEvent<'_>> {
+impl Decoded {
+    /// The event to show, for kinds that are shown; `texts` is its chunk's.
+    pub fn event<'a>(&'a self, texts: &'a IndexedTexts) -> Option<TeamEvent<'a>> {
         Some(match self {
             Decoded::Prompt {
                 turn,
@@ -95,9 +156,9 @@ impl Decoded<'_> {
                 turn: *turn,
                 kind: *kind,
                 tool_call_id: tool_call_id.as_deref(),
-                params_text: params.text(),
-                params: params.fields(),
-                update: params.fields().get("update")?.object()?,
+                params_text: texts.text(params),
+                params: texts.fields(params),
+                update: texts.fields(params).get("update")?.object()?,
             }),
             Decoded::Notice {
                 role,
@@ -130,12 +191,20 @@ impl Decoded<'_> {
 }
 
 /// Reads one recorded event back; `None` when its payload is not what its kind
-/// promises (a damaged or foreign row is skipped, never trusted).
-pub fn decode_event<'a>(kind: &str, role: Option<&str>, payload: &'a str) -> Option<Decoded<'a>> {
-    let role = role.map(Role::new);
+/// promises (a damaged or foreign row is skipped, never trusted). Owns all it
+/// needs, so a replay decodes on its reading thread and the core only shows.
+fn decode_event(
+    kind: &str,
+    role: Option<Role>,
+    payload: &str,
+    texts: &mut IndexedTexts,
+    scratch: &mut IndexScratch,
+) -> Option<Decoded> {
     Some(match kind {
-        "update" | "usage" => decode_update(role?, payload)?,
-        "session" => Decoded::Opened(Box::new(serde_json::from_str(payload).ok()?)),
+        "update" | "usage" => decode_update(role?, payload, texts, scratch)?,
+        // What a session was opened with is not taken back at load: the directories a
+        // loaded session may touch are those the loading client grants now.
+        "session" => Decoded::Other,
         "prompt" => decode_prompt(payload)?,
         "notice" => decode_notice(role, payload)?,
         "say" => Decoded::Say {
@@ -162,28 +231,73 @@ pub fn decode_event<'a>(kind: &str, role: Option<&str>, payload: &'a str) -> Opt
     })
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UpdatePayload<'a> {
-    turn: Option<u64>,
-    #[serde(borrow, default)]
-    tool_call_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    params: &'a RawValue,
-}
-
-fn decode_update(role: Role, payload: &str) -> Option<Decoded<'_>> {
-    let p: UpdatePayload<'_> = serde_json::from_str(payload).ok()?;
-    let params = IndexedObject::new(p.params.get())?;
-    let update = params.fields().get("update")?.object()?;
+/// An update's payload, `{"turn", "toolCallId"?, "params"}`: laid out as the recorder
+/// writes it, it is split without a scan; anything else is read with the same scan as
+/// an agent's line. Either way the params are copied out and indexed for the core.
+fn decode_update(
+    role: Role,
+    payload: &str,
+    texts: &mut IndexedTexts,
+    scratch: &mut IndexScratch,
+) -> Option<Decoded> {
+    let split = split_update(payload).and_then(|(turn, id, params)| {
+        let params = texts.push(params)?;
+        Some((turn, id, params))
+    });
+    let (turn, tool_call_id, params) = match split {
+        Some(split) => split,
+        None => {
+            let (turn, id, params) = scan_update(payload, scratch)?;
+            (turn, id, texts.push(params)?)
+        }
+    };
+    let update = texts.fields(&params).get("update")?.object()?;
     let kind = UpdateKind::from_wire(update.get_str("sessionUpdate").as_deref().unwrap_or(""));
     Some(Decoded::Update {
         role,
-        turn: p.turn,
+        turn,
         kind,
-        tool_call_id: p.tool_call_id,
+        tool_call_id,
         params,
     })
+}
+
+type UpdateParts<'a> = (Option<u64>, Option<String>, &'a str);
+
+/// `{"turn":N|null,("toolCallId":"id",)?"params":{…}}` exactly, its id without escapes;
+/// the params are one object only if they index as one (else the payload is scanned).
+fn split_update(payload: &str) -> Option<UpdateParts<'_>> {
+    let rest = payload.strip_prefix(r#"{"turn":"#)?;
+    let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+    let (turn, rest) = match rest.strip_prefix("null") {
+        Some(rest) => (None, rest),
+        None => (Some(rest[..digits].parse().ok()?), &rest[digits..]),
+    };
+    let (tool_call_id, rest) = match rest.strip_prefix(r#","toolCallId":""#) {
+        Some(rest) => {
+            let end = rest.find(['"', '\\'])?;
+            let after = rest[end..].strip_prefix('"')?;
+            (Some(rest[..end].to_string()), after)
+        }
+        None => (None, rest),
+    };
+    let params = rest.strip_prefix(r#","params":"#)?.strip_suffix('}')?;
+    params
+        .starts_with('{')
+        .then_some((turn, tool_call_id, params))
+}
+
+fn scan_update<'a>(payload: &'a str, scratch: &'a mut IndexScratch) -> Option<UpdateParts<'a>> {
+    let fields = scratch.fields(payload)?;
+    let turn = match fields.get("turn")?.value() {
+        "null" => None,
+        number => Some(number.parse().ok()?),
+    };
+    let tool_call_id = match fields.get("toolCallId") {
+        Some(field) => Some(field.as_str()?.into_owned()),
+        None => None,
+    };
+    Some((turn, tool_call_id, fields.get("params")?.value()))
 }
 
 #[derive(Deserialize)]
@@ -197,7 +311,7 @@ struct PromptPayload {
     summary: String,
 }
 
-fn decode_prompt(payload: &str) -> Option<Decoded<'_>> {
+fn decode_prompt(payload: &str) -> Option<Decoded> {
     let p: PromptPayload = serde_json::from_str(payload).ok()?;
     Some(Decoded::Prompt {
         turn: p.turn,
@@ -215,7 +329,7 @@ struct NoticePayload {
     description: Option<String>,
 }
 
-fn decode_notice(role: Option<Role>, payload: &str) -> Option<Decoded<'_>> {
+fn decode_notice(role: Option<Role>, payload: &str) -> Option<Decoded> {
     let p: NoticePayload = serde_json::from_str(payload).ok()?;
     Some(Decoded::Notice {
         role,
@@ -238,7 +352,7 @@ struct RoleEndPayload {
     error: Option<RpcError>,
 }
 
-fn decode_role_end(role: Role, payload: &str) -> Option<Decoded<'_>> {
+fn decode_role_end(role: Role, payload: &str) -> Option<Decoded> {
     let p: RoleEndPayload = serde_json::from_str(payload).ok()?;
     let outcome = match (p.outcome.as_str(), p.error) {
         ("failed", Some(error)) => RoleOutcome::Failed(error),
@@ -264,7 +378,7 @@ struct TurnEndPayload {
     error: Option<RpcError>,
 }
 
-fn decode_turn_end(payload: &str) -> Option<Decoded<'_>> {
+fn decode_turn_end(payload: &str) -> Option<Decoded> {
     let p: TurnEndPayload = serde_json::from_str(payload).ok()?;
     let outcome = match (p.stop_reason, p.error) {
         (Some(reason), _) => Ok(reason),
@@ -295,6 +409,20 @@ struct ModePayload {
 mod tests {
     use super::*;
     use crate::core::record::write_payload;
+    use crate::jsonrpc::IndexedObject;
+
+    fn decode(kind: &str, role: Option<&str>, payload: &str) -> (Option<Decoded>, IndexedTexts) {
+        let mut texts = IndexedTexts::default();
+        let role = role.map(Role::new);
+        let decoded = decode_event(
+            kind,
+            role,
+            payload,
+            &mut texts,
+            &mut IndexScratch::default(),
+        );
+        (decoded, texts)
+    }
 
     fn round_trip(event: &TeamEvent<'_>) -> String {
         let mut out = Vec::new();
@@ -318,8 +446,9 @@ mod tests {
             update,
         });
         let payload = round_trip(&event);
-        let decoded = decode_event("update", Some("backend"), &payload).expect("decodes");
-        let Some(TeamEvent::Update(back)) = decoded.event() else {
+        let (decoded, texts) = decode("update", Some("backend"), &payload);
+        let decoded = decoded.expect("decodes");
+        let Some(TeamEvent::Update(back)) = decoded.event(&texts) else {
             panic!("not an update: {payload}");
         };
         assert_eq!(
@@ -335,6 +464,36 @@ mod tests {
         );
     }
 
+    fn update_parts(payload: &str) -> (Option<u64>, Option<String>, String) {
+        let (decoded, texts) = decode("update", Some("a"), payload);
+        match decoded {
+            Some(Decoded::Update {
+                turn,
+                tool_call_id,
+                params,
+                ..
+            }) => (turn, tool_call_id, texts.text(&params).to_string()),
+            other => panic!("{payload}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_update_laid_out_otherwise_than_the_recorder_writes_it_reads_the_same() {
+        let params = r#"{"update":{"sessionUpdate":"plan","entries":[]}}"#;
+        let ours = format!(r#"{{"turn":12,"toolCallId":"a/c.1","params":{params}}}"#);
+        let spaced = format!(r#"{{ "params": {params}, "toolCallId": "a/c.1", "turn": 12 }}"#);
+        let extra = format!(r#"{{"turn":12,"toolCallId":"a/c.1","params":{params},"x":{{}}}}"#);
+        let expected = (Some(12), Some("a/c.1".to_string()), params.to_string());
+        for payload in [ours, spaced, extra] {
+            assert_eq!(update_parts(&payload), expected, "{payload}");
+        }
+        let escaped = format!(r#"{{"turn":null,"toolCallId":"a\"b","params":{params}}}"#);
+        assert_eq!(
+            update_parts(&escaped),
+            (None, Some(r#"a"b"#.to_string()), params.to_string())
+        );
+    }
+
     #[test]
     fn turn_ends_and_role_ends_keep_their_typed_outcomes() {
         let failed = RoleOutcome::Failed(RpcError::new(-32000, "auth"));
@@ -344,7 +503,7 @@ mod tests {
             role: &role,
             outcome: &failed,
         });
-        match decode_event("role_end", Some("a"), &payload) {
+        match decode("role_end", Some("a"), &payload).0 {
             Some(Decoded::RoleEnded { outcome, .. }) => assert_eq!(outcome, failed),
             other => panic!("{other:?}"),
         }
@@ -353,7 +512,7 @@ mod tests {
             turn: 2,
             outcome: &ended,
         });
-        match decode_event("turn_end", None, &payload) {
+        match decode("turn_end", None, &payload).0 {
             Some(Decoded::TurnEnded { outcome, .. }) => assert_eq!(outcome, ended),
             other => panic!("{other:?}"),
         }
@@ -361,10 +520,26 @@ mod tests {
 
     #[test]
     fn a_damaged_payload_is_skipped_not_trusted() {
-        assert!(decode_event("update", Some("a"), "{not json").is_none());
-        assert!(decode_event("update", None, r#"{"turn":1,"update":{}}"#).is_none());
+        assert!(decode("update", Some("a"), "{not json").0.is_none());
+        assert!(
+            decode("update", None, r#"{"turn":1,"params":{"update":{}}}"#)
+                .0
+                .is_none()
+        );
+        assert!(
+            decode("update", Some("a"), r#"{"turn":1,"params":{"update":[]}}"#)
+                .0
+                .is_none()
+        );
+        let cut = r#"{"turn":1,"params":{"update":{"sessionUpdate":"plan"}}"#;
+        assert!(decode("update", Some("a"), cut).0.is_none());
+        let two = r#"{"turn":1,"params":{"update":{}},"y":{"update":{}}}"#;
+        assert!(
+            decode("update", Some("a"), two).0.is_some(),
+            "the params alone, not beyond"
+        );
         assert!(matches!(
-            decode_event("some_future_kind", None, "{}"),
+            decode("some_future_kind", None, "{}").0,
             Some(Decoded::Other)
         ));
     }

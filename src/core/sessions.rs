@@ -11,16 +11,16 @@ use super::api::{ConnectionId, Origin};
 use super::command::SessionParams;
 use super::commands::unknown_session;
 use super::history::{
-    ChunkContent, HistoryAnswer, Phase, ReplayChunk, ReplayPurpose, StoredEvent, StoredSession,
-    spawn_reader,
+    ChunkContent, HistoryAnswer, Phase, ReplayChunk, ReplayPurpose, StoredSession, spawn_reader,
 };
 use super::output::{
     Delivery, Output, Reply, RoleOutcome, SessionListing, SessionRecord, Severity, TeamEvent,
 };
-use super::recall::{Decoded, decode_event};
+use super::recall::{Decoded, Recollection};
 use super::state::Session;
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
+use crate::jsonrpc::IndexedTexts;
 use crate::jsonrpc::codes;
 
 /// Sessions per page of `session/list`.
@@ -156,7 +156,7 @@ impl Core {
         match chunk.content {
             ChunkContent::Found(Some(stored)) => self.replay_found(job, stored),
             ChunkContent::Found(None) => self.replay_failed(job, None),
-            ChunkContent::Events(events) => self.replay_events(job, &events),
+            ChunkContent::Events(chunk) => self.replay_events(job, &chunk),
             ChunkContent::End => self.replay_end(job),
             ChunkContent::Failed(why) => self.replay_failed(job, Some(why)),
         }
@@ -192,24 +192,27 @@ impl Core {
         self.reply(&job.origin, Err(error));
     }
 
-    fn replay_events(&mut self, job_id: u64, events: &[StoredEvent]) {
+    fn replay_events(&mut self, job_id: u64, chunk: &Recollection) {
         let Some(job) = self.replays.get_mut(job_id) else {
             return;
         };
         let connection = job.connection;
         let session = job.session.clone();
         let show = !matches!(job.purpose, ReplayPurpose::Open { replay: false, .. });
-        for stored in events {
-            job.read_through = stored.seq;
-            let Some(decoded) = decode_event(&stored.kind, stored.role.as_deref(), &stored.payload)
-            else {
-                tracing::warn!(session = %session, seq = stored.seq, kind = %stored.kind, "a recorded event could not be read; skipped");
-                continue;
+        let texts = &chunk.texts;
+        for recalled in &chunk.events {
+            job.read_through = recalled.seq;
+            let decoded = match &recalled.decoded {
+                Ok(decoded) => decoded,
+                Err(kind) => {
+                    tracing::warn!(session = %session, seq = recalled.seq, %kind, "a recorded event could not be read; skipped");
+                    continue;
+                }
             };
             if let Some(loading) = job.loading.as_mut() {
-                rebuild(loading, &mut job.open_turns, &decoded);
+                rebuild(loading, &mut job.open_turns, decoded, texts);
             }
-            if let Some(event) = decoded.event().filter(|_| show) {
+            if let Some(event) = decoded.event(texts).filter(|_| show) {
                 let output = Output::Event {
                     session: &session,
                     event: &event,
@@ -368,7 +371,12 @@ impl Core {
 }
 
 /// Rebuilds a loaded session's state from one event of its history.
-fn rebuild(session: &mut Session, open_turns: &mut Vec<(u64, Vec<Role>)>, event: &Decoded<'_>) {
+fn rebuild(
+    session: &mut Session,
+    open_turns: &mut Vec<(u64, Vec<Role>)>,
+    event: &Decoded,
+    texts: &IndexedTexts,
+) {
     match event {
         Decoded::Prompt { turn, roles, .. } => {
             session.turn_seq = session.turn_seq.max(*turn);
@@ -387,7 +395,7 @@ fn rebuild(session: &mut Session, open_turns: &mut Vec<(u64, Vec<Role>)>, event:
             params,
             ..
         } => {
-            let update = params.fields().get("update").and_then(|f| f.object());
+            let update = texts.fields(params).get("update").and_then(|f| f.object());
             let id = update.and_then(|u| u.get_str("toolCallId"));
             if let (Some(rs), Some(id)) = (session.roles.get_mut(role), id) {
                 rs.tool_calls.remember(&id, *turn, team_id);

@@ -117,6 +117,77 @@ impl<'a> IndexedObject<'a> {
     }
 }
 
+/// Many objects' texts and indexes kept in two buffers: for objects indexed on one
+/// thread and read on another, a few allocations for thousands of them.
+#[derive(Debug, Default)]
+pub struct IndexedTexts {
+    text: String,
+    index: Vec<FieldSpan>,
+}
+
+/// Where one object sits in an `IndexedTexts`.
+#[derive(Debug, Clone)]
+pub struct IndexedAt {
+    text: Range<usize>,
+    index: Range<usize>,
+}
+
+impl IndexedTexts {
+    /// Room for `size` (another's `size()`): a run of similar batches grows none.
+    pub fn with_capacity(size: (usize, usize)) -> Self {
+        IndexedTexts {
+            text: String::with_capacity(size.0),
+            index: Vec::with_capacity(size.1),
+        }
+    }
+
+    /// How much text and index are kept.
+    pub fn size(&self) -> (usize, usize) {
+        (self.text.len(), self.index.len())
+    }
+
+    /// Copies and indexes `text`; `None` (and nothing kept) unless it is one JSON
+    /// object of under 4 GiB.
+    pub fn push(&mut self, text: &str) -> Option<IndexedAt> {
+        let index_start = self.index.len();
+        if super::scan::index_object(text, &mut self.index).is_none() {
+            self.index.truncate(index_start);
+            return None;
+        }
+        let text_start = self.text.len();
+        self.text.push_str(text);
+        Some(IndexedAt {
+            text: text_start..self.text.len(),
+            index: index_start..self.index.len(),
+        })
+    }
+
+    /// The fields of an object pushed here (empty for a place from elsewhere).
+    pub fn fields(&self, at: &IndexedAt) -> ObjectFields<'_> {
+        ObjectFields::new(
+            self.text(at),
+            self.index.get(at.index.clone()).unwrap_or(&[]),
+        )
+    }
+
+    pub fn text(&self, at: &IndexedAt) -> &str {
+        self.text.get(at.text.clone()).unwrap_or("{}")
+    }
+}
+
+/// A reusable index for reading one object at a time without allocating.
+#[derive(Debug, Default)]
+pub struct IndexScratch(Vec<FieldSpan>);
+
+impl IndexScratch {
+    /// `text`'s fields; `None` unless it is one JSON object (of under 4 GiB).
+    pub fn fields<'a>(&'a mut self, text: &'a str) -> Option<ObjectFields<'a>> {
+        self.0.clear();
+        super::scan::index_object(text, &mut self.0)?;
+        Some(ObjectFields::new(text, &self.0))
+    }
+}
+
 impl<'a> ObjectFields<'a> {
     pub(crate) fn new(text: &'a str, spans: &'a [FieldSpan]) -> Self {
         ObjectFields { text, spans }

@@ -14,7 +14,7 @@ pub mod raw;
 mod reads;
 mod scan;
 
-pub use fields::{Field, IndexedObject, ObjectFields};
+pub use fields::{Field, IndexScratch, IndexedAt, IndexedObject, IndexedTexts, ObjectFields};
 pub use framing::{Frame, LineBudget, LineSplitter, Piece};
 pub use id::RequestId;
 pub use message::{Body, Message, ParseError, ParseErrorKind};

@@ -46,8 +46,8 @@ use rusqlite::Connection;
 pub use bench::{BenchError, bench_append};
 pub use handle::{HIGH_WATER_BYTES, LOW_WATER_BYTES, StoreHandle, WriterExit};
 pub use read::{
-    LogFilter, LogPosition, LoggedEvent, ReadError, SessionPage, SessionSummary, StoreReader,
-    StoredEvent,
+    EventRef, LogFilter, LogPosition, LoggedEvent, ReadError, SessionPage, SessionSummary,
+    StoreReader, StoredEvent,
 };
 pub use schema::{APPLICATION_ID, OpenError, SCHEMA_VERSION};
 pub use time::{clock_utc, iso8601_utc};

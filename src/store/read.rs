@@ -21,6 +21,10 @@ pub enum ReadError {
     BadCursor(String),
     #[error("cannot read the event store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("an event names a role or kind code that is not in the store: {0}")]
+    UnknownCode(i64),
+    #[error("a stored value is not of its column's type: {0}")]
+    Value(#[from] rusqlite::types::FromSqlError),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +64,15 @@ pub struct LogPosition {
     seq: i64,
 }
 
+/// One event as the database holds it, for as long as its row is current.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRef<'a> {
+    pub seq: u64,
+    pub role: Option<&'a str>,
+    pub kind: &'a str,
+    pub payload: &'a str,
+}
+
 /// Which events a log shows.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogFilter<'a> {
@@ -79,13 +92,22 @@ const SESSION_COLUMNS: &str = "public_id, cwd, title, created_at, updated_at, la
 /// Where a run's rows after seq ?2 start: at the exact rowid when the run has no other
 /// session's rows (rowid and seq rise in step), else at its first row.
 macro_rules! run_rows {
+    ($joins:expr) => {
+        concat!(
+            "FROM runs r CROSS JOIN events e \
+            ON e.id BETWEEN r.first_id + iif(r.last_id - r.first_id = r.last_seq - r.first_seq, \
+                max(?2 + 1 - r.first_seq, 0), 0) AND r.last_id \
+            AND e.session = r.session AND e.seq > ?2 ",
+            $joins,
+            " WHERE r.session = (SELECT id FROM sessions WHERE public_id = ?1) AND r.last_seq > ?2"
+        )
+    };
+}
+
+/// Role and kind names from their tables.
+macro_rules! names {
     () => {
-        "FROM runs r CROSS JOIN events e \
-        ON e.id BETWEEN r.first_id + iif(r.last_id - r.first_id = r.last_seq - r.first_seq, \
-            max(?2 + 1 - r.first_seq, 0), 0) AND r.last_id \
-        AND e.session = r.session AND e.seq > ?2 \
-        LEFT JOIN roles ro ON ro.id = e.role_id JOIN kinds k ON k.id = e.kind_id \
-        WHERE r.session = (SELECT id FROM sessions WHERE public_id = ?1) AND r.last_seq > ?2"
+        "LEFT JOIN roles ro ON ro.id = e.role_id JOIN kinds k ON k.id = e.kind_id"
     };
 }
 
@@ -94,7 +116,14 @@ macro_rules! run_rows {
 /// the outer loop; role and kind names come from their tables.
 const EVENTS: &str = concat!(
     "SELECT e.seq, e.time, ro.name, k.name, e.payload ",
-    run_rows!(),
+    run_rows!(names!()),
+    " ORDER BY r.last_seq, e.id LIMIT ?3"
+);
+
+/// As `EVENTS`, with role and kind codes for the reader to name.
+const EVENT_CODES: &str = concat!(
+    "SELECT e.seq, e.role_id, e.kind_id, e.payload ",
+    run_rows!(""),
     " ORDER BY r.last_seq, e.id LIMIT ?3"
 );
 
@@ -123,7 +152,7 @@ const LOG_ALL: &str = concat!(
 /// As `EVENTS`, with the rowid for the position and a role filter.
 const LOG_SESSION: &str = concat!(
     "SELECT e.id, ?1, e.seq, e.time, ro.name, k.name, e.payload ",
-    run_rows!(),
+    run_rows!(names!()),
     " AND ",
     role_filter!(3),
     " ORDER BY r.last_seq, e.id LIMIT ?4"
@@ -212,6 +241,52 @@ impl StoreReader {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Like `events`, but shows each row to `each` as SQLite holds it, copying nothing;
+    /// returns how many there were.
+    pub fn visit_events(
+        &self,
+        session: &SessionId,
+        after_seq: u64,
+        limit: usize,
+        each: &mut dyn FnMut(EventRef<'_>),
+    ) -> Result<usize, ReadError> {
+        // One snapshot for the names and the rows: a role first written meanwhile is
+        // in both or neither.
+        let snapshot = self.conn.unchecked_transaction()?;
+        let roles = self.names("SELECT id, name FROM roles")?;
+        let kinds = self.names("SELECT id, name FROM kinds")?;
+        let mut stmt = self.conn.prepare_cached(EVENT_CODES)?;
+        let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![session.as_str(), after, sql_limit(limit)])?;
+        let mut seen = 0;
+        while let Some(row) = rows.next()? {
+            let role = match row.get::<_, Option<i64>>(1)? {
+                Some(code) => Some(name_of(&roles, code)?),
+                None => None,
+            };
+            each(EventRef {
+                seq: count(row.get(0)?),
+                role,
+                kind: name_of(&kinds, row.get(2)?)?,
+                payload: row.get_ref(3)?.as_str()?,
+            });
+            seen += 1;
+        }
+        drop(rows);
+        drop(stmt);
+        snapshot.finish()?;
+        Ok(seen)
+    }
+
+    /// A code table (`roles` or `kinds`), by code.
+    fn names(&self, sql: &str) -> Result<Vec<(i64, String)>, ReadError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let mut names = rows.collect::<Result<Vec<(i64, String)>, _>>()?;
+        names.sort_unstable_by_key(|(code, _)| *code);
+        Ok(names)
+    }
+
     /// Up to `limit` events after `position` that pass `filter`: all sessions in commit order,
     /// or one session in seq order. Poll again from the last event's position for new ones.
     pub fn log_after(
@@ -236,6 +311,13 @@ impl StoreReader {
             }
         };
         Ok(rows?)
+    }
+}
+
+fn name_of(names: &[(i64, String)], code: i64) -> Result<&str, ReadError> {
+    match names.binary_search_by_key(&code, |(c, _)| *c) {
+        Ok(at) => Ok(&names[at].1),
+        Err(_) => Err(ReadError::UnknownCode(code)),
     }
 }
 

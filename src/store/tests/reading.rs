@@ -54,6 +54,77 @@ fn sessions_are_listed_most_recent_first_in_stable_pages() {
 }
 
 #[test]
+fn visiting_a_sessions_events_shows_what_reading_them_returns_names_and_all() {
+    let dir = tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let mut s = start(&path, StoreOptions::default());
+    let (a, b) = (sid("a"), sid("b"));
+    for i in 0..40i64 {
+        let (session, who) = if i % 3 == 0 {
+            (&b, "test")
+        } else {
+            (&a, "backend")
+        };
+        let role = (i % 5 != 0).then(|| role(who));
+        let kind = if i % 7 == 0 { "notice" } else { "update" };
+        append(
+            &mut s.handle,
+            session,
+            role.as_ref(),
+            kind,
+            i,
+            &format!(r#"{{"i":{i}}}"#),
+        );
+    }
+    close(s.handle);
+    let reader = reader(&path);
+    let read = reader.events(&a, 3, 100).unwrap();
+    let mut seen = Vec::new();
+    let count = reader
+        .visit_events(&a, 3, 100, &mut |e| {
+            seen.push((
+                e.seq,
+                e.role.map(str::to_string),
+                e.kind.to_string(),
+                e.payload.to_string(),
+            ))
+        })
+        .unwrap();
+    let expected: Vec<_> = read
+        .iter()
+        .map(|e| (e.seq, e.role.clone(), e.kind.clone(), e.payload.clone()))
+        .collect();
+    assert_eq!(count, expected.len());
+    assert_eq!(seen, expected);
+    assert!(expected.iter().any(|e| e.1.is_none()) && expected.iter().any(|e| e.2 == "notice"));
+}
+
+#[test]
+fn an_event_whose_role_code_is_not_in_the_store_is_an_error_not_a_guess() {
+    let dir = tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let mut s = start(&path, StoreOptions::default());
+    append(
+        &mut s.handle,
+        &sid("a"),
+        Some(&role("backend")),
+        "update",
+        1,
+        "{}",
+    );
+    close(s.handle);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("UPDATE events SET role_id = 999")
+        .unwrap();
+    drop(conn);
+    let visited = reader(&path).visit_events(&sid("a"), 0, 10, &mut |_| {});
+    assert!(
+        matches!(visited, Err(ReadError::UnknownCode(999))),
+        "{visited:?}"
+    );
+}
+
+#[test]
 fn sessions_can_be_filtered_by_cwd() {
     let dir = tempdir().unwrap();
     let path = dir.path().join("store.db");
