@@ -13,11 +13,11 @@ use super::inbox::{BUFFER_BYTES, Inbox};
 use crate::ids::{Role, SessionId};
 
 /// Above this many handed-over bytes not yet written, the store counts as congested.
-pub const HIGH_WATER_BYTES: usize = 8 * 1024 * 1024;
+pub const HIGH_WATER_BYTES: usize = 2 * 1024 * 1024;
 /// Once congested, `drained` resolves at or below this many.
-pub const LOW_WATER_BYTES: usize = 2 * 1024 * 1024;
+pub const LOW_WATER_BYTES: usize = 512 * 1024;
 /// A pending batch this large is handed over at once, whatever the core's loop does.
-const FLUSH_BYTES: usize = 256 * 1024;
+const FLUSH_BYTES: usize = 128 * 1024;
 
 /// The backlog both threads see: an atomic count, since it is all they share.
 #[derive(Debug, Default)]

@@ -13,14 +13,14 @@ use super::handle::Wake;
 
 /// Batches merged into one transaction, at most (bytes; a single larger batch goes alone). A
 /// waiting batch this large also ends the linger.
-pub(crate) const MERGE_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MERGE_BYTES: usize = 1024 * 1024;
 /// A flush at most this large is added to the waiting batch rather than handed over whole.
 const COPY_BYTES: usize = 16 * 1024;
 /// Room in a fresh buffer, so a pending batch rarely grows before it is flushed.
-pub(crate) const BUFFER_BYTES: usize = 512 * 1024;
+pub(crate) const BUFFER_BYTES: usize = 256 * 1024;
 /// Spent buffers kept for reuse, at most (more are dropped), and the largest kept.
-const SPARE_BUFFERS: usize = 8;
-const SPARE_CAPACITY: usize = 4 * BUFFER_BYTES;
+const SPARE_BUFFERS: usize = 4;
+const SPARE_CAPACITY: usize = 2 * BUFFER_BYTES;
 
 /// Shared by the handle and the writer: one lock, held only to push, append or swap.
 pub(crate) struct Inbox {
