@@ -362,7 +362,8 @@ async fn a_store_path_holding_foreign_bytes_is_left_byte_for_byte_and_the_sessio
 #[tokio::test]
 async fn a_full_disk_is_a_notice_and_the_team_goes_on() {
     bounded(WAIT * 3, async {
-        // A store of at most 64 pages (256 KiB): full within the first big turn.
+        // A store of at most 64 pages (1 MiB of 16 KiB pages): full within the first big
+        // turn (each role streams 1 MB of text).
         let mut proxy =
             Proxy::start_with_env(&team(), &[("OUROCODUS_STORE_MAX_PAGES", "64")]).await;
         let session = proxy.plain_session().await;
