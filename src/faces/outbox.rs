@@ -36,8 +36,8 @@ const BUFFER_BYTES: usize = 2 * FLUSH_BYTES;
 const COPY_BELOW_BYTES: usize = 16 * 1024;
 /// Spare buffers kept at most (more are dropped). Measured with 8 agents streaming
 /// (`bench --only memory`, `--only fan-in`): keeping as many as the high-water mark lets be
-/// queued (64) cost 3-4 MiB of peak RSS; 8 cost no CPU per message beyond noise.
-const SPARE_BUFFERS: usize = 8;
+/// queued (64) cost 2-3 MiB of peak RSS; 8 no less memory than 16 but more CPU per message.
+const SPARE_BUFFERS: usize = 16;
 
 /// The writer's side: take lines, write them, then `release` their bytes.
 #[derive(Debug)]
