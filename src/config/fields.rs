@@ -217,6 +217,13 @@ impl<'a> Place<'a> {
         Ok(map)
     }
 
+    pub fn boolean(&self, key: &str, value: &Value<'_>) -> Result<bool, ConfigError> {
+        match value.get_ref() {
+            DeValue::Boolean(flag) => Ok(*flag),
+            _ => Err(self.wrong_type(key, value, "true or false")),
+        }
+    }
+
     /// A whole number from 0 to `max`.
     pub fn unsigned(&self, key: &str, value: &Value<'_>, max: u64) -> Result<u64, ConfigError> {
         let DeValue::Integer(integer) = value.get_ref() else {

@@ -10,7 +10,8 @@ use toml::de::DeTable;
 use super::diagnostic::ConfigError;
 use super::fields::{Place, Value, in_written_order};
 use super::mcp::read_mcp_servers;
-use super::{McpServerSpec, RestartPolicy, RoleSpec, Timeouts};
+use super::sandbox::SandboxLayer;
+use super::{McpServerSpec, RestartPolicy, RoleSpec, SandboxSettings, Timeouts};
 use crate::ids::Role;
 
 /// Every key a role table may hold; `[defaults]` may hold these and `route`.
@@ -26,6 +27,11 @@ pub const ROLE_KEYS: &[&str] = &[
     "mcp_servers",
     "restart",
     "timeouts",
+    "sandbox",
+    "sandbox_writable",
+    "sandbox_readable",
+    "sandbox_symlinks",
+    "env_inherit",
 ];
 
 const RESTART_KEYS: &[&str] = &["attempts", "backoff_ms"];
@@ -49,6 +55,7 @@ pub fn builtin_role_spec(role: Role) -> RoleSpec {
         mcp_servers: Vec::new(),
         restart: RestartPolicy::default(),
         timeouts: Timeouts::default(),
+        sandbox: SandboxSettings::default(),
     }
 }
 
@@ -66,6 +73,7 @@ pub struct RoleLayer {
     mcp_servers: Option<Vec<McpServerSpec>>,
     restart: RestartLayer,
     timeouts: TimeoutsLayer,
+    sandbox: SandboxLayer,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -110,7 +118,9 @@ impl RoleLayer {
             "mcp_servers" => self.mcp_servers = Some(read_mcp_servers(place, key, value)?),
             "restart" => self.restart = RestartLayer::read(place, key, value)?,
             "timeouts" => self.timeouts = TimeoutsLayer::read(place, key, value)?,
-            _ => {}
+            _ => {
+                self.sandbox.read_key(place, key, value)?;
+            }
         }
         Ok(())
     }
@@ -133,6 +143,7 @@ impl RoleLayer {
         replace(&mut spec.mcp_servers, &self.mcp_servers);
         self.restart.apply(&mut spec.restart);
         self.timeouts.apply(&mut spec.timeouts);
+        self.sandbox.apply(&mut spec.sandbox);
     }
 }
 

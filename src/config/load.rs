@@ -123,7 +123,8 @@ mod tests {
     use crate::config::test_support::{TEST_FILE, TempDir, load_error};
 
     const ROLE_KEY_LIST: &str = "persona, command, args, env, mode, directories, tools_allow, \
-                                 tools_deny, mcp_servers, restart, timeouts";
+                                 tools_deny, mcp_servers, restart, timeouts, sandbox, \
+                                 sandbox_writable, sandbox_readable, sandbox_symlinks, env_inherit";
 
     #[test]
     fn unknown_key_names_file_line_and_key() {

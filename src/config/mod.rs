@@ -11,6 +11,7 @@ mod load;
 mod lookup;
 mod mcp;
 mod roles;
+mod sandbox;
 pub mod starter;
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ pub use diagnostic::{BUILT_IN_SOURCE_NAME, ConfigError, Position};
 pub use load::{load_file, load_str, load_team};
 pub use lookup::{LOCAL_CONFIG_FILE, USER_CONFIG_FILE, find_config_file, find_config_file_in};
 pub use roles::role_name_problem;
+pub use sandbox::{SandboxMode, SandboxSettings};
 pub use starter::{builtin_team, starter_toml};
 
 /// A validated team, ready to run.
@@ -70,6 +72,8 @@ pub struct RoleSpec {
     pub mcp_servers: Vec<McpServerSpec>,
     pub restart: RestartPolicy,
     pub timeouts: Timeouts,
+    /// The kernel sandbox around the role's agent, and the environment it inherits.
+    pub sandbox: SandboxSettings,
 }
 
 /// An MCP server from the config, in ACP's `McpServer` shapes.

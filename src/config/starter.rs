@@ -59,6 +59,22 @@ directories = ["."]
 tools_allow = ["*"]
 tools_deny = []
 
+# The kernel sandbox (Linux Landlock) around the role's agent and everything it
+# starts: it may write only to its directories, a private temporary directory
+# (its TMPDIR), the state and cache directories its adapter needs, the
+# sandbox_writable entries and the usual device files. "auto" applies it where
+# the kernel can and says so once where it cannot; "require" refuses to start
+# the role without it; "off" lets the agent write wherever you can.
+sandbox = "auto"
+sandbox_writable = []
+# Reading stays open unless narrowed to these (plus what programs need to run):
+# sandbox_readable = ["."]
+# The agent may not make symlinks, so none can redirect a later write:
+sandbox_symlinks = false
+# The agent inherits the whole environment unless narrowed to these names (* and
+# ? as wildcards); `env` above is added either way:
+# env_inherit = ["PATH", "HOME", "LANG", "LC_*", "TERM", "ANTHROPIC_*"]
+
 # MCP servers given to the agent, on top of the ones the editor passes. Either a
 # program on stdio:
 #   { name = "db", command = "db-mcp", args = [], env = {} }

@@ -48,6 +48,12 @@ SCRIPT LANGUAGE
                               says `wrote <path>` or `write failed: <message>`
     read file PATH            fs/read_text_file; says the content or
                               `read failed: <message>`
+    disk write PATH [CONTENT...]
+                              write the file ourselves, past the protocol (PATH
+                              relative to the session cwd); says `disk wrote <path>`
+                              or `disk write failed: <error>`
+    shell COMMAND...          `sh -c COMMAND` in the session cwd (`\;` for `;`); says
+                              `shell exit <code>: <output>`
     terminal CMD [ARGS...]    terminal/create, wait_for_exit, output, release, shown
                               as an execute tool call; says the output
     elicit MESSAGE            elicitation/create with a one-field form; says

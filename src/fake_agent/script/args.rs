@@ -233,10 +233,15 @@ fn kind_of_tool_name(tool_name: &str) -> &'static str {
     }
 }
 
-pub(super) fn parse_write_file(args: &str) -> Step {
+/// `write file` (through the client) or, `direct`, `disk write` (by the agent itself).
+pub(super) fn parse_write_file(args: &str, direct: bool) -> Step {
     let path = first_word(args);
     if path.is_empty() {
-        return bad("expected `write file PATH [CONTENT...]`");
+        return bad(if direct {
+            "expected `disk write PATH [CONTENT...]`"
+        } else {
+            "expected `write file PATH [CONTENT...]`"
+        });
     }
     let content = after_words(args, 1);
     let content = if content.is_empty() {
@@ -244,9 +249,11 @@ pub(super) fn parse_write_file(args: &str) -> Step {
     } else {
         unescape(content)
     };
-    Step::WriteFile {
-        path: unescape(path),
-        content,
+    let path = unescape(path);
+    if direct {
+        Step::DiskWrite { path, content }
+    } else {
+        Step::WriteFile { path, content }
     }
 }
 

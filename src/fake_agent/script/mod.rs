@@ -45,6 +45,13 @@ pub enum Step {
     ReadFile {
         path: String,
     },
+    /// A write straight to disk by the agent process itself, past the protocol.
+    DiskWrite {
+        path: String,
+        content: String,
+    },
+    /// `sh -c COMMAND` in the session cwd, as an agent's shell tool would run it.
+    Shell(String),
     Sleep(Duration),
     Crash,
     Exit(i32),
@@ -217,7 +224,8 @@ pub fn parse_step(segment: &str) -> Step {
     let parsed = match (word(0), word(1)) {
         ("tool", "call") => Some(parse_tool_call(segment)),
         ("ask", "permission") => Some(tool_step(segment, 2, Step::AskPermission)),
-        ("write", "file") => Some(parse_write_file(after_words(segment, 2))),
+        ("write", "file") => Some(parse_write_file(after_words(segment, 2), false)),
+        ("disk", "write") => Some(parse_write_file(after_words(segment, 2), true)),
         ("read", "file") => Some(parse_read_file(after_words(segment, 2))),
         ("garbage", "on") if word(2) == "stdout" && words.len() == 3 => Some(Step::Garbage),
         ("garbage", "") => Some(Step::Garbage),
@@ -254,6 +262,7 @@ fn parse_single_keyword(keyword: &str, args: &str) -> Option<Step> {
         "raw" => Step::Raw(raw_text(args)),
         "terminal" => parse_terminal(args),
         "elicit" => Step::Elicit(text()),
+        "shell" if !args.trim().is_empty() => Step::Shell(text()),
         _ => return parse_bare_keyword(keyword, args),
     };
     Some(step)

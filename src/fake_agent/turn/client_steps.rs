@@ -158,7 +158,7 @@ impl Turn {
     }
 
     /// A relative path is taken from the session's working directory.
-    fn resolve(&self, path: &str) -> String {
+    pub(super) fn resolve(&self, path: &str) -> String {
         Path::new(&self.session.cwd)
             .join(path)
             .to_string_lossy()

@@ -1,5 +1,6 @@
 //! Steps that misbehave on purpose or look at the process itself: garbage on
-//! stdout, floods on stderr, a grandchild process, and `whoami`.
+//! stdout, floods on stderr, a grandchild process, writes and shell commands past the
+//! protocol (what a sandbox must stop), and `whoami`.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -60,6 +61,36 @@ impl Turn {
         let said = match spawned {
             Ok(child) => format!("grandchild pid: {}", child.id()),
             Err(e) => format!("spawn failed: {e}"),
+        };
+        self.say(&said).await
+    }
+
+    /// Writes a file ourselves, as an agent with its own file tools does.
+    pub(super) async fn disk_write(&self, path: &str, content: &str) -> StepResult {
+        let path = self.resolve(path);
+        let said = match std::fs::write(&path, content) {
+            Ok(()) => format!("disk wrote {path}"),
+            Err(e) => format!("disk write failed: {e}"),
+        };
+        self.say(&said).await
+    }
+
+    /// Runs `sh -c command` in the session cwd and says its exit code and output.
+    pub(super) async fn shell(&self, command: &str) -> StepResult {
+        let run = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .current_dir(&self.session.cwd)
+            .stdin(Stdio::null())
+            .output();
+        let said = match self.interruptible(run).await? {
+            Ok(out) => {
+                let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+                text.push_str(&String::from_utf8_lossy(&out.stderr));
+                let code = out.status.code().unwrap_or(-1);
+                format!("shell exit {code}: {}", text.trim())
+            }
+            Err(e) => format!("shell failed to start: {e}"),
         };
         self.say(&said).await
     }

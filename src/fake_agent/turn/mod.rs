@@ -144,6 +144,8 @@ impl Turn {
             Step::Commands => self.update(&wire::available_commands()).await,
             Step::Mode(mode_id) => self.mode(&mode_id).await,
             Step::SpawnGrandchild => self.spawn_grandchild().await,
+            Step::DiskWrite { path, content } => self.disk_write(&path, &content).await,
+            Step::Shell(command) => self.shell(&command).await,
             Step::Unknown(text) => self.say(&format!("unknown step: {text}")).await,
             Step::Bad { text, reason } => self.say(&format!("bad step: {text}: {reason}")).await,
         }
