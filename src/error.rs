@@ -67,6 +67,8 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
+    #[error("{role} cannot start in its sandbox: {reason}")]
+    Sandbox { role: String, reason: String },
     #[error("cannot start `{command}`: {source}")]
     Spawn {
         command: String,

@@ -34,6 +34,35 @@ impl Quirks {
         }
     }
 
+    /// The adapter a command line starts, as far as it can be told before it runs (the
+    /// sandbox is made before the agent can name itself).
+    pub fn from_command_line(command: &str, args: &[String]) -> Self {
+        let named = std::iter::once(command)
+            .chain(args.iter().map(String::as_str))
+            .any(|word| Quirks::from_agent_name(word) == Quirks::ClaudeCode);
+        if named {
+            Quirks::ClaudeCode
+        } else {
+            Quirks::Generic
+        }
+    }
+
+    /// What the adapter writes besides the project, relative to the home directory:
+    /// npm's cache for every agent (agents start through `npx`), and Claude Code's
+    /// settings, sessions and credentials (`~/.claude`, `~/.claude.json`, its backup).
+    pub fn state_paths(self) -> &'static [&'static str] {
+        match self {
+            Quirks::ClaudeCode => &[
+                ".npm",
+                ".claude",
+                ".claude.json",
+                ".claude.json.backup",
+                ".cache/claude-cli-nodejs",
+            ],
+            Quirks::Generic => &[".npm"],
+        }
+    }
+
     /// Whether the persona travels in `session/new` (else as a first-turn preamble).
     pub fn takes_system_prompt(self) -> bool {
         self == Quirks::ClaudeCode

@@ -15,6 +15,7 @@ use crate::config::McpServerSpec;
 use crate::error::RpcError;
 use crate::ids::{ChildSessionId, Role, SessionId};
 use crate::transport::LaunchSpec;
+use crate::transport::sandbox::SandboxState;
 
 impl Core {
     /// Makes sure `role` has (or is getting) a child session in `session`.
@@ -46,14 +47,21 @@ impl Core {
         slot.generation += 1;
         slot.caps = None;
         slot.on_exit = None;
+        let cwds: Vec<_> = self.sessions.values().map(|s| s.cwd.clone()).collect();
         let spec = LaunchSpec {
             command: slot.spec.command.clone(),
             args: slot.spec.args.clone(),
             env: slot.spec.env.clone(),
+            env_inherit: slot.spec.sandbox.env_inherit.clone(),
+            sandbox: super::confine::sandbox_plan(&slot.spec, &cwds),
         };
         match self.transport.start(&spec, slot.key(), events) {
             Ok(link) => {
                 let pid = link.pid();
+                let sandbox = link.sandbox().clone();
+                let first_unavailable = matches!(sandbox, SandboxState::Unavailable { .. })
+                    && !matches!(slot.sandbox, Some(SandboxState::Unavailable { .. }));
+                slot.sandbox = Some(sandbox.clone());
                 slot.link = Some(link);
                 slot.state = AgentState::Starting;
                 slot.started_at = Some(std::time::Instant::now());
@@ -62,10 +70,23 @@ impl Core {
                 self.timers
                     .insert(Timer::InitializeTimeout(slot.key()), timeout);
                 self.record_agent_change(role, AgentChange::Started { pid });
+                if first_unavailable && let SandboxState::Unavailable { reason } = sandbox {
+                    self.say_sandbox_unavailable(role, &reason);
+                }
                 self.send_initialize(role);
             }
             Err(e) => self.agent_cannot_start(role, e.to_string()),
         }
+    }
+
+    /// Once, visibly: `sandbox = "auto"` on a kernel that cannot enforce it.
+    fn say_sandbox_unavailable(&mut self, role: &Role, reason: &str) {
+        let title = format!("{role} runs without its sandbox");
+        let hint = format!(
+            "{reason}\nIts writes outside its directories are refused only where they pass \
+             through the protocol. Set `sandbox = \"require\"` to refuse to start it instead."
+        );
+        self.notify_every_session(role, Severity::Warning, &title, Some(&hint));
     }
 
     fn send_initialize(&mut self, role: &Role) {

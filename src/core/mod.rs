@@ -10,6 +10,7 @@ mod api;
 mod cancel;
 mod command;
 mod commands;
+mod confine;
 mod connections;
 mod from_agent;
 mod history;

@@ -422,4 +422,6 @@ pub struct AgentSummary {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
+    /// The kernel sandbox: what the agent last started in, or the config's mode.
+    pub sandbox: String,
 }

@@ -3,6 +3,7 @@
 //! every outstanding request to an agent is for. No rendering state: that belongs
 //! to each connection.
 
+use crate::transport::sandbox::SandboxState;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -66,6 +67,8 @@ pub struct AgentSlot {
     pub watchdog_armed: bool,
     /// The status last announced with `_ourocodus/agent_status`.
     pub reported_status: Option<AgentStatus>,
+    /// The sandbox the agent last started in; `None` before its first start.
+    pub sandbox: Option<SandboxState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +274,7 @@ impl AgentSlot {
             last_activity: Instant::now(),
             watchdog_armed: false,
             reported_status: None,
+            sandbox: None,
         }
     }
 

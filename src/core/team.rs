@@ -111,6 +111,7 @@ impl Core {
                 _ => None,
             },
             prompt: self.current_prompt_of(role),
+            sandbox: slot.map(sandbox_text).unwrap_or_default(),
         }
     }
 
@@ -137,6 +138,7 @@ impl Core {
                 line.push_str(&format!(" · up {up}"));
             }
             line.push_str(&format!(" · restarts {}", summary.restarts));
+            line.push_str(&format!(" · sandbox {}", summary.sandbox));
             if let Some(reason) = &summary.reason {
                 line.push_str(&format!(" · {reason}"));
             }
@@ -198,5 +200,13 @@ mod tests {
         assert_eq!((bare.persona, bare.command), (None, None));
         assert!(parse_spawn(&[]).is_err());
         assert!(parse_spawn(&["x", "--command"]).is_err());
+    }
+}
+
+/// The sandbox a role's agent runs in, or before it ever ran, what its config asks.
+fn sandbox_text(slot: &AgentSlot) -> String {
+    match &slot.sandbox {
+        Some(state) => state.to_string(),
+        None => format!("{} (not started)", slot.spec.sandbox.mode.as_str()),
     }
 }

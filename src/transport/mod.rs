@@ -4,6 +4,7 @@
 
 mod memory;
 mod process;
+pub mod sandbox;
 mod stderr_tail;
 
 use std::fmt;
@@ -37,7 +38,13 @@ impl fmt::Display for AgentKey {
 pub struct LaunchSpec {
     pub command: String,
     pub args: Vec<String>,
+    /// Set on top of what the agent inherits.
     pub env: IndexMap<String, String>,
+    /// Names (or `*` globs) of the proxy's environment the agent inherits; all of it
+    /// when `None`.
+    pub env_inherit: Option<Vec<String>>,
+    /// The kernel sandbox to start it in; `None` when the role's config turned it off.
+    pub sandbox: Option<sandbox::SandboxPlan>,
 }
 
 /// Something that happened on an agent's connection, in the order it happened.
@@ -82,6 +89,7 @@ pub enum SendError {
 pub struct AgentLink {
     outbox: mpsc::Sender<Vec<u8>>,
     control: Arc<dyn AgentControl>,
+    sandbox: sandbox::SandboxState,
 }
 
 /// Transport-specific controls behind a link.
@@ -94,7 +102,21 @@ pub trait AgentControl: fmt::Debug + Send + Sync {
 
 impl AgentLink {
     pub fn new(outbox: mpsc::Sender<Vec<u8>>, control: Arc<dyn AgentControl>) -> Self {
-        AgentLink { outbox, control }
+        AgentLink {
+            outbox,
+            control,
+            sandbox: sandbox::SandboxState::Off,
+        }
+    }
+
+    /// Says what sandbox the agent runs in (a transport without one leaves `Off`).
+    pub fn with_sandbox(mut self, state: sandbox::SandboxState) -> Self {
+        self.sandbox = state;
+        self
+    }
+
+    pub fn sandbox(&self) -> &sandbox::SandboxState {
+        &self.sandbox
     }
 
     /// Queues one line for the agent without waiting: a full queue is the caller's

@@ -15,12 +15,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::sandbox::{self, Prepared};
 use super::{
     AGENT_OUTBOX_CAPACITY, AgentControl, AgentEnvelope, AgentEvent, AgentKey, AgentLink,
     ExitReport, LaunchSpec, Transport, stderr_tail,
 };
 use crate::error::Error;
 use crate::jsonrpc::{Incoming, LineBudget, LineSplitter, Message, ReadParser};
+use crate::policy::glob_match;
 
 /// How long a child may take to exit once its input is closed, before SIGTERM.
 const EOF_GRACE: Duration = Duration::from_millis(300);
@@ -60,7 +62,14 @@ impl Transport for ProcessTransport {
         key: AgentKey,
         events: mpsc::Sender<AgentEnvelope>,
     ) -> Result<AgentLink, Error> {
-        let mut child = spawn(spec)?;
+        let sandbox =
+            Prepared::new(spec.sandbox.as_ref(), key.role.as_str()).map_err(|reason| {
+                Error::Sandbox {
+                    role: key.role.to_string(),
+                    reason,
+                }
+            })?;
+        let mut child = spawn(spec, &sandbox)?;
         let pid = child.id();
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
@@ -81,20 +90,39 @@ impl Transport for ProcessTransport {
         let stderr = self
             .tracker
             .spawn(stderr_tail::drain(stderr, key.role.clone()));
-        let ends = Ends { reader, stderr };
+        let state = sandbox.state.clone();
+        let ends = Ends {
+            reader,
+            stderr,
+            tmp: sandbox.tmp,
+        };
         self.tracker
             .spawn(supervise(child, pid, ends, stop.clone(), key, events));
-        Ok(AgentLink::new(
-            outbox_tx,
-            Arc::new(ProcessControl { stop, pid }),
-        ))
+        Ok(AgentLink::new(outbox_tx, Arc::new(ProcessControl { stop, pid })).with_sandbox(state))
     }
 }
 
-fn spawn(spec: &LaunchSpec) -> Result<Child, Error> {
-    Command::new(&spec.command)
-        .args(&spec.args)
-        .envs(&spec.env)
+fn spawn(spec: &LaunchSpec, sandbox: &Prepared) -> Result<Child, Error> {
+    let mut command = Command::new(&spec.command);
+    command.args(&spec.args);
+    if let Some(names) = &spec.env_inherit {
+        command.env_clear();
+        command.envs(std::env::vars_os().filter(|(name, _)| {
+            let name = name.to_string_lossy();
+            names.iter().any(|pattern| glob_match(pattern, &name))
+        }));
+    }
+    if let Some(tmp) = sandbox.tmp_path() {
+        for name in ["TMPDIR", "TMP", "TEMP"] {
+            command.env(name, tmp);
+        }
+    }
+    command.envs(&spec.env);
+    if let Some(restriction) = &sandbox.restriction {
+        let fd = restriction.raw_fd();
+        restrict_in_child(&mut command, fd);
+    }
+    command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -106,6 +134,17 @@ fn spawn(spec: &LaunchSpec) -> Result<Child, Error> {
             command: spec.command.clone(),
             source,
         })
+}
+
+/// Has the child apply the sandbox between fork and exec: a failure there fails the
+/// spawn (the role's visible error), never a start without it.
+#[allow(unsafe_code)]
+fn restrict_in_child(command: &mut Command, fd: std::os::fd::RawFd) {
+    // SAFETY: the closure only makes async-signal-safe system calls (see
+    // `sandbox::apply_in_child`), and `fd` stays open until the spawn returns.
+    unsafe {
+        command.pre_exec(move || sandbox::apply_in_child(fd));
+    }
 }
 
 #[derive(Debug)]
@@ -222,6 +261,8 @@ async fn forward(
 struct Ends {
     reader: JoinHandle<()>,
     stderr: JoinHandle<Vec<String>>,
+    /// The child's private temporary directory, removed once its group is gone.
+    tmp: Option<tempfile::TempDir>,
 }
 
 /// Waits for the child to exit (or ends it on stop), clears its process group, lets
@@ -254,6 +295,7 @@ async fn supervise(
             Vec::new()
         }
     };
+    drop(ends.tmp.take());
     let report = exit_report(status, stderr_tail);
     tracing::info!(role = %key.role, pid, status = %report.status, "agent ended");
     let _ = events

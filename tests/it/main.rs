@@ -19,6 +19,7 @@ mod policy;
 mod relay;
 mod resume;
 mod routing;
+mod sandbox;
 mod speakers;
 mod startup;
 mod store_cli;

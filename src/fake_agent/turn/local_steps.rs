@@ -77,13 +77,21 @@ impl Turn {
 
     /// Runs `sh -c command` in the session cwd and says its exit code and output.
     pub(super) async fn shell(&self, command: &str) -> StepResult {
-        let run = tokio::process::Command::new("sh")
-            .arg("-c")
-            .arg(command)
-            .current_dir(&self.session.cwd)
-            .stdin(Stdio::null())
-            .output();
-        let said = match self.interruptible(run).await? {
+        let (command, cwd) = (command.to_string(), self.session.cwd.clone());
+        // A blocking thread: the agent's runtime has no process driver.
+        let run = tokio::task::spawn_blocking(move || {
+            Command::new("sh")
+                .arg("-c")
+                .arg(command)
+                .current_dir(cwd)
+                .stdin(Stdio::null())
+                .output()
+        });
+        let said = match self
+            .interruptible(run)
+            .await?
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        {
             Ok(out) => {
                 let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
                 text.push_str(&String::from_utf8_lossy(&out.stderr));

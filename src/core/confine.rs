@@ -1,0 +1,105 @@
+//! What a role's agent may write, as a plan for the transport's kernel sandbox: the
+//! role's directories resolved against the working directories of the sessions it
+//! serves, its adapter's own state and caches, and the config's extras. Knows paths and
+//! role settings; nothing of Landlock or processes.
+
+use std::path::{Path, PathBuf};
+
+use crate::agent::Quirks;
+use crate::config::{RoleSpec, SandboxMode};
+use crate::transport::sandbox::SandboxPlan;
+
+/// The sandbox plan for `spec`'s agent, serving sessions in `cwds` (the proxy's own
+/// working directory when there are none yet); `None` when the role turned it off.
+pub fn sandbox_plan(spec: &RoleSpec, cwds: &[PathBuf]) -> Option<SandboxPlan> {
+    let settings = &spec.sandbox;
+    if settings.mode == SandboxMode::Off {
+        return None;
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let fallback;
+    let cwds = if cwds.is_empty() {
+        fallback = [std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))];
+        &fallback[..]
+    } else {
+        cwds
+    };
+    let place = |entries: &[PathBuf]| -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = expand_home(entry, home.as_deref());
+            if entry.is_absolute() {
+                out.push(entry);
+            } else {
+                out.extend(cwds.iter().map(|cwd| cwd.join(&entry)));
+            }
+        }
+        out.dedup();
+        out
+    };
+    let mut writable = place(&spec.directories);
+    writable.extend(place(&settings.writable));
+    if let Some(home) = &home {
+        let quirks = Quirks::from_command_line(&spec.command, &spec.args);
+        writable.extend(quirks.state_paths().iter().map(|p| home.join(p)));
+    }
+    Some(SandboxPlan {
+        required: settings.mode == SandboxMode::Require,
+        writable,
+        readable: settings.readable.as_deref().map(place),
+        symlinks: settings.symlinks,
+    })
+}
+
+/// `~` and `~/...` name the home directory.
+fn expand_home(path: &Path, home: Option<&Path>) -> PathBuf {
+    match (path.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::builtin_team;
+
+    fn spec() -> RoleSpec {
+        let team = builtin_team();
+        team.roles.values().next().expect("a role").clone()
+    }
+
+    #[test]
+    fn relative_directories_count_from_each_sessions_cwd_and_home_entries_from_home() {
+        let mut spec = spec();
+        spec.directories = vec![PathBuf::from("src"), PathBuf::from("/abs")];
+        spec.sandbox.writable = vec![PathBuf::from("~/.cache/tool")];
+        let plan = sandbox_plan(&spec, &[PathBuf::from("/w/a"), PathBuf::from("/w/b")])
+            .expect("on by default");
+        let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+        for path in [
+            PathBuf::from("/w/a/src"),
+            PathBuf::from("/w/b/src"),
+            PathBuf::from("/abs"),
+            home.join(".cache/tool"),
+        ] {
+            assert!(
+                plan.writable.contains(&path),
+                "{path:?} in {:?}",
+                plan.writable
+            );
+        }
+        assert!(!plan.required);
+        assert!(!plan.symlinks);
+        assert_eq!(plan.readable, None);
+    }
+
+    #[test]
+    fn off_gives_no_plan_and_require_a_required_one() {
+        let mut spec = spec();
+        spec.sandbox.mode = SandboxMode::Off;
+        assert_eq!(sandbox_plan(&spec, &[]), None);
+        spec.sandbox.mode = SandboxMode::Require;
+        assert!(sandbox_plan(&spec, &[]).expect("a plan").required);
+    }
+}

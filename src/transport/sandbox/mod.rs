@@ -1,0 +1,164 @@
+//! The kernel's half of a role's policy: a Linux Landlock ruleset that lets an agent and
+//! every process it starts write only where the plan says. The ruleset is built in the
+//! proxy and applied in the child between fork and exec, so the proxy itself is never
+//! restricted. Knows Landlock and paths; nothing of roles, config files or the wire.
+
+mod prepare;
+mod rules;
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+use landlock::{ABI, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr};
+use landlock::{RulesetCreatedAttr, RulesetError};
+
+pub use prepare::Prepared;
+pub use rules::{DEVICE_DIRECTORIES, DEVICE_FILES, system_readable};
+
+/// Set to `unavailable` in the proxy's environment, the kernel counts as having no
+/// Landlock: how tests show what `auto` and `require` do on such a kernel.
+pub const SIMULATE_ENV: &str = "OUROCODUS_SANDBOX_SIMULATE";
+
+/// Where an agent may write (and, when `readable` is set, read), as resolved paths.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SandboxPlan {
+    /// Refuse to start the agent when the kernel cannot enforce the plan.
+    pub required: bool,
+    /// Directories (or files) the agent may write beneath.
+    pub writable: Vec<PathBuf>,
+    /// When set, the only places it may read besides `writable` and what programs
+    /// need to run (`system_readable`).
+    pub readable: Option<Vec<PathBuf>>,
+    /// Whether it may make symlinks where it may write.
+    pub symlinks: bool,
+}
+
+/// What a started agent actually runs under, for `/agents` and the notices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SandboxState {
+    /// The plan is enforced by the kernel (Landlock ABI version).
+    Enforced { abi: i32 },
+    /// The role's config turned it off.
+    Off,
+    /// `auto` on a kernel that cannot: the agent runs without it.
+    Unavailable { reason: String },
+}
+
+impl fmt::Display for SandboxState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SandboxState::Enforced { abi } => write!(f, "enforced (Landlock ABI {abi})"),
+            SandboxState::Off => write!(f, "off"),
+            SandboxState::Unavailable { reason } => write!(f, "unavailable: {reason}"),
+        }
+    }
+}
+
+/// A ruleset ready to be applied in a child; closed when dropped.
+#[derive(Debug)]
+pub struct Restriction {
+    ruleset: OwnedFd,
+    abi: i32,
+}
+
+impl Restriction {
+    /// Builds the ruleset for `plan`; an error says why the kernel cannot enforce it.
+    pub fn build(plan: &SandboxPlan) -> Result<Restriction, String> {
+        let version = kernel_abi()?;
+        let abi = abi_of(version);
+        let ruleset = build_ruleset(plan, abi)
+            .map_err(|e| format!("the Landlock ruleset could not be built: {e}"))?
+            .ok_or_else(|| "the kernel enforces none of the ruleset".to_string())?;
+        Ok(Restriction {
+            ruleset,
+            abi: version,
+        })
+    }
+
+    pub fn state(&self) -> SandboxState {
+        SandboxState::Enforced { abi: self.abi }
+    }
+
+    /// The ruleset's descriptor, for `apply_in_child` (valid while `self` lives).
+    pub fn raw_fd(&self) -> RawFd {
+        self.ruleset.as_raw_fd()
+    }
+}
+
+/// What the child runs between fork and exec: only async-signal-safe system calls (no
+/// allocation). Sets no-new-privileges, then restricts the process, and so everything
+/// it will start, with the ruleset `fd`.
+#[allow(unsafe_code)]
+pub fn apply_in_child(fd: RawFd) -> io::Result<()> {
+    // SAFETY: prctl and landlock_restrict_self take plain integers and touch no memory
+    // of ours; both are safe to call between fork and exec.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::syscall(libc::SYS_landlock_restrict_self, fd, 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The kernel's Landlock ABI version, or why there is none.
+#[allow(unsafe_code)]
+pub fn kernel_abi() -> Result<i32, String> {
+    if std::env::var(SIMULATE_ENV).is_ok_and(|v| v == "unavailable") {
+        return Err(format!(
+            "Landlock is unavailable ({SIMULATE_ENV}=unavailable)"
+        ));
+    }
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a null attribute and size 0, this call only reports the version.
+    let version = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    if version < 1 {
+        let error = io::Error::last_os_error();
+        return Err(format!("this kernel has no Landlock ({error})"));
+    }
+    i32::try_from(version).map_err(|_| format!("unexpected Landlock version {version}"))
+}
+
+/// The newest ABI this build knows that the kernel has.
+fn abi_of(version: i32) -> ABI {
+    match version {
+        ..=1 => ABI::V1,
+        2 => ABI::V2,
+        3 => ABI::V3,
+        4 => ABI::V4,
+        5 => ABI::V5,
+        6 => ABI::V6,
+        _ => ABI::V7,
+    }
+}
+
+fn build_ruleset(plan: &SandboxPlan, abi: ABI) -> Result<Option<OwnedFd>, RulesetError> {
+    let access = rules::Access::new(abi, plan);
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(access.handled())?
+        .create()?;
+    for (path, rights) in rules::rules(plan, &access) {
+        // A path that does not exist (yet) gets no rule: nothing can be written there.
+        let Ok(fd) = PathFd::new(&path) else {
+            tracing::debug!(path = %path.display(), "sandbox: no such path; no rule");
+            continue;
+        };
+        ruleset = ruleset.add_rule(PathBeneath::new(fd, rights))?;
+    }
+    Ok(ruleset.into())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,160 @@
+//! The kernel sandbox around each role's agent: what a hostile agent writing past the
+//! protocol (itself, through a shell, through a symlink, into a sibling directory)
+//! manages with the sandbox on and off, and what `require` and `auto` do on a kernel
+//! without Landlock (simulated).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::{Dir, Proxy, WAIT, bounded, fake_team_with, text_from};
+
+fn team(policy: &str) -> String {
+    fake_team_with(
+        &["alpha"],
+        &format!("directories = [\"allowed\"]\n{policy}"),
+    )
+}
+
+/// `allowed/` (the role's), `outside/`, `allowed-sibling/`, and a symlink made by
+/// someone else inside `allowed/` that points outside.
+fn lay_out(cwd: &Path) {
+    for dir in ["allowed", "outside", "allowed-sibling"] {
+        std::fs::create_dir_all(cwd.join(dir)).unwrap();
+    }
+    std::os::unix::fs::symlink(cwd.join("outside"), cwd.join("allowed/planted")).unwrap();
+}
+
+const ESCAPES: &str = "disk write allowed/inside.txt ok; \
+     disk write outside/direct.txt x; \
+     shell echo x > outside/shell.txt; \
+     shell ln -s ../outside allowed/made-link; \
+     disk write allowed/planted/through-link.txt x; \
+     disk write allowed-sibling/sibling.txt x; \
+     shell echo private > \"$TMPDIR/t\" && cat \"$TMPDIR/t\"";
+
+fn escaped(cwd: &Path) -> Vec<&'static str> {
+    [
+        (
+            "outside/direct.txt",
+            cwd.join("outside/direct.txt").exists(),
+        ),
+        ("outside/shell.txt", cwd.join("outside/shell.txt").exists()),
+        (
+            "allowed/made-link",
+            cwd.join("allowed/made-link").symlink_metadata().is_ok(),
+        ),
+        (
+            "outside/through-link.txt",
+            cwd.join("outside/through-link.txt").exists(),
+        ),
+        (
+            "allowed-sibling/sibling.txt",
+            cwd.join("allowed-sibling/sibling.txt").exists(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, landed)| *landed)
+    .map(|(name, _)| name)
+    .collect()
+}
+
+#[tokio::test]
+async fn inside_works_and_direct_shell_symlink_and_sibling_escapes_are_refused_by_the_kernel() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&team("")).await;
+        lay_out(proxy.cwd());
+        let session = proxy.plain_session().await;
+        let (messages, _) = proxy.prompt(&session, ESCAPES).await;
+        let said = text_from(&messages, "alpha");
+        assert!(proxy.cwd().join("allowed/inside.txt").exists(), "{said}");
+        assert_eq!(escaped(proxy.cwd()), Vec::<&str>::new(), "{said}");
+        assert_eq!(said.matches("disk write failed").count(), 3, "{said}");
+        assert!(said.contains("Permission denied"), "{said}");
+        assert!(
+            said.contains("shell exit 0: private"),
+            "its TMPDIR is writable: {said}"
+        );
+        let (agents, _) = proxy.prompt(&session, "/agents").await;
+        let listed = proxy_text(&agents);
+        assert!(
+            listed.contains("sandbox enforced (Landlock ABI"),
+            "{listed}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn with_the_sandbox_off_the_same_escapes_land_so_the_sandbox_is_what_refuses_them() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&team("sandbox = \"off\"")).await;
+        lay_out(proxy.cwd());
+        let session = proxy.plain_session().await;
+        let (messages, _) = proxy.prompt(&session, ESCAPES).await;
+        let said = text_from(&messages, "alpha");
+        assert_eq!(escaped(proxy.cwd()).len(), 5, "{said}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn require_without_landlock_refuses_to_start_the_role_and_says_so() {
+    bounded(WAIT * 2, async {
+        let env = [("OUROCODUS_SANDBOX_SIMULATE", "unavailable")];
+        let mut proxy = Proxy::start_with_env(&team("sandbox = \"require\""), &env).await;
+        lay_out(proxy.cwd());
+        let session = proxy.plain_session().await;
+        let (messages, answer) = proxy
+            .prompt(&session, "disk write outside/direct.txt x")
+            .await;
+        let everything = format!("{}{messages:?}{answer}", transcript_text(&proxy));
+        assert!(
+            everything.contains("alpha cannot start in its sandbox")
+                && everything.contains("Landlock is unavailable"),
+            "{everything}"
+        );
+        assert!(!proxy.cwd().join("outside/direct.txt").exists());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn auto_without_landlock_starts_the_role_and_says_once_that_it_runs_unsandboxed() {
+    bounded(WAIT * 2, async {
+        let env = [("OUROCODUS_SANDBOX_SIMULATE", "unavailable")];
+        let mut proxy = Proxy::start_with_env(&team(""), &env).await;
+        lay_out(proxy.cwd());
+        let session = proxy.plain_session().await;
+        proxy
+            .prompt(&session, "disk write outside/direct.txt x")
+            .await;
+        proxy.prompt(&session, "/restart alpha").await;
+        proxy.prompt(&session, "say back").await;
+        assert!(proxy.cwd().join("outside/direct.txt").exists());
+        let warnings = proxy
+            .transcript
+            .iter()
+            .filter(|(dir, m)| {
+                *dir == Dir::FromProxy && m.to_string().contains("alpha runs without its sandbox")
+            })
+            .count();
+        assert_eq!(warnings, 1, "said once, not per start");
+    })
+    .await;
+}
+
+/// Everything the proxy sent, as one string.
+fn transcript_text(proxy: &Proxy) -> String {
+    proxy
+        .transcript
+        .iter()
+        .filter(|(dir, _)| *dir == Dir::FromProxy)
+        .map(|(_, message)| message.to_string())
+        .collect()
+}
+
+/// The proxy's own words in the chat (answers to slash commands).
+fn proxy_text(messages: &[Value]) -> String {
+    messages.iter().map(Value::to_string).collect()
+}
