@@ -134,6 +134,13 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let team = ourocodus::config::load_team(file.as_deref())?;
             print!("{}", ourocodus::config::describe_team(&team));
+            let kernel = match ourocodus::transport::sandbox::kernel_abi() {
+                Ok(abi) => format!("Landlock ABI {abi}: `auto` and `require` are enforced"),
+                Err(reason) => {
+                    format!("{reason}: `auto` runs roles unsandboxed, `require` refuses them")
+                }
+            };
+            println!("\nsandbox kernel: {kernel}");
             Ok(ExitCode::SUCCESS)
         }
         Command::FakeAgent(args) => Ok(ourocodus::fake_agent::run(args)),

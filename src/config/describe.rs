@@ -5,7 +5,10 @@ use std::fmt::Write;
 
 use super::diagnostic::source_name;
 use super::duration::format_duration;
-use super::{ConfigOrigin, McpServerSpec, RestartPolicy, RoleSpec, Team, Timeouts};
+use super::{
+    ConfigOrigin, McpServerSpec, RestartPolicy, RoleSpec, SandboxMode, SandboxSettings, Team,
+    Timeouts,
+};
 use crate::ids::Role;
 
 /// Labels are padded to this width, so values line up.
@@ -75,6 +78,30 @@ fn describe_role(out: &mut String, spec: &RoleSpec) {
     row(out, "mcp servers", &mcp_lines(&spec.mcp_servers));
     row(out, "restart", &[describe_restart(&spec.restart)]);
     row(out, "timeouts", &[describe_timeouts(&spec.timeouts)]);
+    row(out, "sandbox", &describe_sandbox(&spec.sandbox));
+}
+
+/// The mode, then what it allows beyond the role's directories.
+fn describe_sandbox(sandbox: &SandboxSettings) -> Vec<String> {
+    let paths =
+        |items: &[std::path::PathBuf]| list_or_none(items.iter().map(|p| p.display().to_string()));
+    let mut lines = vec![sandbox.mode.as_str().to_string()];
+    if sandbox.mode != SandboxMode::Off {
+        lines.push(format!("writable also {}", paths(&sandbox.writable)));
+        if let Some(readable) = &sandbox.readable {
+            lines.push(format!("readable only {}", paths(readable)));
+        }
+        if sandbox.symlinks {
+            lines.push("may make symlinks".to_string());
+        }
+    }
+    if let Some(names) = &sandbox.env_inherit {
+        lines.push(format!(
+            "inherits env {}",
+            list_or_none(names.iter().cloned())
+        ));
+    }
+    lines
 }
 
 /// `label  first line`, then any further lines under the first.
@@ -223,6 +250,7 @@ pub fn describe_role_json(spec: &RoleSpec) -> serde_json::Value {
         "toolsDeny": spec.tools_deny,
         "mode": spec.mode,
         "envNames": env,
+        "sandbox": spec.sandbox.mode.as_str(),
     })
 }
 
@@ -281,6 +309,8 @@ mcp_servers = [
   mcp servers  (none)
   restart      3 attempts, 500ms backoff
   timeouts     initialize 30s, session_new 1m, silence 2m
+  sandbox      auto
+               writable also (none)
 ";
         assert!(text.contains(backend), "{text}");
     }

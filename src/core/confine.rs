@@ -43,10 +43,22 @@ pub fn sandbox_plan(spec: &RoleSpec, cwds: &[PathBuf]) -> Option<SandboxPlan> {
         let quirks = Quirks::from_command_line(&spec.command, &spec.args);
         writable.extend(quirks.state_paths().iter().map(|p| home.join(p)));
     }
+    let readable = settings.readable.as_deref().map(|entries| {
+        let mut readable = place(entries);
+        // The agent's own program must stay readable, wherever it is installed.
+        let program = Path::new(&spec.command);
+        if let Some(dir) = program
+            .parent()
+            .filter(|_| program.components().count() > 1)
+        {
+            readable.push(cwds[0].join(dir));
+        }
+        readable
+    });
     Some(SandboxPlan {
         required: settings.mode == SandboxMode::Require,
         writable,
-        readable: settings.readable.as_deref().map(place),
+        readable,
         symlinks: settings.symlinks,
     })
 }

@@ -158,3 +158,38 @@ fn transcript_text(proxy: &Proxy) -> String {
 fn proxy_text(messages: &[Value]) -> String {
     messages.iter().map(Value::to_string).collect()
 }
+
+#[tokio::test]
+async fn env_inherit_narrows_what_the_agent_gets_of_the_proxys_environment() {
+    bounded(WAIT * 2, async {
+        let policy = "env_inherit = [\"PATH\", \"OURO_KEEP*\"]\nenv = { SET_BY_ROLE = \"yes\" }";
+        let env = [("OURO_KEEP_ME", "kept"), ("OURO_SECRET", "leaked")];
+        let mut proxy = Proxy::start_with_env(&team(policy), &env).await;
+        let session = proxy.plain_session().await;
+        let script = "shell echo \"[$OURO_KEEP_ME][$OURO_SECRET][$SET_BY_ROLE][$HOME]\"";
+        let (messages, _) = proxy.prompt(&session, script).await;
+        let said = text_from(&messages, "alpha");
+        assert!(said.contains("shell exit 0: [kept][][yes][]"), "{said}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sandbox_readable_narrows_reading_and_the_agent_still_runs() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&team("sandbox_readable = [\"allowed\"]")).await;
+        lay_out(proxy.cwd());
+        std::fs::write(proxy.cwd().join("outside/secret.txt"), "s3cret").unwrap();
+        std::fs::write(proxy.cwd().join("allowed/notes.txt"), "notes").unwrap();
+        let session = proxy.plain_session().await;
+        let script = "shell cat allowed/notes.txt; shell cat outside/secret.txt";
+        let (messages, _) = proxy.prompt(&session, script).await;
+        let said = text_from(&messages, "alpha");
+        assert!(said.contains("shell exit 0: notes"), "{said}");
+        assert!(
+            !said.contains("s3cret") && said.contains("Permission denied"),
+            "{said}"
+        );
+    })
+    .await;
+}
