@@ -3,4 +3,4 @@
 
 mod quirks;
 
-pub use quirks::{Quirks, persona_preamble};
+pub use quirks::{Quirks, StateKind, persona_preamble};

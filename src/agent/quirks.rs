@@ -7,6 +7,13 @@ use serde_json::{Value, json};
 use crate::config::RoleSpec;
 use crate::ids::Role;
 
+/// What an adapter's state path is: a directory (made if missing) or a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateKind {
+    Directory,
+    File,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quirks {
     /// `@agentclientprotocol/claude-agent-acp` and its predecessor `@zed-industries/claude-code-acp`.
@@ -47,19 +54,20 @@ impl Quirks {
         }
     }
 
-    /// What the adapter writes besides the project, relative to the home directory:
-    /// npm's cache for every agent (agents start through `npx`), and Claude Code's
-    /// settings, sessions and credentials (`~/.claude`, `~/.claude.json`, its backup).
-    pub fn state_paths(self) -> &'static [&'static str] {
+    /// What the adapter writes besides the project, relative to the home directory,
+    /// and whether each is a directory: npm's cache for every agent (agents start
+    /// through `npx`), and Claude Code's settings, sessions and credentials.
+    pub fn state_paths(self) -> &'static [(&'static str, StateKind)] {
+        use StateKind::{Directory, File};
         match self {
             Quirks::ClaudeCode => &[
-                ".npm",
-                ".claude",
-                ".claude.json",
-                ".claude.json.backup",
-                ".cache/claude-cli-nodejs",
+                (".npm", Directory),
+                (".claude", Directory),
+                (".claude.json", File),
+                (".claude.json.backup", File),
+                (".cache/claude-cli-nodejs", Directory),
             ],
-            Quirks::Generic => &[".npm"],
+            Quirks::Generic => &[(".npm", Directory)],
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::agent::Quirks;
+use crate::agent::{Quirks, StateKind};
 use crate::config::{RoleSpec, SandboxMode};
 use crate::transport::sandbox::SandboxPlan;
 
@@ -37,11 +37,17 @@ pub fn sandbox_plan(spec: &RoleSpec, cwds: &[PathBuf]) -> Option<SandboxPlan> {
         out.dedup();
         out
     };
-    let mut writable = place(&spec.directories);
+    let mut create = place(&spec.directories);
+    let mut writable = create.clone();
     writable.extend(place(&settings.writable));
     if let Some(home) = &home {
         let quirks = Quirks::from_command_line(&spec.command, &spec.args);
-        writable.extend(quirks.state_paths().iter().map(|p| home.join(p)));
+        for (path, kind) in quirks.state_paths() {
+            writable.push(home.join(path));
+            if *kind == StateKind::Directory {
+                create.push(home.join(path));
+            }
+        }
     }
     let readable = settings.readable.as_deref().map(|entries| {
         let mut readable = place(entries);
@@ -58,6 +64,7 @@ pub fn sandbox_plan(spec: &RoleSpec, cwds: &[PathBuf]) -> Option<SandboxPlan> {
     Some(SandboxPlan {
         required: settings.mode == SandboxMode::Require,
         writable,
+        create,
         readable,
         symlinks: settings.symlinks,
     })

@@ -28,6 +28,9 @@ pub struct SandboxPlan {
     pub required: bool,
     /// Directories (or files) the agent may write beneath.
     pub writable: Vec<PathBuf>,
+    /// Those of `writable` made (as directories) when missing, since Landlock can only
+    /// grant what exists: the role's directories and its adapter's state directories.
+    pub create: Vec<PathBuf>,
     /// When set, the only places it may read besides `writable` and what programs
     /// need to run (`system_readable`).
     pub readable: Option<Vec<PathBuf>>,

@@ -33,6 +33,11 @@ impl Prepared {
             .prefix(&format!("ourocodus-{role}-"))
             .tempdir()
             .map_err(|e| format!("cannot make the role's temporary directory: {e}"))?;
+        for dir in &plan.create {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                tracing::warn!(role, dir = %dir.display(), error = %e, "cannot make a writable directory");
+            }
+        }
         let mut plan = plan.clone();
         plan.writable.push(tmp.path().to_path_buf());
         match Restriction::build(&plan) {

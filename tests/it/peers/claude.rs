@@ -39,13 +39,15 @@ impl ClaudeTeam {
         }
     }
 
-    /// Runs the adapter behind `tee`, which copies each line the proxy sends it to `log`.
+    /// Runs the adapter behind `tee`, which copies each line the proxy sends it to `log`
+    /// (whose directory the role's sandbox then lets it write).
     fn with_input_copied_to(mut self, log: &Path) -> ClaudeTeam {
         let script = r#"tee "$0" | exec node "$1""#;
         self.launch = format!(
-            "command = \"/bin/sh\"\nargs = [\"-c\", {script:?}, {}, {}]",
+            "command = \"/bin/sh\"\nargs = [\"-c\", {script:?}, {}, {}]\nsandbox_writable = [{}]",
             toml_path(log),
-            toml_path(&adapter())
+            toml_path(&adapter()),
+            toml_path(log.parent().expect("a directory"))
         );
         self
     }

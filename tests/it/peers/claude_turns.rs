@@ -294,8 +294,10 @@ async fn a_claude_write_that_asks_nobody_outside_the_roles_directories_is_report
     let target = project.path().join("src/a.txt");
     let api = ScriptedApi::start(&write_then_done(&target)).await;
     let mut team = api.team("docs");
-    // In acceptEdits mode the adapter writes without asking: the proxy cannot refuse.
-    team.extra.push_str("\nmode = \"acceptEdits\"");
+    // In acceptEdits mode the adapter writes without asking: with the sandbox off,
+    // the proxy cannot refuse, only report.
+    team.extra
+        .push_str("\nmode = \"acceptEdits\"\nsandbox = \"off\"");
     bounded(LIMIT, async {
         let mut proxy = team.start().await;
         let session = open_session_in(&mut proxy, project.path()).await;
@@ -312,6 +314,47 @@ async fn a_claude_write_that_asks_nobody_outside_the_roles_directories_is_report
         assert!(proxy.close().await.success());
     })
     .await;
+}
+
+#[tokio::test]
+#[ignore = "needs third-party peers: bash tests/peers/install.sh (run by .ci/run)"]
+async fn in_accept_edits_a_claude_write_outside_the_roles_directories_is_refused_by_the_kernel_and_fails_its_tool_call()
+ {
+    let project = tempfile::tempdir().expect("temp project");
+    let target = project.path().join("src/a.txt");
+    let api = ScriptedApi::start(&write_then_done(&target)).await;
+    let mut team = api.team("docs");
+    team.extra.push_str("\nmode = \"acceptEdits\"");
+    bounded(LIMIT, async {
+        let mut proxy = team.start().await;
+        let session = open_session_in(&mut proxy, project.path()).await;
+        let id = proxy.prompt_id(&session, "@claude write src/a.txt").await;
+        let (messages, response) = proxy.until_response(id, |_| None).await;
+        assert_eq!(response["result"]["stopReason"], "end_turn", "{response}");
+        assert!(!target.exists(), "the kernel refused the write");
+        let calls = tool_call_updates(&messages);
+        let last = calls.last().expect("tool call updates");
+        assert_eq!(last["status"], "failed", "{last}");
+        let shown = last.to_string().to_lowercase();
+        assert!(
+            shown.contains("eacces") || shown.contains("permission denied"),
+            "the refusal shows on the tool call: {last}"
+        );
+        assert!(
+            text_from(&messages, ROLE).ends_with("Done."),
+            "the turn went on"
+        );
+        assert!(proxy.close().await.success());
+    })
+    .await;
+    let requests = api.requests();
+    let result = requests[1]["tool_results"][0]["content"]
+        .to_string()
+        .to_lowercase();
+    assert!(
+        result.contains("eacces") || result.contains("permission denied"),
+        "the model was told: {result}"
+    );
 }
 
 /// The adapter's transcript of a child session, once the CLI has written it (it
