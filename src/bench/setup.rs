@@ -56,7 +56,12 @@ impl Workspace {
     /// into the workspace's store or into none; under the command in
     /// `OUROCODUS_BENCH_WRAP`, if set (a profiler, for `--profile-proxy`).
     pub fn proxy(&self, roles: usize, store: StoreUse) -> Result<Peer> {
-        let config = self.team_config(roles)?;
+        self.proxy_sandboxed(roles, store, true)
+    }
+
+    /// The same, with every role's kernel sandbox on (the default) or off.
+    pub fn proxy_sandboxed(&self, roles: usize, store: StoreUse, sandbox: bool) -> Result<Peer> {
+        let config = self.team_config(roles, sandbox)?;
         let wrap = std::env::var("OUROCODUS_BENCH_WRAP").unwrap_or_default();
         let mut command = match wrap.split_whitespace().collect::<Vec<_>>().split_first() {
             Some((program, args)) => {
@@ -112,9 +117,9 @@ impl Workspace {
         )
     }
 
-    fn team_config(&self, roles: usize) -> Result<PathBuf> {
-        let path = self.dir.join(format!("team-{roles}.toml"));
-        std::fs::write(&path, team_toml(&self.exe, roles))?;
+    fn team_config(&self, roles: usize, sandbox: bool) -> Result<PathBuf> {
+        let path = self.dir.join(format!("team-{roles}-{sandbox}.toml"));
+        std::fs::write(&path, team_toml(&self.exe, roles, sandbox))?;
         Ok(path)
     }
 }
@@ -134,9 +139,11 @@ fn fake_agent_args(name: &str) -> [&str; 6] {
     ["fake-agent", "--name", name, "--no-modes", "--models", ""]
 }
 
-fn team_toml(exe: &Path, roles: usize) -> String {
+fn team_toml(exe: &Path, roles: usize, sandbox: bool) -> String {
     let exe = exe.to_string_lossy();
-    let mut toml = format!("[defaults]\ncommand = {exe:?}\nroute = [\"r0\"]\n");
+    let sandbox = if sandbox { "auto" } else { "off" };
+    let mut toml =
+        format!("[defaults]\ncommand = {exe:?}\nroute = [\"r0\"]\nsandbox = {sandbox:?}\n");
     for role in role_names(roles) {
         let args = fake_agent_args(&role).map(|a| format!("{a:?}")).join(", ");
         toml.push_str(&format!("\n[roles.{role}]\nargs = [{args}]\n"));

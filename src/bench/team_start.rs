@@ -17,6 +17,8 @@ use crate::error::Result;
 struct Starts {
     proxy_one: Vec<f64>,
     proxy_team: Vec<f64>,
+    /// The team of eight with every role's sandbox off.
+    unsandboxed_team: Vec<f64>,
     bare_one: Vec<f64>,
     bare_team: Vec<f64>,
 }
@@ -25,6 +27,8 @@ struct Starts {
 #[derive(Debug, Clone, Copy)]
 enum Starter {
     Proxy,
+    /// The proxy, with the roles' sandbox off.
+    Unsandboxed,
     /// The benchmark itself, one thread per bare agent.
     Bare,
 }
@@ -33,15 +37,17 @@ pub fn run(workspace: &Workspace, plan: &Plan, report: &mut Report) {
     let mut starts = Starts::default();
     for round in 1..=plan.start_rounds {
         eprintln!("bench: team start round {round}/{}", plan.start_rounds);
-        let runs: [(Starter, usize, &mut Vec<f64>); 4] = [
+        let runs: [(Starter, usize, &mut Vec<f64>); 5] = [
             (Starter::Proxy, 1, &mut starts.proxy_one),
             (Starter::Proxy, TEAM, &mut starts.proxy_team),
+            (Starter::Unsandboxed, TEAM, &mut starts.unsandboxed_team),
             (Starter::Bare, 1, &mut starts.bare_one),
             (Starter::Bare, TEAM, &mut starts.bare_team),
         ];
         for (starter, roles, samples) in runs {
             let measured = match starter {
-                Starter::Proxy => proxy_start(workspace, roles),
+                Starter::Proxy => proxy_start(workspace, roles, true),
+                Starter::Unsandboxed => proxy_start(workspace, roles, false),
                 Starter::Bare => bare_start(workspace, roles),
             };
             match measured {
@@ -61,6 +67,13 @@ fn add_rows(report: &mut Report, starts: &Starts) {
         proxy: median(&starts.proxy_team),
         target: Target::RatioAtMost(1.5),
     });
+    report.row(Row {
+        metric: format!("team start {TEAM} roles, sandbox on (vs off)"),
+        unit: Unit::Milliseconds,
+        baseline: Some(median(&starts.unsandboxed_team)),
+        proxy: median(&starts.proxy_team),
+        target: Target::RatioAtMost(1.05),
+    });
     let (one, team) = (median(&starts.bare_one), median(&starts.bare_team));
     report.note(format!(
         "team start without the proxy: the benchmark itself starting {TEAM} bare agents at once \
@@ -70,8 +83,8 @@ fn add_rows(report: &mut Report, starts: &Starts) {
 }
 
 /// Milliseconds from sending `session/new` to the answer of `@all say hi`.
-fn proxy_start(workspace: &Workspace, roles: usize) -> Result<f64> {
-    let mut proxy = workspace.proxy(roles, StoreUse::Off)?;
+fn proxy_start(workspace: &Workspace, roles: usize, sandbox: bool) -> Result<f64> {
+    let mut proxy = workspace.proxy_sandboxed(roles, StoreUse::Off, sandbox)?;
     setup::initialize(&mut proxy, EditorKind::Plain)?;
     let started = Instant::now();
     let answered = first_answer(&mut proxy, workspace, "@all say hi")?;
