@@ -126,6 +126,7 @@ impl Core {
         let role = &key.role;
         let session = self.session_of_request(role, &params)?;
         let tool_call = params.get("toolCall").cloned().unwrap_or(Value::Null);
+        let known = self.tool_call_known(&session, role, &tool_call);
         let info = self.tool_call_info(&session, role, &tool_call);
         let options = params
             .get("options")
@@ -135,7 +136,7 @@ impl Core {
         let title = tool_call
             .get("title")
             .and_then(Value::as_str)
-            .or(info.tool_name.as_deref())
+            .or(info.tool_names.first().map(String::as_str))
             .unwrap_or("a tool")
             .to_string();
         let tool_call_id = tool_call
@@ -175,7 +176,9 @@ impl Core {
             self.answer_agent(key, id, Ok(answer));
             return Ok(());
         }
-        self.announce_tool_call_if_new(&session, role, &params, &tool_call);
+        if !known {
+            self.announce_tool_call(role, &params, &tool_call);
+        }
         self.record_permission(
             &session,
             role,
@@ -219,38 +222,49 @@ impl Core {
         self.emit(session, &event);
     }
 
-    /// The tool call as announced so far, with the request's own `toolCall` on top.
+    /// Whether the role announced (or asked about) this tool call before.
+    fn tool_call_known(&self, session: &SessionId, role: &Role, tool_call: &Value) -> bool {
+        let Some(id) = tool_call.get("toolCallId").and_then(Value::as_str) else {
+            return false;
+        };
+        self.sessions
+            .get(session)
+            .and_then(|s| s.roles.get(role))
+            .is_some_and(|rs| rs.tool_calls.contains(id))
+    }
+
+    /// The tool call as announced so far, with the request's own `toolCall` on top;
+    /// what the request claims (its kind) stays with the call for later requests.
     fn tool_call_info(
         &mut self,
         session: &SessionId,
         role: &Role,
         tool_call: &Value,
     ) -> ToolCallInfo {
+        let turn = self.current_turn(session, role);
+        let turn_seq = turn.and_then(|t| self.turns.get(&t)).map(|t| t.seq);
         let id = tool_call.get("toolCallId").and_then(Value::as_str);
-        let mut info = id
-            .and_then(|id| {
-                self.role_session_mut(session, role)?
-                    .tool_calls
-                    .get(id)
-                    .cloned()
-            })
-            .unwrap_or_default();
-        info.absorb(tool_call);
-        info
+        let recorded = id.and_then(|id| {
+            let calls = &mut self.role_session_mut(session, role)?.tool_calls;
+            Some(calls.note_request(role, id, turn_seq, tool_call))
+        });
+        recorded.unwrap_or_else(|| {
+            let mut info = ToolCallInfo::default();
+            info.absorb(tool_call);
+            info
+        })
     }
 
-    /// Why the proxy refuses this without asking: a denied tool, or a write outside
-    /// the role's directories.
+    /// Why the proxy refuses this without asking: a denied tool (by any kind or
+    /// name it ever had), more names or paths than it checks, or a write outside
+    /// the role's directories (every path it carries is checked).
     fn refusal_for(&self, session: &SessionId, role: &Role, info: &ToolCallInfo) -> Option<String> {
         let spec = &self.agents.get(role)?.spec;
-        let decision = policy::decide_tool(
-            &spec.tools_allow,
-            &spec.tools_deny,
-            info.kind.as_deref(),
-            info.tool_name.as_deref(),
-        );
-        if let ToolDecision::Deny { pattern } = decision {
+        if let ToolDecision::Deny { pattern } = self.tool_decision(role, info)? {
             return Some(format!("matches tools_deny entry `{pattern}`"));
+        }
+        if info.overflowed {
+            return Some("names more kinds, tools or paths than the proxy checks".to_string());
         }
         if info.writes_files() {
             let outside = self.paths_outside_directories(session, role, &info.paths);
@@ -270,37 +284,36 @@ impl Core {
         None
     }
 
+    /// The `tools_allow` entry that lets this through unasked. A write that names no
+    /// path cannot be checked against the role's directories: the user is asked.
     fn automatic_allow(&self, role: &Role, info: &ToolCallInfo) -> Option<String> {
-        let spec = &self.agents.get(role)?.spec;
-        match policy::decide_tool(
-            &spec.tools_allow,
-            &spec.tools_deny,
-            info.kind.as_deref(),
-            info.tool_name.as_deref(),
-        ) {
+        if info.writes_files() && info.paths.is_empty() {
+            return None;
+        }
+        match self.tool_decision(role, info)? {
             ToolDecision::Allow { pattern } => Some(pattern),
             _ => None,
         }
     }
 
-    /// Clients show a permission request inside its tool call's card: make sure the
-    /// card exists before the request arrives.
-    fn announce_tool_call_if_new(
-        &mut self,
-        session: &SessionId,
-        role: &Role,
-        params: &Value,
-        tool_call: &Value,
-    ) {
-        let Some(tool_call_id) = tool_call.get("toolCallId").and_then(Value::as_str) else {
-            return;
-        };
-        let known = self
-            .sessions
-            .get(session)
-            .and_then(|s| s.roles.get(role))
-            .is_some_and(|rs| rs.tool_calls.contains(tool_call_id));
-        if known {
+    fn tool_decision(&self, role: &Role, info: &ToolCallInfo) -> Option<ToolDecision> {
+        let spec = &self.agents.get(role)?.spec;
+        Some(policy::decide_tool_call(
+            &spec.tools_allow,
+            &spec.tools_deny,
+            &info.kinds,
+            &info.tool_names,
+        ))
+    }
+
+    /// Clients show a permission request inside its tool call's card: a call not
+    /// announced before gets its card before the request arrives.
+    fn announce_tool_call(&mut self, role: &Role, params: &Value, tool_call: &Value) {
+        if tool_call
+            .get("toolCallId")
+            .and_then(Value::as_str)
+            .is_none()
+        {
             return;
         }
         let mut update = tool_call.clone();
