@@ -28,6 +28,7 @@ mod slash;
 mod state;
 mod supervise;
 mod team;
+mod terminals;
 mod timers;
 mod tool_calls;
 mod tools;

@@ -132,6 +132,9 @@ impl Core {
         let Some(relay) = self.relays.remove(&id) else {
             return;
         };
+        if relay.request.kind == RelayKind::Terminal {
+            self.note_terminal_answer(&relay, &outcome);
+        }
         if relay.request.kind == RelayKind::Permission {
             let answer = match &outcome {
                 Ok(result) => result.as_str(),

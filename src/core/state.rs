@@ -168,6 +168,9 @@ pub struct Session {
     pub attached: SmallVec<[ConnectionId; 2]>,
     /// Which role last wrote or edited each path (to warn about two roles on one file).
     pub file_owners: HashMap<PathBuf, Role>,
+    /// The terminals clients created for roles, by terminal id: only the role that
+    /// created one may use it.
+    pub terminals: HashMap<String, Role>,
     /// Counts turns: the session's own numbering, kept across loads.
     pub turn_seq: u64,
     /// The store's number of the last event recorded for this session (a client

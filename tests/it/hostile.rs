@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Proxy, WAIT, bounded, fake_team_with};
+use crate::support::{Peer as _, Proxy, WAIT, bounded, fake_team, fake_team_with};
 
 const OPTIONS: &str = r#"[{"optionId": "y", "name": "Yes", "kind": "allow_once"}, {"optionId": "n", "name": "No", "kind": "reject_once"}]"#;
 
@@ -20,6 +20,16 @@ fn answered(proxy: &Proxy, id: &str, outcome: &str) -> bool {
         r#"response to "{id}", which no call is waiting for: result {{"outcome":{{"outcome":"selected","optionId":"{outcome}"}}}}"#
     );
     proxy.stderr().contains(&line)
+}
+
+/// Whether the fake agent got a JSON-RPC error (with `code`, if given) for request `id`.
+fn answered_error(proxy: &Proxy, id: &str, code: Option<i64>) -> bool {
+    let head = format!("response to \"{id}\", which no call is waiting for: error");
+    let code = code.map(|c| format!("\"code\":{c}")).unwrap_or_default();
+    proxy
+        .stderr()
+        .lines()
+        .any(|l| l.contains(&head) && l.contains(&code))
 }
 
 #[tokio::test]
@@ -93,6 +103,146 @@ async fn a_tool_asked_as_execute_then_asked_again_as_edit_is_still_denied() {
         let script = format!("raw {first}; raw {again}; sleep 300ms");
         proxy.prompt(&session, &script).await;
         assert!(answered(&proxy, "p2", "n"), "{}", proxy.stderr());
+    })
+    .await;
+}
+
+/// alpha may run commands; beta may not.
+fn team_where_beta_may_not_execute() -> String {
+    format!(
+        "{}tools_deny = [\"execute\"]\n",
+        fake_team(&["alpha", "beta"])
+    )
+}
+
+fn terminal_request(id: &str, method: &str, params: Value) -> Value {
+    let mut params = params;
+    params["sessionId"] = json!("fake-1");
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+/// Answers the terminal requests that reach the editor, and keeps their methods.
+fn editor_terminal(request: &Value) -> Option<Value> {
+    match request["method"].as_str()? {
+        "terminal/create" => Some(json!({"terminalId": "term-a"})),
+        "terminal/output" => Some(json!({"output": "secret\n", "truncated": false})),
+        "terminal/wait_for_exit" => Some(json!({"exitCode": 0})),
+        _ => Some(json!({})),
+    }
+}
+
+fn relayed(messages: &[Value], method_prefix: &str) -> Vec<Value> {
+    messages
+        .iter()
+        .filter(|m| {
+            m["method"]
+                .as_str()
+                .is_some_and(|n| n.to_lowercase().starts_with(method_prefix))
+        })
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_role_cannot_read_kill_or_release_another_roles_terminal() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&team_where_beta_may_not_execute()).await;
+        proxy.initialize(json!({ "terminal": true })).await;
+        let session = proxy.new_session().await;
+        let create = terminal_request("c1", "terminal/create", json!({"command": "ls"}));
+        let id = proxy
+            .prompt_id(&session, &format!("@alpha raw {create}; sleep 200ms"))
+            .await;
+        let (messages, _) = proxy.until_response(id, editor_terminal).await;
+        assert_eq!(
+            relayed(&messages, "terminal/").len(),
+            1,
+            "alpha's own create is relayed"
+        );
+        let methods = ["output", "wait_for_exit", "kill", "release"];
+        let steps: Vec<String> = methods
+            .iter()
+            .map(|m| {
+                let request =
+                    terminal_request(m, &format!("terminal/{m}"), json!({"terminalId": "term-a"}));
+                format!("raw {request}")
+            })
+            .collect();
+        let script = format!("@beta {}; sleep 300ms", steps.join("; "));
+        let id = proxy.prompt_id(&session, &script).await;
+        let (messages, _) = proxy.until_response(id, editor_terminal).await;
+        assert_eq!(
+            relayed(&messages, "terminal/"),
+            Vec::<Value>::new(),
+            "beta reached alpha's terminal"
+        );
+        for m in methods {
+            assert!(
+                answered_error(&proxy, m, None),
+                "{m} not refused:\n{}",
+                proxy.stderr()
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_terminal_method_in_another_case_is_not_relayed() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&team_where_beta_may_not_execute()).await;
+        proxy.initialize(json!({ "terminal": true })).await;
+        let session = proxy.new_session().await;
+        let create = terminal_request(
+            "c1",
+            "terminal/Create",
+            json!({"command": "rm", "args": ["-rf", "/"]}),
+        );
+        let id = proxy
+            .prompt_id(&session, &format!("@beta raw {create}; sleep 300ms"))
+            .await;
+        let (messages, _) = proxy.until_response(id, editor_terminal).await;
+        assert_eq!(relayed(&messages, "terminal/"), Vec::<Value>::new());
+        assert!(
+            answered_error(&proxy, "c1", Some(-32601)),
+            "{}",
+            proxy.stderr()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_terminal_cannot_start_outside_the_role_directories() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&fake_team_with(&["alpha"], "directories = [\"src\"]")).await;
+        std::fs::create_dir_all(proxy.cwd().join("src")).unwrap();
+        proxy.initialize(json!({ "terminal": true })).await;
+        let session = proxy.new_session().await;
+        let outside = proxy.cwd().parent().unwrap().to_path_buf();
+        let inside = proxy.cwd().join("src");
+        let escape = terminal_request(
+            "out",
+            "terminal/create",
+            json!({"command": "ls", "cwd": outside}),
+        );
+        let fine = terminal_request(
+            "in",
+            "terminal/create",
+            json!({"command": "ls", "cwd": inside}),
+        );
+        let script = format!("raw {escape}; raw {fine}; sleep 300ms");
+        let id = proxy.prompt_id(&session, &script).await;
+        let (messages, _) = proxy.until_response(id, editor_terminal).await;
+        let created = relayed(&messages, "terminal/");
+        assert_eq!(created.len(), 1, "{created:?}");
+        assert!(
+            created[0]["params"]["cwd"]
+                .as_str()
+                .unwrap()
+                .ends_with("/src")
+        );
+        assert!(answered_error(&proxy, "out", None), "{}", proxy.stderr());
     })
     .await;
 }
