@@ -29,6 +29,9 @@ impl Core {
                 return self.answer_agent(key, &id, Err(RpcError::invalid_params(e.to_string())));
             }
         };
+        if let Err(error) = self.admit_open_request(&key.role, &params) {
+            return self.answer_agent(key, &id, Err(error));
+        }
         let handled = match name {
             method::REQUEST_PERMISSION => self.on_permission_request(key, &id, params),
             method::FS_WRITE => self.on_file_write(key, &id, params),

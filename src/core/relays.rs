@@ -7,16 +7,51 @@
 use serde_json::json;
 use smallvec::SmallVec;
 
+use serde_json::Value;
+
 use super::Core;
 use super::api::{ClientCaps, ConnectionId, RelayId};
-use super::output::{Output, RelayKind, RelayRequest, TeamEvent};
+use super::output::{Output, RelayKind, RelayRequest, Severity, TeamEvent};
 use super::state::{Relay, TurnId};
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
 use crate::jsonrpc::RequestId;
 use crate::transport::AgentKey;
 
+/// Requests of one role that may wait for a client's answer at once; past it the
+/// agent is answered with an error at once (its requests cannot grow the core's state
+/// without bound).
+pub const MAX_OPEN_REQUESTS_PER_ROLE: usize = 64;
+
 impl Core {
+    /// Refuses a request of `role` while it has as many open as it may; the user is
+    /// told once each time the role reaches the limit.
+    pub(super) fn admit_open_request(
+        &mut self,
+        role: &Role,
+        params: &Value,
+    ) -> Result<(), RpcError> {
+        let open = self.relays.values().filter(|r| r.key.role == *role).count();
+        let Some(slot) = self.agents.get_mut(role) else {
+            return Ok(());
+        };
+        if open < MAX_OPEN_REQUESTS_PER_ROLE {
+            slot.told_request_limit = false;
+            return Ok(());
+        }
+        let told = slot.told_request_limit;
+        let why = format!(
+            "{role} has too many open requests ({MAX_OPEN_REQUESTS_PER_ROLE} wait for an answer); refused"
+        );
+        if let (false, Ok(session)) = (told, self.session_of_request(role, params)) {
+            self.notify(&session, Some(role), Severity::Warning, &why, None);
+            if let Some(slot) = self.agents.get_mut(role) {
+                slot.told_request_limit = true;
+            }
+        }
+        Err(RpcError::internal(why))
+    }
+
     /// Hands an agent's request to the client(s) that should answer it. With none
     /// attached it waits for one (the team outlives its clients).
     pub(super) fn relay(

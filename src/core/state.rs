@@ -66,6 +66,9 @@ pub struct AgentSlot {
     pub watchdog_armed: bool,
     /// The status last announced with `_ourocodus/agent_status`.
     pub reported_status: Option<AgentStatus>,
+    /// The user was told this role reached its limit of open requests (reset once
+    /// it is under the limit again).
+    pub told_request_limit: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,6 +277,7 @@ impl AgentSlot {
             last_activity: Instant::now(),
             watchdog_armed: false,
             reported_status: None,
+            told_request_limit: false,
         }
     }
 

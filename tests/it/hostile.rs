@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Peer as _, Proxy, WAIT, bounded, fake_team, fake_team_with};
+use crate::support::{Peer as _, Proxy, WAIT, bounded, fake_team, fake_team_with, text_from};
 
 const OPTIONS: &str = r#"[{"optionId": "y", "name": "Yes", "kind": "allow_once"}, {"optionId": "n", "name": "No", "kind": "reject_once"}]"#;
 
@@ -243,6 +243,38 @@ async fn a_terminal_cannot_start_outside_the_role_directories() {
                 .ends_with("/src")
         );
         assert!(answered_error(&proxy, "out", None), "{}", proxy.stderr());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_flood_of_permission_requests_is_capped_per_role_and_told_once() {
+    bounded(WAIT * 3, async {
+        let mut proxy = Proxy::start(&fake_team(&["alpha"])).await;
+        let session = proxy.plain_session().await;
+        let steps: Vec<String> = (0..80)
+            .map(|n| {
+                let call =
+                    json!({"toolCallId": format!("t{n}"), "title": "Flood", "kind": "other"});
+                format!("raw {}", permission_request(&format!("q{n}"), call))
+            })
+            .collect();
+        let id = proxy
+            .prompt_id(&session, &format!("{}; sleep 500ms", steps.join("; ")))
+            .await;
+        let mut messages = Vec::new();
+        loop {
+            let message = proxy.next().await;
+            if message["id"] == json!(id) && message.get("method").is_none() {
+                break;
+            }
+            messages.push(message);
+        }
+        let asked = relayed(&messages, "session/request_permission").len();
+        assert_eq!(asked, 64, "open permission requests of one role are capped");
+        assert!(answered_error(&proxy, "q79", None), "{}", proxy.stderr());
+        let said = text_from(&messages, "alpha");
+        assert_eq!(said.matches("too many open requests").count(), 1, "{said}");
     })
     .await;
 }
