@@ -19,6 +19,7 @@ mod output;
 mod prompt;
 #[cfg(test)]
 mod proptests;
+mod quote;
 mod recall;
 mod record;
 mod relay;
@@ -55,6 +56,7 @@ pub use output::{
     RelayKind, RelayRequest, Reply, RoleOutcome, RoleUpdate, SessionListing, SessionRecord,
     SessionState, Severity, StopReason, TeamEvent, UpdateKind,
 };
+pub use quote::{DESCRIPTION_CHARS, TITLE_CHARS, agent_lines, agent_text};
 pub use record::write_payload;
 
 use connections::Connections;

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::Core;
 use super::output::{PermissionDecision, RelayKind, RelayRequest, Severity, TeamEvent};
+use super::quote::{PATH_CHARS, TITLE_CHARS, agent_text};
 use super::tool_calls::ToolCallInfo;
 use crate::acp::method;
 use crate::error::RpcError;
@@ -85,7 +86,7 @@ impl Core {
         let title = format!("{role} changed files outside its directories without asking");
         let description = format!(
             "{} — set this role's mode to one that asks before editing",
-            outside.join(", ")
+            shown_paths(&outside)
         );
         self.notify(
             session_id,
@@ -154,7 +155,10 @@ impl Core {
                 Some(&why),
             );
             self.answer_agent(key, id, Ok(answer));
-            let title = format!("{role}: “{title}” refused by policy");
+            let title = format!(
+                "{role}: “{}” refused by policy",
+                agent_text(&title, TITLE_CHARS)
+            );
             self.notify(&session, Some(role), Severity::Warning, &title, Some(&why));
             return Ok(());
         }
@@ -276,7 +280,7 @@ impl Core {
                     .collect();
                 return Some(format!(
                     "writes {} — outside this role's directories ({})",
-                    outside.join(", "),
+                    shown_paths(&outside),
                     dirs.join(", ")
                 ));
             }
@@ -327,6 +331,12 @@ impl Core {
         let child_params = json!({ "sessionId": params["sessionId"], "update": update });
         self.handle_session_update(role, &child_params.to_string());
     }
+}
+
+/// Agent-chosen paths as the proxy's notices show them.
+fn shown_paths(paths: &[String]) -> String {
+    let shown: Vec<String> = paths.iter().map(|p| agent_text(p, PATH_CHARS)).collect();
+    shown.join(", ")
 }
 
 fn has_option(options: &[Value], kind: &str) -> bool {
