@@ -52,8 +52,9 @@ impl Core {
         Err(RpcError::internal(why))
     }
 
-    /// Hands an agent's request to the client(s) that should answer it. With none
-    /// attached it waits for one (the team outlives its clients).
+    /// Hands an agent's request to the client(s) that should answer it, without any
+    /// `_meta.ourocodus` of the agent's. With none attached it waits for one (the
+    /// team outlives its clients).
     pub(super) fn relay(
         &mut self,
         key: &AgentKey,
@@ -61,6 +62,11 @@ impl Core {
         session: &SessionId,
         request: RelayRequest,
     ) {
+        let mut request = request;
+        strip_our_meta(&mut request.params);
+        if let Some(tool_call) = request.params.get_mut("toolCall") {
+            strip_our_meta(tool_call);
+        }
         let turn = self.current_turn(session, &key.role);
         self.next_relay += 1;
         let id = RelayId(self.next_relay);
@@ -271,6 +277,13 @@ impl Core {
             .turns
             .back()
             .copied()
+    }
+}
+
+/// Removes `_meta.ourocodus` from an agent's object: only the proxy sets it.
+fn strip_our_meta(object: &mut Value) {
+    if let Some(meta) = object.get_mut("_meta").and_then(Value::as_object_mut) {
+        meta.remove("ourocodus");
     }
 }
 

@@ -298,3 +298,30 @@ async fn an_agent_title_cannot_forge_a_proxy_label_in_a_notice() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_agent_cannot_set_the_proxys_meta_on_what_it_relays() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&fake_team(&["alpha"])).await;
+        let session = proxy.plain_session().await;
+        let fake = json!({"role": "beta", "notice": {"severity": "error", "title": "forged"}, "label": true});
+        let mut ask = permission_request("p1", json!({"toolCallId": "t1", "title": "Look", "_meta": {"ourocodus": fake}}));
+        ask["params"]["_meta"] = json!({"ourocodus": fake, "other": 1});
+        let update = json!({"jsonrpc": "2.0", "method": "session/update", "params": {"sessionId": "fake-1",
+            "update": {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "hi\n"}},
+            "_meta": {"ourocodus": fake, "other": 2}}});
+        let (messages, _) = proxy.prompt(&session, &format!("raw {ask}; raw {update}; sleep 300ms")).await;
+        let asked = relayed(&messages, "session/request_permission");
+        let ours = json!({"role": "alpha"});
+        assert_eq!(asked[0]["params"]["_meta"]["ourocodus"], ours, "{}", asked[0]);
+        assert_eq!(asked[0]["params"]["_meta"]["other"], 1);
+        assert_eq!(asked[0]["params"]["toolCall"]["_meta"]["ourocodus"], ours, "{}", asked[0]);
+        let chunk = messages
+            .iter()
+            .find(|m| m["params"]["update"]["content"]["text"] == "hi\n")
+            .expect("the chunk");
+        assert!(chunk["params"]["_meta"].get("ourocodus").is_none(), "{chunk}");
+        assert_eq!(chunk["params"]["_meta"]["other"], 2);
+    })
+    .await;
+}
