@@ -61,6 +61,8 @@ pub struct ToolCallInfo {
     pub overflowed: bool,
     /// Already reported as writing outside the role's directories.
     pub reported_outside: bool,
+    /// An update about it went to clients (a permission request alone does not).
+    pub announced: bool,
     /// The turn (session numbering) that announced it.
     pub turn: Option<u64>,
     /// The id the team knows it by: `role/<agent's id>`, with `.N` after a reuse.
@@ -78,8 +80,9 @@ impl ToolCalls {
         }
     }
 
-    pub fn contains(&self, id: &str) -> bool {
-        self.calls.contains_key(id)
+    /// Whether clients have a card for call `id` (an update announced it).
+    pub fn announced(&self, id: &str) -> bool {
+        self.calls.get(id).is_some_and(|info| info.announced)
     }
 
     /// Notes that a call's writes outside the role's directories were reported.
@@ -127,6 +130,7 @@ impl ToolCalls {
                 ..Default::default()
             });
         let known_paths = info.paths.len();
+        info.announced = true;
         info.absorb(update);
         (info, known_paths)
     }
@@ -162,6 +166,7 @@ impl ToolCalls {
             self.reuses = self.reuses.max(suffix);
         }
         let info = self.calls.entry(id.to_string()).or_default();
+        info.announced = true;
         info.turn = turn;
         info.team_id = team_id.to_string();
     }
@@ -299,6 +304,18 @@ mod tests {
         let again = calls.note_request(&role, "t1", Some(1), &json!({"kind": "edit"}));
         assert_eq!(again.kinds, vec!["execute", "edit"]);
         assert!(again.paths.is_empty());
+        assert!(
+            !calls.announced("t1"),
+            "a request alone does not give clients a card"
+        );
+        calls.note(
+            &role,
+            "t1",
+            Some(1),
+            true,
+            &json!({"sessionUpdate": "tool_call"}),
+        );
+        assert!(calls.announced("t1"));
         assert_eq!(calls.team_id(&role, "t1"), "test/t1");
     }
 

@@ -127,7 +127,6 @@ impl Core {
         let role = &key.role;
         let session = self.session_of_request(role, &params)?;
         let tool_call = params.get("toolCall").cloned().unwrap_or(Value::Null);
-        let known = self.tool_call_known(&session, role, &tool_call);
         let info = self.tool_call_info(&session, role, &tool_call);
         let options = params
             .get("options")
@@ -180,9 +179,7 @@ impl Core {
             self.answer_agent(key, id, Ok(answer));
             return Ok(());
         }
-        if !known {
-            self.announce_tool_call(role, &params, &tool_call);
-        }
+        self.announce_tool_call_if_new(&session, role, &params, &tool_call);
         self.record_permission(
             &session,
             role,
@@ -224,17 +221,6 @@ impl Core {
             reason,
         };
         self.emit(session, &event);
-    }
-
-    /// Whether the role announced (or asked about) this tool call before.
-    fn tool_call_known(&self, session: &SessionId, role: &Role, tool_call: &Value) -> bool {
-        let Some(id) = tool_call.get("toolCallId").and_then(Value::as_str) else {
-            return false;
-        };
-        self.sessions
-            .get(session)
-            .and_then(|s| s.roles.get(role))
-            .is_some_and(|rs| rs.tool_calls.contains(id))
     }
 
     /// The tool call as announced so far, with the request's own `toolCall` on top;
@@ -310,14 +296,24 @@ impl Core {
         ))
     }
 
-    /// Clients show a permission request inside its tool call's card: a call not
-    /// announced before gets its card before the request arrives.
-    fn announce_tool_call(&mut self, role: &Role, params: &Value, tool_call: &Value) {
-        if tool_call
-            .get("toolCallId")
-            .and_then(Value::as_str)
-            .is_none()
-        {
+    /// Clients show a permission request inside its tool call's card: make sure the
+    /// card exists before the request arrives.
+    fn announce_tool_call_if_new(
+        &mut self,
+        session: &SessionId,
+        role: &Role,
+        params: &Value,
+        tool_call: &Value,
+    ) {
+        let Some(tool_call_id) = tool_call.get("toolCallId").and_then(Value::as_str) else {
+            return;
+        };
+        let announced = self
+            .sessions
+            .get(session)
+            .and_then(|s| s.roles.get(role))
+            .is_some_and(|rs| rs.tool_calls.announced(tool_call_id));
+        if announced {
             return;
         }
         let mut update = tool_call.clone();
