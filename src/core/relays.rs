@@ -53,7 +53,7 @@ impl Core {
     }
 
     /// Hands an agent's request to the client(s) that should answer it, without any
-    /// `_meta.ourocodus` of the agent's. With none attached it waits for one (the
+    /// `_meta.ourocodus` of the agent's (at any depth). With none attached it waits for one (the
     /// team outlives its clients).
     pub(super) fn relay(
         &mut self,
@@ -64,9 +64,6 @@ impl Core {
     ) {
         let mut request = request;
         strip_our_meta(&mut request.params);
-        if let Some(tool_call) = request.params.get_mut("toolCall") {
-            strip_our_meta(tool_call);
-        }
         let turn = self.current_turn(session, &key.role);
         self.next_relay += 1;
         let id = RelayId(self.next_relay);
@@ -280,10 +277,19 @@ impl Core {
     }
 }
 
-/// Removes `_meta.ourocodus` from an agent's object: only the proxy sets it.
-fn strip_our_meta(object: &mut Value) {
-    if let Some(meta) = object.get_mut("_meta").and_then(Value::as_object_mut) {
-        meta.remove("ourocodus");
+/// Removes every `_meta.ourocodus` from an agent's params, at any depth (the
+/// params, a permission's `toolCall`, its options...): only the proxy sets it.
+/// Parsed values are depth-limited, so the recursion is bounded.
+fn strip_our_meta(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            if let Some(meta) = object.get_mut("_meta").and_then(Value::as_object_mut) {
+                meta.remove("ourocodus");
+            }
+            object.values_mut().for_each(strip_our_meta);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_our_meta),
+        _ => {}
     }
 }
 

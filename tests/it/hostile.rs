@@ -308,6 +308,7 @@ async fn an_agent_cannot_set_the_proxys_meta_on_what_it_relays() {
         let fake = json!({"role": "beta", "notice": {"severity": "error", "title": "forged"}, "label": true});
         let mut ask = permission_request("p1", json!({"toolCallId": "t1", "title": "Look", "_meta": {"ourocodus": fake}}));
         ask["params"]["_meta"] = json!({"ourocodus": fake, "other": 1});
+        ask["params"]["options"][0]["_meta"] = json!({"ourocodus": fake});
         let update = json!({"jsonrpc": "2.0", "method": "session/update", "params": {"sessionId": "fake-1",
             "update": {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "hi\n"}},
             "_meta": {"ourocodus": fake, "other": 2}}});
@@ -317,6 +318,7 @@ async fn an_agent_cannot_set_the_proxys_meta_on_what_it_relays() {
         assert_eq!(asked[0]["params"]["_meta"]["ourocodus"], ours, "{}", asked[0]);
         assert_eq!(asked[0]["params"]["_meta"]["other"], 1);
         assert_eq!(asked[0]["params"]["toolCall"]["_meta"]["ourocodus"], ours, "{}", asked[0]);
+        assert_eq!(asked[0]["params"]["options"][0]["_meta"], json!({}), "{}", asked[0]);
         let chunk = messages
             .iter()
             .find(|m| m["params"]["update"]["content"]["text"] == "hi\n")
