@@ -24,7 +24,11 @@ pub mod method {
     pub const ELICITATION_CREATE: &str = "elicitation/create";
     pub const ELICITATION_COMPLETE: &str = "elicitation/complete";
     pub const CANCEL_REQUEST: &str = "$/cancel_request";
-    pub const TERMINAL_PREFIX: &str = "terminal/";
+    pub const TERMINAL_CREATE: &str = "terminal/create";
+    pub const TERMINAL_OUTPUT: &str = "terminal/output";
+    pub const TERMINAL_WAIT_FOR_EXIT: &str = "terminal/wait_for_exit";
+    pub const TERMINAL_KILL: &str = "terminal/kill";
+    pub const TERMINAL_RELEASE: &str = "terminal/release";
 }
 
 pub const PROTOCOL_VERSION: u64 = 1;

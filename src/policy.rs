@@ -49,6 +49,52 @@ pub fn decide_tool(
     }
 }
 
+/// Decides on everything a tool call ever claimed to be: each kind and Claude tool
+/// name it was given is matched, and the strictest outcome wins (deny, then ask,
+/// then allow), so re-declaring a denied call as an allowed kind changes nothing.
+pub fn decide_tool_call(
+    allow: &[String],
+    deny: &[String],
+    kinds: &[String],
+    tool_names: &[String],
+) -> ToolDecision {
+    let kinds: Vec<Option<&str>> = options_or_none(kinds);
+    let names: Vec<Option<&str>> = options_or_none(tool_names);
+    let decisions = kinds.iter().flat_map(|kind| {
+        names
+            .iter()
+            .map(move |name| decide_tool(allow, deny, *kind, *name))
+    });
+    // The first of the strictest, so the pattern named is the first that matched.
+    decisions
+        .reduce(|a, b| {
+            if strictness(&b) > strictness(&a) {
+                b
+            } else {
+                a
+            }
+        })
+        .unwrap_or(ToolDecision::Ask)
+}
+
+/// Each item, or one `None` when there are none (a call without a kind still has
+/// its tool name matched).
+fn options_or_none(items: &[String]) -> Vec<Option<&str>> {
+    match items {
+        [] => vec![None],
+        items => items.iter().map(|i| Some(i.as_str())).collect(),
+    }
+}
+
+/// Orders decisions from the most permissive to the strictest.
+fn strictness(decision: &ToolDecision) -> u8 {
+    match decision {
+        ToolDecision::Allow { .. } => 0,
+        ToolDecision::Ask => 1,
+        ToolDecision::Deny { .. } => 2,
+    }
+}
+
 /// Case-insensitive glob with `*` (any run) and `?` (one character).
 pub fn glob_match(pattern: &str, name: &str) -> bool {
     let pattern: Vec<char> = pattern.to_lowercase().chars().collect();
@@ -212,6 +258,28 @@ mod tests {
             }
         );
         assert_eq!(d(Some("edit"), Some("Write")), ToolDecision::Ask);
+    }
+
+    #[test]
+    fn a_tool_call_is_decided_on_the_strictest_kind_it_ever_had() {
+        let allow = strings(&["edit", "read"]);
+        let deny = strings(&["execute"]);
+        let d = |kinds: &[&str], names: &[&str]| {
+            decide_tool_call(&allow, &deny, &strings(kinds), &strings(names))
+        };
+        let denied = ToolDecision::Deny {
+            pattern: "execute".into(),
+        };
+        assert_eq!(d(&["execute", "edit"], &[]), denied);
+        assert_eq!(d(&["EDIT", "Execute"], &["Write"]), denied);
+        assert_eq!(d(&["edit", "fetch"], &[]), ToolDecision::Ask);
+        assert_eq!(
+            d(&["Edit", "read"], &[]),
+            ToolDecision::Allow {
+                pattern: "edit".into()
+            }
+        );
+        assert_eq!(d(&[], &[]), ToolDecision::Ask);
     }
 
     #[test]

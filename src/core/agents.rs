@@ -385,6 +385,8 @@ impl Core {
             );
         }
         let title = format!("{role} is unavailable");
+        // `why` may carry the agent's own error message.
+        let why = super::quote::agent_lines(&why, super::quote::DESCRIPTION_CHARS);
         self.notify(session_id, Some(role), Severity::Error, &title, Some(&why));
     }
 

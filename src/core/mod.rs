@@ -20,6 +20,7 @@ mod output;
 mod prompt;
 #[cfg(test)]
 mod proptests;
+mod quote;
 mod recall;
 mod record;
 mod relay;
@@ -29,6 +30,7 @@ mod slash;
 mod state;
 mod supervise;
 mod team;
+mod terminals;
 mod timers;
 mod tool_calls;
 mod tools;
@@ -55,6 +57,7 @@ pub use output::{
     RelayKind, RelayRequest, Reply, RoleOutcome, RoleUpdate, SessionListing, SessionRecord,
     SessionState, Severity, StopReason, TeamEvent, UpdateKind,
 };
+pub use quote::{DESCRIPTION_CHARS, TITLE_CHARS, agent_lines, agent_text};
 pub use record::write_payload;
 
 use connections::Connections;

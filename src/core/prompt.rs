@@ -8,6 +8,7 @@ use super::Core;
 use super::api::Origin;
 use super::mention;
 use super::output::{Reply, RoleOutcome, Severity, StopReason, TeamEvent};
+use super::quote::{DESCRIPTION_CHARS, agent_lines};
 use super::state::{ChildSession, QueuedPrompt, Turn, TurnId};
 use crate::acp::{self, method, text_of_block};
 use crate::agent::persona_preamble;
@@ -334,10 +335,14 @@ impl Core {
             let hint = quirks.map_or("", |q| q.auth_hint());
             (
                 format!("{role} needs authentication"),
-                format!("{} — {hint}", error.message),
+                format!(
+                    "{} — {hint}",
+                    agent_lines(&error.message, DESCRIPTION_CHARS)
+                ),
             )
         } else {
-            (format!("{role} could not answer"), error.message.clone())
+            let said = agent_lines(&error.message, DESCRIPTION_CHARS);
+            (format!("{role} could not answer"), said)
         };
         self.notify(
             session_id,

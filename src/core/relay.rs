@@ -1,4 +1,5 @@
-//! Requests from agents: permission requests, file access, terminals, elicitation.
+//! Requests from agents: permission requests, file access, terminals (`terminals`),
+//! elicitation.
 //! Policy is applied here, before anything reaches a client or the disk; what
 //! passes is relayed to clients (`relays`), or served from disk when none can.
 
@@ -13,7 +14,7 @@ use crate::acp::method;
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
 use crate::jsonrpc::{self, Message, RequestId};
-use crate::policy::{self, ToolDecision};
+use crate::policy;
 use crate::transport::AgentKey;
 
 impl Core {
@@ -28,12 +29,15 @@ impl Core {
                 return self.answer_agent(key, &id, Err(RpcError::invalid_params(e.to_string())));
             }
         };
+        if let Err(error) = self.admit_open_request(&key.role, &params) {
+            return self.answer_agent(key, &id, Err(error));
+        }
         let handled = match name {
             method::REQUEST_PERMISSION => self.on_permission_request(key, &id, params),
             method::FS_WRITE => self.on_file_write(key, &id, params),
             method::FS_READ => self.on_file_read(key, &id, params),
             method::ELICITATION_CREATE => self.on_elicitation(key, &id, params),
-            name if name.starts_with(method::TERMINAL_PREFIX) => {
+            name if super::terminals::is_terminal_method(name) => {
                 self.on_terminal(key, &id, name, params)
             }
             other => Err(RpcError::method_not_found(other)),
@@ -174,45 +178,6 @@ impl Core {
                 result,
             });
         });
-    }
-
-    fn on_terminal(
-        &mut self,
-        key: &AgentKey,
-        id: &RequestId,
-        name: &str,
-        params: Value,
-    ) -> Result<(), RpcError> {
-        let session = self.session_of_request(&key.role, &params)?;
-        if !self.client_can(&session, RelayKind::Terminal) {
-            return Err(RpcError::method_not_found(name));
-        }
-        if name == "terminal/create" {
-            let spec = &self
-                .agents
-                .get(&key.role)
-                .ok_or_else(|| RpcError::internal("role gone"))?
-                .spec;
-            if let ToolDecision::Deny { pattern } = policy::decide_tool(
-                &spec.tools_allow,
-                &spec.tools_deny,
-                Some("execute"),
-                Some("Bash"),
-            ) {
-                let why = format!(
-                    "{} may not run commands (tools_deny entry `{pattern}`)",
-                    key.role
-                );
-                return Err(RpcError::policy_denied(why));
-            }
-        }
-        self.relay(
-            key,
-            id,
-            &session,
-            relay_request(RelayKind::Terminal, name, params),
-        );
-        Ok(())
     }
 
     fn on_elicitation(

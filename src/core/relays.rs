@@ -7,18 +7,54 @@
 use serde_json::json;
 use smallvec::SmallVec;
 
+use serde_json::Value;
+
 use super::Core;
 use super::api::{ClientCaps, ConnectionId, RelayId};
-use super::output::{Output, RelayKind, RelayRequest, TeamEvent};
+use super::output::{Output, RelayKind, RelayRequest, Severity, TeamEvent};
 use super::state::{Relay, TurnId};
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
 use crate::jsonrpc::RequestId;
 use crate::transport::AgentKey;
 
+/// Requests of one role that may wait for a client's answer at once; past it the
+/// agent is answered with an error at once (its requests cannot grow the core's state
+/// without bound).
+pub const MAX_OPEN_REQUESTS_PER_ROLE: usize = 64;
+
 impl Core {
-    /// Hands an agent's request to the client(s) that should answer it. With none
-    /// attached it waits for one (the team outlives its clients).
+    /// Refuses a request of `role` while it has as many open as it may; the user is
+    /// told once each time the role reaches the limit.
+    pub(super) fn admit_open_request(
+        &mut self,
+        role: &Role,
+        params: &Value,
+    ) -> Result<(), RpcError> {
+        let open = self.relays.values().filter(|r| r.key.role == *role).count();
+        let Some(slot) = self.agents.get_mut(role) else {
+            return Ok(());
+        };
+        if open < MAX_OPEN_REQUESTS_PER_ROLE {
+            slot.told_request_limit = false;
+            return Ok(());
+        }
+        let told = slot.told_request_limit;
+        let why = format!(
+            "{role} has too many open requests ({MAX_OPEN_REQUESTS_PER_ROLE} wait for an answer); refused"
+        );
+        if let (false, Ok(session)) = (told, self.session_of_request(role, params)) {
+            self.notify(&session, Some(role), Severity::Warning, &why, None);
+            if let Some(slot) = self.agents.get_mut(role) {
+                slot.told_request_limit = true;
+            }
+        }
+        Err(RpcError::internal(why))
+    }
+
+    /// Hands an agent's request to the client(s) that should answer it, without any
+    /// `_meta.ourocodus` of the agent's (at any depth). With none attached it waits for one (the
+    /// team outlives its clients).
     pub(super) fn relay(
         &mut self,
         key: &AgentKey,
@@ -26,6 +62,8 @@ impl Core {
         session: &SessionId,
         request: RelayRequest,
     ) {
+        let mut request = request;
+        strip_our_meta(&mut request.params);
         let turn = self.current_turn(session, &key.role);
         self.next_relay += 1;
         let id = RelayId(self.next_relay);
@@ -132,6 +170,9 @@ impl Core {
         let Some(relay) = self.relays.remove(&id) else {
             return;
         };
+        if relay.request.kind == RelayKind::Terminal {
+            self.note_terminal_answer(&relay, &outcome);
+        }
         if relay.request.kind == RelayKind::Permission {
             let answer = match &outcome {
                 Ok(result) => result.as_str(),
@@ -233,6 +274,22 @@ impl Core {
             .turns
             .back()
             .copied()
+    }
+}
+
+/// Removes every `_meta.ourocodus` from an agent's params, at any depth (the
+/// params, a permission's `toolCall`, its options...): only the proxy sets it.
+/// Parsed values are depth-limited, so the recursion is bounded.
+fn strip_our_meta(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            if let Some(meta) = object.get_mut("_meta").and_then(Value::as_object_mut) {
+                meta.remove("ourocodus");
+            }
+            object.values_mut().for_each(strip_our_meta);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_our_meta),
+        _ => {}
     }
 }
 

@@ -452,6 +452,7 @@ impl Session {
                 .collect(),
             attached: Default::default(),
             file_owners: Default::default(),
+            terminals: Default::default(),
             turn_seq: 0,
             last_record: 0,
             told_store_failed: false,

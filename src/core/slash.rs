@@ -275,11 +275,9 @@ impl Core {
         };
         let previous = session.file_owners.insert(resolved.clone(), role.clone());
         if let Some(other) = previous.filter(|other| other != role) {
-            let shown = resolved
-                .strip_prefix(&session.cwd)
-                .unwrap_or(&resolved)
-                .display()
-                .to_string();
+            let relative = resolved.strip_prefix(&session.cwd).unwrap_or(&resolved);
+            let shown =
+                super::quote::agent_text(&relative.display().to_string(), super::quote::PATH_CHARS);
             let title = format!("{role} and {other} are both working on {shown}");
             let description = format!(
                 "{other} wrote or edited it earlier in this session; {role} is changing it now."

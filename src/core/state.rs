@@ -69,6 +69,9 @@ pub struct AgentSlot {
     pub reported_status: Option<AgentStatus>,
     /// The sandbox the agent last started in; `None` before its first start.
     pub sandbox: Option<SandboxState>,
+    /// The user was told this role reached its limit of open requests (reset once
+    /// it is under the limit again).
+    pub told_request_limit: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +174,9 @@ pub struct Session {
     pub attached: SmallVec<[ConnectionId; 2]>,
     /// Which role last wrote or edited each path (to warn about two roles on one file).
     pub file_owners: HashMap<PathBuf, Role>,
+    /// The terminals clients created for roles, by terminal id: only the role that
+    /// created one may use it.
+    pub terminals: HashMap<String, Role>,
     /// Counts turns: the session's own numbering, kept across loads.
     pub turn_seq: u64,
     /// The store's number of the last event recorded for this session (a client
@@ -275,6 +281,7 @@ impl AgentSlot {
             watchdog_armed: false,
             reported_status: None,
             sandbox: None,
+            told_request_limit: false,
         }
     }
 

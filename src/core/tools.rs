@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::Core;
 use super::output::{PermissionDecision, RelayKind, RelayRequest, Severity, TeamEvent};
+use super::quote::{PATH_CHARS, TITLE_CHARS, agent_text};
 use super::tool_calls::ToolCallInfo;
 use crate::acp::method;
 use crate::error::RpcError;
@@ -85,7 +86,7 @@ impl Core {
         let title = format!("{role} changed files outside its directories without asking");
         let description = format!(
             "{} — set this role's mode to one that asks before editing",
-            outside.join(", ")
+            shown_paths(&outside)
         );
         self.notify(
             session_id,
@@ -135,7 +136,7 @@ impl Core {
         let title = tool_call
             .get("title")
             .and_then(Value::as_str)
-            .or(info.tool_name.as_deref())
+            .or(info.tool_names.first().map(String::as_str))
             .unwrap_or("a tool")
             .to_string();
         let tool_call_id = tool_call
@@ -153,7 +154,10 @@ impl Core {
                 Some(&why),
             );
             self.answer_agent(key, id, Ok(answer));
-            let title = format!("{role}: “{title}” refused by policy");
+            let title = format!(
+                "{role}: “{}” refused by policy",
+                agent_text(&title, TITLE_CHARS)
+            );
             self.notify(&session, Some(role), Severity::Warning, &title, Some(&why));
             return Ok(());
         }
@@ -219,38 +223,38 @@ impl Core {
         self.emit(session, &event);
     }
 
-    /// The tool call as announced so far, with the request's own `toolCall` on top.
+    /// The tool call as announced so far, with the request's own `toolCall` on top;
+    /// what the request claims (its kind) stays with the call for later requests.
     fn tool_call_info(
         &mut self,
         session: &SessionId,
         role: &Role,
         tool_call: &Value,
     ) -> ToolCallInfo {
+        let turn = self.current_turn(session, role);
+        let turn_seq = turn.and_then(|t| self.turns.get(&t)).map(|t| t.seq);
         let id = tool_call.get("toolCallId").and_then(Value::as_str);
-        let mut info = id
-            .and_then(|id| {
-                self.role_session_mut(session, role)?
-                    .tool_calls
-                    .get(id)
-                    .cloned()
-            })
-            .unwrap_or_default();
-        info.absorb(tool_call);
-        info
+        let recorded = id.and_then(|id| {
+            let calls = &mut self.role_session_mut(session, role)?.tool_calls;
+            Some(calls.note_request(role, id, turn_seq, tool_call))
+        });
+        recorded.unwrap_or_else(|| {
+            let mut info = ToolCallInfo::default();
+            info.absorb(tool_call);
+            info
+        })
     }
 
-    /// Why the proxy refuses this without asking: a denied tool, or a write outside
-    /// the role's directories.
+    /// Why the proxy refuses this without asking: a denied tool (by any kind or
+    /// name it ever had), more names or paths than it checks, or a write outside
+    /// the role's directories (every path it carries is checked).
     fn refusal_for(&self, session: &SessionId, role: &Role, info: &ToolCallInfo) -> Option<String> {
         let spec = &self.agents.get(role)?.spec;
-        let decision = policy::decide_tool(
-            &spec.tools_allow,
-            &spec.tools_deny,
-            info.kind.as_deref(),
-            info.tool_name.as_deref(),
-        );
-        if let ToolDecision::Deny { pattern } = decision {
+        if let ToolDecision::Deny { pattern } = self.tool_decision(role, info)? {
             return Some(format!("matches tools_deny entry `{pattern}`"));
+        }
+        if info.overflowed {
+            return Some("names more kinds, tools or paths than the proxy checks".to_string());
         }
         if info.writes_files() {
             let outside = self.paths_outside_directories(session, role, &info.paths);
@@ -262,7 +266,7 @@ impl Core {
                     .collect();
                 return Some(format!(
                     "writes {} — outside this role's directories ({})",
-                    outside.join(", "),
+                    shown_paths(&outside),
                     dirs.join(", ")
                 ));
             }
@@ -270,17 +274,26 @@ impl Core {
         None
     }
 
+    /// The `tools_allow` entry that lets this through unasked. A write that names no
+    /// path cannot be checked against the role's directories: the user is asked.
     fn automatic_allow(&self, role: &Role, info: &ToolCallInfo) -> Option<String> {
-        let spec = &self.agents.get(role)?.spec;
-        match policy::decide_tool(
-            &spec.tools_allow,
-            &spec.tools_deny,
-            info.kind.as_deref(),
-            info.tool_name.as_deref(),
-        ) {
+        if info.writes_files() && info.paths.is_empty() {
+            return None;
+        }
+        match self.tool_decision(role, info)? {
             ToolDecision::Allow { pattern } => Some(pattern),
             _ => None,
         }
+    }
+
+    fn tool_decision(&self, role: &Role, info: &ToolCallInfo) -> Option<ToolDecision> {
+        let spec = &self.agents.get(role)?.spec;
+        Some(policy::decide_tool_call(
+            &spec.tools_allow,
+            &spec.tools_deny,
+            &info.kinds,
+            &info.tool_names,
+        ))
     }
 
     /// Clients show a permission request inside its tool call's card: make sure the
@@ -295,12 +308,12 @@ impl Core {
         let Some(tool_call_id) = tool_call.get("toolCallId").and_then(Value::as_str) else {
             return;
         };
-        let known = self
+        let announced = self
             .sessions
             .get(session)
             .and_then(|s| s.roles.get(role))
-            .is_some_and(|rs| rs.tool_calls.contains(tool_call_id));
-        if known {
+            .is_some_and(|rs| rs.tool_calls.announced(tool_call_id));
+        if announced {
             return;
         }
         let mut update = tool_call.clone();
@@ -314,6 +327,12 @@ impl Core {
         let child_params = json!({ "sessionId": params["sessionId"], "update": update });
         self.handle_session_update(role, &child_params.to_string());
     }
+}
+
+/// Agent-chosen paths as the proxy's notices show them.
+fn shown_paths(paths: &[String]) -> String {
+    let shown: Vec<String> = paths.iter().map(|p| agent_text(p, PATH_CHARS)).collect();
+    shown.join(", ")
 }
 
 fn has_option(options: &[Value], kind: &str) -> bool {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::AcpConnection;
 use super::floor::{Item, ItemKind, Output};
 use crate::acp::{method, role_meta};
-use crate::core::RoleUpdate;
+use crate::core::{DESCRIPTION_CHARS, RoleUpdate, TITLE_CHARS, agent_lines, agent_text};
 use crate::ids::{Role, SessionId};
 use crate::jsonrpc;
 
@@ -177,14 +177,15 @@ impl AcpConnection {
             Some("warning") => "warning",
             _ => "info",
         };
-        let title = text("title");
-        let description = text("description");
-        let title = title.as_deref().unwrap_or("notice");
+        // The agent's words go inside the proxy's quoted notice: neutralised.
+        let title =
+            text("title").map_or_else(|| "notice".to_string(), |t| agent_text(&t, TITLE_CHARS));
+        let description = text("description").map(|d| agent_lines(&d, DESCRIPTION_CHARS));
         self.notice(
             session,
             Some(update.role),
             severity,
-            title,
+            &title,
             description.as_deref(),
         );
     }

@@ -1,12 +1,13 @@
 //! A role's update as an ACP client sees it, written straight into the client's
 //! output: its session id (the parent's or the role's subagent session), the team's
 //! tool call id, `role: ` before tool call titles for plain clients, and the role in
-//! `update._meta.ourocodus.role`; every other byte as the agent sent it.
+//! `update._meta.ourocodus.role`, and no `ourocodus` key in the params' own `_meta`
+//! (only the proxy speaks as `ourocodus`); every other byte as the agent sent it.
 
 use super::floor::ItemKind;
 use crate::core::{RoleUpdate, UpdateKind};
 use crate::jsonrpc::raw::{ObjectWriter, RawObject};
-use crate::jsonrpc::{ObjectFields, write_json_string};
+use crate::jsonrpc::{Field, ObjectFields, write_json_string};
 
 const UPDATE_HEAD: &[u8] = br#"{"jsonrpc":"2.0","method":"session/update","params":"#;
 
@@ -28,12 +29,30 @@ pub fn write_update_line(out: &mut Vec<u8>, update: &RoleUpdate<'_>, rewrite: &R
             writer.with("update", |out| write_update(out, update, rewrite));
         } else if field.key_is("sessionId") {
             writer.string("sessionId", rewrite.session);
+        } else if field.key_is("_meta") {
+            write_params_meta(&mut writer, &field);
         } else {
             writer.verbatim(field.text());
         }
     }
     writer.finish();
     out.extend_from_slice(b"}\n");
+}
+
+/// The params' own `_meta`: verbatim, unless the agent put an `ourocodus` key in it
+/// (then written without it). Rare, so parsed here rather than indexed.
+fn write_params_meta(writer: &mut ObjectWriter<'_>, field: &Field<'_>) {
+    let meta = RawObject::parse(field.value()).ok();
+    let Some(meta) = meta.filter(|m| m.fields().any(|(key, _)| key == "ourocodus")) else {
+        return writer.verbatim(field.text());
+    };
+    writer.with("_meta", |out| {
+        let mut foreign = ObjectWriter::new(out);
+        for (key, value) in meta.fields().filter(|(key, _)| *key != "ourocodus") {
+            foreign.raw(key, value.get());
+        }
+        foreign.finish();
+    });
 }
 
 fn write_update(out: &mut Vec<u8>, update: &RoleUpdate<'_>, rewrite: &Rewrite<'_>) {
@@ -186,6 +205,17 @@ mod tests {
         let mut out = Vec::new();
         write_update_line(&mut out, &update, rewrite);
         serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn an_agents_ourocodus_key_in_the_params_meta_is_dropped_and_the_rest_kept() {
+        let params = r#"{"sessionId":"child-1","update":{"sessionUpdate":"agent_message_chunk"},"_meta":{"a":1,"ourocodus":{"label":true},"b":[2]}}"#;
+        let rewrite = Rewrite {
+            session: "ouro-1",
+            prefix_title: false,
+        };
+        let v = rewritten(params, "backend", None, &rewrite);
+        assert_eq!(v["params"]["_meta"], serde_json::json!({"a": 1, "b": [2]}));
     }
 
     #[test]

@@ -197,6 +197,7 @@ fn check_params(input: &str, output: &RawValue, case: &RewriteCase) -> Result<()
         match key.as_str() {
             "sessionId" => prop_assert_eq!(value_of(after), json!(case.session)),
             "update" => check_update(before, after, case)?,
+            "_meta" => check_params_meta(before, after)?,
             _ => prop_assert_eq!(after.get(), before.get(), "{} kept verbatim", key),
         }
     }
@@ -246,6 +247,29 @@ fn check_update(
             ),
         }
     }
+    Ok(())
+}
+
+/// The params' own `_meta` is kept verbatim unless it has an `ourocodus` key, which
+/// is dropped (every other key kept, in order).
+fn check_params_meta(before: &RawValue, after: &RawValue) -> Result<(), TestCaseError> {
+    let input = fields_of(before.get())?;
+    if input.iter().all(|(k, _)| k != "ourocodus") {
+        prop_assert_eq!(after.get(), before.get(), "params _meta kept verbatim");
+        return Ok(());
+    }
+    let foreign: Vec<(&String, &str)> = input
+        .iter()
+        .filter(|(k, _)| k != "ourocodus")
+        .map(|(k, v)| (k, v.get()))
+        .collect();
+    let output = fields_of(after.get())?;
+    let kept: Vec<(&String, &str)> = output.iter().map(|(k, v)| (k, v.get())).collect();
+    prop_assert_eq!(
+        kept,
+        foreign,
+        "foreign params _meta keys kept, ours dropped"
+    );
     Ok(())
 }
 
