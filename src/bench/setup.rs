@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn a_team_config_names_every_role_with_its_fake_agent() {
-        let toml = team_toml(Path::new("/bin/ourocodus"), 3);
+        let toml = team_toml(Path::new("/bin/ourocodus"), 3, true);
         let table: toml::Table = toml::from_str(&toml).expect("valid toml");
         assert_eq!(
             table["defaults"]["command"].as_str(),
