@@ -358,10 +358,14 @@ impl Core {
     }
 
     /// Sets the role's configured `mode` on its child session, if the child offers it.
+    /// `acceptEdits` is the proxy's own (see `accepts_edits`): the child keeps asking.
     fn apply_configured_mode(&mut self, session_id: &SessionId, role: &Role) {
         let Some(mode) = self.agents.get(role).and_then(|s| s.spec.mode.clone()) else {
             return;
         };
+        if is_accept_edits(&mode) {
+            return;
+        }
         if let Err(why) = self.set_child_mode(session_id, role, &mode, None) {
             tracing::info!(role = %role, mode = %mode, why = %why.message, "configured mode not applied");
         }
@@ -491,4 +495,9 @@ fn mcp_server_json(server: &McpServerSpec) -> Value {
             json!({ "type": "sse", "name": name, "url": url, "headers": name_value_list(headers) })
         }
     }
+}
+
+/// The mode whose edits the proxy accepts itself, inside the role's directories only.
+pub(super) fn is_accept_edits(mode: &str) -> bool {
+    mode.eq_ignore_ascii_case("acceptEdits") || mode.eq_ignore_ascii_case("accept_edits")
 }

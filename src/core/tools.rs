@@ -161,12 +161,11 @@ impl Core {
             self.notify(&session, Some(role), Severity::Warning, &title, Some(&why));
             return Ok(());
         }
-        if let Some(pattern) = self
+        if let Some(why) = self
             .automatic_allow(role, &info)
             .filter(|_| has_option(&options, "allow_once"))
         {
-            tracing::info!(role = %role, pattern = %pattern, title = %title, "permission allowed by policy");
-            let why = format!("tools_allow entry `{pattern}`");
+            tracing::info!(role = %role, why = %why, title = %title, "permission allowed by policy");
             self.record_permission(
                 &session,
                 role,
@@ -274,16 +273,29 @@ impl Core {
         None
     }
 
-    /// The `tools_allow` entry that lets this through unasked. A write that names no
-    /// path cannot be checked against the role's directories: the user is asked.
+    /// Why this goes through unasked: a `tools_allow` entry, or the proxy's own
+    /// `acceptEdits` for an edit whose every path is inside the role's directories
+    /// (`refusal_for` has already refused those outside). A write that names no path
+    /// cannot be checked against the role's directories: the user is asked.
     fn automatic_allow(&self, role: &Role, info: &ToolCallInfo) -> Option<String> {
         if info.writes_files() && info.paths.is_empty() {
             return None;
         }
         match self.tool_decision(role, info)? {
-            ToolDecision::Allow { pattern } => Some(pattern),
+            ToolDecision::Allow { pattern } => Some(format!("tools_allow entry `{pattern}`")),
+            ToolDecision::Ask if info.writes_files() && self.accepts_edits(role) => {
+                Some("acceptEdits, applied by the proxy inside the role's directories".to_string())
+            }
             _ => None,
         }
+    }
+
+    /// The role's configured mode is `acceptEdits`, which the proxy applies itself.
+    fn accepts_edits(&self, role: &Role) -> bool {
+        self.agents
+            .get(role)
+            .and_then(|slot| slot.spec.mode.as_deref())
+            .is_some_and(super::agents::is_accept_edits)
     }
 
     fn tool_decision(&self, role: &Role, info: &ToolCallInfo) -> Option<ToolDecision> {

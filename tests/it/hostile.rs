@@ -328,3 +328,43 @@ async fn an_agent_cannot_set_the_proxys_meta_on_what_it_relays() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn in_the_proxys_accept_edits_edits_inside_are_allowed_unasked_outside_refused_and_the_rest_asked()
+ {
+    bounded(WAIT * 2, async {
+        let policy = "directories = [\"src\"]\nmode = \"acceptEdits\"";
+        let mut proxy = Proxy::start(&fake_team_with(&["alpha"], policy)).await;
+        let session = proxy.plain_session().await;
+        let inside = proxy.cwd().join("src/lib.rs");
+        let outside = proxy.cwd().join("Cargo.toml");
+        let edit = |id: &str, path: &std::path::Path| {
+            let call = json!({"toolCallId": id, "title": "Edit", "kind": "edit", "locations": [{"path": path}]});
+            format!("raw {}", permission_request(id, call))
+        };
+        let run = json!({"toolCallId": "run", "title": "Run tests", "kind": "execute"});
+        let script = format!(
+            "{}; {}; raw {}; sleep 300ms",
+            edit("inside", &inside),
+            edit("outside", &outside),
+            permission_request("run", run)
+        );
+        let id = proxy.prompt_id(&session, &script).await;
+        let (messages, _) = proxy
+            .until_response(id, |r| {
+                (r["method"] == "session/request_permission").then(|| {
+                    json!({"outcome": {"outcome": "selected", "optionId": "y"}})
+                })
+            })
+            .await;
+        assert!(answered(&proxy, "inside", "y"), "{}", proxy.stderr());
+        assert!(answered(&proxy, "outside", "n"), "{}", proxy.stderr());
+        let asked: Vec<&Value> = messages
+            .iter()
+            .filter(|m| m["method"] == "session/request_permission")
+            .collect();
+        assert_eq!(asked.len(), 1, "only the command was asked of the editor: {asked:?}");
+        assert_eq!(asked[0]["params"]["toolCall"]["kind"], "execute");
+    })
+    .await;
+}

@@ -294,10 +294,10 @@ async fn a_claude_write_that_asks_nobody_outside_the_roles_directories_is_report
     let target = project.path().join("src/a.txt");
     let api = ScriptedApi::start(&write_then_done(&target)).await;
     let mut team = api.team("docs");
-    // In acceptEdits mode the adapter writes without asking: with the sandbox off,
-    // the proxy cannot refuse, only report.
+    // In bypassPermissions mode the adapter writes without asking: with the sandbox
+    // off, the proxy cannot refuse, only report.
     team.extra
-        .push_str("\nmode = \"acceptEdits\"\nsandbox = \"off\"");
+        .push_str("\nmode = \"bypassPermissions\"\nsandbox = \"off\"");
     bounded(LIMIT, async {
         let mut proxy = team.start().await;
         let session = open_session_in(&mut proxy, project.path()).await;
@@ -318,13 +318,13 @@ async fn a_claude_write_that_asks_nobody_outside_the_roles_directories_is_report
 
 #[tokio::test]
 #[ignore = "needs third-party peers: bash tests/peers/install.sh (run by .ci/run)"]
-async fn in_accept_edits_a_claude_write_outside_the_roles_directories_is_refused_by_the_kernel_and_fails_its_tool_call()
+async fn a_claude_write_that_asks_nobody_outside_the_roles_directories_is_refused_by_the_kernel_and_fails_its_tool_call()
  {
     let project = tempfile::tempdir().expect("temp project");
     let target = project.path().join("src/a.txt");
     let api = ScriptedApi::start(&write_then_done(&target)).await;
     let mut team = api.team("docs");
-    team.extra.push_str("\nmode = \"acceptEdits\"");
+    team.extra.push_str("\nmode = \"bypassPermissions\"");
     bounded(LIMIT, async {
         let mut proxy = team.start().await;
         let session = open_session_in(&mut proxy, project.path()).await;
@@ -355,6 +355,29 @@ async fn in_accept_edits_a_claude_write_outside_the_roles_directories_is_refused
         result.contains("eacces") || result.contains("permission denied"),
         "the model was told: {result}"
     );
+}
+
+#[tokio::test]
+#[ignore = "needs third-party peers: bash tests/peers/install.sh (run by .ci/run)"]
+async fn in_the_proxys_accept_edits_a_claude_write_inside_lands_without_asking_the_editor() {
+    let project = tempfile::tempdir().expect("temp project");
+    let target = project.path().join("docs/a.txt");
+    let api = ScriptedApi::start(&write_then_done(&target)).await;
+    let mut team = api.team("docs");
+    team.extra.push_str("\nmode = \"acceptEdits\"");
+    bounded(LIMIT, async {
+        let mut proxy = team.start().await;
+        let session = open_session_in(&mut proxy, project.path()).await;
+        let id = proxy.prompt_id(&session, "@claude write docs/a.txt").await;
+        // Any request reaching the editor fails the test.
+        let (messages, response) = proxy.until_response(id, |_| None).await;
+        assert_eq!(response["result"]["stopReason"], "end_turn", "{response}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "hello\n");
+        let calls = tool_call_updates(&messages);
+        assert_eq!(calls.last().unwrap()["status"], "completed");
+        assert!(proxy.close().await.success());
+    })
+    .await;
 }
 
 /// The adapter's transcript of a child session, once the CLI has written it (it
