@@ -68,7 +68,7 @@ impl Core {
     ) -> Result<(), RpcError> {
         let role = &key.role;
         let session = self.session_of_request(role, &params)?;
-        let path = string_field(&params, "path")?;
+        let path = path_field(&params)?;
         let content = string_field(&params, "content")?;
         let cwd = self.session_cwd(&session)?;
         let directories = self
@@ -94,7 +94,7 @@ impl Core {
         self.note_file_touched(&session, role, &resolved);
         if self.client_can(&session, RelayKind::WriteFile) {
             let mut params = params;
-            params["path"] = json!(cwd.join(&path));
+            params["path"] = json!(check.resolved);
             self.relay(
                 key,
                 id,
@@ -116,7 +116,11 @@ impl Core {
     ) -> Result<(), RpcError> {
         let role = &key.role;
         let session = self.session_of_request(role, &params)?;
+        let path = path_field(&params)?;
+        let cwd = self.session_cwd(&session)?;
         if self.client_can(&session, RelayKind::ReadFile) {
+            let mut params = params;
+            params["path"] = json!(policy::resolve(&cwd.join(&path)));
             self.relay(
                 key,
                 id,
@@ -125,8 +129,6 @@ impl Core {
             );
             return Ok(());
         }
-        let path = string_field(&params, "path")?;
-        let cwd = self.session_cwd(&session)?;
         let check = policy::check_read(&path, &cwd, &self.readable_roots(&session, role));
         if let Some(refusal) = check.refusal {
             return Err(RpcError::policy_denied(refusal));
@@ -290,6 +292,15 @@ fn string_field(params: &Value, field: &str) -> Result<String, RpcError> {
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| RpcError::invalid_params(format!("missing or non-string field `{field}`")))
+}
+
+/// The `path` of a file request, refused (invalid params) when no path could be it.
+fn path_field(params: &Value) -> Result<String, RpcError> {
+    let path = string_field(params, "path")?;
+    match policy::refuse_path_text(&path) {
+        Some(why) => Err(RpcError::invalid_params(why)),
+        None => Ok(path),
+    }
 }
 
 fn write_file(path: &Path, content: &str) -> Result<String, RpcError> {

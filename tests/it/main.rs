@@ -14,6 +14,7 @@ mod hygiene;
 mod limits;
 mod modes;
 mod multiplex;
+mod paths;
 mod peers;
 mod policy;
 mod relay;

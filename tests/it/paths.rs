@@ -1,0 +1,95 @@
+//! Hostile agents against the proxy's path handling and its reading of keys: paths
+//! that hide where they land, paths that cost the proxy its time, updates that say two
+//! things at once, and files that are not files.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{Peer as _, Proxy, WAIT, bounded, fake_team, fake_team_with, text_from};
+
+fn fs_editor() -> serde_json::Value {
+    json!({ "fs": { "readTextFile": true, "writeTextFile": true } })
+}
+
+fn real_cwd(proxy: &Proxy) -> PathBuf {
+    std::fs::canonicalize(proxy.cwd()).unwrap()
+}
+
+#[tokio::test]
+async fn a_write_through_a_symlink_and_dot_dot_is_relayed_as_the_path_it_resolves_to() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&fake_team_with(&["alpha"], "directories = [\"src\"]")).await;
+        let cwd = real_cwd(&proxy);
+        std::fs::create_dir_all(cwd.join("src/deep/inner")).unwrap();
+        std::os::unix::fs::symlink(cwd.join("src/deep/inner"), cwd.join("src/link")).unwrap();
+        proxy.initialize(fs_editor()).await;
+        let session = proxy.new_session().await;
+        // Physically src/link/../.. is src; read lexically it is the project root.
+        let id = proxy
+            .prompt_id(&session, "write file src/link/../../x.txt hi")
+            .await;
+        let (messages, _) = proxy
+            .until_response(id, |r| {
+                (r["method"] == "fs/write_text_file").then(|| json!({}))
+            })
+            .await;
+        let relayed: Vec<_> = messages
+            .iter()
+            .filter(|m| m["method"] == "fs/write_text_file")
+            .collect();
+        assert_eq!(relayed.len(), 1, "{messages:?}");
+        assert_eq!(relayed[0]["params"]["path"], json!(cwd.join("src/x.txt")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_nul_byte_in_a_path_is_invalid_params_and_never_reaches_the_editor() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&fake_team(&["alpha"])).await;
+        proxy.initialize(fs_editor()).await;
+        let session = proxy.new_session().await;
+        let write = r#"{"jsonrpc":"2.0","id":"w1","method":"fs/write_text_file","params":{"sessionId":"fake-1","path":"a\u0000.txt","content":"x"}}"#;
+        let read = r#"{"jsonrpc":"2.0","id":"r1","method":"fs/read_text_file","params":{"sessionId":"fake-1","path":"notes\u0000/../../etc/passwd"}}"#;
+        let id = proxy.prompt_id(&session, &format!("raw {write}; raw {read}; sleep 300ms")).await;
+        let (messages, _) = proxy.until_response(id, |_| Some(json!({ "content": "" }))).await;
+        assert!(messages.iter().all(|m| !m["method"].as_str().unwrap_or("").starts_with("fs/")), "{messages:?}");
+        let stderr = proxy.stderr();
+        for request in ["w1", "r1"] {
+            let said = format!(r#"response to "{request}", which no call is waiting for: error {{"code":-32602"#);
+            assert!(stderr.contains(&said), "{request}: {stderr}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_path_of_300000_components_is_refused_at_once_without_freezing_the_proxy() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&fake_team(&["alpha"])).await;
+        proxy.initialize(fs_editor()).await;
+        let session = proxy.new_session().await;
+        let path = "a/".repeat(300_000);
+        let write = json!({"jsonrpc": "2.0", "id": "long", "method": "fs/write_text_file",
+            "params": {"sessionId": "fake-1", "path": path, "content": "x"}});
+        let started = Instant::now();
+        let id = proxy
+            .prompt_id(
+                &session,
+                &format!("raw {write}; sleep 200ms; say still here"),
+            )
+            .await;
+        let (messages, _) = proxy.until_response(id, |_| Some(json!({}))).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert!(text_from(&messages, "alpha").contains("still here"));
+        let said = r#"response to "long", which no call is waiting for: error {"code":-32602"#;
+        assert!(proxy.stderr().contains(said), "{}", proxy.stderr());
+    })
+    .await;
+}
