@@ -2,17 +2,18 @@
 //! Policy is applied here, before anything reaches a client or the disk; what
 //! passes is relayed to clients (`relays`), or served from disk when none can.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+use super::files;
 use super::output::{RelayKind, RelayRequest, TeamEvent};
 use super::state::ToAgent;
 use super::{Core, LocalEvent};
 use crate::acp::method;
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
-use crate::jsonrpc::{self, Message, RequestId};
+use crate::jsonrpc::{Message, RequestId};
 use crate::policy::{self, ToolDecision};
 use crate::transport::AgentKey;
 
@@ -103,9 +104,8 @@ impl Core {
             );
             return Ok(());
         }
-        let target = check.resolved;
-        self.serve_file_off_loop(key, id, move || write_file(&target, &content));
-        Ok(())
+        let target = checked(check)?;
+        self.serve_file_off_loop(key, id, move |_| files::write_file(&target, &content))
     }
 
     fn on_file_read(
@@ -135,9 +135,10 @@ impl Core {
         }
         let line = params.get("line").and_then(Value::as_u64);
         let limit = params.get("limit").and_then(Value::as_u64);
-        let target = check.resolved;
-        self.serve_file_off_loop(key, id, move || read_file(&target, line, limit));
-        Ok(())
+        let target = checked(check)?;
+        self.serve_file_off_loop(key, id, move |max| {
+            files::read_file(&target, line, limit, max)
+        })
     }
 
     /// Where the proxy itself may read for a role: the session's directories and the role's.
@@ -159,23 +160,27 @@ impl Core {
             .ok_or_else(|| RpcError::invalid_params(format!("unknown session {session}")))
     }
 
-    /// Runs blocking file work on the blocking pool; the answer comes back as an event.
+    /// Runs blocking file work on the blocking pool, a few requests per role at a
+    /// time (`work` gets the largest read to return); the answer comes back as an event.
     fn serve_file_off_loop(
-        &self,
+        &mut self,
         key: &AgentKey,
         id: &RequestId,
-        work: impl FnOnce() -> Result<String, RpcError> + Send + 'static,
-    ) {
+        work: impl FnOnce(usize) -> Result<String, RpcError> + Send + 'static,
+    ) -> Result<(), RpcError> {
+        self.files.start(&key.role)?;
+        let max_read_bytes = self.files.max_read_bytes;
         let events = self.local_tx.clone();
         let (key, request) = (key.clone(), id.clone());
         tokio::task::spawn_blocking(move || {
-            let result = work();
+            let result = work(max_read_bytes);
             let _ = events.send(LocalEvent::FileDone {
                 key,
                 request,
                 result,
             });
         });
+        Ok(())
     }
 
     fn on_terminal(
@@ -303,45 +308,13 @@ fn path_field(params: &Value) -> Result<String, RpcError> {
     }
 }
 
-fn write_file(path: &Path, content: &str) -> Result<String, RpcError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| io_error("create", parent, e))?;
-    }
-    std::fs::write(path, content).map_err(|e| io_error("write", path, e))?;
-    Ok("{}".to_string())
-}
-
-fn read_file(path: &Path, line: Option<u64>, limit: Option<u64>) -> Result<String, RpcError> {
-    let text = std::fs::read_to_string(path).map_err(|e| io_error("read", path, e))?;
-    let content = match (line, limit) {
-        (None, None) => text,
-        (line, limit) => {
-            let skip = line.unwrap_or(1).saturating_sub(1) as usize;
-            let take = limit.map_or(usize::MAX, |l| l as usize);
-            text.split_inclusive('\n').skip(skip).take(take).collect()
-        }
-    };
-    Ok(json!({ "content": content }).to_string())
-}
-
-fn io_error(what: &str, path: &Path, e: std::io::Error) -> RpcError {
-    let code = if e.kind() == std::io::ErrorKind::NotFound {
-        jsonrpc::codes::RESOURCE_NOT_FOUND
-    } else {
-        jsonrpc::codes::INTERNAL_ERROR
-    };
-    RpcError::new(code, format!("cannot {what} {}: {e}", path.display()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reading_a_line_range_counts_from_one() {
-        let path = std::env::temp_dir().join(format!("ourocodus-read-{}", uuid::Uuid::new_v4()));
-        std::fs::write(&path, "a\nb\nc\n").unwrap();
-        let v: Value = serde_json::from_str(&read_file(&path, Some(2), Some(1)).unwrap()).unwrap();
-        assert_eq!(v["content"], "b\n");
-    }
+/// An allowed check's root and resolved path, for the proxy's own file work.
+fn checked(check: policy::WriteCheck) -> Result<files::Checked, RpcError> {
+    let root = check
+        .root
+        .ok_or_else(|| RpcError::internal("an allowed path without its directory"))?;
+    Ok(files::Checked {
+        root,
+        resolved: check.resolved,
+    })
 }

@@ -93,3 +93,39 @@ async fn a_path_of_300000_components_is_refused_at_once_without_freezing_the_pro
     })
     .await;
 }
+
+#[tokio::test]
+async fn reading_a_fifo_is_refused_at_once_instead_of_parking_the_proxy() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&fake_team(&["alpha"])).await;
+        let fifo = proxy.cwd().join("pipe");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let session = proxy.plain_session().await;
+        let (messages, _) = proxy
+            .prompt(&session, "read file pipe; write file pipe x; say after")
+            .await;
+        let said = text_from(&messages, "alpha");
+        assert_eq!(said.matches("not a regular file").count(), 2, "{said}");
+        assert!(said.contains("after"), "{said}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_file_over_the_message_cap_is_refused_and_a_line_range_of_it_is_served() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start_with_args(&fake_team(&["alpha"]), &["--max-message-size", "64KiB"]).await;
+        let lines: String = (1..=100_000).map(|n| format!("line {n}\n")).collect();
+        std::fs::write(proxy.cwd().join("big.txt"), lines).unwrap();
+        let session = proxy.plain_session().await;
+        let range = r#"{"jsonrpc":"2.0","id":"range","method":"fs/read_text_file","params":{"sessionId":"fake-1","path":"big.txt","line":1000,"limit":2}}"#;
+        let (messages, _) = proxy
+            .prompt(&session, &format!("read file big.txt; raw {range}; sleep 300ms; say after"))
+            .await;
+        let said = text_from(&messages, "alpha");
+        assert!(said.contains("read failed") && said.contains("larger than"), "{said}");
+        let served = r#"response to "range", which no call is waiting for: result {"content":"line 1000\nline 1001\n"}"#;
+        assert!(proxy.stderr().contains(served), "{}", proxy.stderr());
+    })
+    .await;
+}
