@@ -13,7 +13,7 @@ use super::{Core, LocalEvent};
 use crate::acp::method;
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
-use crate::jsonrpc::{Message, RequestId};
+use crate::jsonrpc::{self, Message, RequestId};
 use crate::policy::{self, ToolDecision};
 use crate::transport::AgentKey;
 
@@ -23,7 +23,7 @@ impl Core {
             return;
         };
         tracing::debug!(role = %key.role, method = name, id = %id, "agent request");
-        let params: Value = match message.params().map(serde_json::from_str).transpose() {
+        let params: Value = match message.params().map(jsonrpc::from_str_strict).transpose() {
             Ok(params) => params.unwrap_or(Value::Null),
             Err(e) => {
                 return self.answer_agent(key, &id, Err(RpcError::invalid_params(e.to_string())));

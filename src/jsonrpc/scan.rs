@@ -6,6 +6,7 @@
 //! any syntax error — and the caller then parses the line the thorough way, so what a
 //! line means never depends on which path read it.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use smallvec::SmallVec;
@@ -101,6 +102,15 @@ pub(super) fn index_object(text: &str, spans: &mut Vec<FieldSpan>) -> Option<()>
     (scanner.at == text.len()).then_some(())
 }
 
+/// A key that `text`, one JSON object, gives twice at either of the two levels the
+/// index reads (its own fields, and the fields of an object among their values).
+pub(super) fn duplicate_key(text: &str) -> Option<String> {
+    let mut scanner = Scanner::new(text);
+    scanner.skip_ws();
+    let _ = scanner.indexed_object(0, &mut Vec::new());
+    scanner.duplicate
+}
+
 /// A string's contents (between its quotes) and whether it has escapes.
 #[derive(Debug, Clone, Copy)]
 struct Str {
@@ -115,10 +125,16 @@ impl Str {
     }
 }
 
+/// Objects with at most this many keys are checked for a key given twice pair by
+/// pair (no allocation); larger ones by sorting their keys.
+const PAIRWISE_KEYS: usize = 16;
+
 struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
+    /// A key an indexed object gave twice (unescaped), when that stopped the scan.
+    duplicate: Option<String>,
 }
 
 impl<'a> Scanner<'a> {
@@ -127,6 +143,7 @@ impl<'a> Scanner<'a> {
             text,
             bytes: text.as_bytes(),
             at: 0,
+            duplicate: None,
         }
     }
 
@@ -189,18 +206,24 @@ impl<'a> Scanner<'a> {
     }
 
     /// The object starting here, its fields indexed, and the fields of every object
-    /// among their values too (one level down); offsets from `base`.
+    /// among their values too (one level down); offsets from `base`. A key given twice
+    /// in either is `Unusual` (and `duplicate` names it): what the proxy reads of an
+    /// object must be what every later reader of it reads.
     fn indexed_object(&mut self, base: usize, index: &mut Vec<FieldSpan>) -> Scan<()> {
         let offset = |at: usize| u32::try_from(at - base).map_err(|_| Unusual);
+        let mut keys: SmallVec<[Str; 8]> = SmallVec::new();
         self.object(|s, key| {
             s.check_key(key)?;
+            keys.push(key);
             let entry = index.len();
             index.push(FieldSpan::default());
             let value_start = s.at;
             let (value_escaped, is_object) = match s.peek() {
                 Some(b'{') => {
+                    let mut nested_keys: SmallVec<[Str; 8]> = SmallVec::new();
                     s.object(|s, key| {
                         s.check_key(key)?;
+                        nested_keys.push(key);
                         let start = s.at;
                         let escaped = s.value()?;
                         let span = FieldSpan::new(
@@ -212,6 +235,7 @@ impl<'a> Scanner<'a> {
                         index.push(span);
                         Ok(())
                     })?;
+                    s.unique(&nested_keys)?;
                     (false, true)
                 }
                 _ => (s.value()?, false),
@@ -223,12 +247,58 @@ impl<'a> Scanner<'a> {
                 value_escaped,
             );
             if is_object {
-                let nested = u32::try_from(index.len() - entry - 1).map_err(|_| Unusual)?;
-                span = span.with_nested(nested).ok_or(Unusual)?;
+                let nested = u32::try_from(index.len() - entry - 1).map_err(|_| Unusual);
+                span = span.with_nested(nested?).ok_or(Unusual)?;
             }
             index[entry] = span;
             Ok(())
-        })
+        })?;
+        self.unique(&keys)
+    }
+
+    /// `Unusual` when two of one object's keys are the same once unescaped (noted in
+    /// `duplicate`). Pairwise for the few keys objects have; sorted past that.
+    fn unique(&mut self, keys: &[Str]) -> Scan<()> {
+        let twice = if keys.len() <= PAIRWISE_KEYS {
+            keys.iter().enumerate().find_map(|(at, a)| {
+                keys[..at]
+                    .iter()
+                    .any(|b| self.same_key(*a, *b))
+                    .then(|| self.key_text(*a))
+            })
+        } else {
+            let mut names: Vec<_> = keys.iter().map(|k| self.key_text(*k)).collect();
+            names.sort_unstable();
+            names
+                .windows(2)
+                .find(|pair| pair[0] == pair[1])
+                .map(|pair| pair[0].clone())
+        };
+        match twice {
+            Some(name) => {
+                self.duplicate = Some(name.into_owned());
+                Err(Unusual)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn same_key(&self, a: Str, b: Str) -> bool {
+        if !a.escaped && !b.escaped {
+            return self.bytes[a.span()] == self.bytes[b.span()];
+        }
+        self.key_text(a) == self.key_text(b)
+    }
+
+    /// A key unescaped (`check_key` made sure it unescapes).
+    fn key_text(&self, key: Str) -> Cow<'a, str> {
+        if !key.escaped {
+            return Cow::Borrowed(&self.text[key.span()]);
+        }
+        let literal = &self.text[key.start - 1..key.end + 1];
+        serde_json::from_str::<String>(literal)
+            .map(Cow::Owned)
+            .unwrap_or(Cow::Borrowed(&self.text[key.span()]))
     }
 
     /// An indexed key must unescape to a string (an escaped lone surrogate does not),

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{Peer as _, Proxy, WAIT, bounded, fake_team, fake_team_with, text_from};
+use crate::support::{
+    Peer as _, Proxy, WAIT, bounded, fake_team, fake_team_with, text_from, updates,
+};
 
 fn fs_editor() -> serde_json::Value {
     json!({ "fs": { "readTextFile": true, "writeTextFile": true } })
@@ -126,6 +128,23 @@ async fn a_file_over_the_message_cap_is_refused_and_a_line_range_of_it_is_served
         assert!(said.contains("read failed") && said.contains("larger than"), "{said}");
         let served = r#"response to "range", which no call is waiting for: result {"content":"line 1000\nline 1001\n"}"#;
         assert!(proxy.stderr().contains(served), "{}", proxy.stderr());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_update_with_two_session_update_keys_never_reaches_the_editor() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&fake_team(&["alpha"])).await;
+        let session = proxy.plain_session().await;
+        let forged = r#"{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"fake-1","update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"innocent"},"sessionUpdate":"plan","entries":[{"content":"forged plan","priority":"high","status":"pending"}]}}}"#;
+        let two_sessions = r#"{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"fake-1","sessionId":"other","update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"twice"}}}}"#;
+        let (messages, _) = proxy
+            .prompt(&session, &format!("raw {forged}; raw {two_sessions}; say after"))
+            .await;
+        let seen = serde_json::to_string(&updates(&messages)).unwrap();
+        assert!(!seen.contains("forged plan") && !seen.contains("innocent") && !seen.contains("twice"), "{seen}");
+        assert!(text_from(&messages, "alpha").contains("after"));
     })
     .await;
 }
