@@ -6,6 +6,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
+use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat, readlinkat};
 use nix::sys::stat::Mode;
 
@@ -42,12 +43,13 @@ pub fn resolve(path: &Path) -> PathBuf {
             walk.up();
             continue;
         }
-        match walk.symlink(&name) {
+        match walk.enter(&name) {
             Some(target) if hops < MAX_SYMLINK_HOPS => {
                 hops += 1;
                 push_components(&mut pending, Path::new(&target), &mut walk);
             }
-            _ => walk.down(&name),
+            Some(_) => walk.push_lexical(&name),
+            None => {}
         }
     }
     walk.resolved
@@ -70,22 +72,34 @@ impl Walk {
         }
     }
 
-    /// The symlink `name` in the open directory points to, if it is one.
-    fn symlink(&self, name: &OsStr) -> Option<OsString> {
-        let dir = self.dir.as_ref().filter(|_| self.lexical == 0)?;
-        readlinkat(dir, name).ok()
+    /// Into `name` when it is a directory that exists (one open) or lexically when it
+    /// does not; when it is a symlink, its target instead, and nothing is entered.
+    fn enter(&mut self, name: &OsStr) -> Option<OsString> {
+        if let Some(dir) = self.dir.as_ref().filter(|_| self.lexical == 0) {
+            let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            match openat(dir, name, flags, Mode::empty()) {
+                Ok(next) => {
+                    self.dir = Some(next);
+                    self.resolved.push(name);
+                    return None;
+                }
+                Err(Errno::ENOENT) => {}
+                // A symlink, a file, or a directory we may not open.
+                Err(_) => {
+                    if let Ok(target) = readlinkat(dir, name) {
+                        return Some(target);
+                    }
+                }
+            }
+        }
+        self.push_lexical(name);
+        None
     }
 
-    /// Into `name`: a directory that exists is opened, anything else is lexical.
-    fn down(&mut self, name: &OsStr) {
+    /// Past `name` without looking at the disk (what is beneath something missing,
+    /// or not a directory, is not there either).
+    fn push_lexical(&mut self, name: &OsStr) {
         self.resolved.push(name);
-        let next = (self.lexical == 0)
-            .then(|| open_dir(self.dir.as_ref(), name))
-            .flatten();
-        if next.is_some() {
-            self.dir = next;
-            return;
-        }
         self.lexical += 1;
     }
 
@@ -96,15 +110,14 @@ impl Walk {
         if self.lexical > 0 {
             self.lexical -= 1;
         } else {
-            self.dir = open_dir(self.dir.as_ref(), OsStr::new(".."));
+            let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+            let parent = self
+                .dir
+                .as_ref()
+                .map(|dir| openat(dir, "..", flags, Mode::empty()));
+            self.dir = parent.and_then(Result::ok);
         }
     }
-}
-
-/// A directory opened for walking only, never through a symlink.
-fn open_dir(parent: Option<&OwnedFd>, name: &OsStr) -> Option<OwnedFd> {
-    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    openat(parent?, name, flags, Mode::empty()).ok()
 }
 
 /// Puts `path`'s components on top of `pending` (the next one last); an absolute
