@@ -92,44 +92,52 @@ pub struct WriteCheck {
 /// `directories` (relative entries count from `cwd`), after resolving `..`, absolute
 /// paths and symlinks, including symlinks in parts that exist and dangling ones.
 pub fn check_write(path: &str, cwd: &Path, directories: &[PathBuf]) -> WriteCheck {
-    let resolved = resolve(&cwd.join(path));
-    let allowed = resolved_roots(cwd, directories);
-    let root = allowed
-        .iter()
-        .find(|root| resolved.starts_with(root))
-        .cloned();
-    let refusal = root.is_none().then(|| {
+    check_under(path, cwd, directories, |resolved, allowed| {
         format!(
             "write to {} refused by ourocodus policy: outside this role's directories ({})",
             resolved.display(),
-            display_list(&allowed)
+            display_list(allowed)
         )
-    });
-    WriteCheck {
-        resolved,
-        root,
-        refusal,
-    }
+    })
 }
 
 /// Checks that `path` lies under one of `roots` (each resolved from `cwd`).
 pub fn check_read(path: &str, cwd: &Path, roots: &[PathBuf]) -> WriteCheck {
+    check_under(path, cwd, roots, |resolved, allowed| {
+        format!(
+            "read of {} refused by ourocodus policy: outside the session's directories ({})",
+            resolved.display(),
+            display_list(allowed)
+        )
+    })
+}
+
+/// Resolves `path` and finds the root it lies under; `outside` says why not. A path
+/// that resolves to a name that is not UTF-8 (a symlink's target can be any bytes)
+/// is refused too: it could not be passed on as it is.
+fn check_under(
+    path: &str,
+    cwd: &Path,
+    roots: &[PathBuf],
+    outside: impl FnOnce(&Path, &[PathBuf]) -> String,
+) -> WriteCheck {
     let resolved = resolve(&cwd.join(path));
     let allowed = resolved_roots(cwd, roots);
     let root = allowed
         .iter()
         .find(|root| resolved.starts_with(root))
         .cloned();
-    let refusal = root.is_none().then(|| {
-        format!(
-            "read of {} refused by ourocodus policy: outside the session's directories ({})",
-            resolved.display(),
-            display_list(&allowed)
-        )
-    });
+    let refusal = match (&root, resolved.to_str()) {
+        (_, None) => Some(format!(
+            "{} refused by ourocodus policy: it resolves to a name that is not UTF-8",
+            resolved.display()
+        )),
+        (None, Some(_)) => Some(outside(&resolved, &allowed)),
+        (Some(_), Some(_)) => None,
+    };
     WriteCheck {
         resolved,
-        root,
+        root: root.filter(|_| refusal.is_none()),
         refusal,
     }
 }

@@ -89,13 +89,13 @@ impl Core {
         self.emit(&session, &event);
         if let Some(refusal) = check.refusal {
             tracing::warn!(role = %role, path = %path, "file write refused by policy");
-            let data = json!({ "ourocodus": { "role": role.as_str(), "path": path, "resolved": check.resolved, "directories": directories } });
+            let data = json!({ "ourocodus": { "role": role.as_str(), "path": path, "resolved": resolved, "directories": directories } });
             return Err(RpcError::policy_denied(refusal).with_data(data));
         }
         self.note_file_touched(&session, role, &resolved);
         if self.client_can(&session, RelayKind::WriteFile) {
             let mut params = params;
-            params["path"] = json!(check.resolved);
+            params["path"] = json!(resolved);
             self.relay(
                 key,
                 id,
@@ -120,7 +120,7 @@ impl Core {
         let cwd = self.session_cwd(&session)?;
         if self.client_can(&session, RelayKind::ReadFile) {
             let mut params = params;
-            params["path"] = json!(policy::resolve(&cwd.join(&path)));
+            params["path"] = json!(utf8(policy::resolve(&cwd.join(&path)))?);
             self.relay(
                 key,
                 id,
@@ -306,6 +306,16 @@ fn path_field(params: &Value) -> Result<String, RpcError> {
         Some(why) => Err(RpcError::invalid_params(why)),
         None => Ok(path),
     }
+}
+
+/// A resolved path as text for a client; a symlink's target may be any bytes.
+fn utf8(path: PathBuf) -> Result<String, RpcError> {
+    path.into_os_string().into_string().map_err(|path| {
+        RpcError::invalid_params(format!(
+            "{} resolves to a name that is not UTF-8",
+            PathBuf::from(path).display()
+        ))
+    })
 }
 
 /// An allowed check's root and resolved path, for the proxy's own file work.

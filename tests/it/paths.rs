@@ -148,3 +148,26 @@ async fn an_update_with_two_session_update_keys_never_reaches_the_editor() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_symlink_to_a_name_that_is_not_utf8_is_refused_and_the_proxy_goes_on() {
+    use std::os::unix::ffi::OsStrExt;
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&fake_team_with(&["alpha"], "directories = [\"src\"]")).await;
+        let cwd = real_cwd(&proxy);
+        std::fs::create_dir_all(cwd.join("src")).unwrap();
+        let not_utf8 = std::ffi::OsStr::from_bytes(b"\xff");
+        std::os::unix::fs::symlink(not_utf8, cwd.join("src/inside")).unwrap();
+        let up = std::path::Path::new("..").join(not_utf8);
+        std::os::unix::fs::symlink(up, cwd.join("src/outside")).unwrap();
+        proxy.initialize(fs_editor()).await;
+        let session = proxy.new_session().await;
+        let script = "write file src/inside/x.txt x; write file src/outside/x.txt x; read file src/inside/y; say after";
+        let (messages, _) = proxy.prompt(&session, script).await;
+        assert!(messages.iter().all(|m| !m["method"].as_str().unwrap_or("").starts_with("fs/")), "{messages:?}");
+        let said = text_from(&messages, "alpha");
+        assert_eq!(said.matches("not UTF-8").count(), 3, "{said}");
+        assert!(said.contains("after"), "{said}");
+    })
+    .await;
+}
