@@ -2,11 +2,13 @@
 //! (a symlink, a directory moved away) can lead the open outside it: resolution and
 //! open are one step (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, or a walk
 //! of `O_NOFOLLOW` opens from a directory fd where `openat2` is missing), and only
-//! regular files are opened, without blocking. Knows nothing of roles or policy.
+//! regular files are opened, without blocking, and none is written through a second
+//! hard link. Knows nothing of roles or policy.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path};
 
 use nix::errno::Errno;
@@ -78,7 +80,12 @@ impl Beneath {
             }
             Err(e) => return Err(e),
         };
-        // Truncated only once known to be a regular file.
+        // A second name for a file elsewhere (a hard link made by whoever can write
+        // here) would carry the write out of the directory.
+        if file.metadata()?.nlink() > 1 {
+            return Err(invalid("the file has other hard links"));
+        }
+        // Truncated only once known to be a regular file of its own.
         file.set_len(0)?;
         Ok(file)
     }
@@ -181,6 +188,22 @@ mod tests {
         // With no reader, a non-blocking open for writing fails at once (ENXIO).
         let error = root.create_file(Path::new("pipe")).unwrap_err();
         assert!(error.to_string().contains("not a regular file"), "{error}");
+    }
+
+    #[test]
+    fn a_hard_link_to_a_file_outside_is_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = crate::policy::resolve(dir.path());
+        std::fs::create_dir_all(base.join("allowed")).unwrap();
+        std::fs::write(base.join("precious"), "keep").unwrap();
+        std::fs::hard_link(base.join("precious"), base.join("allowed/innocent")).unwrap();
+        let root = Beneath::open(&base.join("allowed")).unwrap();
+        let error = root.create_file(Path::new("innocent")).unwrap_err();
+        assert!(error.to_string().contains("hard links"), "{error}");
+        assert_eq!(
+            std::fs::read_to_string(base.join("precious")).unwrap(),
+            "keep"
+        );
     }
 
     #[test]
