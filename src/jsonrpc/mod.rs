@@ -12,6 +12,7 @@ mod outgoing;
 pub(crate) mod proptests;
 pub mod raw;
 mod reads;
+mod repeated;
 mod scan;
 mod strict;
 

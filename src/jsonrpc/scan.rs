@@ -6,13 +6,13 @@
 //! any syntax error — and the caller then parses the line the thorough way, so what a
 //! line means never depends on which path read it.
 
-use std::borrow::Cow;
 use std::ops::Range;
 
 use smallvec::SmallVec;
 
 use super::RequestId;
 use super::fields::FieldSpan;
+use super::repeated::repeated_key;
 
 /// The scan cannot read this line by itself; the thorough parse decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,21 +113,17 @@ pub(super) fn duplicate_key(text: &str) -> Option<String> {
 
 /// A string's contents (between its quotes) and whether it has escapes.
 #[derive(Debug, Clone, Copy)]
-struct Str {
-    start: usize,
-    end: usize,
-    escaped: bool,
+pub(super) struct Str {
+    pub start: usize,
+    pub end: usize,
+    pub escaped: bool,
 }
 
 impl Str {
-    fn span(self) -> Range<usize> {
+    pub(super) fn span(self) -> Range<usize> {
         self.start..self.end
     }
 }
-
-/// Objects with at most this many keys are checked for a key given twice pair by
-/// pair (no allocation); larger ones by sorting their keys.
-const PAIRWISE_KEYS: usize = 16;
 
 struct Scanner<'a> {
     text: &'a str,
@@ -247,8 +243,8 @@ impl<'a> Scanner<'a> {
                 value_escaped,
             );
             if is_object {
-                let nested = u32::try_from(index.len() - entry - 1).map_err(|_| Unusual);
-                span = span.with_nested(nested?).ok_or(Unusual)?;
+                let nested = u32::try_from(index.len() - entry - 1).map_err(|_| Unusual)?;
+                span = span.with_nested(nested).ok_or(Unusual)?;
             }
             index[entry] = span;
             Ok(())
@@ -257,48 +253,15 @@ impl<'a> Scanner<'a> {
     }
 
     /// `Unusual` when two of one object's keys are the same once unescaped (noted in
-    /// `duplicate`). Pairwise for the few keys objects have; sorted past that.
+    /// `duplicate`).
     fn unique(&mut self, keys: &[Str]) -> Scan<()> {
-        let twice = if keys.len() <= PAIRWISE_KEYS {
-            keys.iter().enumerate().find_map(|(at, a)| {
-                keys[..at]
-                    .iter()
-                    .any(|b| self.same_key(*a, *b))
-                    .then(|| self.key_text(*a))
-            })
-        } else {
-            let mut names: Vec<_> = keys.iter().map(|k| self.key_text(*k)).collect();
-            names.sort_unstable();
-            names
-                .windows(2)
-                .find(|pair| pair[0] == pair[1])
-                .map(|pair| pair[0].clone())
-        };
-        match twice {
+        match repeated_key(self.text, keys) {
             Some(name) => {
                 self.duplicate = Some(name.into_owned());
                 Err(Unusual)
             }
             None => Ok(()),
         }
-    }
-
-    fn same_key(&self, a: Str, b: Str) -> bool {
-        if !a.escaped && !b.escaped {
-            return self.bytes[a.span()] == self.bytes[b.span()];
-        }
-        self.key_text(a) == self.key_text(b)
-    }
-
-    /// A key unescaped (`check_key` made sure it unescapes).
-    fn key_text(&self, key: Str) -> Cow<'a, str> {
-        if !key.escaped {
-            return Cow::Borrowed(&self.text[key.span()]);
-        }
-        let literal = &self.text[key.start - 1..key.end + 1];
-        serde_json::from_str::<String>(literal)
-            .map(Cow::Owned)
-            .unwrap_or(Cow::Borrowed(&self.text[key.span()]))
     }
 
     /// An indexed key must unescape to a string (an escaped lone surrogate does not),
