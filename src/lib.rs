@@ -9,6 +9,7 @@
 //! - `transport`  the seam to one agent: lines in, lines out, an end (a child process today).
 //! - `agent`      per-agent knowledge: adapter quirks.
 //! - `policy`     per-role decisions: where writes may land, which tools need asking.
+//! - `beneath`    opening files beneath a directory, no symlink followed: the proxy's own file work.
 //! - `core`       THE event loop: sessions, roles, agents, turns, relays, policy; typed in and out.
 //! - `faces`      how clients reach the core: ACP on stdio (and in memory, for tests).
 //! - `store`      the event store (SQLite): a writer thread fed without waiting, replay, `log`.
@@ -21,6 +22,7 @@ pub mod acp;
 pub mod agent;
 pub mod app;
 pub mod bench;
+pub mod beneath;
 pub mod config;
 pub mod core;
 pub mod demo;

@@ -2,12 +2,11 @@
 //! may use without asking. Pure functions over paths and names; the router applies
 //! them before anything reaches the editor or the disk.
 
-use std::collections::VecDeque;
-use std::ffi::OsString;
-use std::path::{Component, Path, PathBuf};
+mod resolve;
 
-/// Symlink hops allowed while resolving one path (as the kernel's limit).
-const MAX_SYMLINK_HOPS: usize = 40;
+use std::path::{Path, PathBuf};
+
+pub use resolve::{MAX_PATH_BYTES, refuse_path_text, resolve};
 
 /// What the proxy does with a permission request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +127,9 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteCheck {
     pub resolved: PathBuf,
+    /// The allowed directory (resolved) that `resolved` lies under: what the proxy's
+    /// own file work opens beneath, so the path cannot leave it after the check.
+    pub root: Option<PathBuf>,
     /// `None` when allowed; otherwise why not, for the error the agent receives.
     pub refusal: Option<String>,
 }
@@ -136,32 +138,54 @@ pub struct WriteCheck {
 /// `directories` (relative entries count from `cwd`), after resolving `..`, absolute
 /// paths and symlinks, including symlinks in parts that exist and dangling ones.
 pub fn check_write(path: &str, cwd: &Path, directories: &[PathBuf]) -> WriteCheck {
-    let resolved = resolve(&cwd.join(path));
-    let allowed = resolved_roots(cwd, directories);
-    let refusal = if allowed.iter().any(|root| resolved.starts_with(root)) {
-        None
-    } else {
-        Some(format!(
+    check_under(path, cwd, directories, |resolved, allowed| {
+        format!(
             "write to {} refused by ourocodus policy: outside this role's directories ({})",
             resolved.display(),
-            display_list(&allowed)
-        ))
-    };
-    WriteCheck { resolved, refusal }
+            display_list(allowed)
+        )
+    })
 }
 
 /// Checks that `path` lies under one of `roots` (each resolved from `cwd`).
 pub fn check_read(path: &str, cwd: &Path, roots: &[PathBuf]) -> WriteCheck {
-    let resolved = resolve(&cwd.join(path));
-    let allowed = resolved_roots(cwd, roots);
-    let refusal = (!allowed.iter().any(|root| resolved.starts_with(root))).then(|| {
+    check_under(path, cwd, roots, |resolved, allowed| {
         format!(
             "read of {} refused by ourocodus policy: outside the session's directories ({})",
             resolved.display(),
-            display_list(&allowed)
+            display_list(allowed)
         )
-    });
-    WriteCheck { resolved, refusal }
+    })
+}
+
+/// Resolves `path` and finds the root it lies under; `outside` says why not. A path
+/// that resolves to a name that is not UTF-8 (a symlink's target can be any bytes)
+/// is refused too: it could not be passed on as it is.
+fn check_under(
+    path: &str,
+    cwd: &Path,
+    roots: &[PathBuf],
+    outside: impl FnOnce(&Path, &[PathBuf]) -> String,
+) -> WriteCheck {
+    let resolved = resolve(&cwd.join(path));
+    let allowed = resolved_roots(cwd, roots);
+    let root = allowed
+        .iter()
+        .find(|root| resolved.starts_with(root))
+        .cloned();
+    let refusal = match (&root, resolved.to_str()) {
+        (_, None) => Some(format!(
+            "{} refused by ourocodus policy: it resolves to a name that is not UTF-8",
+            resolved.display()
+        )),
+        (None, Some(_)) => Some(outside(&resolved, &allowed)),
+        (Some(_), Some(_)) => None,
+    };
+    WriteCheck {
+        resolved,
+        root: root.filter(|_| refusal.is_none()),
+        refusal,
+    }
 }
 
 fn resolved_roots(cwd: &Path, directories: &[PathBuf]) -> Vec<PathBuf> {
@@ -174,50 +198,6 @@ fn display_list(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Like `realpath`, but the tail may not exist yet: follows every symlink it meets
-/// (up to the hop limit; past it the path resolves to itself lexically, which then
-/// fails the policy check rather than escaping it).
-pub fn resolve(path: &Path) -> PathBuf {
-    let mut resolved = PathBuf::from("/");
-    let mut pending: VecDeque<OsString> = VecDeque::new();
-    push_front_components(&mut pending, path, &mut resolved);
-    let mut hops = 0;
-    while let Some(name) = pending.pop_front() {
-        if name == ".." {
-            resolved.pop();
-            continue;
-        }
-        let candidate = resolved.join(&name);
-        match std::fs::read_link(&candidate) {
-            Ok(target) if hops < MAX_SYMLINK_HOPS => {
-                hops += 1;
-                push_front_components(&mut pending, &target, &mut resolved);
-            }
-            _ => resolved = candidate,
-        }
-    }
-    resolved
-}
-
-/// Puts `path`'s components in front of `pending`; an absolute path restarts at `/`.
-fn push_front_components(pending: &mut VecDeque<OsString>, path: &Path, resolved: &mut PathBuf) {
-    let mut names = Vec::new();
-    for component in path.components() {
-        match component {
-            Component::RootDir | Component::Prefix(_) => {
-                *resolved = PathBuf::from("/");
-                names.clear();
-            }
-            Component::CurDir => {}
-            Component::ParentDir => names.push(OsString::from("..")),
-            Component::Normal(name) => names.push(name.to_os_string()),
-        }
-    }
-    for name in names.into_iter().rev() {
-        pending.push_front(name);
-    }
 }
 
 #[cfg(test)]

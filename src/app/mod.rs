@@ -51,6 +51,7 @@ async fn serve(team: Team, options: AcpOptions) -> Result<(), Error> {
     let transport = Arc::new(ProcessTransport::new(tracker.clone(), options.max_message));
     let (handle, inputs) = Core::channel();
     let mut core = Core::new(team, transport);
+    core.set_max_read_bytes(options.max_message);
     let store = store::attach(&mut core, &options.store).await;
     let shutdown = CancellationToken::new();
     tokio::spawn(shutdown_on_signal(shutdown.clone()));

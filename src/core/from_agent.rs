@@ -152,19 +152,21 @@ impl Core {
             return tracing::debug!(role = %role, "history replayed by session/load; dropped");
         }
         let kind = UpdateKind::from_wire(update.get_str("sessionUpdate").as_deref().unwrap_or(""));
-        // Rare kinds are looked into as a whole; the per-chunk path never builds a Value.
-        let whole_update = || {
-            serde_json::from_str::<Value>(params_text)
-                .map(|mut p| p["update"].take())
-                .unwrap_or(Value::Null)
-        };
-        if self.handled_as_session_state(&session_id, role, kind, whole_update) {
+        // Rare kinds are looked into as a whole (a key given twice anywhere refuses
+        // them); the per-chunk path never builds a Value.
+        let whole_update =
+            || crate::jsonrpc::from_str_strict(params_text).map(|mut p| p["update"].take());
+        let as_state = || whole_update().unwrap_or(Value::Null);
+        if self.handled_as_session_state(&session_id, role, kind, as_state) {
             return;
         }
         let turn = self.current_turn(&session_id, role);
         let turn_seq = turn.and_then(|t| self.turns.get(&t)).map(|t| t.seq);
         let tool_call_id = if kind.is_tool_call() {
-            self.note_tool_call(&session_id, role, turn_seq, &whole_update())
+            let Ok(whole) = whole_update() else {
+                return tracing::warn!(role = %role, "tool call update that is not JSON with each key once; dropped");
+            };
+            self.note_tool_call(&session_id, role, turn_seq, &whole)
         } else {
             None
         };

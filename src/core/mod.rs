@@ -12,6 +12,7 @@ mod command;
 mod commands;
 mod confine;
 mod connections;
+mod files;
 mod from_agent;
 mod history;
 mod mention;
@@ -156,6 +157,8 @@ pub struct Core {
     uncommitted: bool,
     /// The store's commit timer, while it is set.
     commit_timer: Option<tokio_util::time::delay_queue::Key>,
+    /// File requests served from disk, in progress per role.
+    files: files::FileWork,
 }
 
 /// Work finished off the loop, reported back to it.
@@ -217,7 +220,13 @@ impl Core {
             settled_through: 0,
             uncommitted: false,
             commit_timer: None,
+            files: files::FileWork::default(),
         }
+    }
+
+    /// The most one file read served from disk may return (the message cap).
+    pub fn set_max_read_bytes(&mut self, bytes: usize) {
+        self.files.max_read_bytes = bytes;
     }
 
     /// Where events are recorded (the event store): the core's first subscriber.
@@ -348,7 +357,10 @@ impl Core {
                 key,
                 request,
                 result,
-            } => self.answer_agent(&key, &request, result),
+            } => {
+                self.files.done(&key.role);
+                self.answer_agent(&key, &request, result)
+            }
             LocalEvent::StoreSettled { through, persisted } => {
                 self.settled_through = self.settled_through.max(through);
                 self.release_held_replies(through, persisted);

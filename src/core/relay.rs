@@ -3,10 +3,11 @@
 //! Policy is applied here, before anything reaches a client or the disk; what
 //! passes is relayed to clients (`relays`), or served from disk when none can.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+use super::files;
 use super::output::{RelayKind, RelayRequest, TeamEvent};
 use super::state::ToAgent;
 use super::{Core, LocalEvent};
@@ -23,7 +24,7 @@ impl Core {
             return;
         };
         tracing::debug!(role = %key.role, method = name, id = %id, "agent request");
-        let params: Value = match message.params().map(serde_json::from_str).transpose() {
+        let params: Value = match message.params().map(jsonrpc::from_str_strict).transpose() {
             Ok(params) => params.unwrap_or(Value::Null),
             Err(e) => {
                 return self.answer_agent(key, &id, Err(RpcError::invalid_params(e.to_string())));
@@ -72,7 +73,7 @@ impl Core {
     ) -> Result<(), RpcError> {
         let role = &key.role;
         let session = self.session_of_request(role, &params)?;
-        let path = string_field(&params, "path")?;
+        let path = path_field(&params)?;
         let content = string_field(&params, "content")?;
         let cwd = self.session_cwd(&session)?;
         let directories = self
@@ -92,13 +93,13 @@ impl Core {
         self.emit(&session, &event);
         if let Some(refusal) = check.refusal {
             tracing::warn!(role = %role, path = %path, "file write refused by policy");
-            let data = json!({ "ourocodus": { "role": role.as_str(), "path": path, "resolved": check.resolved, "directories": directories } });
+            let data = json!({ "ourocodus": { "role": role.as_str(), "path": path, "resolved": resolved, "directories": directories } });
             return Err(RpcError::policy_denied(refusal).with_data(data));
         }
         self.note_file_touched(&session, role, &resolved);
         if self.client_can(&session, RelayKind::WriteFile) {
             let mut params = params;
-            params["path"] = json!(cwd.join(&path));
+            params["path"] = json!(resolved);
             self.relay(
                 key,
                 id,
@@ -107,9 +108,8 @@ impl Core {
             );
             return Ok(());
         }
-        let target = check.resolved;
-        self.serve_file_off_loop(key, id, move || write_file(&target, &content));
-        Ok(())
+        let target = checked(check)?;
+        self.serve_file_off_loop(key, id, move |_| files::write_file(&target, &content))
     }
 
     fn on_file_read(
@@ -120,7 +120,11 @@ impl Core {
     ) -> Result<(), RpcError> {
         let role = &key.role;
         let session = self.session_of_request(role, &params)?;
+        let path = path_field(&params)?;
+        let cwd = self.session_cwd(&session)?;
         if self.client_can(&session, RelayKind::ReadFile) {
+            let mut params = params;
+            params["path"] = json!(utf8(policy::resolve(&cwd.join(&path)))?);
             self.relay(
                 key,
                 id,
@@ -129,17 +133,16 @@ impl Core {
             );
             return Ok(());
         }
-        let path = string_field(&params, "path")?;
-        let cwd = self.session_cwd(&session)?;
         let check = policy::check_read(&path, &cwd, &self.readable_roots(&session, role));
         if let Some(refusal) = check.refusal {
             return Err(RpcError::policy_denied(refusal));
         }
         let line = params.get("line").and_then(Value::as_u64);
         let limit = params.get("limit").and_then(Value::as_u64);
-        let target = check.resolved;
-        self.serve_file_off_loop(key, id, move || read_file(&target, line, limit));
-        Ok(())
+        let target = checked(check)?;
+        self.serve_file_off_loop(key, id, move |max| {
+            files::read_file(&target, line, limit, max)
+        })
     }
 
     /// Where the proxy itself may read for a role: the session's directories and the role's.
@@ -161,23 +164,27 @@ impl Core {
             .ok_or_else(|| RpcError::invalid_params(format!("unknown session {session}")))
     }
 
-    /// Runs blocking file work on the blocking pool; the answer comes back as an event.
+    /// Runs blocking file work on the blocking pool, a few requests per role at a
+    /// time (`work` gets the largest read to return); the answer comes back as an event.
     fn serve_file_off_loop(
-        &self,
+        &mut self,
         key: &AgentKey,
         id: &RequestId,
-        work: impl FnOnce() -> Result<String, RpcError> + Send + 'static,
-    ) {
+        work: impl FnOnce(usize) -> Result<String, RpcError> + Send + 'static,
+    ) -> Result<(), RpcError> {
+        self.files.start(&key.role)?;
+        let max_read_bytes = self.files.max_read_bytes;
         let events = self.local_tx.clone();
         let (key, request) = (key.clone(), id.clone());
         tokio::task::spawn_blocking(move || {
-            let result = work();
+            let result = work(max_read_bytes);
             let _ = events.send(LocalEvent::FileDone {
                 key,
                 request,
                 result,
             });
         });
+        Ok(())
     }
 
     fn on_elicitation(
@@ -257,45 +264,32 @@ fn string_field(params: &Value, field: &str) -> Result<String, RpcError> {
         .ok_or_else(|| RpcError::invalid_params(format!("missing or non-string field `{field}`")))
 }
 
-fn write_file(path: &Path, content: &str) -> Result<String, RpcError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| io_error("create", parent, e))?;
+/// The `path` of a file request, refused (invalid params) when no path could be it.
+fn path_field(params: &Value) -> Result<String, RpcError> {
+    let path = string_field(params, "path")?;
+    match policy::refuse_path_text(&path) {
+        Some(why) => Err(RpcError::invalid_params(why)),
+        None => Ok(path),
     }
-    std::fs::write(path, content).map_err(|e| io_error("write", path, e))?;
-    Ok("{}".to_string())
 }
 
-fn read_file(path: &Path, line: Option<u64>, limit: Option<u64>) -> Result<String, RpcError> {
-    let text = std::fs::read_to_string(path).map_err(|e| io_error("read", path, e))?;
-    let content = match (line, limit) {
-        (None, None) => text,
-        (line, limit) => {
-            let skip = line.unwrap_or(1).saturating_sub(1) as usize;
-            let take = limit.map_or(usize::MAX, |l| l as usize);
-            text.split_inclusive('\n').skip(skip).take(take).collect()
-        }
-    };
-    Ok(json!({ "content": content }).to_string())
+/// A resolved path as text for a client; a symlink's target may be any bytes.
+fn utf8(path: PathBuf) -> Result<String, RpcError> {
+    path.into_os_string().into_string().map_err(|path| {
+        RpcError::invalid_params(format!(
+            "{} resolves to a name that is not UTF-8",
+            PathBuf::from(path).display()
+        ))
+    })
 }
 
-fn io_error(what: &str, path: &Path, e: std::io::Error) -> RpcError {
-    let code = if e.kind() == std::io::ErrorKind::NotFound {
-        jsonrpc::codes::RESOURCE_NOT_FOUND
-    } else {
-        jsonrpc::codes::INTERNAL_ERROR
-    };
-    RpcError::new(code, format!("cannot {what} {}: {e}", path.display()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reading_a_line_range_counts_from_one() {
-        let path = std::env::temp_dir().join(format!("ourocodus-read-{}", uuid::Uuid::new_v4()));
-        std::fs::write(&path, "a\nb\nc\n").unwrap();
-        let v: Value = serde_json::from_str(&read_file(&path, Some(2), Some(1)).unwrap()).unwrap();
-        assert_eq!(v["content"], "b\n");
-    }
+/// An allowed check's root and resolved path, for the proxy's own file work.
+fn checked(check: policy::WriteCheck) -> Result<files::Checked, RpcError> {
+    let root = check
+        .root
+        .ok_or_else(|| RpcError::internal("an allowed path without its directory"))?;
+    Ok(files::Checked {
+        root,
+        resolved: check.resolved,
+    })
 }

@@ -4,7 +4,9 @@
 //!
 //! A line is read by one validating scan (`scan`) that also indexes the params; what
 //! the scan does not read itself (escaped envelope keys, unusual ids, errors of any
-//! kind) goes to the thorough serde parse below, which decides what it means. Lines
+//! kind) goes to the thorough serde parse below, which decides what it means; a key
+//! given twice in the envelope, the params or an object among the params' values makes
+//! the line an invalid request (readers would disagree on which one counts). Lines
 //! read together (`reads`) share one text and one index, so a line costs no
 //! allocation of its own.
 
@@ -350,6 +352,10 @@ fn parse_body(line: &str) -> Result<Body, ParseError> {
         }
         p => p.map(|p| span_of(line, p.get())),
     };
+    let object_params = params.clone().filter(|p| line.as_bytes()[p.start] == b'{');
+    if let Some(key) = object_params.and_then(|p| scan::duplicate_key(&line[p])) {
+        return Err(invalid(&format!("the params give the key `{key}` twice")));
+    }
     match (env.method, id, env.result, env.error) {
         (Some(method), Some(id), None, None) => Ok(Body::Request {
             id,
@@ -494,6 +500,33 @@ mod tests {
         assert_eq!(e.kind, ParseErrorKind::InvalidRequest);
         let e = Message::parse(r#"{"jsonrpc":"2.0","method":"x","params":3}"#).unwrap_err();
         assert_eq!(e.kind, ParseErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn a_key_given_twice_in_the_envelope_the_params_or_their_objects_is_an_invalid_request() {
+        let many: String = (0..40).map(|n| format!(r#""k{n}":{n},"#)).collect();
+        for line in [
+            r#"{"jsonrpc":"2.0","id":7,"method":"a","method":"b"}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"x","params":{"sessionId":"a","sessionId":"b"}}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"x","params":{"update":{"sessionUpdate":"a","sessionUpdate":"plan"}}}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"x","params":{"update":{"sessionUpdate":"a","sessionUpdate":"plan"}}}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"x\/y","params":{"a":1,"a":2}}"#,
+            &format!(r#"{{"jsonrpc":"2.0","id":7,"method":"x","params":{{{many}"k39":0}}}}"#),
+        ] {
+            let e = Message::parse(line).unwrap_err();
+            assert_eq!(
+                (e.kind, e.id),
+                (ParseErrorKind::InvalidRequest, Some(RequestId::number(7))),
+                "{line}"
+            );
+        }
+        let line = format!(
+            r#"{{"jsonrpc":"2.0","method":"x","params":{{{many}"k":{{"a":{{"a":1,"a":2}}}}}}}}"#
+        );
+        assert!(
+            Message::parse(line).is_ok(),
+            "deeper levels are for whoever reads them"
+        );
     }
 
     #[test]

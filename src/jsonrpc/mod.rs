@@ -12,7 +12,9 @@ mod outgoing;
 pub(crate) mod proptests;
 pub mod raw;
 mod reads;
+mod repeated;
 mod scan;
+mod strict;
 
 pub use fields::{Field, IndexScratch, IndexedAt, IndexedObject, IndexedTexts, ObjectFields};
 pub use framing::{Frame, LineBudget, LineSplitter, Piece};
@@ -23,6 +25,7 @@ pub use outgoing::{
     write_json_string,
 };
 pub use reads::{Incoming, ReadParser};
+pub use strict::from_str_strict;
 
 /// JSON-RPC error codes used on the wire (ACP adds -32000 and -32002).
 pub mod codes {

@@ -12,6 +12,7 @@ use smallvec::SmallVec;
 
 use super::RequestId;
 use super::fields::FieldSpan;
+use super::repeated::repeated_key;
 
 /// The scan cannot read this line by itself; the thorough parse decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,16 +102,25 @@ pub(super) fn index_object(text: &str, spans: &mut Vec<FieldSpan>) -> Option<()>
     (scanner.at == text.len()).then_some(())
 }
 
+/// A key that `text`, one JSON object, gives twice at either of the two levels the
+/// index reads (its own fields, and the fields of an object among their values).
+pub(super) fn duplicate_key(text: &str) -> Option<String> {
+    let mut scanner = Scanner::new(text);
+    scanner.skip_ws();
+    let _ = scanner.indexed_object(0, &mut Vec::new());
+    scanner.duplicate
+}
+
 /// A string's contents (between its quotes) and whether it has escapes.
 #[derive(Debug, Clone, Copy)]
-struct Str {
-    start: usize,
-    end: usize,
-    escaped: bool,
+pub(super) struct Str {
+    pub start: usize,
+    pub end: usize,
+    pub escaped: bool,
 }
 
 impl Str {
-    fn span(self) -> Range<usize> {
+    pub(super) fn span(self) -> Range<usize> {
         self.start..self.end
     }
 }
@@ -119,6 +129,8 @@ struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
+    /// A key an indexed object gave twice (unescaped), when that stopped the scan.
+    duplicate: Option<String>,
 }
 
 impl<'a> Scanner<'a> {
@@ -127,6 +139,7 @@ impl<'a> Scanner<'a> {
             text,
             bytes: text.as_bytes(),
             at: 0,
+            duplicate: None,
         }
     }
 
@@ -189,18 +202,24 @@ impl<'a> Scanner<'a> {
     }
 
     /// The object starting here, its fields indexed, and the fields of every object
-    /// among their values too (one level down); offsets from `base`.
+    /// among their values too (one level down); offsets from `base`. A key given twice
+    /// in either is `Unusual` (and `duplicate` names it): what the proxy reads of an
+    /// object must be what every later reader of it reads.
     fn indexed_object(&mut self, base: usize, index: &mut Vec<FieldSpan>) -> Scan<()> {
         let offset = |at: usize| u32::try_from(at - base).map_err(|_| Unusual);
+        let mut keys: SmallVec<[Str; 8]> = SmallVec::new();
         self.object(|s, key| {
             s.check_key(key)?;
+            keys.push(key);
             let entry = index.len();
             index.push(FieldSpan::default());
             let value_start = s.at;
             let (value_escaped, is_object) = match s.peek() {
                 Some(b'{') => {
+                    let mut nested_keys: SmallVec<[Str; 8]> = SmallVec::new();
                     s.object(|s, key| {
                         s.check_key(key)?;
+                        nested_keys.push(key);
                         let start = s.at;
                         let escaped = s.value()?;
                         let span = FieldSpan::new(
@@ -212,6 +231,7 @@ impl<'a> Scanner<'a> {
                         index.push(span);
                         Ok(())
                     })?;
+                    s.unique(&nested_keys)?;
                     (false, true)
                 }
                 _ => (s.value()?, false),
@@ -228,7 +248,20 @@ impl<'a> Scanner<'a> {
             }
             index[entry] = span;
             Ok(())
-        })
+        })?;
+        self.unique(&keys)
+    }
+
+    /// `Unusual` when two of one object's keys are the same once unescaped (noted in
+    /// `duplicate`).
+    fn unique(&mut self, keys: &[Str]) -> Scan<()> {
+        match repeated_key(self.text, keys) {
+            Some(name) => {
+                self.duplicate = Some(name.into_owned());
+                Err(Unusual)
+            }
+            None => Ok(()),
+        }
     }
 
     /// An indexed key must unescape to a string (an escaped lone surrogate does not),

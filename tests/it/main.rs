@@ -15,6 +15,7 @@ mod hygiene;
 mod limits;
 mod modes;
 mod multiplex;
+mod paths;
 mod peers;
 mod policy;
 mod relay;

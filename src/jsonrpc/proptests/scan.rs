@@ -15,9 +15,15 @@ use crate::jsonrpc::{IndexedObject, Message, ObjectFields};
 /// object value, its own fields the same way (`None` below the second level).
 type Reference = Vec<(String, String, Option<Vec<(String, String)>>)>;
 
+fn each_once<'a>(keys: impl Iterator<Item = &'a String>) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    keys.into_iter().all(|key| seen.insert(key))
+}
+
+/// `None` too when a key comes twice at either level (the index refuses those).
 fn reference_fields(text: &str) -> Option<Reference> {
     let fields = raw_fields(text)?;
-    fields
+    let reference: Reference = fields
         .into_iter()
         .map(|(key, value): (String, Box<RawValue>)| {
             let nested = match value.get().starts_with('{') {
@@ -31,7 +37,15 @@ fn reference_fields(text: &str) -> Option<Reference> {
             };
             Some((key, value.get().to_string(), nested))
         })
-        .collect()
+        .collect::<Option<_>>()?;
+    let nested = reference
+        .iter()
+        .filter_map(|(_, _, nested)| nested.as_ref());
+    let all_once = each_once(reference.iter().map(|(key, _, _)| key))
+        && nested
+            .into_iter()
+            .all(|fields| each_once(fields.iter().map(|(k, _)| k)));
+    all_once.then_some(reference)
 }
 
 fn indexed_fields(fields: ObjectFields<'_>) -> Reference {
