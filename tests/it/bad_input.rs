@@ -258,9 +258,13 @@ async fn with_a_lower_cap_a_70_mib_line_leaves_the_proxy_peak_memory_far_below_i
             Proxy::start_with_args(&fake_team(&["alpha"]), &["--max-message-size", "1MiB"]).await;
         let session = proxy.plain_session().await;
         let pid = pid_of(&proxy);
+        let before = kib(pid, "VmHWM") * 1024;
         send_over_long_line(&mut proxy, 70 << 20).await;
         let peak = kib(pid, "VmHWM") * 1024;
-        assert!(peak < 16 * MIB, "peak RSS {} MiB", peak / MIB);
+        // Measured from the proxy's own peak before the line, so a debug build's
+        // larger baseline does not count against the line.
+        let grew = peak.saturating_sub(before);
+        assert!(grew < 8 * MIB, "peak RSS grew {} MiB", grew / MIB);
         assert_a_prompt_still_works(&mut proxy, &session).await;
     })
     .await;
