@@ -177,6 +177,14 @@ pub fn parse_spawn(args: &[&str]) -> Result<SpawnRequest, RpcError> {
     })
 }
 
+/// The sandbox a role's agent runs in, or before it ever ran, what its config asks.
+fn sandbox_text(slot: &AgentSlot) -> String {
+    match &slot.sandbox {
+        Some(state) => state.to_string(),
+        None => format!("{} (not started)", slot.spec.sandbox.mode.as_str()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,13 +208,5 @@ mod tests {
         assert_eq!((bare.persona, bare.command), (None, None));
         assert!(parse_spawn(&[]).is_err());
         assert!(parse_spawn(&["x", "--command"]).is_err());
-    }
-}
-
-/// The sandbox a role's agent runs in, or before it ever ran, what its config asks.
-fn sandbox_text(slot: &AgentSlot) -> String {
-    match &slot.sandbox {
-        Some(state) => state.to_string(),
-        None => format!("{} (not started)", slot.spec.sandbox.mode.as_str()),
     }
 }
