@@ -121,18 +121,22 @@ impl ToolCalls {
             };
             self.calls.insert(id.to_string(), fresh);
         }
-        let info = self
-            .calls
+        let info = self.entry(role, id, turn);
+        let known_paths = info.paths.len();
+        info.announced = true;
+        info.absorb(update);
+        (info, known_paths)
+    }
+
+    /// Call `id` as known, or a new one of `turn` under the role's prefix.
+    fn entry(&mut self, role: &Role, id: &str, turn: Option<u64>) -> &mut ToolCallInfo {
+        self.calls
             .entry(id.to_string())
             .or_insert_with(|| ToolCallInfo {
                 turn,
                 team_id: format!("{role}/{id}"),
                 ..Default::default()
-            });
-        let known_paths = info.paths.len();
-        info.announced = true;
-        info.absorb(update);
-        (info, known_paths)
+            })
     }
 
     /// A permission request about call `id`: what it claims to be is kept with the
@@ -145,14 +149,7 @@ impl ToolCalls {
         turn: Option<u64>,
         tool_call: &Value,
     ) -> ToolCallInfo {
-        let info = self
-            .calls
-            .entry(id.to_string())
-            .or_insert_with(|| ToolCallInfo {
-                turn,
-                team_id: format!("{role}/{id}"),
-                ..Default::default()
-            });
+        let info = self.entry(role, id, turn);
         info.absorb_claims(tool_call);
         let mut now = info.clone();
         now.absorb(tool_call);
