@@ -261,11 +261,21 @@ async fn claude_offline_answers_a_prompt_within_seconds_with_an_auth_notice_and_
                 && notice.contains("Authentication required —"),
             "a visible notice from the role: {notice:?}"
         );
-        // The adapter's usage_update comes just after its error answer: still routed.
-        let late = next_matching(&mut proxy, "claude's usage_update after the error", |m| {
-            is_update(m, "usage_update")
-        })
-        .await;
+        // The adapter's usage_update comes just after its error answer: still routed,
+        // before the proxy's answer (which waits for the store) or after it.
+        let before = messages
+            .iter()
+            .find(|m| is_update(m, "usage_update"))
+            .cloned();
+        let late = match before {
+            Some(update) => update,
+            None => {
+                next_matching(&mut proxy, "claude's usage_update after the error", |m| {
+                    is_update(m, "usage_update")
+                })
+                .await
+            }
+        };
         assert_eq!(late["params"]["sessionId"], session.as_str());
         assert_eq!(late["params"]["update"]["_meta"]["ourocodus"]["role"], ROLE);
         assert!(proxy.close().await.success());
