@@ -21,7 +21,10 @@ use super::{
     ExitReport, LaunchSpec, Transport, stderr_tail,
 };
 use crate::error::Error;
-use crate::jsonrpc::{Incoming, LineBudget, LineSplitter, Message, ReadParser};
+use crate::jsonrpc::{
+    ErrorObject, Incoming, LineBudget, LineSplitter, Message, ParseErrorKind, ReadParser,
+    error_response,
+};
 use crate::policy::glob_match;
 
 /// How long a child may take to exit once its input is closed, before SIGTERM.
@@ -85,6 +88,7 @@ impl Transport for ProcessTransport {
             stdout,
             key.clone(),
             events.clone(),
+            outbox_tx.clone(),
             LineSplitter::with_budget(self.max_line_bytes, self.line_budget.clone()),
         ));
         let stderr = self
@@ -206,6 +210,7 @@ async fn read_messages(
     mut stdout: ChildStdout,
     key: AgentKey,
     events: mpsc::Sender<AgentEnvelope>,
+    answers: mpsc::Sender<Vec<u8>>,
     splitter: LineSplitter,
 ) {
     let mut reads = ReadParser::new(splitter, IO_CHUNK);
@@ -216,21 +221,38 @@ async fn read_messages(
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        reads.parse(buffer, |incoming| keep(incoming, &key, &mut batch));
+        reads.parse(buffer, |incoming| {
+            keep(incoming, &key, &mut batch, &answers)
+        });
         if !forward(&mut batch, &key, &events).await {
             return;
         }
     }
-    reads.finish(|incoming| keep(incoming, &key, &mut batch));
+    reads.finish(|incoming| keep(incoming, &key, &mut batch, &answers));
     forward(&mut batch, &key, &events).await;
 }
 
-/// Adds a message to the batch; logs what is not one.
-fn keep(incoming: Incoming, key: &AgentKey, batch: &mut Vec<Message>) {
+/// Adds a message to the batch; logs what is not one, and answers an invalid request
+/// whose id could be read (a key given twice, say), so the agent does not wait forever.
+fn keep(
+    incoming: Incoming,
+    key: &AgentKey,
+    batch: &mut Vec<Message>,
+    answers: &mpsc::Sender<Vec<u8>>,
+) {
     match incoming {
         Incoming::Message(message) => batch.push(message),
         Incoming::Malformed(e) => {
-            tracing::warn!(role = %key.role, error = %e.detail, "agent wrote a line that is not JSON-RPC; skipped")
+            tracing::warn!(role = %key.role, error = %e.detail, "agent wrote a line that is not JSON-RPC; skipped");
+            if let (ParseErrorKind::InvalidRequest, Some(id)) = (e.kind, &e.id) {
+                let error = ErrorObject {
+                    code: crate::jsonrpc::codes::INVALID_REQUEST,
+                    message: e.detail.clone(),
+                    data: None,
+                };
+                // A full queue to a stalled agent drops the answer, never blocks.
+                let _ = answers.try_send(error_response(id, &error));
+            }
         }
         Incoming::TooLong { bytes } => {
             tracing::warn!(role = %key.role, bytes, "agent wrote an over-long line; skipped")

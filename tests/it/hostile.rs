@@ -368,3 +368,15 @@ async fn in_the_proxys_accept_edits_edits_inside_are_allowed_unasked_outside_ref
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_request_with_a_key_given_twice_is_answered_invalid_request_not_left_waiting() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&fake_team(&["alpha"])).await;
+        let session = proxy.plain_session().await;
+        let twice = r#"{"jsonrpc":"2.0","id":"dup","method":"fs/read_text_file","params":{"sessionId":"fake-1","path":"a.txt","path":"/etc/shadow"}}"#;
+        proxy.prompt(&session, &format!("raw {twice}; sleep 300ms")).await;
+        assert!(answered_error(&proxy, "dup", Some(-32600)), "{}", proxy.stderr());
+    })
+    .await;
+}
