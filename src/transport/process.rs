@@ -122,16 +122,18 @@ fn spawn(spec: &LaunchSpec, sandbox: &Prepared) -> Result<Child, Error> {
         }
     }
     command.envs(&spec.env);
-    if let Some(restriction) = &sandbox.restriction {
-        let fd = restriction.raw_fd();
-        restrict_in_child(&mut command, fd);
+    match &sandbox.restriction {
+        // A session of its own, made in the child (so its group is its pid too).
+        Some(restriction) => restrict_in_child(&mut command, restriction.raw_fd()),
+        // Its own process group, so wrappers' grandchildren can be ended with it.
+        None => {
+            command.process_group(0);
+        }
     }
     command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        // Its own process group, so wrappers' grandchildren can be ended with it.
-        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|source| Error::Spawn {

@@ -193,3 +193,24 @@ async fn sandbox_readable_narrows_reading_and_the_agent_still_runs() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_sandboxed_agent_cannot_signal_the_proxy_and_has_a_session_of_its_own() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&team("")).await;
+        let config = proxy.cwd().join("team.toml");
+        let proxy_pid = crate::procs::child_with_argument(config.to_str().unwrap()).unwrap();
+        let session = proxy.plain_session().await;
+        // $PPID in the shell is the agent; its session is its own, not the proxy's
+        // (so no terminal the proxy runs in can be typed into).
+        let script = format!(
+            "shell kill -CONT {proxy_pid}; \
+             shell test \"$(ps -o sid= -p $PPID | tr -d ' ')\" = \"$PPID\" && echo own-session"
+        );
+        let (messages, _) = proxy.prompt(&session, &script).await;
+        let said = text_from(&messages, "alpha");
+        assert!(said.contains("Operation not permitted"), "{said}");
+        assert!(said.contains("shell exit 0: own-session"), "{said}");
+    })
+    .await;
+}

@@ -11,7 +11,9 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
-use landlock::{ABI, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr};
+use landlock::{
+    ABI, Access as _, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr, Scope,
+};
 use landlock::{RulesetCreatedAttr, RulesetError};
 
 pub use prepare::Prepared;
@@ -90,23 +92,33 @@ impl Restriction {
     }
 }
 
-/// What the child runs between fork and exec: only async-signal-safe system calls (no
-/// allocation). Sets no-new-privileges, then restricts the process, and so everything
-/// it will start, with the ruleset `fd`.
+/// What the child runs between fork and exec (only system calls, no allocation): a
+/// session of its own (no controlling terminal to type into; its process group is its
+/// pid), no-new-privileges, the ruleset `fd` on it and so on everything it will start,
+/// and close-on-exec on every descriptor above stderr it got from the proxy (Landlock
+/// does not check writes through a descriptor already open).
 #[allow(unsafe_code)]
 pub fn apply_in_child(fd: RawFd) -> io::Result<()> {
-    // SAFETY: prctl and landlock_restrict_self take plain integers and touch no memory
-    // of ours; both are safe to call between fork and exec.
+    // SAFETY: setsid, prctl, landlock_restrict_self and close_range take plain integers
+    // and touch no memory of ours; all are safe to call between fork and exec.
     unsafe {
+        if libc::setsid() < 0 {
+            return Err(io::Error::last_os_error());
+        }
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             return Err(io::Error::last_os_error());
         }
         if libc::syscall(libc::SYS_landlock_restrict_self, fd, 0) != 0 {
             return Err(io::Error::last_os_error());
         }
+        // A kernel without close_range leaves them as they are.
+        let _ = libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
     }
     Ok(())
 }
+
+/// `close_range` flag: mark close-on-exec rather than close.
+const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
 /// The kernel's Landlock ABI version, or why there is none.
 #[allow(unsafe_code)]
@@ -150,8 +162,13 @@ fn build_ruleset(plan: &SandboxPlan, abi: ABI) -> Result<Option<OwnedFd>, Rulese
     let access = rules::Access::new(abi, plan);
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::HardRequirement)
-        .handle_access(access.handled())?
-        .create()?;
+        .handle_access(access.handled())?;
+    if abi >= ABI::V6 {
+        // No signals to processes outside the sandbox (the proxy, the editor, other
+        // roles) and no connecting to abstract unix sockets made outside it.
+        ruleset = ruleset.scope(Scope::from_all(abi))?;
+    }
+    let mut ruleset = ruleset.create()?;
     for (path, rights) in rules::rules(plan, &access) {
         // A path that does not exist (yet) gets no rule: nothing can be written there.
         let Ok(fd) = PathFd::new(&path) else {

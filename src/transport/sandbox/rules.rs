@@ -20,8 +20,10 @@ pub const DEVICE_FILES: &[&str] = &[
     "/dev/ptmx",
 ];
 
-/// Device directories whose files may be written (pseudo-terminals, shared memory).
-pub const DEVICE_DIRECTORIES: &[&str] = &["/dev/pts", "/dev/shm"];
+/// Device directories whose files may be written: pseudo-terminals. (Not `/dev/shm`:
+/// creating files there is refused anyway, and writing could corrupt another
+/// program's shared memory.)
+pub const DEVICE_DIRECTORIES: &[&str] = &["/dev/pts"];
 
 /// What a program needs to read to run at all, when reading is narrowed.
 pub fn system_readable() -> Vec<PathBuf> {
