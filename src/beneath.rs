@@ -37,6 +37,23 @@ impl Beneath {
         Ok(Beneath { dir })
     }
 
+    /// The directory at `relative`, made (each part beneath the last) where missing;
+    /// a symlink anywhere along it fails rather than being followed.
+    pub fn make_dirs(&self, relative: &Path) -> io::Result<OwnedFd> {
+        check_relative(relative)?;
+        let mut dir: Option<OwnedFd> = None;
+        for part in relative.components() {
+            let parent = dir.as_ref().unwrap_or(&self.dir);
+            match mkdirat(parent, part.as_os_str(), Mode::from_bits_truncate(0o777)) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let name = Path::new(part.as_os_str());
+            dir = Some(open_beneath(parent, name, dir_flags(), Mode::empty())?);
+        }
+        dir.ok_or_else(|| invalid("no directory"))
+    }
+
     /// Opens the regular file at `relative` for reading.
     pub fn open_file(&self, relative: &Path) -> io::Result<File> {
         check_relative(relative)?;

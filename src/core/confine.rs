@@ -3,11 +3,11 @@
 //! serves, its adapter's own state and caches, and the config's extras. Knows paths and
 //! role settings; nothing of Landlock or processes.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::agent::{Quirks, StateKind};
 use crate::config::{RoleSpec, SandboxMode};
-use crate::transport::sandbox::SandboxPlan;
+use crate::transport::sandbox::{Anchored, SandboxPlan};
 
 /// The sandbox plan for `spec`'s agent, serving sessions in `cwds` (the proxy's own
 /// working directory when there are none yet); `None` when the role turned it off.
@@ -37,8 +37,8 @@ pub fn sandbox_plan(spec: &RoleSpec, cwds: &[PathBuf]) -> Option<SandboxPlan> {
         out.dedup();
         out
     };
-    let mut create = place(&spec.directories);
-    let mut writable = create.clone();
+    let (anchored, mut writable) = anchor(&spec.directories, cwds, home.as_deref());
+    let mut create = Vec::new();
     writable.extend(place(&settings.writable));
     if let Some(home) = &home {
         let quirks = Quirks::from_command_line(&spec.command, &spec.args);
@@ -64,10 +64,48 @@ pub fn sandbox_plan(spec: &RoleSpec, cwds: &[PathBuf]) -> Option<SandboxPlan> {
     Some(SandboxPlan {
         required: settings.mode == SandboxMode::Require,
         writable,
+        anchored,
         create,
         readable,
         symlinks: settings.symlinks,
     })
+}
+
+/// The role's directories: those of plain names below each session's directory are
+/// anchored there (no symlink below it is followed); others (absolute, `~`, `..`) are
+/// the user's word, taken as written.
+fn anchor(
+    directories: &[PathBuf],
+    cwds: &[PathBuf],
+    home: Option<&Path>,
+) -> (Vec<Anchored>, Vec<PathBuf>) {
+    let (mut anchored, mut written) = (Vec::new(), Vec::new());
+    for entry in directories {
+        let entry = expand_home(entry, home);
+        let below: PathBuf = entry
+            .components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .collect();
+        let plain = below
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+        for cwd in cwds {
+            if entry.is_absolute() {
+                written.push(entry.clone());
+            } else if below.as_os_str().is_empty() {
+                written.push(cwd.clone());
+            } else if plain {
+                anchored.push(Anchored {
+                    base: cwd.clone(),
+                    below: below.clone(),
+                });
+            } else {
+                written.push(cwd.join(&entry));
+            }
+        }
+    }
+    written.dedup();
+    (anchored, written)
 }
 
 /// `~` and `~/...` name the home directory.
@@ -96,12 +134,18 @@ mod tests {
         let plan = sandbox_plan(&spec, &[PathBuf::from("/w/a"), PathBuf::from("/w/b")])
             .expect("on by default");
         let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
-        for path in [
-            PathBuf::from("/w/a/src"),
-            PathBuf::from("/w/b/src"),
-            PathBuf::from("/abs"),
-            home.join(".cache/tool"),
-        ] {
+        for base in ["/w/a", "/w/b"] {
+            let src = Anchored {
+                base: PathBuf::from(base),
+                below: PathBuf::from("src"),
+            };
+            assert!(
+                plan.anchored.contains(&src),
+                "{src:?} in {:?}",
+                plan.anchored
+            );
+        }
+        for path in [PathBuf::from("/abs"), home.join(".cache/tool")] {
             assert!(
                 plan.writable.contains(&path),
                 "{path:?} in {:?}",

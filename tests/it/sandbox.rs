@@ -214,3 +214,26 @@ async fn a_sandboxed_agent_cannot_signal_the_proxy_and_has_a_session_of_its_own(
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_symlink_planted_in_place_of_a_role_directory_does_not_widen_the_sandbox_after_a_restart()
+{
+    bounded(WAIT * 3, async {
+        let policy = "directories = [\"allowed\", \"allowed/sub\"]\nsandbox_symlinks = true";
+        let mut proxy = Proxy::start(&fake_team_with(&["alpha"], policy)).await;
+        lay_out(proxy.cwd());
+        let session = proxy.plain_session().await;
+        let plant = "shell rmdir allowed/sub && ln -s ../outside allowed/sub && echo planted";
+        let (messages, _) = proxy.prompt(&session, plant).await;
+        assert!(text_from(&messages, "alpha").contains("planted"));
+        proxy.prompt(&session, "/restart alpha").await;
+        crate::supervision::wait_for_status(&mut proxy, "alpha", "idle").await;
+        let (messages, _) = proxy
+            .prompt(&session, "disk write allowed/sub/after.txt x")
+            .await;
+        let said = text_from(&messages, "alpha");
+        assert!(!proxy.cwd().join("outside/after.txt").exists(), "{said}");
+        assert!(said.contains("disk write failed"), "{said}");
+    })
+    .await;
+}

@@ -26,7 +26,7 @@ fn all_text(proxy: &Proxy) -> String {
 }
 
 /// Asks `_ourocodus/agents` until `role` has `status` (bounded).
-async fn wait_for_status(proxy: &mut Proxy, role: &str, status: &str) -> Value {
+pub(crate) async fn wait_for_status(proxy: &mut Proxy, role: &str, status: &str) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
         let id = proxy.request("_ourocodus/agents", json!({})).await;

@@ -30,14 +30,25 @@ pub struct SandboxPlan {
     pub required: bool,
     /// Directories (or files) the agent may write beneath.
     pub writable: Vec<PathBuf>,
+    /// Directories the agent may write beneath, found (and made where missing) from a
+    /// base without following any symlink below it: the role's directories inside a
+    /// session's directory, where an agent might have planted a link before a restart.
+    pub anchored: Vec<Anchored>,
     /// Those of `writable` made (as directories) when missing, since Landlock can only
-    /// grant what exists: the role's directories and its adapter's state directories.
+    /// grant what exists: the adapter's state directories.
     pub create: Vec<PathBuf>,
     /// When set, the only places it may read besides `writable` and what programs
     /// need to run (`system_readable`).
     pub readable: Option<Vec<PathBuf>>,
     /// Whether it may make symlinks where it may write.
     pub symlinks: bool,
+}
+
+/// A directory `below` (plain names only) a `base` directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchored {
+    pub base: PathBuf,
+    pub below: PathBuf,
 }
 
 /// What a started agent actually runs under, for `/agents` and the notices.
@@ -70,10 +81,10 @@ pub struct Restriction {
 
 impl Restriction {
     /// Builds the ruleset for `plan`; an error says why the kernel cannot enforce it.
-    pub fn build(plan: &SandboxPlan) -> Result<Restriction, String> {
+    pub fn build(plan: &SandboxPlan, opened: &[OwnedFd]) -> Result<Restriction, String> {
         let version = kernel_abi()?;
         let abi = abi_of(version);
-        let ruleset = build_ruleset(plan, abi)
+        let ruleset = build_ruleset(plan, opened, abi)
             .map_err(|e| format!("the Landlock ruleset could not be built: {e}"))?
             .ok_or_else(|| "the kernel enforces none of the ruleset".to_string())?;
         Ok(Restriction {
@@ -158,7 +169,12 @@ fn abi_of(version: i32) -> ABI {
     }
 }
 
-fn build_ruleset(plan: &SandboxPlan, abi: ABI) -> Result<Option<OwnedFd>, RulesetError> {
+/// The ruleset for `plan`, with the directories in `opened` writable too.
+fn build_ruleset(
+    plan: &SandboxPlan,
+    opened: &[OwnedFd],
+    abi: ABI,
+) -> Result<Option<OwnedFd>, RulesetError> {
     let access = rules::Access::new(abi, plan);
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::HardRequirement)
@@ -176,6 +192,9 @@ fn build_ruleset(plan: &SandboxPlan, abi: ABI) -> Result<Option<OwnedFd>, Rulese
             continue;
         };
         ruleset = ruleset.add_rule(PathBeneath::new(fd, rights))?;
+    }
+    for dir in opened {
+        ruleset = ruleset.add_rule(PathBeneath::new(dir, access.writable()))?;
     }
     Ok(ruleset.into())
 }

@@ -6,7 +6,10 @@ use std::path::Path;
 
 use tempfile::TempDir;
 
-use super::{Restriction, SandboxPlan, SandboxState};
+use std::os::fd::OwnedFd;
+
+use super::{Anchored, Restriction, SandboxPlan, SandboxState};
+use crate::beneath::Beneath;
 
 /// A sandbox ready for one spawn.
 #[derive(Debug)]
@@ -38,9 +41,10 @@ impl Prepared {
                 tracing::warn!(role, dir = %dir.display(), error = %e, "cannot make a writable directory");
             }
         }
+        let opened: Vec<OwnedFd> = plan.anchored.iter().filter_map(open_anchored).collect();
         let mut plan = plan.clone();
         plan.writable.push(tmp.path().to_path_buf());
-        match Restriction::build(&plan) {
+        match Restriction::build(&plan, &opened) {
             Ok(restriction) => Ok(Prepared {
                 state: restriction.state(),
                 restriction: Some(restriction),
@@ -57,5 +61,25 @@ impl Prepared {
 
     pub fn tmp_path(&self) -> Option<&Path> {
         self.tmp.as_ref().map(TempDir::path)
+    }
+}
+
+/// The directory of `anchored`, made where missing; none (so nothing writable there)
+/// when a symlink lies below its base.
+fn open_anchored(anchored: &Anchored) -> Option<OwnedFd> {
+    let opened = std::fs::canonicalize(&anchored.base)
+        .and_then(|base| Beneath::open(&base))
+        .and_then(|base| base.make_dirs(&anchored.below));
+    match opened {
+        Ok(fd) => Some(fd),
+        Err(e) => {
+            tracing::warn!(
+                base = %anchored.base.display(),
+                below = %anchored.below.display(),
+                error = %e,
+                "sandbox: a role directory is not writable (a symlink below the session directory?)"
+            );
+            None
+        }
     }
 }

@@ -73,7 +73,7 @@ impl Access {
     }
 
     /// Beneath a writable path: every handled right, but making symlinks only if asked.
-    fn writable(&self) -> BitFlags<AccessFs> {
+    pub fn writable(&self) -> BitFlags<AccessFs> {
         let all = self.write | self.read;
         if self.symlinks {
             all
