@@ -130,6 +130,7 @@ async fn auto_without_landlock_starts_the_role_and_says_once_that_it_runs_unsand
             .prompt(&session, "disk write outside/direct.txt x")
             .await;
         proxy.prompt(&session, "/restart alpha").await;
+        crate::supervision::wait_for_status_after(&mut proxy, "alpha", "idle", 1).await;
         proxy.prompt(&session, "say back").await;
         assert!(proxy.cwd().join("outside/direct.txt").exists());
         let warnings = proxy
@@ -227,13 +228,35 @@ async fn a_symlink_planted_in_place_of_a_role_directory_does_not_widen_the_sandb
         let (messages, _) = proxy.prompt(&session, plant).await;
         assert!(text_from(&messages, "alpha").contains("planted"));
         proxy.prompt(&session, "/restart alpha").await;
-        crate::supervision::wait_for_status(&mut proxy, "alpha", "idle").await;
+        crate::supervision::wait_for_status_after(&mut proxy, "alpha", "idle", 1).await;
         let (messages, _) = proxy
             .prompt(&session, "disk write allowed/sub/after.txt x")
             .await;
         let said = text_from(&messages, "alpha");
         assert!(!proxy.cwd().join("outside/after.txt").exists(), "{said}");
         assert!(said.contains("disk write failed"), "{said}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_sandboxed_agent_keeps_no_capability_even_when_the_proxy_runs_as_root() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&team("")).await;
+        let session = proxy.plain_session().await;
+        let (messages, _) = proxy
+            .prompt(
+                &session,
+                "shell grep -E '^Cap(Eff|Bnd|Amb)' /proc/self/status",
+            )
+            .await;
+        let said = text_from(&messages, "alpha");
+        for set in ["CapEff", "CapBnd", "CapAmb"] {
+            assert!(
+                said.contains(&format!("{set}:\t0000000000000000")),
+                "{set} not empty: {said}"
+            );
+        }
     })
     .await;
 }

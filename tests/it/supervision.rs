@@ -27,6 +27,16 @@ fn all_text(proxy: &Proxy) -> String {
 
 /// Asks `_ourocodus/agents` until `role` has `status` (bounded).
 pub(crate) async fn wait_for_status(proxy: &mut Proxy, role: &str, status: &str) -> Value {
+    wait_for_status_after(proxy, role, status, 0).await
+}
+
+/// The same, once `role` has been restarted at least `restarts` times.
+pub(crate) async fn wait_for_status_after(
+    proxy: &mut Proxy,
+    role: &str,
+    status: &str,
+    restarts: u64,
+) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
         let id = proxy.request("_ourocodus/agents", json!({})).await;
@@ -35,7 +45,7 @@ pub(crate) async fn wait_for_status(proxy: &mut Proxy, role: &str, status: &str)
             .as_array()
             .and_then(|a| a.iter().find(|a| a["role"] == role).cloned())
             .unwrap_or(Value::Null);
-        if agent["status"] == status {
+        if agent["status"] == status && agent["restarts"].as_u64() >= Some(restarts) {
             return agent;
         }
         assert!(

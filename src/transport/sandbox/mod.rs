@@ -116,6 +116,9 @@ pub fn apply_in_child(fd: RawFd) -> io::Result<()> {
         if libc::setsid() < 0 {
             return Err(io::Error::last_os_error());
         }
+        if libc::geteuid() == 0 {
+            drop_root_powers();
+        }
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             return Err(io::Error::last_os_error());
         }
@@ -126,6 +129,24 @@ pub fn apply_in_child(fd: RawFd) -> io::Result<()> {
         let _ = libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
     }
     Ok(())
+}
+
+/// Run as root, an agent would keep every capability across its exec (loading kernel
+/// modules, mounting, typing into any terminal: past what Landlock decides). Emptying
+/// the bounding and ambient sets leaves it root by name only. Unknown capability
+/// numbers are refused by the kernel and skipped.
+#[allow(unsafe_code)]
+fn drop_root_powers() {
+    const PR_CAPBSET_DROP: libc::c_int = 24;
+    const PR_CAP_AMBIENT: libc::c_int = 47;
+    const PR_CAP_AMBIENT_CLEAR_ALL: libc::c_ulong = 4;
+    // SAFETY: prctl with integer arguments only.
+    unsafe {
+        libc::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        for capability in 0..64 as libc::c_ulong {
+            libc::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0);
+        }
+    }
 }
 
 /// `close_range` flag: mark close-on-exec rather than close.
