@@ -30,6 +30,7 @@ mod sessions;
 mod slash;
 mod state;
 mod supervise;
+pub mod tasks;
 mod team;
 mod terminals;
 mod timers;

@@ -1,0 +1,376 @@
+//! The task graph of one session: tasks a role delegated to another, their lifecycle,
+//! which are ready, and which a free role takes next. Pure state and rules: it knows
+//! roles by name only, and nothing of agents, prompts, MCP or the store (the core
+//! turns its changes into turns, plans and records).
+
+mod status;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub use status::{Priority, TaskStatus};
+
+/// A task's id within its session (`t1`, `t2`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(u64);
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "t{}", self.0)
+    }
+}
+
+impl std::str::FromStr for TaskId {
+    type Err = TaskError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.strip_prefix('t')
+            .and_then(|n| n.parse().ok())
+            .filter(|n| *n > 0)
+            .map(TaskId)
+            .ok_or_else(|| TaskError::UnknownTask(text.to_string()))
+    }
+}
+
+/// What a role asks for when it delegates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    pub role: String,
+    pub title: String,
+    pub description: String,
+    pub acceptance_criteria: Vec<String>,
+    pub depends_on: Vec<TaskId>,
+    pub priority: Priority,
+    pub requires_approval: bool,
+}
+
+/// One task and everything that happened to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: TaskId,
+    pub spec: NewTask,
+    pub status: TaskStatus,
+    pub created_by: String,
+    /// Times it was handed to its role.
+    pub attempts: u32,
+    pub summary: Option<String>,
+    pub artifacts: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Why a change to the graph was refused, in words a model can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    #[error("no task {0}")]
+    UnknownTask(String),
+    #[error("task {task} depends on {missing}, which does not exist")]
+    UnknownDependency { task: String, missing: TaskId },
+    #[error("that would make a cycle: {0}")]
+    Cycle(String),
+    #[error("task {task} belongs to {owner}, not {caller}")]
+    NotYours {
+        task: TaskId,
+        owner: String,
+        caller: String,
+    },
+    #[error(
+        "task {task} cannot be set to {to} with update_task: done and review come from \
+         complete_task, in_flight from the dispatcher, ready only from the task's creator"
+    )]
+    NotSettable { task: TaskId, to: TaskStatus },
+    #[error("task {task} cannot go from {from} to {to}")]
+    Transition {
+        task: TaskId,
+        from: TaskStatus,
+        to: TaskStatus,
+    },
+}
+
+/// The tasks of one session, in the order they were made.
+#[derive(Debug, Clone, Default)]
+pub struct TaskGraph {
+    tasks: BTreeMap<TaskId, Task>,
+    next: u64,
+}
+
+impl TaskGraph {
+    pub fn get(&self, id: TaskId) -> Option<&Task> {
+        self.tasks.get(&id)
+    }
+
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.values()
+    }
+
+    /// Adds a task `created_by` a role; it starts `ready` when every dependency is
+    /// done, `blocked` when one failed, `inbox` otherwise.
+    pub fn delegate(&mut self, created_by: &str, spec: NewTask) -> Result<TaskId, TaskError> {
+        let id = TaskId(self.next + 1);
+        if let Some(missing) = spec.depends_on.iter().find(|d| !self.tasks.contains_key(d)) {
+            return Err(TaskError::UnknownDependency {
+                task: id.to_string(),
+                missing: *missing,
+            });
+        }
+        self.next += 1;
+        let status = self.waiting_status(&spec.depends_on);
+        let task = Task {
+            id,
+            spec,
+            status,
+            created_by: created_by.to_string(),
+            attempts: 0,
+            summary: None,
+            artifacts: Vec::new(),
+            notes: Vec::new(),
+        };
+        self.tasks.insert(id, task);
+        Ok(id)
+    }
+
+    /// Replaces what `id` waits for (a re-plan); refused if it would make a cycle.
+    pub fn set_dependencies(
+        &mut self,
+        id: TaskId,
+        depends_on: Vec<TaskId>,
+    ) -> Result<(), TaskError> {
+        self.task(id)?;
+        if let Some(missing) = depends_on.iter().find(|d| !self.tasks.contains_key(d)) {
+            return Err(TaskError::UnknownDependency {
+                task: id.to_string(),
+                missing: *missing,
+            });
+        }
+        if let Some(path) = self.path_to(&depends_on, id) {
+            let names: Vec<String> = path.iter().map(TaskId::to_string).collect();
+            return Err(TaskError::Cycle(format!("{id} -> {}", names.join(" -> "))));
+        }
+        self.task_mut(id)?.spec.depends_on = depends_on;
+        self.settle();
+        Ok(())
+    }
+
+    /// The ready task `role` should take next: the highest priority, then the oldest.
+    pub fn next_for(&self, role: &str) -> Option<TaskId> {
+        self.tasks
+            .values()
+            .filter(|t| t.status == TaskStatus::Ready && t.spec.role == role)
+            .max_by(|a, b| a.spec.priority.cmp(&b.spec.priority).then(b.id.cmp(&a.id)))
+            .map(|t| t.id)
+    }
+
+    /// The task is handed to its role.
+    pub fn dispatch(&mut self, id: TaskId) -> Result<(), TaskError> {
+        self.move_to(id, TaskStatus::InFlight)?;
+        self.task_mut(id)?.attempts += 1;
+        Ok(())
+    }
+
+    /// Its role says it is finished: `review` when it needs approval, else `done`.
+    pub fn complete(
+        &mut self,
+        id: TaskId,
+        caller: &str,
+        summary: String,
+        artifacts: Vec<String>,
+    ) -> Result<TaskStatus, TaskError> {
+        self.check_owner(id, caller)?;
+        let to = if self.task(id)?.spec.requires_approval {
+            TaskStatus::Review
+        } else {
+            TaskStatus::Done
+        };
+        self.move_to(id, to)?;
+        let task = self.task_mut(id)?;
+        task.summary = Some(summary);
+        task.artifacts = artifacts;
+        self.settle();
+        Ok(to)
+    }
+
+    /// The user approved a task in review.
+    pub fn approve(&mut self, id: TaskId) -> Result<(), TaskError> {
+        self.move_to(id, TaskStatus::Done)?;
+        self.settle();
+        Ok(())
+    }
+
+    /// The user rejected a task in review: back to its role, with the feedback noted.
+    pub fn reject(&mut self, id: TaskId, feedback: &str) -> Result<(), TaskError> {
+        self.move_to(id, TaskStatus::InFlight)?;
+        self.task_mut(id)?
+            .notes
+            .push(format!("rejected: {feedback}"));
+        Ok(())
+    }
+
+    /// A role's own update: a status it may set on its task, and a note.
+    pub fn update(
+        &mut self,
+        id: TaskId,
+        caller: &str,
+        status: Option<TaskStatus>,
+        note: Option<String>,
+    ) -> Result<(), TaskError> {
+        let task = self.task(id)?;
+        if task.spec.role != caller && task.created_by != caller {
+            return Err(self.not_yours(id, caller));
+        }
+        if let Some(to) = status {
+            self.set_status(id, caller, to)?;
+        }
+        if let Some(note) = note {
+            self.task_mut(id)?.notes.push(note);
+        }
+        self.settle();
+        Ok(())
+    }
+
+    /// What `update` may set: its role may say it is blocked or failed; whoever made
+    /// it may also make it ready again (a retry: it then waits for its dependencies
+    /// afresh, with its attempts counted anew). Done and review come from completing
+    /// it, in flight from the dispatcher.
+    fn set_status(&mut self, id: TaskId, caller: &str, to: TaskStatus) -> Result<(), TaskError> {
+        let task = self.task(id)?;
+        match to {
+            TaskStatus::Blocked | TaskStatus::Failed => self.move_to(id, to),
+            TaskStatus::Ready if task.created_by == caller => {
+                let waiting = self.waiting_status(&task.spec.depends_on);
+                self.move_to(id, waiting)?;
+                self.task_mut(id)?.attempts = 0;
+                Ok(())
+            }
+            _ => Err(TaskError::NotSettable { task: id, to }),
+        }
+    }
+
+    /// Its agent crashed or timed out on it: ready again while attempts remain
+    /// (`true`), else failed, and so are blocked the tasks waiting on it.
+    pub fn give_back(&mut self, id: TaskId, retries: u32) -> Result<bool, TaskError> {
+        let again = self.task(id)?.attempts <= retries;
+        let to = if again {
+            TaskStatus::Ready
+        } else {
+            TaskStatus::Failed
+        };
+        self.move_to(id, to)?;
+        self.settle();
+        Ok(again)
+    }
+
+    fn move_to(&mut self, id: TaskId, to: TaskStatus) -> Result<(), TaskError> {
+        let task = self.task_mut(id)?;
+        if !task.status.may_become(to) {
+            return Err(TaskError::Transition {
+                task: id,
+                from: task.status,
+                to,
+            });
+        }
+        task.status = to;
+        Ok(())
+    }
+
+    /// Waiting tasks follow their dependencies: ready once all are done, blocked
+    /// while one failed or is blocked, in the inbox otherwise. Repeats until nothing
+    /// changes, so blocking travels down the graph.
+    fn settle(&mut self) {
+        loop {
+            let changes: Vec<(TaskId, TaskStatus)> = self
+                .tasks
+                .values()
+                .filter(|t| t.status.is_waiting())
+                .filter_map(|t| {
+                    let now = self.waiting_status(&t.spec.depends_on);
+                    (now != t.status).then_some((t.id, now))
+                })
+                .collect();
+            if changes.is_empty() {
+                return;
+            }
+            for (id, status) in changes {
+                if let Some(task) = self.tasks.get_mut(&id) {
+                    task.status = status;
+                }
+            }
+        }
+    }
+
+    fn waiting_status(&self, depends_on: &[TaskId]) -> TaskStatus {
+        let statuses: Vec<TaskStatus> = depends_on
+            .iter()
+            .filter_map(|d| self.tasks.get(d).map(|t| t.status))
+            .collect();
+        if statuses
+            .iter()
+            .any(|s| matches!(s, TaskStatus::Failed | TaskStatus::Blocked))
+        {
+            TaskStatus::Blocked
+        } else if statuses.iter().all(|s| *s == TaskStatus::Done) {
+            TaskStatus::Ready
+        } else {
+            TaskStatus::Inbox
+        }
+    }
+
+    /// A chain of dependencies from one of `from` to `target`, if there is one.
+    fn path_to(&self, from: &[TaskId], target: TaskId) -> Option<Vec<TaskId>> {
+        let mut stack: Vec<Vec<TaskId>> = from.iter().map(|id| vec![*id]).collect();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(path) = stack.pop() {
+            let last = *path.last()?;
+            if last == target {
+                return Some(path);
+            }
+            if !seen.insert(last) {
+                continue;
+            }
+            for dep in self
+                .tasks
+                .get(&last)
+                .map(|t| t.spec.depends_on.as_slice())
+                .unwrap_or(&[])
+            {
+                let mut longer = path.clone();
+                longer.push(*dep);
+                stack.push(longer);
+            }
+        }
+        None
+    }
+
+    fn check_owner(&self, id: TaskId, caller: &str) -> Result<(), TaskError> {
+        if self.task(id)?.spec.role == caller {
+            Ok(())
+        } else {
+            Err(self.not_yours(id, caller))
+        }
+    }
+
+    fn not_yours(&self, id: TaskId, caller: &str) -> TaskError {
+        TaskError::NotYours {
+            task: id,
+            owner: self
+                .tasks
+                .get(&id)
+                .map(|t| t.spec.role.clone())
+                .unwrap_or_default(),
+            caller: caller.to_string(),
+        }
+    }
+
+    fn task(&self, id: TaskId) -> Result<&Task, TaskError> {
+        self.tasks
+            .get(&id)
+            .ok_or_else(|| TaskError::UnknownTask(id.to_string()))
+    }
+
+    fn task_mut(&mut self, id: TaskId) -> Result<&mut Task, TaskError> {
+        self.tasks
+            .get_mut(&id)
+            .ok_or_else(|| TaskError::UnknownTask(id.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests;
