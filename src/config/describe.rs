@@ -6,8 +6,8 @@ use std::fmt::Write;
 use super::diagnostic::source_name;
 use super::duration::format_duration;
 use super::{
-    ConfigOrigin, McpServerSpec, RestartPolicy, RoleSpec, SandboxMode, SandboxSettings, Team,
-    Timeouts,
+    ConfigOrigin, McpServerSpec, RestartPolicy, RoleSpec, SandboxMode, SandboxSettings,
+    TaskSettings, Team, Timeouts,
 };
 use crate::ids::Role;
 
@@ -79,6 +79,20 @@ fn describe_role(out: &mut String, spec: &RoleSpec) {
     row(out, "restart", &[describe_restart(&spec.restart)]);
     row(out, "timeouts", &[describe_timeouts(&spec.timeouts)]);
     row(out, "sandbox", &describe_sandbox(&spec.sandbox));
+    row(out, "tasks", &[describe_tasks(&spec.tasks)]);
+}
+
+fn describe_tasks(tasks: &TaskSettings) -> String {
+    format!(
+        "{}; timeout {}, {} retries",
+        if tasks.can_delegate {
+            "may delegate"
+        } else {
+            "does not delegate"
+        },
+        format_duration(tasks.timeout),
+        tasks.retries
+    )
 }
 
 /// The mode, then what it allows beyond the role's directories.
@@ -311,6 +325,7 @@ mcp_servers = [
   timeouts     initialize 30s, session_new 1m, silence 2m
   sandbox      auto
                writable also (none)
+  tasks        does not delegate; timeout 30m, 3 retries
 ";
         assert!(text.contains(backend), "{text}");
     }

@@ -11,7 +11,8 @@ use super::diagnostic::ConfigError;
 use super::fields::{Place, Value, in_written_order};
 use super::mcp::read_mcp_servers;
 use super::sandbox::SandboxLayer;
-use super::{McpServerSpec, RestartPolicy, RoleSpec, SandboxSettings, Timeouts};
+use super::tasks::TaskLayer;
+use super::{McpServerSpec, RestartPolicy, RoleSpec, SandboxSettings, TaskSettings, Timeouts};
 use crate::ids::Role;
 
 /// Every key a role table may hold; `[defaults]` may hold these and `route`.
@@ -32,6 +33,9 @@ pub const ROLE_KEYS: &[&str] = &[
     "sandbox_readable",
     "sandbox_symlinks",
     "env_inherit",
+    "can_delegate",
+    "task_timeout",
+    "task_retries",
 ];
 
 const RESTART_KEYS: &[&str] = &["attempts", "backoff_ms"];
@@ -40,7 +44,6 @@ const TIMEOUT_KEYS: &[&str] = &["initialize", "session_new", "silence"];
 /// What a role gets when neither `[defaults]` nor the role says otherwise.
 pub fn builtin_role_spec(role: Role) -> RoleSpec {
     RoleSpec {
-        role,
         persona: String::new(),
         command: "npx".to_string(),
         args: vec![
@@ -56,6 +59,8 @@ pub fn builtin_role_spec(role: Role) -> RoleSpec {
         restart: RestartPolicy::default(),
         timeouts: Timeouts::default(),
         sandbox: SandboxSettings::default(),
+        tasks: TaskSettings::for_role(role.as_str()),
+        role,
     }
 }
 
@@ -74,6 +79,7 @@ pub struct RoleLayer {
     restart: RestartLayer,
     timeouts: TimeoutsLayer,
     sandbox: SandboxLayer,
+    tasks: TaskLayer,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -119,7 +125,9 @@ impl RoleLayer {
             "restart" => self.restart = RestartLayer::read(place, key, value)?,
             "timeouts" => self.timeouts = TimeoutsLayer::read(place, key, value)?,
             _ => {
-                self.sandbox.read_key(place, key, value)?;
+                if !self.sandbox.read_key(place, key, value)? {
+                    self.tasks.read_key(place, key, value)?;
+                }
             }
         }
         Ok(())
@@ -144,6 +152,7 @@ impl RoleLayer {
         self.restart.apply(&mut spec.restart);
         self.timeouts.apply(&mut spec.timeouts);
         self.sandbox.apply(&mut spec.sandbox);
+        self.tasks.apply(&mut spec.tasks);
     }
 }
 

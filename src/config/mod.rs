@@ -13,6 +13,7 @@ mod mcp;
 mod roles;
 mod sandbox;
 pub mod starter;
+mod tasks;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub use lookup::{LOCAL_CONFIG_FILE, USER_CONFIG_FILE, find_config_file, find_con
 pub use roles::role_name_problem;
 pub use sandbox::{SandboxMode, SandboxSettings};
 pub use starter::{builtin_team, starter_toml};
+pub use tasks::TaskSettings;
 
 /// A validated team, ready to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +76,8 @@ pub struct RoleSpec {
     pub timeouts: Timeouts,
     /// The kernel sandbox around the role's agent, and the environment it inherits.
     pub sandbox: SandboxSettings,
+    /// Whether it may delegate, and how its tasks time out and are retried.
+    pub tasks: TaskSettings,
 }
 
 /// An MCP server from the config, in ACP's `McpServer` shapes.

@@ -71,6 +71,12 @@ sandbox_writable = []
 # sandbox_readable = ["."]
 # The agent may not make symlinks, so none can redirect a later write:
 sandbox_symlinks = false
+# Tasks: whether the role may hand tasks to other roles (by default only a role
+# named architect may), how long one of its tasks may run before it counts as
+# failed, and how often a task is handed back after its agent crashed on it.
+# can_delegate = true
+task_timeout = "30m"
+task_retries = 3
 # The agent inherits the whole environment unless narrowed to these names (* and
 # ? as wildcards); `env` above is added either way:
 # env_inherit = ["PATH", "HOME", "LANG", "LC_*", "TERM", "ANTHROPIC_*"]
