@@ -57,6 +57,13 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The coordination tools' MCP server for one agent: started by the proxy as the
+    /// agent's `ourocodus` MCP server, never by hand.
+    Mcp {
+        /// The proxy's socket.
+        #[arg(long)]
+        socket: PathBuf,
+    },
     /// Run the scriptable fake ACP agent (see `ourocodus fake-agent --help`).
     FakeAgent(ourocodus::fake_agent::FakeAgentArgs),
     /// Play a scripted editor session against a team of fake agents and print it.
@@ -86,7 +93,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(
         cli.command,
-        Command::FakeAgent(_) | Command::BenchRelay { .. } | Command::Bench(_)
+        Command::FakeAgent(_)
+            | Command::BenchRelay { .. }
+            | Command::Bench(_)
+            | Command::Mcp { .. }
     );
     if let Err(e) = init_logging(cli.log_file.as_deref(), quiet) {
         eprintln!("ourocodus: cannot open log file: {e}");
@@ -143,6 +153,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("\nsandbox kernel: {kernel}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Mcp { socket } => Ok(ourocodus::faces::mcp::run_bridge(&socket)),
         Command::FakeAgent(args) => Ok(ourocodus::fake_agent::run(args)),
         Command::Demo(args) => Ok(ourocodus::demo::run(args)?),
         Command::Bench(args) => Ok(ourocodus::bench::run(args)?),

@@ -54,6 +54,14 @@ async fn serve(team: Team, options: AcpOptions) -> Result<(), Error> {
     core.set_max_read_bytes(options.max_message);
     let store = store::attach(&mut core, &options.store).await;
     let shutdown = CancellationToken::new();
+    // The coordination tools, served to every child; without them the team still works.
+    match crate::faces::mcp::McpFace::open() {
+        Ok((tools, listener)) => {
+            core.set_tool_servers(tools.entries());
+            tokio::spawn(tools.serve(listener, handle.clone(), shutdown.clone()));
+        }
+        Err(e) => tracing::warn!(error = %e, "coordination tools not served"),
+    }
     tokio::spawn(shutdown_on_signal(shutdown.clone()));
     // A task, not the main thread, so the core and the I/O tasks can share a worker.
     let core_task = tokio::spawn(core.run(inputs, shutdown.clone()));

@@ -246,6 +246,9 @@ impl Core {
             .cloned()
             .collect();
         servers.extend(slot.spec.mcp_servers.iter().map(mcp_server_json));
+        if let Some(tools) = &self.tool_servers {
+            servers.insert(0, tools.entry(session_id, role));
+        }
         let mut params = json!({ "cwd": session.cwd, "mcpServers": servers });
         if let Some(child) = restore {
             params["sessionId"] = json!(child.as_str());

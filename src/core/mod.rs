@@ -30,6 +30,7 @@ mod sessions;
 mod slash;
 mod state;
 mod supervise;
+pub mod task_tools;
 pub mod tasks;
 mod team;
 mod terminals;
@@ -83,6 +84,8 @@ pub enum CoreInput {
     },
     /// Something a connection sent; `Inbound::Closed` detaches it.
     Input { id: ConnectionId, input: Inbound },
+    /// A role called one of the coordination tools (through the MCP face).
+    Tool(task_tools::ToolRequest),
 }
 
 /// How the assembly reaches a running core: attach connections, feed them.
@@ -100,6 +103,11 @@ pub struct ConnectionInputs {
 }
 
 impl CoreHandle {
+    /// Hands a role's tool call to the core; the answer comes on the request's channel.
+    pub async fn call_tool(&self, request: task_tools::ToolRequest) -> bool {
+        self.inputs.send(CoreInput::Tool(request)).await.is_ok()
+    }
+
     /// Attaches a connection; its inputs then go through the returned sender.
     pub async fn attach(&self, connection: Box<dyn Connection>) -> Option<ConnectionInputs> {
         let id = ConnectionId(self.next_connection.fetch_add(1, Ordering::Relaxed) + 1);
@@ -159,6 +167,8 @@ pub struct Core {
     /// The store's commit timer, while it is set.
     commit_timer: Option<tokio_util::time::delay_queue::Key>,
     /// File requests served from disk, in progress per role.
+    /// The MCP face's entry for each child, if the tools are served.
+    tool_servers: Option<Box<dyn task_tools::ToolServers>>,
     files: files::FileWork,
 }
 
@@ -222,6 +232,7 @@ impl Core {
             uncommitted: false,
             commit_timer: None,
             files: files::FileWork::default(),
+            tool_servers: None,
         }
     }
 
@@ -233,6 +244,11 @@ impl Core {
     /// Where events are recorded (the event store): the core's first subscriber.
     pub fn set_recorder(&mut self, recorder: Box<dyn Recorder>) {
         self.recorder = Some(recorder);
+    }
+
+    /// Where children find the coordination tools (the MCP face).
+    pub fn set_tool_servers(&mut self, servers: Box<dyn task_tools::ToolServers>) {
+        self.tool_servers = Some(servers);
     }
 
     /// Where past sessions are read from.
@@ -317,6 +333,7 @@ impl Core {
         match event {
             Event::Input(CoreInput::Attach { id, connection }) => self.attach(id, connection),
             Event::Input(CoreInput::Input { id, input }) => self.handle_input(id, input),
+            Event::Input(CoreInput::Tool(request)) => self.handle_tool(request),
             Event::Agent(envelope) => self.handle_agent_envelope(envelope),
             Event::Local(local) => self.handle_local(local),
             Event::Replay(chunk) => self.handle_replay_chunk(chunk),

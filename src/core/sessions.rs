@@ -456,6 +456,7 @@ impl Session {
             turn_seq: 0,
             last_record: 0,
             told_store_failed: false,
+            tasks: Default::default(),
         }
     }
 }

@@ -184,6 +184,8 @@ pub struct Session {
     pub last_record: u64,
     /// The store's failure to write was told in this session.
     pub told_store_failed: bool,
+    /// The tasks roles delegated in this session.
+    pub tasks: super::tasks::TaskGraph,
 }
 
 /// One role's child session inside a session.

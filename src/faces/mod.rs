@@ -4,6 +4,7 @@
 //! memory, for tests).
 
 pub mod acp;
+pub mod mcp;
 pub mod outbox;
 
 pub use outbox::{HIGH_WATER_BYTES, LOW_WATER_BYTES, Outbox, OutboxReceiver};

@@ -284,6 +284,7 @@ impl Agent {
                 .iter()
                 .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string))
                 .collect(),
+            mcp_servers: params.mcp_servers.clone(),
             system_prompt: params
                 .meta
                 .as_ref()

@@ -52,6 +52,9 @@ SCRIPT LANGUAGE
                               write the file ourselves, past the protocol (PATH
                               relative to the session cwd); says `disk wrote <path>`
                               or `disk write failed: <error>`
+    mcp TOOL [JSON]           call TOOL of the session's first MCP server (the proxy's
+                              tools) with JSON arguments; says `mcp TOOL: <result>`
+                              or `mcp TOOL error: <why>`
     shell COMMAND...          `sh -c COMMAND` in the session cwd (`\;` for `;`); says
                               `shell exit <code>: <output>`
     terminal CMD [ARGS...]    terminal/create, wait_for_exit, output, release, shown

@@ -19,6 +19,7 @@ pub struct Session {
     pub id: String,
     pub cwd: String,
     pub mcp_server_names: Vec<String>,
+    pub mcp_servers: Vec<Value>,
     /// `_meta.systemPrompt` of `session/new`, as received.
     pub system_prompt: Option<Value>,
     /// The `clientCapabilities` of `initialize`, as received.
@@ -41,6 +42,8 @@ pub struct NewSession {
     pub id: String,
     pub cwd: String,
     pub mcp_server_names: Vec<String>,
+    /// The MCP servers as given (for the `mcp` step).
+    pub mcp_servers: Vec<Value>,
     pub system_prompt: Option<Value>,
     pub client_capabilities: Value,
 }
@@ -57,6 +60,7 @@ impl Session {
             id: facts.id,
             cwd: facts.cwd,
             mcp_server_names: facts.mcp_server_names,
+            mcp_servers: facts.mcp_servers,
             system_prompt: facts.system_prompt,
             client_capabilities: facts.client_capabilities,
             offer,
@@ -233,6 +237,7 @@ mod tests {
             id: "fake-1".into(),
             cwd: "/tmp".into(),
             mcp_server_names: vec![],
+            mcp_servers: vec![],
             system_prompt: None,
             client_capabilities: json!({}),
         };

@@ -26,4 +26,5 @@ mod speakers;
 mod startup;
 mod store_cli;
 mod supervision;
+mod tasks;
 mod turns;

@@ -98,7 +98,7 @@ async fn a_generic_agent_gets_the_persona_as_a_first_turn_preamble_once() {
 }
 
 #[tokio::test]
-async fn role_mcp_servers_are_given_on_top_of_the_editor_ones() {
+async fn role_mcp_servers_are_given_on_top_of_the_editor_ones_after_the_proxys_own() {
     bounded(WAIT * 2, async {
         let role_mcp = "mcp_servers = [{ name = \"db\", command = \"db-mcp\", args = [\"--ro\"] }]";
         let mut proxy = Proxy::start(&fake_team_with(&["alpha"], role_mcp)).await;
@@ -118,7 +118,11 @@ async fn role_mcp_servers_are_given_on_top_of_the_editor_ones() {
             .unwrap()
             .to_string();
         let (messages, _) = proxy.prompt(&session, "whoami").await;
-        assert!(text_from(&messages, "alpha").contains("mcp servers: editor-tools, db"));
+        let said = text_from(&messages, "alpha");
+        assert!(
+            said.contains("mcp servers: ourocodus, editor-tools, db"),
+            "{said}"
+        );
     })
     .await;
 }

@@ -86,13 +86,14 @@ impl TaskStatus {
         )
     }
 
-    /// The moves the lifecycle allows; `done` is final.
+    /// The moves the lifecycle allows; `done` is final. A ready task may be completed
+    /// by its role before it was handed over (it took it up itself).
     pub fn may_become(self, to: TaskStatus) -> bool {
         use TaskStatus::*;
         matches!(
             (self, to),
             (Inbox, Ready | Blocked | Failed)
-                | (Ready, InFlight | Inbox | Blocked | Failed)
+                | (Ready, InFlight | Inbox | Blocked | Failed | Review | Done)
                 | (InFlight, Review | Done | Ready | Failed | Blocked)
                 | (Review, Done | InFlight | Failed)
                 | (Blocked, Inbox | Ready | Failed)

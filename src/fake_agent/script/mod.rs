@@ -52,6 +52,11 @@ pub enum Step {
     },
     /// `sh -c COMMAND` in the session cwd, as an agent's shell tool would run it.
     Shell(String),
+    /// One call of a tool of the session's first MCP server: name and JSON arguments.
+    Mcp {
+        tool: String,
+        arguments: String,
+    },
     Sleep(Duration),
     Crash,
     Exit(i32),
@@ -263,6 +268,7 @@ fn parse_single_keyword(keyword: &str, args: &str) -> Option<Step> {
         "terminal" => parse_terminal(args),
         "elicit" => Step::Elicit(text()),
         "shell" if !args.trim().is_empty() => Step::Shell(text()),
+        "mcp" => parse_mcp(args),
         _ => return parse_bare_keyword(keyword, args),
     };
     Some(step)
@@ -285,3 +291,23 @@ fn parse_bare_keyword(keyword: &str, args: &str) -> Option<Step> {
 
 #[cfg(test)]
 mod tests;
+
+/// `mcp TOOL [JSON]`: the arguments default to `{}`.
+fn parse_mcp(args: &str) -> Step {
+    let tool = args::first_word(args);
+    if tool.is_empty() {
+        return Step::Bad {
+            text: format!("mcp {args}"),
+            reason: "expected `mcp TOOL [JSON]`".into(),
+        };
+    }
+    let rest = args::after_words(args, 1);
+    Step::Mcp {
+        tool: tool.to_string(),
+        arguments: if rest.trim().is_empty() {
+            "{}".into()
+        } else {
+            rest.to_string()
+        },
+    }
+}

@@ -6,6 +6,7 @@
 
 mod client_steps;
 mod local_steps;
+mod mcp_steps;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -146,6 +147,7 @@ impl Turn {
             Step::SpawnGrandchild => self.spawn_grandchild().await,
             Step::DiskWrite { path, content } => self.disk_write(&path, &content).await,
             Step::Shell(command) => self.shell(&command).await,
+            Step::Mcp { tool, arguments } => self.mcp_call(&tool, &arguments).await,
             Step::Unknown(text) => self.say(&format!("unknown step: {text}")).await,
             Step::Bad { text, reason } => self.say(&format!("bad step: {text}: {reason}")).await,
         }

@@ -1,0 +1,132 @@
+//! The MCP face: the coordination tools served to every child over a private unix
+//! socket. A child starts `ourocodus mcp --socket PATH` (its first MCP server) with a
+//! secret naming its session and role in the environment; that bridge sends the secret
+//! first, then pipes MCP both ways. A call is always the role its secret was given to.
+//! Knows MCP and sockets; the tools' meaning is the core's.
+
+mod bridge;
+mod tools;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio_util::sync::CancellationToken;
+
+pub use bridge::run_bridge;
+
+use crate::core::CoreHandle;
+use crate::core::task_tools::ToolServers;
+use crate::ids::{Role, SessionId};
+
+/// The environment variable the bridge finds its secret in.
+pub const SECRET_ENV: &str = "OUROCODUS_MCP_SECRET";
+/// The name children see the tools under (`mcp__ourocodus__delegate`, ...).
+pub const SERVER_NAME: &str = "ourocodus";
+/// How long a connection may take to name itself and to say MCP's hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Who each secret was given to.
+type Secrets = Arc<Mutex<HashMap<String, (SessionId, Role)>>>;
+
+/// The listening side: the socket in a directory only this user may enter.
+pub struct McpFace {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    secrets: Secrets,
+}
+
+impl McpFace {
+    /// Makes the private directory and binds the socket in it.
+    pub fn open() -> std::io::Result<(McpFace, UnixListener)> {
+        let dir = tempfile::Builder::new()
+            .prefix("ourocodus-mcp-")
+            .tempdir()?;
+        let path = dir.path().join("tools.sock");
+        let listener = UnixListener::bind(&path)?;
+        let face = McpFace {
+            _dir: dir,
+            path,
+            secrets: Arc::default(),
+        };
+        Ok((face, listener))
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the core gives each child as its first MCP server.
+    pub fn entries(&self) -> Box<dyn ToolServers> {
+        Box::new(Entries {
+            path: self.path.clone(),
+            secrets: self.secrets.clone(),
+            exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ourocodus")),
+        })
+    }
+
+    /// Serves every connection until `stop`, each as the role its secret names.
+    pub async fn serve(self, listener: UnixListener, core: CoreHandle, stop: CancellationToken) {
+        loop {
+            let accepted = tokio::select! {
+                // Cancel-safe: accept has no side effects until it returns.
+                accepted = listener.accept() => accepted,
+                () = stop.cancelled() => return,
+            };
+            match accepted {
+                Ok((stream, _)) => {
+                    let (secrets, core) = (self.secrets.clone(), core.clone());
+                    tokio::spawn(serve_connection(stream, secrets, core));
+                }
+                Err(e) => tracing::warn!(error = %e, "mcp socket accept failed"),
+            }
+        }
+    }
+}
+
+/// One child's connection: its secret line, then MCP until it hangs up.
+async fn serve_connection(stream: UnixStream, secrets: Secrets, core: CoreHandle) {
+    let (read, write) = stream.into_split();
+    // What the child sent after its secret stays in this buffer for MCP.
+    let mut reader = BufReader::new(read);
+    let mut line = String::new();
+    let named = tokio::time::timeout(HELLO_TIMEOUT, reader.read_line(&mut line)).await;
+    let owner = match named {
+        Ok(Ok(_)) => secrets
+            .lock()
+            .ok()
+            .and_then(|map| map.get(line.trim()).cloned()),
+        _ => None,
+    };
+    let Some((session, role)) = owner else {
+        tracing::warn!("mcp connection without a known secret; closed");
+        return;
+    };
+    tracing::info!(role = %role, session = %session, "mcp tools connected");
+    tools::serve((reader, write), session, role, core, HELLO_TIMEOUT).await;
+}
+
+struct Entries {
+    path: PathBuf,
+    secrets: Secrets,
+    exe: PathBuf,
+}
+
+impl ToolServers for Entries {
+    fn entry(&self, session: &SessionId, role: &Role) -> Value {
+        let secret = uuid::Uuid::new_v4().simple().to_string();
+        if let Ok(mut map) = self.secrets.lock() {
+            map.insert(secret.clone(), (session.clone(), role.clone()));
+        }
+        json!({
+            "name": SERVER_NAME,
+            "command": self.exe,
+            "args": ["mcp", "--socket", self.path],
+            "env": [{ "name": SECRET_ENV, "value": secret }],
+        })
+    }
+}

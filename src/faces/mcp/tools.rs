@@ -1,0 +1,200 @@
+//! The coordination tools as an MCP server for one role in one session: each call
+//! goes to the core as a `ToolRequest` and its answer comes back as structured content,
+//! or as a tool error whose words the model reads.
+
+use std::time::Duration;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::{Json, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::oneshot;
+
+use crate::core::CoreHandle;
+use crate::core::task_tools::{ToolCall, ToolRequest};
+use crate::ids::{Role, SessionId};
+
+/// Serves one connection until the child hangs up (`hello` bounds its `initialize`).
+pub async fn serve<R, W>(
+    io: (R, W),
+    session: SessionId,
+    role: Role,
+    core: CoreHandle,
+    hello: Duration,
+) where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    let server = RoleTools {
+        session,
+        role,
+        core,
+        tool_router: RoleTools::tool_router(),
+    };
+    match tokio::time::timeout(hello, server.serve(io)).await {
+        Ok(Ok(running)) => {
+            let _ = running.waiting().await;
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "mcp initialize failed"),
+        Err(_) => tracing::warn!("mcp client never said hello"),
+    }
+}
+
+/// A tool's structured result: always a JSON object.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Answer {
+    #[serde(flatten)]
+    fields: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DelegateArgs {
+    /// The role that does the task (one of the team's roles).
+    role: String,
+    /// A short title, shown in the editor's plan as `role: title`.
+    title: String,
+    /// What to do, with the context the role needs.
+    #[serde(default)]
+    description: String,
+    /// Ids of tasks (`t1`, ...) that must be done before this one starts.
+    #[serde(default)]
+    depends_on: Vec<String>,
+    /// low, medium (default), high or urgent.
+    #[serde(default)]
+    priority: Option<String>,
+    /// Whether the user must approve the result before the task counts as done.
+    #[serde(default)]
+    requires_approval: bool,
+    /// How to tell the task is done.
+    #[serde(default)]
+    acceptance_criteria: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListArgs {
+    /// Only the tasks of this role.
+    #[serde(default)]
+    role: Option<String>,
+    /// Only tasks in this status: inbox, ready, in_flight, review, done, blocked, failed.
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UpdateArgs {
+    /// The task's id (`t1`, ...).
+    id: String,
+    /// blocked or failed (its role), or ready (its creator, to retry it).
+    #[serde(default)]
+    status: Option<String>,
+    /// A note kept with the task.
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CompleteArgs {
+    /// The task's id (`t1`, ...); only the role it was given to completes it.
+    id: String,
+    /// What was done, for the tasks that depend on it.
+    summary: String,
+    /// Files, pull requests, documents or links it produced.
+    #[serde(default)]
+    artifacts: Vec<String>,
+}
+
+struct RoleTools {
+    session: SessionId,
+    role: Role,
+    core: CoreHandle,
+    tool_router: ToolRouter<Self>,
+}
+
+impl RoleTools {
+    async fn call(&self, call: ToolCall) -> Result<Json<Answer>, String> {
+        let (reply, answer) = oneshot::channel();
+        let request = ToolRequest {
+            session: self.session.clone(),
+            role: self.role.clone(),
+            call,
+            reply,
+        };
+        if !self.core.call_tool(request).await {
+            return Err("the proxy is shutting down".into());
+        }
+        match answer.await {
+            Ok(Ok(Value::Object(fields))) => Ok(Json(Answer { fields })),
+            Ok(Ok(other)) => Err(format!("unexpected answer {other}")),
+            Ok(Err(why)) => Err(why),
+            Err(_) => Err("the proxy dropped the call".into()),
+        }
+    }
+}
+
+#[tool_router]
+impl RoleTools {
+    /// Hands a task to a role of the team; it starts once its dependencies are done.
+    #[tool]
+    async fn delegate(
+        &self,
+        Parameters(args): Parameters<DelegateArgs>,
+    ) -> Result<Json<Answer>, String> {
+        self.call(ToolCall::Delegate {
+            role: args.role,
+            title: args.title,
+            description: args.description,
+            depends_on: args.depends_on,
+            priority: args.priority,
+            requires_approval: args.requires_approval,
+            acceptance_criteria: args.acceptance_criteria,
+        })
+        .await
+    }
+
+    /// Lists the session's tasks, with their status, dependencies and results.
+    #[tool(annotations(read_only_hint = true))]
+    async fn list_tasks(
+        &self,
+        Parameters(args): Parameters<ListArgs>,
+    ) -> Result<Json<Answer>, String> {
+        self.call(ToolCall::ListTasks {
+            role: args.role,
+            status: args.status,
+        })
+        .await
+    }
+
+    /// Changes a task's status (blocked, failed, or ready to retry it) or adds a note.
+    #[tool]
+    async fn update_task(
+        &self,
+        Parameters(args): Parameters<UpdateArgs>,
+    ) -> Result<Json<Answer>, String> {
+        self.call(ToolCall::UpdateTask {
+            id: args.id,
+            status: args.status,
+            note: args.note,
+        })
+        .await
+    }
+
+    /// Says your task is finished, with what it produced; tasks waiting on it may start.
+    #[tool]
+    async fn complete_task(
+        &self,
+        Parameters(args): Parameters<CompleteArgs>,
+    ) -> Result<Json<Answer>, String> {
+        self.call(ToolCall::CompleteTask {
+            id: args.id,
+            summary: args.summary,
+            artifacts: args.artifacts,
+        })
+        .await
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for RoleTools {}

@@ -1,0 +1,93 @@
+//! The coordination tools: every child gets the proxy's `ourocodus` MCP server first,
+//! and a role's calls act on its session's task graph as that role.
+
+use crate::support::{Proxy, WAIT, bounded, fake_team, text_from};
+
+async fn said(proxy: &mut Proxy, session: &str, role: &str, script: &str) -> String {
+    let (messages, _) = proxy.prompt(session, &format!("@{role} {script}")).await;
+    text_from(&messages, role)
+}
+
+#[tokio::test]
+async fn an_architect_delegates_through_the_proxys_mcp_tools_and_the_role_completes_its_task() {
+    bounded(WAIT * 3, async {
+        let mut proxy = Proxy::start(&fake_team(&["architect", "backend"])).await;
+        let session = proxy.plain_session().await;
+        let who = said(&mut proxy, &session, "backend", "whoami").await;
+        assert!(who.contains("mcp servers: ourocodus"), "first and named: {who}");
+
+        let delegate = r#"mcp delegate {"role": "backend", "title": "add paging", "description": "GET /users pages", "priority": "high"}"#;
+        let made = said(&mut proxy, &session, "architect", delegate).await;
+        assert!(made.contains(r#"mcp delegate: {"id":"t1","status":"ready"}"#), "{made}");
+
+        let listed = said(&mut proxy, &session, "backend", r#"mcp list_tasks {"role": "backend"}"#).await;
+        assert!(listed.contains(r#""title":"add paging""#) && listed.contains(r#""created_by":"architect""#), "{listed}");
+
+        let complete = r#"mcp complete_task {"id": "t1", "summary": "pages of 50", "artifacts": ["src/users.rs"]}"#;
+        let done = said(&mut proxy, &session, "backend", complete).await;
+        assert!(done.contains(r#"mcp complete_task: {"id":"t1","status":"done"}"#), "{done}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn calls_the_graph_refuses_are_tool_errors_that_say_why() {
+    bounded(WAIT * 3, async {
+        let mut proxy = Proxy::start(&fake_team(&["architect", "backend"])).await;
+        let session = proxy.plain_session().await;
+        let cases = [
+            (
+                "backend",
+                r#"mcp delegate {"role": "architect", "title": "x"}"#,
+                "backend may not delegate",
+            ),
+            (
+                "architect",
+                r#"mcp delegate {"role": "nobody", "title": "x"}"#,
+                "no role \"nobody\"",
+            ),
+            (
+                "architect",
+                r#"mcp delegate {"role": "backend", "title": "x", "depends_on": ["t9"]}"#,
+                "depends on t9, which does not exist",
+            ),
+            (
+                "architect",
+                r#"mcp delegate {"role": "backend", "title": "x", "priority": "asap"}"#,
+                "priority \"asap\" is not one of",
+            ),
+            (
+                "architect",
+                r#"mcp complete_task {"id": "t1", "summary": "mine"}"#,
+                "no task t1",
+            ),
+        ];
+        for (role, script, why) in cases {
+            let text = said(&mut proxy, &session, role, script).await;
+            assert!(
+                text.contains("error:") && text.contains(why),
+                "{script}: {text}"
+            );
+        }
+        let made = said(
+            &mut proxy,
+            &session,
+            "architect",
+            r#"mcp delegate {"role": "backend", "title": "x"}"#,
+        )
+        .await;
+        assert!(made.contains(r#""id":"t1""#), "{made}");
+        let stolen = said(
+            &mut proxy,
+            &session,
+            "architect",
+            r#"mcp complete_task {"id": "t1", "summary": "mine"}"#,
+        )
+        .await;
+        assert!(
+            stolen.contains("task t1 belongs to backend, not architect"),
+            "{stolen}"
+        );
+    })
+    .await;
+}
