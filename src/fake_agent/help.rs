@@ -52,9 +52,10 @@ SCRIPT LANGUAGE
                               write the file ourselves, past the protocol (PATH
                               relative to the session cwd); says `disk wrote <path>`
                               or `disk write failed: <error>`
-    mcp TOOL [JSON]           call TOOL of the session's first MCP server (the proxy's
+    mcp [xN] TOOL [JSON]      call TOOL of the session's first MCP server (the proxy's
                               tools) with JSON arguments; says `mcp TOOL: <result>`
-                              or `mcp TOOL error: <why>`
+                              or `mcp TOOL error: <why>`; with xN, N calls on one
+                              connection and their median round trip
     shell COMMAND...          `sh -c COMMAND` in the session cwd (`\;` for `;`); says
                               `shell exit <code>: <output>`
     terminal CMD [ARGS...]    terminal/create, wait_for_exit, output, release, shown

@@ -91,3 +91,16 @@ async fn calls_the_graph_refuses_are_tool_errors_that_say_why() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn many_tool_calls_on_one_connection_all_succeed_and_their_round_trip_is_printed() {
+    bounded(WAIT * 3, async {
+        let mut proxy = Proxy::start(&fake_team(&["architect", "backend"])).await;
+        let session = proxy.plain_session().await;
+        let text = said(&mut proxy, &session, "architect", "mcp x200 list_tasks {}").await;
+        // Timings are printed for the note, never asserted.
+        eprintln!("{text}");
+        assert!(text.contains("mcp list_tasks: 200 calls, median"), "{text}");
+    })
+    .await;
+}

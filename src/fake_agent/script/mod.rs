@@ -52,10 +52,12 @@ pub enum Step {
     },
     /// `sh -c COMMAND` in the session cwd, as an agent's shell tool would run it.
     Shell(String),
-    /// One call of a tool of the session's first MCP server: name and JSON arguments.
+    /// Calls of a tool of the session's first MCP server: name, JSON arguments, and
+    /// how many times (on one connection).
     Mcp {
         tool: String,
         arguments: String,
+        times: u32,
     },
     Sleep(Duration),
     Crash,
@@ -292,8 +294,15 @@ fn parse_bare_keyword(keyword: &str, args: &str) -> Option<Step> {
 #[cfg(test)]
 mod tests;
 
-/// `mcp TOOL [JSON]`: the arguments default to `{}`.
+/// `mcp [xN] TOOL [JSON]`: the arguments default to `{}`, the times to one.
 fn parse_mcp(args: &str) -> Step {
+    let (times, args) = match args::first_word(args)
+        .strip_prefix('x')
+        .map(str::parse::<u32>)
+    {
+        Some(Ok(times)) => (times, args::after_words(args, 1)),
+        _ => (1, args),
+    };
     let tool = args::first_word(args);
     if tool.is_empty() {
         return Step::Bad {
@@ -309,5 +318,6 @@ fn parse_mcp(args: &str) -> Step {
         } else {
             rest.to_string()
         },
+        times,
     }
 }

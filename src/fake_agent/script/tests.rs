@@ -291,6 +291,30 @@ fn bare_keywords_need_no_arguments() {
     assert_eq!(one("hang"), Step::Hang);
     assert_eq!(one("commands"), Step::Commands);
     assert_eq!(one("spawn grandchild"), Step::SpawnGrandchild);
+    assert_eq!(
+        one("mcp x3 list_tasks"),
+        Step::Mcp {
+            tool: "list_tasks".into(),
+            arguments: "{}".into(),
+            times: 3
+        }
+    );
+    assert_eq!(
+        one(r#"mcp delegate {"role": "b"}"#),
+        Step::Mcp {
+            tool: "delegate".into(),
+            arguments: r#"{"role": "b"}"#.into(),
+            times: 1
+        }
+    );
+    assert_eq!(
+        one("disk write a.txt hi"),
+        Step::DiskWrite {
+            path: "a.txt".into(),
+            content: "hi".into()
+        }
+    );
+    assert_eq!(one("shell echo x"), Step::Shell("echo x".into()));
     assert_eq!(one("garbage on stdout"), Step::Garbage);
     assert_eq!(one("garbage"), Step::Garbage);
 }

@@ -15,10 +15,13 @@ use super::{StepResult, Turn};
 const CALL_LIMIT: Duration = Duration::from_secs(10);
 
 impl Turn {
-    pub(super) async fn mcp_call(&self, tool: &str, arguments: &str) -> StepResult {
+    /// `times` calls on one connection; past one, says the median round trip instead.
+    pub(super) async fn mcp_call(&self, tool: &str, arguments: &str, times: u32) -> StepResult {
         let server = self.session.mcp_servers.first().cloned();
         let (tool, arguments) = (tool.to_string(), arguments.to_string());
-        let run = tokio::task::spawn_blocking(move || call_blocking(server, &tool, &arguments));
+        let run = tokio::task::spawn_blocking(move || {
+            call_blocking(server, &tool, &arguments, times.max(1))
+        });
         let said = match self.interruptible(run).await? {
             Ok(text) => text,
             Err(e) => format!("mcp failed: {e}"),
@@ -27,7 +30,7 @@ impl Turn {
     }
 }
 
-fn call_blocking(server: Option<Value>, tool: &str, arguments: &str) -> String {
+fn call_blocking(server: Option<Value>, tool: &str, arguments: &str, times: u32) -> String {
     let Some(server) = server else {
         return "mcp failed: the session has no MCP server".to_string();
     };
@@ -42,7 +45,7 @@ fn call_blocking(server: Option<Value>, tool: &str, arguments: &str) -> String {
         Ok(runtime) => runtime,
         Err(e) => return format!("mcp failed: {e}"),
     };
-    let call = call(&server, tool, arguments);
+    let call = call(&server, tool, arguments, times);
     match runtime.block_on(async { tokio::time::timeout(CALL_LIMIT, call).await }) {
         Ok(Ok(text)) => text,
         Ok(Err(e)) => format!("mcp failed: {e}"),
@@ -50,7 +53,12 @@ fn call_blocking(server: Option<Value>, tool: &str, arguments: &str) -> String {
     }
 }
 
-async fn call(server: &Value, tool: &str, arguments: Map<String, Value>) -> Result<String, String> {
+async fn call(
+    server: &Value,
+    tool: &str,
+    arguments: Map<String, Value>,
+    times: u32,
+) -> Result<String, String> {
     let command = server["command"]
         .as_str()
         .ok_or("the server has no command")?;
@@ -73,9 +81,22 @@ async fn call(server: &Value, tool: &str, arguments: Map<String, Value>) -> Resu
         return Err("no pipes to the server".into());
     };
     let client = ().serve((stdout, stdin)).await.map_err(|e| e.to_string())?;
-    let request = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
-    let result = client.call_tool(request).await.map_err(|e| e.to_string())?;
+    let mut took = Vec::new();
+    let mut result = None;
+    for _ in 0..times {
+        let request =
+            CallToolRequestParams::new(tool.to_string()).with_arguments(arguments.clone());
+        let started = std::time::Instant::now();
+        result = Some(client.call_tool(request).await.map_err(|e| e.to_string())?);
+        took.push(started.elapsed());
+    }
     let _ = client.cancel().await;
+    let result = result.ok_or("no call")?;
+    if times > 1 {
+        took.sort();
+        let median = took[took.len() / 2].as_micros();
+        return Ok(format!("mcp {tool}: {times} calls, median {median} us"));
+    }
     if result.is_error == Some(true) {
         let text: Vec<String> = serde_json::to_value(&result.content)
             .ok()

@@ -147,7 +147,11 @@ impl Turn {
             Step::SpawnGrandchild => self.spawn_grandchild().await,
             Step::DiskWrite { path, content } => self.disk_write(&path, &content).await,
             Step::Shell(command) => self.shell(&command).await,
-            Step::Mcp { tool, arguments } => self.mcp_call(&tool, &arguments).await,
+            Step::Mcp {
+                tool,
+                arguments,
+                times,
+            } => self.mcp_call(&tool, &arguments, times).await,
             Step::Unknown(text) => self.say(&format!("unknown step: {text}")).await,
             Step::Bad { text, reason } => self.say(&format!("bad step: {text}: {reason}")).await,
         }
