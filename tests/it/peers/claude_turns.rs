@@ -479,3 +479,48 @@ async fn a_claude_session_loaded_after_kill_9_gets_its_child_back_through_the_ad
     assert!(said("user", "remember the word PINEAPPLE"), "{context}");
     assert!(said("assistant", "I will remember PINEAPPLE."), "{context}");
 }
+
+#[tokio::test]
+#[ignore = "needs third-party peers: bash tests/peers/install.sh (run by .ci/run)"]
+async fn claude_gets_the_proxys_mcp_tools_and_delegates_a_task_another_role_then_sees() {
+    let project = tempfile::tempdir().expect("temp project");
+    let delegate = json!({ "name": "mcp__ourocodus__delegate",
+        "input": { "role": "fake", "title": "add paging", "description": "GET /users in pages" } });
+    let replies = json!([
+        { "blocks": [{ "text": "Handing this over." }, { "tool_use": delegate }] },
+        { "blocks": [{ "text": "Delegated." }] },
+    ]);
+    let api = ScriptedApi::start(&replies).await;
+    let mut team = api.team(".");
+    team.extra.push_str("\ncan_delegate = true");
+    bounded(LIMIT, async {
+        let mut proxy = team.start().await;
+        let session = open_session_in(&mut proxy, project.path()).await;
+        let id = proxy.prompt_id(&session, "@claude plan paging").await;
+        let (messages, response) = proxy
+            .until_response(id, |r| choose_permission(r, "allow_once"))
+            .await;
+        assert_eq!(response["result"]["stopReason"], "end_turn", "{response}");
+        assert!(text_from(&messages, ROLE).ends_with("Delegated."));
+        let id = proxy
+            .prompt_id(&session, "@fake mcp list_tasks {\"role\": \"fake\"}")
+            .await;
+        let (messages, _) = proxy.until_response(id, |_| None).await;
+        let listed = text_from(&messages, "fake");
+        assert!(
+            listed.contains(r#""title":"add paging""#)
+                && listed.contains(r#""created_by":"claude""#),
+            "{listed}"
+        );
+        assert!(proxy.close().await.success());
+    })
+    .await;
+    let requests = api.requests();
+    let tools = requests[0]["tools"].to_string();
+    assert!(tools.contains("mcp__ourocodus__delegate"), "{tools}");
+    let result = requests[1]["tool_results"][0]["content"].to_string();
+    assert!(
+        result.contains("t1"),
+        "the model got the task's id: {result}"
+    );
+}
