@@ -37,12 +37,16 @@ pub enum Origin {
         connection: ConnectionId,
         request: RequestId,
     },
+    /// A task of the session's graph, handed to its role by the dispatcher: nobody
+    /// waits for the answer (the task's own status says how it went).
+    Task(super::tasks::TaskId),
 }
 
 impl Origin {
     pub fn connection(&self) -> Option<ConnectionId> {
         match self {
             Origin::Connection { connection, .. } => Some(*connection),
+            Origin::Task(_) => None,
         }
     }
 }

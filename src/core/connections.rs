@@ -223,6 +223,7 @@ impl Core {
             } => self
                 .connections
                 .deliver(*connection, Output::Reply { request, outcome }),
+            Origin::Task(_) => {}
         }
     }
 

@@ -12,6 +12,7 @@ mod command;
 mod commands;
 mod confine;
 mod connections;
+mod dispatch;
 mod files;
 mod from_agent;
 mod history;

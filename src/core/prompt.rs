@@ -17,10 +17,10 @@ use crate::ids::{Role, SessionId};
 use crate::jsonrpc::codes;
 
 /// A prompt after reading its mentions.
-struct Addressed {
-    roles: Vec<Role>,
-    blocks: Vec<Value>,
-    unknown: Vec<String>,
+pub(super) struct Addressed {
+    pub(super) roles: Vec<Role>,
+    pub(super) blocks: Vec<Value>,
+    pub(super) unknown: Vec<String>,
 }
 
 impl Core {
@@ -50,7 +50,19 @@ impl Core {
             let e = RpcError::invalid_params("the prompt is empty once @mentions are removed");
             return self.reply(&origin, Err(e));
         }
-        let turn = self.open_turn(origin, session_id, &addressed, &sent);
+        self.start_turn(origin, session_id, &addressed, &sent, meta);
+    }
+
+    /// Opens a turn for the addressed roles and sends each its part (or queues it).
+    pub(super) fn start_turn(
+        &mut self,
+        origin: Origin,
+        session_id: &SessionId,
+        addressed: &Addressed,
+        sent: &[Value],
+        meta: Option<Value>,
+    ) -> TurnId {
+        let turn = self.open_turn(origin, session_id, addressed, sent);
         for role in &addressed.roles {
             let queued = QueuedPrompt {
                 turn,
@@ -59,6 +71,7 @@ impl Core {
             };
             self.dispatch_to_role(session_id, role, queued);
         }
+        turn
     }
 
     /// Reads mentions from the text blocks: `@all`, known roles, or else the route.
@@ -373,6 +386,11 @@ impl Core {
         let recorded = self.emit(&turn.session, &event);
         let reply = outcome.map(Reply::TurnEnded);
         self.reply_when_committed(&turn.session, &turn.origin, reply, recorded);
+        // Its roles may be free for their next task now.
+        match turn.origin {
+            Origin::Task(task) => self.task_turn_ended(&turn.session, task),
+            Origin::Connection { .. } => self.dispatch_tasks(&turn.session),
+        }
     }
 
     /// Sends what waits in each role of a session.

@@ -124,6 +124,7 @@ fn origin_value(origin: &super::api::Origin) -> Value {
             connection,
             request,
         } => json!({ "connection": connection.0, "request": request }),
+        super::api::Origin::Task(task) => json!({ "task": task.to_string() }),
     }
 }
 

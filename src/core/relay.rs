@@ -237,7 +237,12 @@ impl Core {
         let super::api::Origin::Connection {
             connection,
             request,
-        } = &turn.origin;
+        } = &turn.origin
+        else {
+            return Err(RpcError::internal(
+                "this prompt came from a task, not from a client",
+            ));
+        };
         if !self.connections.contains(*connection) {
             return Err(RpcError::internal(
                 "the client that sent this prompt is gone",

@@ -59,8 +59,12 @@ impl Core {
         if let Err(why) = &result {
             tracing::info!(role = %request.role, why = %why, "tool call refused");
         }
+        let changed = result.is_ok();
         // The caller may have given up (its connection closed): nothing to do then.
         let _ = request.reply.send(result);
+        if changed {
+            self.dispatch_tasks(&request.session);
+        }
     }
 
     fn run_tool(

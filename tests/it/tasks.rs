@@ -104,3 +104,51 @@ async fn many_tool_calls_on_one_connection_all_succeed_and_their_round_trip_is_p
     })
     .await;
 }
+
+/// The text of a role's chunks in `message`, if it is one.
+fn chunk_of<'a>(message: &'a serde_json::Value, role: &str) -> Option<&'a str> {
+    let update = &message["params"]["update"];
+    (update["_meta"]["ourocodus"]["role"] == role)
+        .then(|| update["content"]["text"].as_str())
+        .flatten()
+}
+
+#[tokio::test]
+async fn delegated_tasks_run_on_their_roles_in_dependency_order_without_anyone_prompting_them() {
+    bounded(WAIT * 3, async {
+        let mut proxy = Proxy::start(&fake_team(&["architect", "backend", "frontend"])).await;
+        let session = proxy.plain_session().await;
+        // A task its role does not complete stays in flight (and the role busy) until
+        // it is failed; each later task's description is its role's script.
+        let plan = concat!(
+            r#"mcp delegate {"role": "frontend", "title": "ui", "depends_on": [], "description": "say too early"}; "#,
+            r#"mcp update_task {"id": "t1", "status": "failed", "note": "replanned"}"#
+        );
+        said(&mut proxy, &session, "architect", plan).await;
+        let plan = concat!(
+            r#"mcp delegate {"role": "backend", "title": "api", "description": "sleep 300ms\; mcp complete_task {\"id\": \"t2\", \"summary\": \"api done\"}"}; "#,
+            r#"mcp delegate {"role": "frontend", "title": "ui", "depends_on": ["t2"], "description": "mcp complete_task {\"id\": \"t3\", \"summary\": \"ui done\"}"}"#
+        );
+        let made = said(&mut proxy, &session, "architect", plan).await;
+        assert!(made.contains(r#""id":"t3","status":"inbox""#), "ui waits: {made}");
+        let mut completed = Vec::new();
+        while completed.len() < 2 {
+            let message = proxy.next_within(WAIT).await.expect("the tasks run");
+            for role in ["backend", "frontend"] {
+                if chunk_of(&message, role).is_some_and(|t| t.starts_with("mcp complete_task:")) {
+                    completed.push(role);
+                }
+            }
+        }
+        assert_eq!(completed, ["backend", "frontend"], "ui only after api");
+        let listed = said(&mut proxy, &session, "architect", "mcp list_tasks {}").await;
+        assert!(listed.contains(r#""summary":"ui done""#), "{listed}");
+        assert!(listed.matches(r#""status":"done""#).count() == 2, "{listed}");
+        let everything: String = proxy.transcript.iter().map(|(_, m)| m.to_string()).collect();
+        assert!(
+            everything.contains("frontend ended its turn without completing task t1"),
+            "an abandoned task is said"
+        );
+    })
+    .await;
+}

@@ -310,13 +310,14 @@ fn parse_mcp(args: &str) -> Step {
             reason: "expected `mcp TOOL [JSON]`".into(),
         };
     }
-    let rest = args::after_words(args, 1);
+    // `\;` keeps a `;` in the JSON from ending the step (JSON itself has no `\;`).
+    let rest = args::after_words(args, 1).replace("\\;", ";");
     Step::Mcp {
         tool: tool.to_string(),
         arguments: if rest.trim().is_empty() {
             "{}".into()
         } else {
-            rest.to_string()
+            rest
         },
         times,
     }

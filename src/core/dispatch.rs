@@ -1,0 +1,141 @@
+//! The dispatcher: hands a role its next ready task, as a turn whose origin is the
+//! task, when the role is free in the session (no turn, nothing queued, no task of its
+//! in flight). The prompt carries the task's context in a first `[ourocodus]` block and
+//! its description as the second. Knows the graph and turns; nothing of MCP.
+
+use serde_json::{Value, json};
+
+use super::Core;
+use super::api::Origin;
+use super::prompt::Addressed;
+use super::tasks::{TaskGraph, TaskId, TaskStatus};
+use crate::ids::{Role, SessionId};
+
+impl Core {
+    /// Starts the next task of every free role of the session.
+    pub(super) fn dispatch_tasks(&mut self, session_id: &SessionId) {
+        let roles: Vec<Role> = self
+            .sessions
+            .get(session_id)
+            .map(|s| s.roles.keys().cloned().collect())
+            .unwrap_or_default();
+        for role in roles {
+            if let Some(task) = self.next_task_for(session_id, &role) {
+                self.start_task(session_id, &role, task);
+            }
+        }
+    }
+
+    fn next_task_for(&self, session_id: &SessionId, role: &Role) -> Option<TaskId> {
+        let session = self.sessions.get(session_id)?;
+        let part = session.roles.get(role)?;
+        let busy = !part.turns.is_empty()
+            || !part.queued.is_empty()
+            || session
+                .tasks
+                .tasks()
+                .any(|t| t.spec.role == role.as_str() && t.status == TaskStatus::InFlight);
+        if busy {
+            return None;
+        }
+        session.tasks.next_for(role.as_str())
+    }
+
+    fn start_task(&mut self, session_id: &SessionId, role: &Role, task: TaskId) {
+        let Some(session) = self.sessions.get_mut(session_id) else {
+            return;
+        };
+        if session.tasks.dispatch(task).is_err() {
+            return;
+        }
+        let blocks = task_blocks(&session.tasks, task);
+        tracing::info!(session = %session_id, role = %role, task = %task, "task handed to its role");
+        let addressed = Addressed {
+            roles: vec![role.clone()],
+            blocks: blocks.clone(),
+            unknown: Vec::new(),
+        };
+        self.start_turn(Origin::Task(task), session_id, &addressed, &blocks, None);
+    }
+
+    /// A task's turn ended: a task its role did not complete stays in flight, said.
+    pub(super) fn task_turn_ended(&mut self, session_id: &SessionId, task: TaskId) {
+        let still = self
+            .sessions
+            .get(session_id)
+            .and_then(|s| s.tasks.get(task))
+            .filter(|t| t.status == TaskStatus::InFlight)
+            .map(|t| (t.spec.role.clone(), t.spec.title.clone()));
+        if let Some((role, task_title)) = still {
+            let role = Role::new(&role);
+            let title = format!("{role} ended its turn without completing task {task}");
+            let why = format!(
+                "“{}” stays in flight until {role} calls complete_task or update_task.",
+                super::quote::agent_text(&task_title, 80)
+            );
+            self.notify(
+                session_id,
+                Some(&role),
+                super::output::Severity::Warning,
+                &title,
+                Some(&why),
+            );
+        }
+        self.dispatch_tasks(session_id);
+    }
+}
+
+/// The context (what, why, what came before, how to finish) and the description.
+fn task_blocks(graph: &TaskGraph, id: TaskId) -> Vec<Value> {
+    let Some(task) = graph.get(id) else {
+        return Vec::new();
+    };
+    let mut context = format!(
+        "[ourocodus] Task {id} from {} (priority {:?}): {}\n",
+        task.created_by, task.spec.priority, task.spec.title
+    );
+    if !task.spec.acceptance_criteria.is_empty() {
+        context.push_str("\nAcceptance criteria:\n");
+        for criterion in &task.spec.acceptance_criteria {
+            context.push_str(&format!("- {criterion}\n"));
+        }
+    }
+    let before: Vec<String> = task
+        .spec
+        .depends_on
+        .iter()
+        .filter_map(|d| graph.get(*d))
+        .map(|d| {
+            format!(
+                "- {} ({}): {} {}",
+                d.id,
+                d.spec.role,
+                d.summary.as_deref().unwrap_or("(no summary)"),
+                if d.artifacts.is_empty() {
+                    String::new()
+                } else {
+                    format!("[{}]", d.artifacts.join(", "))
+                }
+            )
+        })
+        .collect();
+    if !before.is_empty() {
+        context.push_str("\nDone before it:\n");
+        context.push_str(&before.join("\n"));
+        context.push('\n');
+    }
+    context.push_str(&format!(
+        "\nWhen it is done, call the ourocodus tool complete_task with id \"{id}\", a \
+         summary and its artifacts; if you cannot do it, call update_task with status \
+         \"blocked\" or \"failed\" and a note."
+    ));
+    let description = if task.spec.description.is_empty() {
+        task.spec.title.clone()
+    } else {
+        task.spec.description.clone()
+    };
+    vec![
+        json!({ "type": "text", "text": context }),
+        json!({ "type": "text", "text": description }),
+    ]
+}
