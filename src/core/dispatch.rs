@@ -14,12 +14,7 @@ use crate::ids::{Role, SessionId};
 impl Core {
     /// Starts the next task of every free role of the session.
     pub(super) fn dispatch_tasks(&mut self, session_id: &SessionId) {
-        let roles: Vec<Role> = self
-            .sessions
-            .get(session_id)
-            .map(|s| s.roles.keys().cloned().collect())
-            .unwrap_or_default();
-        for role in roles {
+        for role in self.session_roles(session_id) {
             if let Some(task) = self.next_task_for(session_id, &role) {
                 self.start_task(session_id, &role, task);
             }

@@ -395,14 +395,17 @@ impl Core {
 
     /// Sends what waits in each role of a session.
     pub(super) fn pump_session(&mut self, session_id: &SessionId) {
-        let roles: Vec<Role> = self
-            .sessions
-            .get(session_id)
-            .map(|s| s.roles.keys().cloned().collect())
-            .unwrap_or_default();
-        for role in roles {
+        for role in self.session_roles(session_id) {
             self.pump_prompts(session_id, &role);
         }
+    }
+
+    /// The roles of a session, in the team's order.
+    pub(super) fn session_roles(&self, session_id: &SessionId) -> Vec<Role> {
+        self.sessions
+            .get(session_id)
+            .map(|s| s.roles.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The next turn number of a session.
