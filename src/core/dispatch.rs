@@ -53,6 +53,36 @@ impl Core {
         self.start_turn(Origin::Task(task), session_id, &addressed, &blocks, None);
     }
 
+    /// `/tasks` as text for the chat.
+    pub(super) fn describe_tasks(&self, session_id: &SessionId) -> String {
+        let Some(session) = self.sessions.get(session_id) else {
+            return String::new();
+        };
+        let tasks: Vec<String> = session
+            .tasks
+            .tasks()
+            .map(|t| {
+                let waits: Vec<String> = t.spec.depends_on.iter().map(TaskId::to_string).collect();
+                let mut line = format!(
+                    "- **{}** {} · {} · {} · {}",
+                    t.id,
+                    t.spec.role,
+                    t.status,
+                    t.spec.priority.as_str(),
+                    super::quote::agent_text(&t.spec.title, 80)
+                );
+                if !waits.is_empty() {
+                    line.push_str(&format!(" · after {}", waits.join(", ")));
+                }
+                line
+            })
+            .collect();
+        if tasks.is_empty() {
+            return "No tasks yet: a role with `can_delegate` makes them with the `delegate` tool.\n".into();
+        }
+        format!("Tasks ({}):\n{}\n", tasks.len(), tasks.join("\n"))
+    }
+
     /// A task's turn ended: a task its role did not complete stays in flight, said.
     pub(super) fn task_turn_ended(&mut self, session_id: &SessionId, task: TaskId) {
         let still = self
@@ -86,8 +116,10 @@ fn task_blocks(graph: &TaskGraph, id: TaskId) -> Vec<Value> {
         return Vec::new();
     };
     let mut context = format!(
-        "[ourocodus] Task {id} from {} (priority {:?}): {}\n",
-        task.created_by, task.spec.priority, task.spec.title
+        "[ourocodus] Task {id} from {} (priority {}): {}\n",
+        task.created_by,
+        task.spec.priority.as_str(),
+        task.spec.title
     );
     if !task.spec.acceptance_criteria.is_empty() {
         context.push_str("\nAcceptance criteria:\n");

@@ -50,6 +50,11 @@ impl Core {
             ),
             command("restart", "Start a role's agent afresh", Some("ROLE")),
             command(
+                "tasks",
+                "List the session's tasks: id, role, status, priority, title, what they wait for",
+                None,
+            ),
+            command(
                 "mode",
                 "Set a role's mode: /mode ROLE MODE (no arguments lists them)",
                 Some("ROLE MODE"),
@@ -100,7 +105,7 @@ impl Core {
         let command = words.next().unwrap_or_default();
         if !matches!(
             command,
-            "/mode" | "/agents" | "/spawn" | "/kill" | "/restart"
+            "/mode" | "/agents" | "/spawn" | "/kill" | "/restart" | "/tasks"
         ) {
             return false;
         }
@@ -120,6 +125,7 @@ impl Core {
                 None => return true,
             },
             "/agents" => Ok(self.describe_agents()),
+            "/tasks" => Ok(self.describe_tasks(session_id)),
             "/spawn" => parse_spawn(&args)
                 .and_then(|request| self.spawn_role(request))
                 .map(|summary| {

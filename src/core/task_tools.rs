@@ -172,7 +172,7 @@ fn task_json(task: &Task) -> Value {
         "description": task.spec.description,
         "acceptance_criteria": task.spec.acceptance_criteria,
         "status": task.status.as_str(),
-        "priority": format!("{:?}", task.spec.priority).to_lowercase(),
+        "priority": task.spec.priority.as_str(),
         "depends_on": depends_on,
         "requires_approval": task.spec.requires_approval,
         "created_by": task.created_by,

@@ -143,6 +143,10 @@ async fn delegated_tasks_run_on_their_roles_in_dependency_order_without_anyone_p
         assert_eq!(completed, ["backend", "frontend"], "ui only after api");
         let listed = said(&mut proxy, &session, "architect", "mcp list_tasks {}").await;
         assert!(listed.contains(r#""summary":"ui done""#), "{listed}");
+        let (shown, _) = proxy.prompt(&session, "/tasks").await;
+        let shown: String = shown.iter().map(|m| m.to_string()).collect();
+        assert!(shown.contains("Tasks (3)"), "{shown}");
+        assert!(shown.contains("t3** frontend · done · medium · ui · after t2"), "{shown}");
         assert!(listed.matches(r#""status":"done""#).count() == 2, "{listed}");
         let everything: String = proxy.transcript.iter().map(|(_, m)| m.to_string()).collect();
         assert!(

@@ -24,6 +24,15 @@ impl Priority {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
     /// An ACP plan entry's priority (which has no `urgent`).
     pub fn plan_priority(self) -> &'static str {
         match self {
