@@ -68,20 +68,11 @@ impl Beneath {
         let name = relative
             .file_name()
             .ok_or_else(|| invalid("no file name"))?;
-        let mut dir = None;
-        for part in relative.parent().into_iter().flat_map(Path::components) {
-            let parent = dir.as_ref().unwrap_or(&self.dir);
-            match mkdirat(parent, part.as_os_str(), Mode::from_bits_truncate(0o777)) {
-                Ok(()) | Err(Errno::EEXIST) => {}
-                Err(e) => return Err(e.into()),
-            }
-            dir = Some(open_beneath(
-                parent,
-                Path::new(part.as_os_str()),
-                dir_flags(),
-                Mode::empty(),
-            )?);
-        }
+        let dir = relative
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| self.make_dirs(p))
+            .transpose()?;
         let flags = OFlag::O_WRONLY
             | OFlag::O_CREAT
             | OFlag::O_NONBLOCK

@@ -16,7 +16,11 @@ pub fn sandbox_plan(spec: &RoleSpec, cwds: &[PathBuf]) -> Option<SandboxPlan> {
     if settings.mode == SandboxMode::Off {
         return None;
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from);
+    // Only an absolute home: a relative one would make state paths land in the
+    // proxy's working directory.
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute());
     let fallback;
     let cwds = if cwds.is_empty() {
         fallback = [std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))];
@@ -37,7 +41,7 @@ pub fn sandbox_plan(spec: &RoleSpec, cwds: &[PathBuf]) -> Option<SandboxPlan> {
         out.dedup();
         out
     };
-    let (anchored, mut writable) = anchor(&spec.directories, cwds, home.as_deref());
+    let (anchored, mut writable) = anchor(&spec.directories, cwds);
     let mut create = Vec::new();
     writable.extend(place(&settings.writable));
     if let Some(home) = &home {
@@ -51,13 +55,14 @@ pub fn sandbox_plan(spec: &RoleSpec, cwds: &[PathBuf]) -> Option<SandboxPlan> {
     }
     let readable = settings.readable.as_deref().map(|entries| {
         let mut readable = place(entries);
-        // The agent's own program must stay readable, wherever it is installed.
+        // The agent's own program must stay readable, wherever it is installed (a
+        // relative one is found from the proxy's directory, where it is spawned).
         let program = Path::new(&spec.command);
         if let Some(dir) = program
             .parent()
             .filter(|_| program.components().count() > 1)
         {
-            readable.push(cwds[0].join(dir));
+            readable.push(std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()));
         }
         readable
     });
@@ -71,17 +76,17 @@ pub fn sandbox_plan(spec: &RoleSpec, cwds: &[PathBuf]) -> Option<SandboxPlan> {
     })
 }
 
-/// The role's directories: those of plain names below each session's directory are
-/// anchored there (no symlink below it is followed); others (absolute, `~`, `..`) are
-/// the user's word, taken as written.
-fn anchor(
-    directories: &[PathBuf],
-    cwds: &[PathBuf],
-    home: Option<&Path>,
-) -> (Vec<Anchored>, Vec<PathBuf>) {
+/// The role's directories, read as the write policy reads them (`policy::check_write`:
+/// relative to the session's directory, no `~`): those of plain names below it are
+/// anchored there (no symlink below it is followed); others (absolute, `..`) are the
+/// user's word, taken as written.
+fn anchor(directories: &[PathBuf], cwds: &[PathBuf]) -> (Vec<Anchored>, Vec<PathBuf>) {
     let (mut anchored, mut written) = (Vec::new(), Vec::new());
     for entry in directories {
-        let entry = expand_home(entry, home);
+        if entry.is_absolute() {
+            written.push(entry.clone());
+            continue;
+        }
         let below: PathBuf = entry
             .components()
             .filter(|c| !matches!(c, Component::CurDir))
@@ -90,9 +95,7 @@ fn anchor(
             .components()
             .all(|c| matches!(c, Component::Normal(_)));
         for cwd in cwds {
-            if entry.is_absolute() {
-                written.push(entry.clone());
-            } else if below.as_os_str().is_empty() {
+            if below.as_os_str().is_empty() {
                 written.push(cwd.clone());
             } else if plain {
                 anchored.push(Anchored {
@@ -100,7 +103,7 @@ fn anchor(
                     below: below.clone(),
                 });
             } else {
-                written.push(cwd.join(&entry));
+                written.push(cwd.join(entry));
             }
         }
     }

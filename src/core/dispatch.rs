@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::Core;
 use super::api::Origin;
 use super::prompt::Addressed;
+use super::quote::{DESCRIPTION_CHARS, TITLE_CHARS, agent_lines, agent_text};
 use super::tasks::{TaskGraph, TaskId, TaskStatus};
 use crate::ids::{Role, SessionId};
 
@@ -43,14 +44,19 @@ impl Core {
         if session.tasks.dispatch(task).is_err() {
             return;
         }
-        let blocks = task_blocks(&session.tasks, task);
         tracing::info!(session = %session_id, role = %role, task = %task, "task handed to its role");
         let addressed = Addressed {
             roles: vec![role.clone()],
-            blocks: blocks.clone(),
+            blocks: task_blocks(&session.tasks, task),
             unknown: Vec::new(),
         };
-        self.start_turn(Origin::Task(task), session_id, &addressed, &blocks, None);
+        self.start_turn(
+            Origin::Task(task),
+            session_id,
+            &addressed,
+            &addressed.blocks,
+            None,
+        );
     }
 
     /// `/tasks` as text for the chat.
@@ -69,7 +75,7 @@ impl Core {
                     t.spec.role,
                     t.status,
                     t.spec.priority.as_str(),
-                    super::quote::agent_text(&t.spec.title, 80)
+                    agent_text(&t.spec.title, 80)
                 );
                 if !waits.is_empty() {
                     line.push_str(&format!(" · after {}", waits.join(", ")));
@@ -96,7 +102,7 @@ impl Core {
             let title = format!("{role} ended its turn without completing task {task}");
             let why = format!(
                 "“{}” stays in flight until {role} calls complete_task or update_task.",
-                super::quote::agent_text(&task_title, 80)
+                agent_text(&task_title, 80)
             );
             self.notify(
                 session_id,
@@ -111,20 +117,27 @@ impl Core {
 }
 
 /// The context (what, why, what came before, how to finish) and the description.
+/// What roles wrote (titles, criteria, summaries, artifacts) is quoted like any agent
+/// text inside the proxy's own block, so one role cannot write instructions in the
+/// proxy's voice into another's prompt.
 fn task_blocks(graph: &TaskGraph, id: TaskId) -> Vec<Value> {
     let Some(task) = graph.get(id) else {
         return Vec::new();
     };
+    let quoted = |text: &str| agent_text(text, TITLE_CHARS);
     let mut context = format!(
         "[ourocodus] Task {id} from {} (priority {}): {}\n",
         task.created_by,
         task.spec.priority.as_str(),
-        task.spec.title
+        quoted(&task.spec.title)
     );
     if !task.spec.acceptance_criteria.is_empty() {
         context.push_str("\nAcceptance criteria:\n");
         for criterion in &task.spec.acceptance_criteria {
-            context.push_str(&format!("- {criterion}\n"));
+            context.push_str(&format!(
+                "- {}\n",
+                agent_lines(criterion, DESCRIPTION_CHARS)
+            ));
         }
     }
     let before: Vec<String> = task
@@ -137,11 +150,15 @@ fn task_blocks(graph: &TaskGraph, id: TaskId) -> Vec<Value> {
                 "- {} ({}): {} {}",
                 d.id,
                 d.spec.role,
-                d.summary.as_deref().unwrap_or("(no summary)"),
+                agent_lines(
+                    d.summary.as_deref().unwrap_or("(no summary)"),
+                    DESCRIPTION_CHARS
+                ),
                 if d.artifacts.is_empty() {
                     String::new()
                 } else {
-                    format!("[{}]", d.artifacts.join(", "))
+                    let artifacts: Vec<String> = d.artifacts.iter().map(|a| quoted(a)).collect();
+                    format!("[{}]", artifacts.join(", "))
                 }
             )
         })

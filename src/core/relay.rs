@@ -157,7 +157,7 @@ impl Core {
         roots
     }
 
-    fn session_cwd(&self, session: &SessionId) -> Result<PathBuf, RpcError> {
+    pub(super) fn session_cwd(&self, session: &SessionId) -> Result<PathBuf, RpcError> {
         self.sessions
             .get(session)
             .map(|s| s.cwd.clone())

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::Core;
+use super::quote::TITLE_CHARS;
 use super::tasks::{NewTask, Priority, Task, TaskError, TaskGraph, TaskId, TaskStatus};
 use crate::ids::{Role, SessionId};
 
@@ -34,7 +35,6 @@ pub enum ToolCall {
         description: String,
         depends_on: Vec<String>,
         priority: Option<String>,
-        requires_approval: bool,
         acceptance_criteria: Vec<String>,
     },
     ListTasks {
@@ -55,11 +55,12 @@ pub enum ToolCall {
 
 impl Core {
     pub(super) fn handle_tool(&mut self, request: ToolRequest) {
+        let reads_only = matches!(request.call, ToolCall::ListTasks { .. });
         let result = self.run_tool(&request.session, &request.role, request.call);
         if let Err(why) = &result {
             tracing::info!(role = %request.role, why = %why, "tool call refused");
         }
-        let changed = result.is_ok();
+        let changed = result.is_ok() && !reads_only;
         // The caller may have given up (its connection closed): nothing to do then.
         let _ = request.reply.send(result);
         if changed {
@@ -73,11 +74,10 @@ impl Core {
         caller: &Role,
         call: ToolCall,
     ) -> Result<Value, String> {
-        let known: Vec<String> = self.agents.keys().map(|r| r.as_str().to_string()).collect();
-        let may_delegate = self
-            .agents
-            .get(caller)
-            .is_some_and(|slot| slot.spec.tasks.can_delegate);
+        check_sizes(&call)?;
+        if let ToolCall::Delegate { role, .. } = &call {
+            self.check_delegation(caller, role)?;
+        }
         let graph = &mut self
             .sessions
             .get_mut(session)
@@ -85,21 +85,42 @@ impl Core {
             .tasks;
         let caller = caller.as_str();
         match call {
-            ToolCall::Delegate { .. } if !may_delegate => Err(format!(
-                "{caller} may not delegate (its role needs `can_delegate = true`)"
+            ToolCall::Delegate { .. } if graph.len() >= MAX_TASKS => Err(format!(
+                "this session has {MAX_TASKS} tasks, as many as it may hold"
             )),
-            ToolCall::Delegate { role, .. } if !known.contains(&role) => Err(format!(
-                "no role {role:?} in this team (roles: {})",
-                known.join(", ")
-            )),
-            ToolCall::Delegate { .. } => delegate(graph, caller, call),
+            ToolCall::Delegate {
+                role,
+                title,
+                description,
+                depends_on,
+                priority,
+                acceptance_criteria,
+            } => {
+                let spec = NewTask {
+                    role,
+                    title,
+                    description,
+                    acceptance_criteria,
+                    depends_on: depends_on
+                        .iter()
+                        .map(|d| task_id(d))
+                        .collect::<Result<_, _>>()?,
+                    priority: parse_priority(priority.as_deref())?,
+                    // Approval gates come with the user's approve/reject: until then
+                    // no tool asks for one, or its task would wait in review for good.
+                    requires_approval: false,
+                };
+                let id = graph.delegate(caller, spec).map_err(words)?;
+                let status = graph.get(id).map(|t| t.status.as_str()).unwrap_or_default();
+                Ok(json!({ "id": id.to_string(), "status": status }))
+            }
             ToolCall::ListTasks { role, status } => list(graph, role.as_deref(), status.as_deref()),
             ToolCall::UpdateTask { id, status, note } => {
+                let id = task_id(&id)?;
                 let status = status.map(|s| parse_status(&s)).transpose()?;
-                graph
-                    .update(task_id(&id)?, caller, status, note)
-                    .map_err(words)?;
-                Ok(json!({ "task": task_json(graph.get(task_id(&id)?).ok_or("gone")?) }))
+                graph.update(id, caller, status, note).map_err(words)?;
+                let task = graph.get(id).map(task_json).unwrap_or_default();
+                Ok(json!({ "task": task }))
             }
             ToolCall::CompleteTask {
                 id,
@@ -116,40 +137,74 @@ impl Core {
     }
 }
 
-fn delegate(graph: &mut TaskGraph, caller: &str, call: ToolCall) -> Result<Value, String> {
-    let ToolCall::Delegate {
-        role,
-        title,
-        description,
-        depends_on,
-        priority,
-        requires_approval,
-        acceptance_criteria,
-    } = call
-    else {
-        return Err("not a delegation".into());
+impl Core {
+    /// The caller may delegate, and to a role of the team.
+    fn check_delegation(&self, caller: &Role, role: &str) -> Result<(), String> {
+        let may = self
+            .agents
+            .get(caller)
+            .is_some_and(|slot| slot.spec.tasks.can_delegate);
+        if !may {
+            return Err(format!(
+                "{caller} may not delegate (its role needs `can_delegate = true`)"
+            ));
+        }
+        if !self.agents.contains_key(role) {
+            let known: Vec<&str> = self.agents.keys().map(Role::as_str).collect();
+            return Err(format!(
+                "no role {role:?} in this team (roles: {})",
+                known.join(", ")
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Tasks one session may hold: an agent cannot grow the graph without bound.
+const MAX_TASKS: usize = 1000;
+/// Bytes of a description, summary or note (a title is held to `TITLE_CHARS`).
+const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// Entries of a list argument (dependencies, criteria, artifacts), each a short text.
+const MAX_LIST_ITEMS: usize = 64;
+const MAX_ITEM_BYTES: usize = 4096;
+
+/// Every size an agent chose, checked before anything is kept.
+fn check_sizes(call: &ToolCall) -> Result<(), String> {
+    let text = |name: &str, value: &str| {
+        (value.len() > MAX_TEXT_BYTES).then(|| format!("{name} is over {MAX_TEXT_BYTES} bytes"))
     };
-    let priority = match priority.as_deref() {
-        None => Priority::default(),
+    let list = |name: &str, items: &[String]| {
+        (items.len() > MAX_LIST_ITEMS || items.iter().any(|i| i.len() > MAX_ITEM_BYTES)).then(|| {
+            format!("{name} holds more than {MAX_LIST_ITEMS} entries or one over {MAX_ITEM_BYTES} bytes")
+        })
+    };
+    let problem = match call {
+        ToolCall::Delegate {
+            title,
+            description,
+            depends_on,
+            acceptance_criteria,
+            ..
+        } => (title.chars().count() > TITLE_CHARS)
+            .then(|| format!("the title is over {TITLE_CHARS} characters"))
+            .or_else(|| text("the description", description))
+            .or_else(|| list("depends_on", depends_on))
+            .or_else(|| list("acceptance_criteria", acceptance_criteria)),
+        ToolCall::UpdateTask { note, .. } => note.as_deref().and_then(|n| text("the note", n)),
+        ToolCall::CompleteTask {
+            summary, artifacts, ..
+        } => text("the summary", summary).or_else(|| list("artifacts", artifacts)),
+        ToolCall::ListTasks { .. } => None,
+    };
+    problem.map_or(Ok(()), Err)
+}
+
+fn parse_priority(text: Option<&str>) -> Result<Priority, String> {
+    match text {
+        None => Ok(Priority::default()),
         Some(text) => Priority::parse(text)
-            .ok_or_else(|| format!("priority {text:?} is not one of low, medium, high, urgent"))?,
-    };
-    let depends_on = depends_on
-        .iter()
-        .map(|d| task_id(d))
-        .collect::<Result<Vec<_>, _>>()?;
-    let spec = NewTask {
-        role,
-        title,
-        description,
-        acceptance_criteria,
-        depends_on,
-        priority,
-        requires_approval,
-    };
-    let id = graph.delegate(caller, spec).map_err(words)?;
-    let status = graph.get(id).map(|t| t.status.as_str()).unwrap_or_default();
-    Ok(json!({ "id": id.to_string(), "status": status }))
+            .ok_or_else(|| format!("priority {text:?} is not one of low, medium, high, urgent")),
+    }
 }
 
 fn list(graph: &TaskGraph, role: Option<&str>, status: Option<&str>) -> Result<Value, String> {

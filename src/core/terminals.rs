@@ -86,11 +86,7 @@ impl Core {
             Some(Value::String(cwd)) => Some(cwd.clone()),
             Some(_) => return Err(RpcError::invalid_params("`cwd` is not a string")),
         };
-        let session_cwd = self
-            .sessions
-            .get(session)
-            .map(|s| s.cwd.clone())
-            .ok_or_else(|| RpcError::invalid_params(format!("unknown session {session}")))?;
+        let session_cwd = self.session_cwd(session)?;
         let check = policy::check_write(
             asked.as_deref().unwrap_or("."),
             &session_cwd,

@@ -22,8 +22,7 @@ use super::{
 };
 use crate::error::Error;
 use crate::jsonrpc::{
-    ErrorObject, Incoming, LineBudget, LineSplitter, Message, ParseErrorKind, ReadParser,
-    error_response,
+    Incoming, LineBudget, LineSplitter, Message, ParseErrorKind, ReadParser, error_response,
 };
 use crate::policy::glob_match;
 
@@ -247,11 +246,7 @@ fn keep(
         Incoming::Malformed(e) => {
             tracing::warn!(role = %key.role, error = %e.detail, "agent wrote a line that is not JSON-RPC; skipped");
             if let (ParseErrorKind::InvalidRequest, Some(id)) = (e.kind, &e.id) {
-                let error = ErrorObject {
-                    code: crate::jsonrpc::codes::INVALID_REQUEST,
-                    message: e.detail.clone(),
-                    data: None,
-                };
+                let error = crate::error::RpcError::invalid_request(e.detail.clone());
                 // A full queue to a stalled agent drops the answer, never blocks.
                 let _ = answers.try_send(error_response(id, &error));
             }

@@ -58,6 +58,18 @@ pub struct Task {
     pub notes: Vec<String>,
 }
 
+/// Notes kept per task: the oldest go first.
+const MAX_NOTES: usize = 100;
+
+impl Task {
+    fn note(&mut self, note: String) {
+        if self.notes.len() >= MAX_NOTES {
+            self.notes.remove(0);
+        }
+        self.notes.push(note);
+    }
+}
+
 /// Why a change to the graph was refused, in words a model can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TaskError {
@@ -98,6 +110,14 @@ impl TaskGraph {
         self.tasks.get(&id)
     }
 
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
     pub fn tasks(&self) -> impl Iterator<Item = &Task> {
         self.tasks.values()
     }
@@ -105,6 +125,9 @@ impl TaskGraph {
     /// Adds a task `created_by` a role; it starts `ready` when every dependency is
     /// done, `blocked` when one failed, `inbox` otherwise.
     pub fn delegate(&mut self, created_by: &str, spec: NewTask) -> Result<TaskId, TaskError> {
+        let mut spec = spec;
+        spec.depends_on.sort();
+        spec.depends_on.dedup();
         let id = TaskId(self.next + 1);
         if let Some(missing) = spec.depends_on.iter().find(|d| !self.tasks.contains_key(d)) {
             return Err(TaskError::UnknownDependency {
@@ -198,9 +221,7 @@ impl TaskGraph {
     /// The user rejected a task in review: back to its role, with the feedback noted.
     pub fn reject(&mut self, id: TaskId, feedback: &str) -> Result<(), TaskError> {
         self.move_to(id, TaskStatus::InFlight)?;
-        self.task_mut(id)?
-            .notes
-            .push(format!("rejected: {feedback}"));
+        self.task_mut(id)?.note(format!("rejected: {feedback}"));
         Ok(())
     }
 
@@ -220,7 +241,7 @@ impl TaskGraph {
             self.set_status(id, caller, to)?;
         }
         if let Some(note) = note {
-            self.task_mut(id)?.notes.push(note);
+            self.task_mut(id)?.note(note);
         }
         self.settle();
         Ok(())

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +27,8 @@ use crate::ids::{Role, SessionId};
 pub const SECRET_ENV: &str = "OUROCODUS_MCP_SECRET";
 /// The name children see the tools under (`mcp__ourocodus__delegate`, ...).
 pub const SERVER_NAME: &str = "ourocodus";
+/// The most read of a connection's first line, its secret.
+const SECRET_LINE_BYTES: u64 = 64;
 /// How long a connection may take to name itself and to say MCP's hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -94,7 +96,9 @@ async fn serve_connection(stream: UnixStream, secrets: Secrets, core: CoreHandle
     // What the child sent after its secret stays in this buffer for MCP.
     let mut reader = BufReader::new(read);
     let mut line = String::new();
-    let named = tokio::time::timeout(HELLO_TIMEOUT, reader.read_line(&mut line)).await;
+    // A secret is 32 hex digits: nothing longer is read as one.
+    let mut limited = (&mut reader).take(SECRET_LINE_BYTES);
+    let named = tokio::time::timeout(HELLO_TIMEOUT, limited.read_line(&mut line)).await;
     let owner = match named {
         Ok(Ok(_)) => secrets
             .lock()
@@ -117,16 +121,26 @@ struct Entries {
 }
 
 impl ToolServers for Entries {
+    /// One secret per session and role, made once: a child restored or restarted in
+    /// the same session gets the same one, so the map grows with sessions, not starts.
     fn entry(&self, session: &SessionId, role: &Role) -> Value {
-        let secret = uuid::Uuid::new_v4().simple().to_string();
-        if let Ok(mut map) = self.secrets.lock() {
-            map.insert(secret.clone(), (session.clone(), role.clone()));
-        }
+        let owner = (session.clone(), role.clone());
+        let secret = self.secrets.lock().ok().map(|mut map| {
+            let known = map
+                .iter()
+                .find(|(_, o)| **o == owner)
+                .map(|(s, _)| s.clone());
+            known.unwrap_or_else(|| {
+                let secret = uuid::Uuid::new_v4().simple().to_string();
+                map.insert(secret.clone(), owner);
+                secret
+            })
+        });
         json!({
             "name": SERVER_NAME,
             "command": self.exe,
             "args": ["mcp", "--socket", self.path],
-            "env": [{ "name": SECRET_ENV, "value": secret }],
+            "env": [{ "name": SECRET_ENV, "value": secret.unwrap_or_default() }],
         })
     }
 }

@@ -65,9 +65,6 @@ pub struct DelegateArgs {
     /// low, medium (default), high or urgent.
     #[serde(default)]
     priority: Option<String>,
-    /// Whether the user must approve the result before the task counts as done.
-    #[serde(default)]
-    requires_approval: bool,
     /// How to tell the task is done.
     #[serde(default)]
     acceptance_criteria: Vec<String>,
@@ -148,7 +145,6 @@ impl RoleTools {
             description: args.description,
             depends_on: args.depends_on,
             priority: args.priority,
-            requires_approval: args.requires_approval,
             acceptance_criteria: args.acceptance_criteria,
         })
         .await
