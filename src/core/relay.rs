@@ -122,9 +122,14 @@ impl Core {
         let session = self.session_of_request(role, &params)?;
         let path = path_field(&params)?;
         let cwd = self.session_cwd(&session)?;
+        // The same roots hold whether the editor or the proxy reads the file.
+        let check = policy::check_read(&path, &cwd, &self.readable_roots(&session, role));
+        if let Some(refusal) = check.refusal {
+            return Err(RpcError::policy_denied(refusal));
+        }
         if self.client_can(&session, RelayKind::ReadFile) {
             let mut params = params;
-            params["path"] = json!(utf8(policy::resolve(&cwd.join(&path)))?);
+            params["path"] = json!(utf8(check.resolved)?);
             self.relay(
                 key,
                 id,
@@ -132,10 +137,6 @@ impl Core {
                 relay_request(RelayKind::ReadFile, method::FS_READ, params),
             );
             return Ok(());
-        }
-        let check = policy::check_read(&path, &cwd, &self.readable_roots(&session, role));
-        if let Some(refusal) = check.refusal {
-            return Err(RpcError::policy_denied(refusal));
         }
         let line = params.get("line").and_then(Value::as_u64);
         let limit = params.get("limit").and_then(Value::as_u64);

@@ -68,6 +68,30 @@ async fn a_nul_byte_in_a_path_is_invalid_params_and_never_reaches_the_editor() {
 }
 
 #[tokio::test]
+async fn a_read_outside_the_sessions_directories_is_refused_before_it_reaches_the_editor() {
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&fake_team(&["alpha"])).await;
+        proxy.initialize(fs_editor()).await;
+        let session = proxy.new_session().await;
+        let id = proxy
+            .prompt_id(&session, "read file ../../../../etc/hostname; read file notes.txt")
+            .await;
+        let (messages, _) = proxy
+            .until_response(id, |r| {
+                (r["method"] == "fs/read_text_file").then(|| json!({ "content": "from the editor" }))
+            })
+            .await;
+        let relayed: Vec<_> = messages
+            .iter()
+            .filter(|m| m["method"] == "fs/read_text_file")
+            .map(|m| m["params"]["path"].clone())
+            .collect();
+        assert_eq!(relayed, vec![json!(real_cwd(&proxy).join("notes.txt"))], "{messages:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_path_of_300000_components_is_refused_at_once_without_freezing_the_proxy() {
     bounded(WAIT * 2, async {
         let mut proxy = Proxy::start(&fake_team(&["alpha"])).await;
