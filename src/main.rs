@@ -74,6 +74,8 @@ enum Command {
     Log(ourocodus::store::cli::LogArgs),
     /// List the sessions in the event store, most recently updated first.
     Sessions(ourocodus::store::cli::SessionsArgs),
+    /// Print a session's task graph from the event store (default: the latest session).
+    Tasks(ourocodus::store::cli_tasks::TasksArgs),
     /// The baseline relay the benchmarks compare against (one parse-and-forward hop).
     #[command(hide = true)]
     BenchRelay {
@@ -164,6 +166,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Sessions(args) => {
             ourocodus::store::cli::run_sessions(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tasks(args) => {
+            ourocodus::store::cli_tasks::run_tasks(&args)?;
             Ok(ExitCode::SUCCESS)
         }
     }

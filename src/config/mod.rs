@@ -29,7 +29,7 @@ pub use lookup::{LOCAL_CONFIG_FILE, USER_CONFIG_FILE, find_config_file, find_con
 pub use roles::role_name_problem;
 pub use sandbox::{SandboxMode, SandboxSettings};
 pub use starter::{builtin_team, starter_toml};
-pub use tasks::TaskSettings;
+pub use tasks::{DEFAULT_TASK_RETRIES, TaskSettings};
 
 /// A validated team, ready to run.
 #[derive(Debug, Clone, PartialEq)]

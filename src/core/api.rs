@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::command::Command;
 use super::output::Output;
+use crate::ids::Role;
 use crate::jsonrpc::{Message, ParseError, RequestId};
 
 /// One client attached to the core, for its whole life (never reused).
@@ -40,13 +41,16 @@ pub enum Origin {
     /// A task of the session's graph, handed to its role by the dispatcher: nobody
     /// waits for the answer (the task's own status says how it went).
     Task(super::tasks::TaskId),
+    /// The team itself: a role's `send_message` (`from`), or the proxy telling a role
+    /// something (a task of its failed). Nobody waits for the answer either.
+    Team { from: Option<Role> },
 }
 
 impl Origin {
     pub fn connection(&self) -> Option<ConnectionId> {
         match self {
             Origin::Connection { connection, .. } => Some(*connection),
-            Origin::Task(_) => None,
+            Origin::Task(_) | Origin::Team { .. } => None,
         }
     }
 }

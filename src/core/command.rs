@@ -98,6 +98,14 @@ pub enum TeamCommand {
     Spawn(SpawnRequest),
     Kill(String),
     Restart(String),
+    /// A session's task graph.
+    Tasks(SessionId),
+    /// Decide a task's approval gate: approve (`feedback` none) or reject.
+    Gate {
+        session: SessionId,
+        task: String,
+        feedback: Option<String>,
+    },
 }
 
 /// What `/spawn` and `_ourocodus/spawn` take.

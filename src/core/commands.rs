@@ -88,6 +88,12 @@ impl Core {
                 .known_role(&role)
                 .and_then(|role| self.restart_role(&role))
                 .map(Reply::Agent),
+            TeamCommand::Tasks(session) => self.tasks_reply(&session),
+            TeamCommand::Gate {
+                session,
+                task,
+                feedback,
+            } => self.gate_reply(&session, &task, feedback),
         };
         self.reply(origin, outcome);
     }

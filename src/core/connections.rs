@@ -223,7 +223,7 @@ impl Core {
             } => self
                 .connections
                 .deliver(*connection, Output::Reply { request, outcome }),
-            Origin::Task(_) => {}
+            Origin::Task(_) | Origin::Team { .. } => {}
         }
     }
 

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::Core;
 use super::api::Origin;
+use super::output::RoleOutcome;
 use super::prompt::Addressed;
 use super::quote::{DESCRIPTION_CHARS, TITLE_CHARS, agent_lines, agent_text};
 use super::tasks::{TaskGraph, TaskId, TaskStatus};
@@ -23,6 +24,9 @@ impl Core {
     }
 
     fn next_task_for(&self, session_id: &SessionId, role: &Role) -> Option<TaskId> {
+        if self.stopping {
+            return None;
+        }
         let session = self.sessions.get(session_id)?;
         let part = session.roles.get(role)?;
         let busy = !part.turns.is_empty()
@@ -34,7 +38,9 @@ impl Core {
         if busy {
             return None;
         }
-        session.tasks.next_for(role.as_str())
+        session
+            .tasks
+            .next_for(role.as_str(), super::task_flow::now_ms())
     }
 
     fn start_task(&mut self, session_id: &SessionId, role: &Role, task: TaskId) {
@@ -45,9 +51,23 @@ impl Core {
             return;
         }
         tracing::info!(session = %session_id, role = %role, task = %task, "task handed to its role");
+        let blocks = task_blocks(&session.tasks, task);
+        self.publish_task_changes(session_id);
+        self.start_task_turn(session_id, role, task, blocks);
+    }
+
+    /// A turn for a task in flight (its first prompt, or a rejection's feedback), with
+    /// its deadline.
+    pub(super) fn start_task_turn(
+        &mut self,
+        session_id: &SessionId,
+        role: &Role,
+        task: TaskId,
+        blocks: Vec<Value>,
+    ) {
         let addressed = Addressed {
             roles: vec![role.clone()],
-            blocks: task_blocks(&session.tasks, task),
+            blocks,
             unknown: Vec::new(),
         };
         self.start_turn(
@@ -57,6 +77,7 @@ impl Core {
             &addressed.blocks,
             None,
         );
+        self.arm_task_timeout(session_id, role, task);
     }
 
     /// `/tasks` as text for the chat.
@@ -89,8 +110,17 @@ impl Core {
         format!("Tasks ({}):\n{}\n", tasks.len(), tasks.join("\n"))
     }
 
-    /// A task's turn ended: a task its role did not complete stays in flight, said.
-    pub(super) fn task_turn_ended(&mut self, session_id: &SessionId, task: TaskId) {
+    /// A task's turn ended: if its agent failed it (crashed, errored) it goes back for
+    /// another attempt; a task its role just did not complete stays in flight, said.
+    pub(super) fn task_turn_ended(
+        &mut self,
+        session_id: &SessionId,
+        task: TaskId,
+        outcome: Option<RoleOutcome>,
+    ) {
+        if let Some(RoleOutcome::Failed(error)) = outcome {
+            return self.retry_task(session_id, task, &error.message);
+        }
         let still = self
             .sessions
             .get(session_id)
@@ -157,7 +187,8 @@ fn task_blocks(graph: &TaskGraph, id: TaskId) -> Vec<Value> {
                 if d.artifacts.is_empty() {
                     String::new()
                 } else {
-                    let artifacts: Vec<String> = d.artifacts.iter().map(|a| quoted(a)).collect();
+                    let artifacts: Vec<String> =
+                        d.artifacts.iter().map(|a| quoted(&a.to_string())).collect();
                     format!("[{}]", artifacts.join(", "))
                 }
             )

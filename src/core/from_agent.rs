@@ -218,7 +218,7 @@ impl Core {
         let relay = self
             .relays
             .iter()
-            .find(|(_, r)| r.key == *key && r.agent_request == params.request_id)
+            .find(|(_, r)| r.key == *key && r.agent_request() == Some(&params.request_id))
             .map(|(id, r)| (*id, r.sent_to.clone()));
         if let Some((id, sent_to)) = relay {
             for target in sent_to {

@@ -87,6 +87,8 @@ pub enum Reply {
     ConfigOptions(Value),
     Agents(Vec<AgentSummary>),
     Agent(AgentSummary),
+    /// A JSON result as it is (`_ourocodus/tasks`, ...).
+    Json(Value),
 }
 
 /// One session as `session/list` shows it.
@@ -108,6 +110,8 @@ pub enum SessionState<'a> {
     ConfigOptions(&'a Value),
     /// The session's route changed (ACP mode id: `team` or a role).
     CurrentMode(&'a str),
+    /// The task graph as ACP plan entries.
+    Tasks(&'a Value),
 }
 
 /// A request from an agent, policy already applied, for a client to answer.
@@ -198,6 +202,9 @@ pub enum TeamEvent<'a> {
         option: &'a str,
         value: &'a Value,
     },
+    /// A task of the session's graph as it is now (recorded for a load to rebuild the
+    /// graph; clients see the plan and the notices instead).
+    Task(&'a super::tasks::Task),
 }
 
 impl TeamEvent<'_> {

@@ -388,8 +388,11 @@ impl Core {
         self.reply_when_committed(&turn.session, &turn.origin, reply, recorded);
         // Its roles may be free for their next task now.
         match turn.origin {
-            Origin::Task(task) => self.task_turn_ended(&turn.session, task),
-            Origin::Connection { .. } => self.dispatch_tasks(&turn.session),
+            Origin::Task(task) => {
+                let outcome = turn.roles.values().next().cloned();
+                self.task_turn_ended(&turn.session, task, outcome)
+            }
+            Origin::Connection { .. } | Origin::Team { .. } => self.dispatch_tasks(&turn.session),
         }
     }
 

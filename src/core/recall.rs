@@ -125,6 +125,8 @@ pub enum Decoded {
         option: String,
         value: Value,
     },
+    /// A task as it was at that point (the last one of each id is the task's state).
+    Task(Box<super::tasks::Task>),
     /// Kinds a replay does not show or use.
     Other,
 }
@@ -227,6 +229,7 @@ fn decode_event(
                 value: p.value,
             }
         }
+        "task" => Decoded::Task(Box::new(serde_json::from_str(payload).ok()?)),
         _ => Decoded::Other,
     })
 }

@@ -28,6 +28,7 @@ pub fn kind_and_role<'a>(event: &TeamEvent<'a>) -> (&'static str, Option<&'a Rol
         TeamEvent::Agent { role, .. } => ("agent", Some(*role)),
         TeamEvent::ChildSession { role, .. } => ("child_session", Some(*role)),
         TeamEvent::Mode { role, .. } => ("mode", *role),
+        TeamEvent::Task(_) => ("task", None),
     }
 }
 
@@ -114,6 +115,7 @@ fn payload_value(event: &TeamEvent<'_>) -> Value {
             json!({ "childSessionId": child.as_str(), "how": how })
         }
         TeamEvent::Mode { option, value, .. } => json!({ "option": option, "value": value }),
+        TeamEvent::Task(task) => serde_json::to_value(task).unwrap_or_default(),
         TeamEvent::Update(_) => Value::Null,
     }
 }
@@ -125,6 +127,7 @@ fn origin_value(origin: &super::api::Origin) -> Value {
             request,
         } => json!({ "connection": connection.0, "request": request }),
         super::api::Origin::Task(task) => json!({ "task": task.to_string() }),
+        super::api::Origin::Team { from } => json!({ "team": from }),
     }
 }
 

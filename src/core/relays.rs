@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::Core;
 use super::api::{ClientCaps, ConnectionId, RelayId};
 use super::output::{Output, RelayKind, RelayRequest, Severity, TeamEvent};
-use super::state::{Relay, TurnId};
+use super::state::{Asker, Relay, TurnId};
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
 use crate::jsonrpc::RequestId;
@@ -69,7 +69,7 @@ impl Core {
         let id = RelayId(self.next_relay);
         let relay = Relay {
             key: key.clone(),
-            agent_request: agent_request.clone(),
+            asker: Asker::Agent(agent_request.clone()),
             session: session.clone(),
             turn,
             request,
@@ -80,7 +80,7 @@ impl Core {
     }
 
     /// Sends a relay to its targets (other than `except`), and remembers them.
-    fn send_relay(&mut self, id: RelayId, except: Option<ConnectionId>) {
+    pub(super) fn send_relay(&mut self, id: RelayId, except: Option<ConnectionId>) {
         let Some(relay) = self.relays.get(&id) else {
             return;
         };
@@ -184,7 +184,10 @@ impl Core {
             };
             self.emit(&relay.session, &event);
         }
-        self.answer_agent(&relay.key, &relay.agent_request, outcome);
+        match relay.asker {
+            Asker::Agent(request) => self.answer_agent(&relay.key, &request, outcome),
+            Asker::Proxy(question) => self.on_proxy_answer(&relay.session, question, outcome),
+        }
         for other in relay.sent_to.iter().filter(|c| **c != from) {
             self.connections
                 .deliver(*other, Output::Withdraw { relay: id });
@@ -216,7 +219,10 @@ impl Core {
     /// Answers `cancelled` to the role's permission requests still open in a session.
     pub(super) fn cancel_relayed_permissions(&mut self, session: &SessionId, role: &Role) {
         let withdrawn = self.withdraw_relays(|r| {
-            r.session == *session && r.key.role == *role && r.request.kind == RelayKind::Permission
+            r.session == *session
+                && r.key.role == *role
+                && r.request.kind == RelayKind::Permission
+                && r.agent_request().is_some()
         });
         let cancelled = json!({ "outcome": { "outcome": "cancelled" } }).to_string();
         for relay in withdrawn {
@@ -225,7 +231,9 @@ impl Core {
                 answer: &cancelled,
             };
             self.emit(&relay.session, &event);
-            self.answer_agent(&relay.key, &relay.agent_request, Ok(cancelled.clone()));
+            if let Some(request) = relay.agent_request() {
+                self.answer_agent(&relay.key, request, Ok(cancelled.clone()));
+            }
         }
     }
 

@@ -60,6 +60,7 @@ impl Core {
         };
         self.reply(origin, Ok(opened));
         self.announce_commands(session);
+        self.show_task_plan(session);
     }
 
     fn tell_store_problem(&mut self, session: &SessionId) {
@@ -267,6 +268,7 @@ impl Core {
         for role in roles {
             self.open_role_in_session(&id, &role);
         }
+        self.resume_task_graph(&id);
     }
 
     /// Turns the history shows started but never ended: the process running them
@@ -401,6 +403,7 @@ fn rebuild(
                 rs.tool_calls.remember(&id, *turn, team_id);
             }
         }
+        Decoded::Task(task) => session.tasks.restore(task.as_ref().clone()),
         Decoded::ChildSession { role, child } => {
             if let Some(rs) = session.roles.get_mut(role) {
                 rs.previous_child = Some(child.clone());

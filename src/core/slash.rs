@@ -55,6 +55,21 @@ impl Core {
                 None,
             ),
             command(
+                "approve",
+                "Approve a task waiting for review: /approve tN",
+                Some("tN"),
+            ),
+            command(
+                "reject",
+                "Send a task in review back to its role: /reject tN WHY",
+                Some("tN WHY"),
+            ),
+            command(
+                "answer",
+                "Answer a role's question: /answer qN YOUR ANSWER",
+                Some("qN ANSWER"),
+            ),
+            command(
                 "mode",
                 "Set a role's mode: /mode ROLE MODE (no arguments lists them)",
                 Some("ROLE MODE"),
@@ -105,7 +120,15 @@ impl Core {
         let command = words.next().unwrap_or_default();
         if !matches!(
             command,
-            "/mode" | "/agents" | "/spawn" | "/kill" | "/restart" | "/tasks"
+            "/mode"
+                | "/agents"
+                | "/spawn"
+                | "/kill"
+                | "/restart"
+                | "/tasks"
+                | "/approve"
+                | "/reject"
+                | "/answer"
         ) {
             return false;
         }
@@ -126,6 +149,7 @@ impl Core {
             },
             "/agents" => Ok(self.describe_agents()),
             "/tasks" => Ok(self.describe_tasks(session_id)),
+            "/approve" | "/reject" | "/answer" => self.gate_command(session_id, command, &args),
             "/spawn" => parse_spawn(&args)
                 .and_then(|request| self.spawn_role(request))
                 .map(|summary| {

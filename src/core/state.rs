@@ -247,17 +247,47 @@ pub struct Turn {
     pub started: Instant,
 }
 
-/// An agent's request relayed to clients, until one answers or it is withdrawn.
+/// An agent's request (or the proxy's own question) relayed to clients, until one
+/// answers or it is withdrawn.
 #[derive(Debug)]
 pub struct Relay {
+    /// The role it is about (the asker, or the role whose task waits for approval).
     pub key: AgentKey,
-    pub agent_request: RequestId,
+    pub asker: Asker,
     pub session: SessionId,
     /// The turn the role was working on when it asked, if any.
     pub turn: Option<TurnId>,
     pub request: RelayRequest,
     /// The connections it went to; the first of them to answer wins.
     pub sent_to: SmallVec<[ConnectionId; 2]>,
+}
+
+/// Who waits for a relayed request's answer.
+#[derive(Debug)]
+pub enum Asker {
+    /// The role's agent, under its own request id.
+    Agent(RequestId),
+    /// The proxy itself.
+    Proxy(ProxyQuestion),
+}
+
+/// A question the proxy asks a user for the team.
+#[derive(Debug)]
+pub enum ProxyQuestion {
+    /// Approve or reject a task its role completed.
+    Approval(super::tasks::TaskId),
+    /// A role's `ask_user`: the answer is its tool's result.
+    AskUser(tokio::sync::oneshot::Sender<Result<Value, String>>),
+}
+
+impl Relay {
+    /// The agent request it answers, if an agent asked.
+    pub fn agent_request(&self) -> Option<&RequestId> {
+        match &self.asker {
+            Asker::Agent(id) => Some(id),
+            Asker::Proxy(_) => None,
+        }
+    }
 }
 
 impl AgentSlot {

@@ -1,14 +1,14 @@
 //! The coordination tools a role calls in its session (through the MCP face): delegate,
-//! list, update and complete tasks of the session's graph. The answer goes back on the
-//! request's own channel, never awaited by the loop. Knows the graph and the team's
-//! roles; nothing of MCP.
+//! list, update and complete tasks of the session's graph, message another role, ask
+//! the user. The answer goes back on the request's own channel, never awaited by the
+//! loop. Knows the graph and the team's roles; nothing of MCP.
 
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::Core;
 use super::quote::TITLE_CHARS;
-use super::tasks::{NewTask, Priority, Task, TaskError, TaskGraph, TaskId, TaskStatus};
+use super::tasks::{Artifact, NewTask, Priority, Task, TaskError, TaskGraph, TaskId, TaskStatus};
 use crate::ids::{Role, SessionId};
 
 /// Where a child finds the coordination tools: the MCP server entry (ACP's
@@ -36,6 +36,7 @@ pub enum ToolCall {
         depends_on: Vec<String>,
         priority: Option<String>,
         acceptance_criteria: Vec<String>,
+        requires_approval: bool,
     },
     ListTasks {
         role: Option<String>,
@@ -49,23 +50,86 @@ pub enum ToolCall {
     CompleteTask {
         id: String,
         summary: String,
-        artifacts: Vec<String>,
+        artifacts: Vec<Artifact>,
+    },
+    SendMessage {
+        role: String,
+        text: String,
+    },
+    AskUser {
+        question: String,
     },
 }
 
 impl Core {
     pub(super) fn handle_tool(&mut self, request: ToolRequest) {
-        let reads_only = matches!(request.call, ToolCall::ListTasks { .. });
-        let result = self.run_tool(&request.session, &request.role, request.call);
-        if let Err(why) = &result {
-            tracing::info!(role = %request.role, why = %why, "tool call refused");
+        if let Err(why) = check_sizes(&request.call) {
+            let _ = request.reply.send(Err(why));
+            return;
         }
-        let changed = result.is_ok() && !reads_only;
-        // The caller may have given up (its connection closed): nothing to do then.
-        let _ = request.reply.send(result);
-        if changed {
-            self.dispatch_tasks(&request.session);
+        match request.call {
+            ToolCall::AskUser { question } => {
+                if !self.sessions.contains_key(&request.session) {
+                    let _ = request.reply.send(Err("the session is gone".into()));
+                    return;
+                }
+                self.ask_user(&request.session, &request.role, &question, request.reply)
+            }
+            ToolCall::SendMessage { role, text } => {
+                let result = self.send_message(&request.session, &request.role, &role, text);
+                let _ = request.reply.send(result);
+            }
+            call => {
+                let reads_only = matches!(call, ToolCall::ListTasks { .. });
+                let result = self.run_tool(&request.session, &request.role, call);
+                if let Err(why) = &result {
+                    tracing::info!(role = %request.role, why = %why, "tool call refused");
+                }
+                let changed = result.is_ok() && !reads_only;
+                // The caller may have given up (its connection closed): nothing to do then.
+                let _ = request.reply.send(result);
+                if changed {
+                    self.after_task_changes(&request.session);
+                }
+            }
         }
+    }
+
+    /// `send_message`: a prompt to another role of the session, labelled with its sender.
+    fn send_message(
+        &mut self,
+        session: &SessionId,
+        from: &Role,
+        to: &str,
+        text: String,
+    ) -> Result<Value, String> {
+        let known = self
+            .sessions
+            .get(session)
+            .is_some_and(|s| s.roles.contains_key(to));
+        if !known {
+            let known: Vec<&str> = self.agents.keys().map(Role::as_str).collect();
+            return Err(format!(
+                "no role {to:?} in this team (roles: {})",
+                known.join(", ")
+            ));
+        }
+        if to == from.as_str() {
+            return Err("a role cannot send a message to itself".into());
+        }
+        let to = Role::new(to);
+        let busy = self
+            .sessions
+            .get(session)
+            .and_then(|s| s.roles.get(&to))
+            .is_some_and(|rs| !rs.turns.is_empty() || !rs.queued.is_empty());
+        let text = format!(
+            "[ourocodus] Message from {from}:\n{}",
+            super::quote::agent_lines(&text, MAX_TEXT_BYTES)
+        );
+        self.prompt_role(session, &to, Some(from.clone()), text);
+        let delivery = if busy { "queued" } else { "sent" };
+        Ok(json!({ "to": to.as_str(), "delivery": delivery }))
     }
 
     fn run_tool(
@@ -74,7 +138,6 @@ impl Core {
         caller: &Role,
         call: ToolCall,
     ) -> Result<Value, String> {
-        check_sizes(&call)?;
         if let ToolCall::Delegate { role, .. } = &call {
             self.check_delegation(caller, role)?;
         }
@@ -95,6 +158,7 @@ impl Core {
                 depends_on,
                 priority,
                 acceptance_criteria,
+                requires_approval,
             } => {
                 let spec = NewTask {
                     role,
@@ -106,9 +170,7 @@ impl Core {
                         .map(|d| task_id(d))
                         .collect::<Result<_, _>>()?,
                     priority: parse_priority(priority.as_deref())?,
-                    // Approval gates come with the user's approve/reject: until then
-                    // no tool asks for one, or its task would wait in review for good.
-                    requires_approval: false,
+                    requires_approval,
                 };
                 let id = graph.delegate(caller, spec).map_err(words)?;
                 let status = graph.get(id).map(|t| t.status.as_str()).unwrap_or_default();
@@ -121,6 +183,9 @@ impl Core {
                 graph.update(id, caller, status, note).map_err(words)?;
                 let task = graph.get(id).map(task_json).unwrap_or_default();
                 Ok(json!({ "task": task }))
+            }
+            ToolCall::SendMessage { .. } | ToolCall::AskUser { .. } => {
+                Err("not a task tool".to_string())
             }
             ToolCall::CompleteTask {
                 id,
@@ -193,7 +258,12 @@ fn check_sizes(call: &ToolCall) -> Result<(), String> {
         ToolCall::UpdateTask { note, .. } => note.as_deref().and_then(|n| text("the note", n)),
         ToolCall::CompleteTask {
             summary, artifacts, ..
-        } => text("the summary", summary).or_else(|| list("artifacts", artifacts)),
+        } => {
+            let targets: Vec<String> = artifacts.iter().map(|a| a.target.clone()).collect();
+            text("the summary", summary).or_else(|| list("artifacts", &targets))
+        }
+        ToolCall::SendMessage { text: body, .. } => text("the message", body),
+        ToolCall::AskUser { question } => text("the question", question),
         ToolCall::ListTasks { .. } => None,
     };
     problem.map_or(Ok(()), Err)
@@ -218,24 +288,9 @@ fn list(graph: &TaskGraph, role: Option<&str>, status: Option<&str>) -> Result<V
     Ok(json!({ "tasks": tasks }))
 }
 
-fn task_json(task: &Task) -> Value {
-    let depends_on: Vec<String> = task.spec.depends_on.iter().map(TaskId::to_string).collect();
-    json!({
-        "id": task.id.to_string(),
-        "role": task.spec.role,
-        "title": task.spec.title,
-        "description": task.spec.description,
-        "acceptance_criteria": task.spec.acceptance_criteria,
-        "status": task.status.as_str(),
-        "priority": task.spec.priority.as_str(),
-        "depends_on": depends_on,
-        "requires_approval": task.spec.requires_approval,
-        "created_by": task.created_by,
-        "attempts": task.attempts,
-        "summary": task.summary,
-        "artifacts": task.artifacts,
-        "notes": task.notes,
-    })
+/// A task as the tools (and `_ourocodus/tasks`) show it: the graph's own shape.
+pub fn task_json(task: &Task) -> Value {
+    serde_json::to_value(task).unwrap_or_default()
 }
 
 fn task_id(text: &str) -> Result<TaskId, String> {

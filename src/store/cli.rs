@@ -63,7 +63,7 @@ pub enum CliError {
     Output(#[from] io::Error),
 }
 
-fn open_reader(store: Option<&Path>) -> Result<StoreReader, CliError> {
+pub(super) fn open_reader(store: Option<&Path>) -> Result<StoreReader, CliError> {
     let path = match store {
         Some(path) => path.to_owned(),
         None => default_path().ok_or(CliError::NoDefaultPath)?,
@@ -72,7 +72,7 @@ fn open_reader(store: Option<&Path>) -> Result<StoreReader, CliError> {
 }
 
 /// A closed pipe (`| head`) ends the output quietly.
-fn quiet_on_closed_pipe(result: Result<(), CliError>) -> Result<(), CliError> {
+pub(super) fn quiet_on_closed_pipe(result: Result<(), CliError>) -> Result<(), CliError> {
     match result {
         Err(CliError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other,

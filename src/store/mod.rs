@@ -24,6 +24,7 @@
 mod batch;
 mod bench;
 pub mod cli;
+pub mod cli_tasks;
 mod handle;
 mod inbox;
 mod insert;

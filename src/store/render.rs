@@ -35,6 +35,13 @@ fn describe(kind: &str, p: &Value) -> Option<String> {
         "mode" => Some(format!("{} = {}", str_of(p, "option")?, p.get("value")?)),
         "role_end" => ended(p, "outcome"),
         "turn_end" => ended(p, "stopReason"),
+        "task" => Some(format!(
+            "{} {} {}: {}",
+            str_of(p, "id")?,
+            str_of(p, "role")?,
+            str_of(p, "status")?,
+            str_of(p, "title")?
+        )),
         _ => None,
     }
 }

@@ -74,11 +74,15 @@ async fn a_read_outside_the_sessions_directories_is_refused_before_it_reaches_th
         proxy.initialize(fs_editor()).await;
         let session = proxy.new_session().await;
         let id = proxy
-            .prompt_id(&session, "read file ../../../../etc/hostname; read file notes.txt")
+            .prompt_id(
+                &session,
+                "read file ../../../../etc/hostname; read file notes.txt",
+            )
             .await;
         let (messages, _) = proxy
             .until_response(id, |r| {
-                (r["method"] == "fs/read_text_file").then(|| json!({ "content": "from the editor" }))
+                (r["method"] == "fs/read_text_file")
+                    .then(|| json!({ "content": "from the editor" }))
             })
             .await;
         let relayed: Vec<_> = messages
@@ -86,7 +90,11 @@ async fn a_read_outside_the_sessions_directories_is_refused_before_it_reaches_th
             .filter(|m| m["method"] == "fs/read_text_file")
             .map(|m| m["params"]["path"].clone())
             .collect();
-        assert_eq!(relayed, vec![json!(real_cwd(&proxy).join("notes.txt"))], "{messages:?}");
+        assert_eq!(
+            relayed,
+            vec![json!(real_cwd(&proxy).join("notes.txt"))],
+            "{messages:?}"
+        );
     })
     .await;
 }

@@ -3,16 +3,35 @@
 //! roles by name only, and nothing of agents, prompts, MCP or the store (the core
 //! turns its changes into turns, plans and records).
 
+mod artifact;
 mod status;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
+pub use artifact::{Artifact, ArtifactKind};
 pub use status::{Priority, TaskStatus};
 
 /// A task's id within its session (`t1`, `t2`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct TaskId(u64);
+
+impl From<TaskId> for String {
+    fn from(id: TaskId) -> String {
+        id.to_string()
+    }
+}
+
+impl TryFrom<String> for TaskId {
+    type Error = TaskError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
 
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -33,7 +52,7 @@ impl std::str::FromStr for TaskId {
 }
 
 /// What a role asks for when it delegates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewTask {
     pub role: String,
     pub title: String,
@@ -44,18 +63,54 @@ pub struct NewTask {
     pub requires_approval: bool,
 }
 
-/// One task and everything that happened to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One task and everything that happened to it: the shape the tools answer with and
+/// the store keeps (one snapshot per change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     pub id: TaskId,
+    #[serde(flatten)]
     pub spec: NewTask,
     pub status: TaskStatus,
     pub created_by: String,
     /// Times it was handed to its role.
     pub attempts: u32,
     pub summary: Option<String>,
-    pub artifacts: Vec<String>,
+    pub artifacts: Vec<Artifact>,
     pub notes: Vec<String>,
+    /// Its role said it is blocked: it stays so until its creator makes it ready,
+    /// whatever its dependencies do.
+    #[serde(default)]
+    pub held: bool,
+    /// Not handed out again before this (ms since the epoch): a retry's backoff.
+    #[serde(default)]
+    pub retry_at_ms: u64,
+    /// Milliseconds since the Unix epoch, stamped by whoever owns the clock.
+    #[serde(default)]
+    pub created_at_ms: u64,
+    #[serde(default)]
+    pub updated_at_ms: u64,
+}
+
+/// One status change, for the notices and the plan (`from` is `None` for a new task).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub id: TaskId,
+    pub from: Option<TaskStatus>,
+    pub to: TaskStatus,
+}
+
+/// What changed since the last `take_changes`: the moves in order, and every task
+/// touched in any way (status, note, summary).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub transitions: Vec<Transition>,
+    pub touched: BTreeSet<TaskId>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.touched.is_empty()
+    }
 }
 
 /// Notes kept per task: the oldest go first.
@@ -103,9 +158,49 @@ pub enum TaskError {
 pub struct TaskGraph {
     tasks: BTreeMap<TaskId, Task>,
     next: u64,
+    changes: Changes,
 }
 
 impl TaskGraph {
+    /// What changed since the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Sets the clock's reading on the tasks touched since the last `take_changes`.
+    pub fn stamp_touched(&mut self, now_ms: u64) {
+        for id in &self.changes.touched {
+            if let Some(task) = self.tasks.get_mut(id) {
+                if task.created_at_ms == 0 {
+                    task.created_at_ms = now_ms;
+                }
+                task.updated_at_ms = now_ms;
+            }
+        }
+    }
+
+    /// A task as a loaded session's history last recorded it (a later snapshot of the
+    /// same id replaces an earlier one). Not a change.
+    pub fn restore(&mut self, task: Task) {
+        self.next = self.next.max(task.id.0);
+        self.tasks.insert(task.id, task);
+    }
+
+    /// After a restore: what was in flight when the proxy stopped is ready again (its
+    /// turn is gone), and the waiting tasks follow their dependencies.
+    pub fn recover(&mut self) {
+        let in_flight: Vec<TaskId> = self
+            .tasks
+            .values()
+            .filter(|t| t.status == TaskStatus::InFlight)
+            .map(|t| t.id)
+            .collect();
+        for id in in_flight {
+            self.set(id, TaskStatus::Ready);
+        }
+        self.settle();
+    }
+
     pub fn get(&self, id: TaskId) -> Option<&Task> {
         self.tasks.get(&id)
     }
@@ -146,8 +241,18 @@ impl TaskGraph {
             summary: None,
             artifacts: Vec::new(),
             notes: Vec::new(),
+            held: false,
+            retry_at_ms: 0,
+            created_at_ms: 0,
+            updated_at_ms: 0,
         };
         self.tasks.insert(id, task);
+        self.changes.transitions.push(Transition {
+            id,
+            from: None,
+            to: status,
+        });
+        self.changes.touched.insert(id);
         Ok(id)
     }
 
@@ -169,15 +274,18 @@ impl TaskGraph {
             return Err(TaskError::Cycle(format!("{id} -> {}", names.join(" -> "))));
         }
         self.task_mut(id)?.spec.depends_on = depends_on;
+        self.changes.touched.insert(id);
         self.settle();
         Ok(())
     }
 
-    /// The ready task `role` should take next: the highest priority, then the oldest.
-    pub fn next_for(&self, role: &str) -> Option<TaskId> {
+    /// The ready task `role` should take next (at `now_ms`, past any backoff): the
+    /// highest priority, then the oldest.
+    pub fn next_for(&self, role: &str, now_ms: u64) -> Option<TaskId> {
         self.tasks
             .values()
             .filter(|t| t.status == TaskStatus::Ready && t.spec.role == role)
+            .filter(|t| t.retry_at_ms <= now_ms)
             .max_by(|a, b| a.spec.priority.cmp(&b.spec.priority).then(b.id.cmp(&a.id)))
             .map(|t| t.id)
     }
@@ -195,7 +303,7 @@ impl TaskGraph {
         id: TaskId,
         caller: &str,
         summary: String,
-        artifacts: Vec<String>,
+        artifacts: Vec<Artifact>,
     ) -> Result<TaskStatus, TaskError> {
         self.check_owner(id, caller)?;
         let to = if self.task(id)?.spec.requires_approval {
@@ -221,7 +329,9 @@ impl TaskGraph {
     /// The user rejected a task in review: back to its role, with the feedback noted.
     pub fn reject(&mut self, id: TaskId, feedback: &str) -> Result<(), TaskError> {
         self.move_to(id, TaskStatus::InFlight)?;
-        self.task_mut(id)?.note(format!("rejected: {feedback}"));
+        let task = self.task_mut(id)?;
+        task.attempts += 1;
+        task.note(format!("rejected: {feedback}"));
         Ok(())
     }
 
@@ -254,20 +364,36 @@ impl TaskGraph {
     fn set_status(&mut self, id: TaskId, caller: &str, to: TaskStatus) -> Result<(), TaskError> {
         let task = self.task(id)?;
         match to {
-            TaskStatus::Blocked | TaskStatus::Failed => self.move_to(id, to),
+            TaskStatus::Blocked => {
+                self.move_to(id, to)?;
+                self.task_mut(id)?.held = true;
+                Ok(())
+            }
+            TaskStatus::Failed => self.move_to(id, to),
             TaskStatus::Ready if task.created_by == caller => {
                 let waiting = self.waiting_status(&task.spec.depends_on);
-                self.move_to(id, waiting)?;
-                self.task_mut(id)?.attempts = 0;
+                if waiting != task.status {
+                    self.move_to(id, waiting)?;
+                }
+                let task = self.task_mut(id)?;
+                task.attempts = 0;
+                task.held = false;
                 Ok(())
             }
             _ => Err(TaskError::NotSettable { task: id, to }),
         }
     }
 
-    /// Its agent crashed or timed out on it: ready again while attempts remain
-    /// (`true`), else failed, and so are blocked the tasks waiting on it.
-    pub fn give_back(&mut self, id: TaskId, retries: u32) -> Result<bool, TaskError> {
+    /// Its agent crashed or timed out on it (`why`): ready again from `retry_at_ms`
+    /// while attempts remain (`true`), else failed, and so are blocked the tasks
+    /// waiting on it.
+    pub fn give_back(
+        &mut self,
+        id: TaskId,
+        retries: u32,
+        why: &str,
+        retry_at_ms: u64,
+    ) -> Result<bool, TaskError> {
         let again = self.task(id)?.attempts <= retries;
         let to = if again {
             TaskStatus::Ready
@@ -275,21 +401,39 @@ impl TaskGraph {
             TaskStatus::Failed
         };
         self.move_to(id, to)?;
+        let task = self.task_mut(id)?;
+        task.note(format!("attempt {} failed: {why}", task.attempts));
+        if again {
+            task.retry_at_ms = retry_at_ms;
+        }
         self.settle();
         Ok(again)
     }
 
     fn move_to(&mut self, id: TaskId, to: TaskStatus) -> Result<(), TaskError> {
-        let task = self.task_mut(id)?;
-        if !task.status.may_become(to) {
-            return Err(TaskError::Transition {
-                task: id,
-                from: task.status,
+        let from = self.task(id)?.status;
+        if !from.may_become(to) {
+            return Err(TaskError::Transition { task: id, from, to });
+        }
+        self.set(id, to);
+        Ok(())
+    }
+
+    /// Every status change goes through here, so none goes unrecorded.
+    fn set(&mut self, id: TaskId, to: TaskStatus) {
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        let from = task.status;
+        task.status = to;
+        self.changes.touched.insert(id);
+        if from != to {
+            self.changes.transitions.push(Transition {
+                id,
+                from: Some(from),
                 to,
             });
         }
-        task.status = to;
-        Ok(())
     }
 
     /// Waiting tasks follow their dependencies: ready once all are done, blocked
@@ -300,7 +444,7 @@ impl TaskGraph {
             let changes: Vec<(TaskId, TaskStatus)> = self
                 .tasks
                 .values()
-                .filter(|t| t.status.is_waiting())
+                .filter(|t| t.status.is_waiting() && !t.held)
                 .filter_map(|t| {
                     let now = self.waiting_status(&t.spec.depends_on);
                     (now != t.status).then_some((t.id, now))
@@ -310,9 +454,7 @@ impl TaskGraph {
                 return;
             }
             for (id, status) in changes {
-                if let Some(task) = self.tasks.get_mut(&id) {
-                    task.status = status;
-                }
+                self.set(id, status);
             }
         }
     }
@@ -386,10 +528,14 @@ impl TaskGraph {
             .ok_or_else(|| TaskError::UnknownTask(id.to_string()))
     }
 
+    /// A task about to be changed: counted as touched.
     fn task_mut(&mut self, id: TaskId) -> Result<&mut Task, TaskError> {
-        self.tasks
+        let task = self
+            .tasks
             .get_mut(&id)
-            .ok_or_else(|| TaskError::UnknownTask(id.to_string()))
+            .ok_or_else(|| TaskError::UnknownTask(id.to_string()))?;
+        self.changes.touched.insert(id);
+        Ok(task)
     }
 }
 

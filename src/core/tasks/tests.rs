@@ -38,11 +38,11 @@ fn tasks_become_ready_in_dependency_order_as_each_is_completed() {
         [api, ui, e2e].map(|id| status(&graph, id)),
         [TaskStatus::Ready, TaskStatus::Inbox, TaskStatus::Inbox]
     );
-    assert_eq!(graph.next_for("frontend"), None, "ui waits for api");
+    assert_eq!(graph.next_for("frontend", 0), None, "ui waits for api");
     graph.dispatch(api).unwrap();
     let done = graph.complete(api, "backend", "GET /users pages".into(), vec![]);
     assert_eq!(done, Ok(TaskStatus::Done));
-    assert_eq!(graph.next_for("frontend"), Some(ui));
+    assert_eq!(graph.next_for("frontend", 0), Some(ui));
     assert_eq!(
         status(&graph, e2e),
         TaskStatus::Inbox,
@@ -52,7 +52,7 @@ fn tasks_become_ready_in_dependency_order_as_each_is_completed() {
     graph
         .complete(ui, "frontend", "pager".into(), vec![])
         .unwrap();
-    assert_eq!(graph.next_for("test"), Some(e2e));
+    assert_eq!(graph.next_for("test", 0), Some(e2e));
     assert_eq!(ui.to_string(), "t2");
     assert_eq!("t2".parse::<TaskId>(), Ok(ui));
 }
@@ -82,13 +82,13 @@ fn a_role_takes_its_highest_priority_ready_task_then_the_oldest() {
             },
         )
         .unwrap();
-    assert_eq!(graph.next_for("r"), Some(urgent));
+    assert_eq!(graph.next_for("r", 0), Some(urgent));
     graph.dispatch(urgent).unwrap();
-    assert_eq!(graph.next_for("r"), Some(first));
-    assert_eq!(graph.next_for("other"), None);
+    assert_eq!(graph.next_for("r", 0), Some(first));
+    assert_eq!(graph.next_for("other", 0), None);
     graph.dispatch(first).unwrap();
     graph.dispatch(second).unwrap();
-    assert_eq!(graph.next_for("r"), Some(low), "low goes last");
+    assert_eq!(graph.next_for("r", 0), Some(low), "low goes last");
 }
 
 #[test]
@@ -178,11 +178,15 @@ fn a_task_given_back_is_retried_until_its_attempts_run_out_then_fails_and_blocks
     let (mut graph, [api, ui, e2e]) = feature();
     for attempt in 1..=3 {
         graph.dispatch(api).unwrap();
-        assert_eq!(graph.give_back(api, 3), Ok(true), "attempt {attempt}");
+        assert_eq!(
+            graph.give_back(api, 3, "crashed", 0),
+            Ok(true),
+            "attempt {attempt}"
+        );
         assert_eq!(status(&graph, api), TaskStatus::Ready);
     }
     graph.dispatch(api).unwrap();
-    assert_eq!(graph.give_back(api, 3), Ok(false));
+    assert_eq!(graph.give_back(api, 3, "crashed", 0), Ok(false));
     assert_eq!(
         [api, ui, e2e].map(|id| status(&graph, id)),
         [TaskStatus::Failed, TaskStatus::Blocked, TaskStatus::Blocked],

@@ -190,8 +190,8 @@ impl AcpConnection {
         );
     }
 
-    /// Plain clients show one plan: each role's entries, labelled once several roles
-    /// have one, in the order the roles first planned.
+    /// Plain clients show one plan: the task graph's entries, then each role's,
+    /// labelled once several sources have one, in the order the roles first planned.
     pub(super) fn merged_plan(&mut self, session: &SessionId, update: &RoleUpdate<'_>) {
         let role = update.role;
         let entries: Vec<Value> = update
@@ -199,23 +199,8 @@ impl AcpConnection {
             .get("entries")
             .and_then(|raw| serde_json::from_str(raw.value()).ok())
             .unwrap_or_default();
-        let view = self.view(session);
-        view.plans.insert(role.clone(), entries);
-        let several = view.plans.values().filter(|e| !e.is_empty()).count() > 1;
-        let merged: Vec<Value> = view
-            .plans
-            .iter()
-            .flat_map(|(r, entries)| {
-                entries.iter().map(move |e| {
-                    if several {
-                        labelled_entry(r, e)
-                    } else {
-                        e.clone()
-                    }
-                })
-            })
-            .collect();
-        let mut plan = json!({ "sessionUpdate": "plan", "entries": merged, "_meta": role_meta(role.as_str()) });
+        self.view(session).plans.insert(role.clone(), entries);
+        let mut plan = self.plan_update(session, role_meta(role.as_str()));
         let foreign_meta: Option<serde_json::Map<String, Value>> = update
             .update
             .get("_meta")
@@ -231,6 +216,50 @@ impl AcpConnection {
             kind: ItemKind::Other,
         };
         self.emit_via_floor(session, role, item);
+    }
+
+    /// The task graph changed: the session's plan (merged with the roles' plans for
+    /// a plain client; a subagent client sees the roles' in their own sessions).
+    pub(super) fn task_plan(&mut self, session: &SessionId, entries: &Value) {
+        let entries = entries.as_array().cloned().unwrap_or_default();
+        self.view(session).tasks = entries;
+        let mut meta = role_meta(PROXY_SPEAKER);
+        meta["ourocodus"]["tasks"] = json!(true);
+        let plan = if self.render.subagents {
+            let tasks = self.view(session).tasks.clone();
+            json!({ "sessionUpdate": "plan", "entries": tasks, "_meta": meta })
+        } else {
+            self.plan_update(session, meta)
+        };
+        let params = json!({ "sessionId": session.as_str(), "update": plan });
+        let item = Item {
+            line: jsonrpc::notification(method::SESSION_UPDATE, Some(&params.to_string())),
+            kind: ItemKind::Other,
+        };
+        self.emit_via_floor(session, &Role::new(PROXY_SPEAKER), item);
+    }
+
+    /// One plan of everything a plain client should see.
+    fn plan_update(&mut self, session: &SessionId, meta: Value) -> Value {
+        let view = self.view(session);
+        let sources = view.plans.values().filter(|e| !e.is_empty()).count()
+            + usize::from(!view.tasks.is_empty());
+        let several = sources > 1;
+        let merged: Vec<Value> = view
+            .tasks
+            .iter()
+            .cloned()
+            .chain(view.plans.iter().flat_map(|(r, entries)| {
+                entries.iter().map(move |e| {
+                    if several {
+                        labelled_entry(r, e)
+                    } else {
+                        e.clone()
+                    }
+                })
+            }))
+            .collect();
+        json!({ "sessionUpdate": "plan", "entries": merged, "_meta": meta })
     }
 }
 

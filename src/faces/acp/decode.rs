@@ -212,9 +212,38 @@ fn team_command(request: RequestId, name: &str, params: Option<&str>) -> Result<
         ),
         "_ourocodus/kill" => TeamCommand::Kill(role()?),
         "_ourocodus/restart" => TeamCommand::Restart(role()?),
+        "_ourocodus/tasks" => TeamCommand::Tasks(parse::<SessionRequest>(params)?.session_id),
+        "_ourocodus/approve" | "_ourocodus/reject" => {
+            let gate = parse::<GateRequest>(params)?;
+            let feedback = (name == "_ourocodus/reject").then(|| gate.feedback.unwrap_or_default());
+            TeamCommand::Gate {
+                session: gate.session_id,
+                task: gate.task,
+                feedback,
+            }
+        }
         other => return Err(RpcError::method_not_found(other)),
     };
     Ok(Command::Team { request, command })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SessionRequest {
+    session_id: SessionId,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct GateRequest {
+    session_id: SessionId,
+    task: String,
+    #[serde(default)]
+    feedback: Option<String>,
+}
+
+fn parse<'a, T: Deserialize<'a>>(params: &'a str) -> Result<T, RpcError> {
+    serde_json::from_str(params).map_err(|e| RpcError::invalid_params(e.to_string()))
 }
 
 fn decode_notification(message: &Message, commands: &mut Vec<Command>) {

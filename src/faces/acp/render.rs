@@ -32,6 +32,8 @@ pub struct SessionView {
     pub floor_deadline: Option<Instant>,
     /// Each role's latest plan entries, merged into one plan for plain clients.
     pub plans: IndexMap<Role, Vec<Value>>,
+    /// The task graph's entries: the session's plan, first in a merged one.
+    pub tasks: Vec<Value>,
     /// Subagent sessions announced and not closed, by role and turn.
     pub subagents: HashMap<(Role, u64), SessionId>,
 }
@@ -152,6 +154,7 @@ impl AcpConnection {
             Reply::ConfigOptions(options) => json!({ "configOptions": options }),
             Reply::Agents(agents) => json!({ "agents": agents }),
             Reply::Agent(agent) => json!(agent),
+            Reply::Json(value) => value,
         };
         self.respond_json(request, &result);
     }
@@ -321,6 +324,7 @@ impl AcpConnection {
             SessionState::CurrentMode(mode) => {
                 json!({ "sessionUpdate": "current_mode_update", "currentModeId": mode })
             }
+            SessionState::Tasks(entries) => return self.task_plan(session, entries),
         };
         self.send_update(session.as_str(), update);
     }

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::core::CoreHandle;
 use crate::core::task_tools::{ToolCall, ToolRequest};
+use crate::core::tasks::{Artifact, ArtifactKind};
 use crate::ids::{Role, SessionId};
 
 /// Serves one connection until the child hangs up (`hello` bounds its `initialize`).
@@ -68,6 +69,10 @@ pub struct DelegateArgs {
     /// How to tell the task is done.
     #[serde(default)]
     acceptance_criteria: Vec<String>,
+    /// When true, the user approves the finished task before it counts as done (and
+    /// before tasks that depend on it start); a rejection sends it back with feedback.
+    #[serde(default)]
+    requires_approval: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -98,9 +103,52 @@ pub struct CompleteArgs {
     id: String,
     /// What was done, for the tasks that depend on it.
     summary: String,
-    /// Files, pull requests, documents or links it produced.
+    /// What it produced: each a path or URL, or `{"kind": "file"|"pr"|"document"|"link",
+    /// "ref": path or URL}`.
     #[serde(default)]
-    artifacts: Vec<String>,
+    artifacts: Vec<ArtifactArg>,
+}
+
+/// An artifact as a model may write it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ArtifactArg {
+    /// A path (a file) or a URL (a link, or a pull request).
+    Plain(String),
+    Typed {
+        /// file, pr, document or link.
+        kind: String,
+        /// The path, URL or name.
+        #[serde(rename = "ref")]
+        target: String,
+    },
+}
+
+impl ArtifactArg {
+    fn artifact(self) -> Result<Artifact, String> {
+        match self {
+            ArtifactArg::Plain(target) => Ok(Artifact::guess(target)),
+            ArtifactArg::Typed { kind, target } => ArtifactKind::parse(&kind)
+                .map(|kind| Artifact { kind, target })
+                .ok_or_else(|| {
+                    format!("artifact kind {kind:?} is not one of file, pr, document, link")
+                }),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct MessageArgs {
+    /// The role to tell (one of the team's roles).
+    role: String,
+    /// What to say; it reaches the role as a prompt, labelled with your role.
+    text: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AskArgs {
+    /// The question for the user, complete enough to answer without context.
+    question: String,
 }
 
 struct RoleTools {
@@ -146,6 +194,7 @@ impl RoleTools {
             depends_on: args.depends_on,
             priority: args.priority,
             acceptance_criteria: args.acceptance_criteria,
+            requires_approval: args.requires_approval,
         })
         .await
     }
@@ -183,10 +232,41 @@ impl RoleTools {
         &self,
         Parameters(args): Parameters<CompleteArgs>,
     ) -> Result<Json<Answer>, String> {
+        let artifacts = args
+            .artifacts
+            .into_iter()
+            .map(ArtifactArg::artifact)
+            .collect::<Result<_, _>>()?;
         self.call(ToolCall::CompleteTask {
             id: args.id,
             summary: args.summary,
-            artifacts: args.artifacts,
+            artifacts,
+        })
+        .await
+    }
+
+    /// Sends a message to another role of the team; it gets it as a prompt (after its
+    /// current turn, if it is working).
+    #[tool]
+    async fn send_message(
+        &self,
+        Parameters(args): Parameters<MessageArgs>,
+    ) -> Result<Json<Answer>, String> {
+        self.call(ToolCall::SendMessage {
+            role: args.role,
+            text: args.text,
+        })
+        .await
+    }
+
+    /// Asks the user a question and waits for the answer (the result's `answer`).
+    #[tool]
+    async fn ask_user(
+        &self,
+        Parameters(args): Parameters<AskArgs>,
+    ) -> Result<Json<Answer>, String> {
+        self.call(ToolCall::AskUser {
+            question: args.question,
         })
         .await
     }
