@@ -121,6 +121,14 @@ impl Core {
         if let Some(RoleOutcome::Failed(error)) = outcome {
             return self.retry_task(session_id, task, &error.message);
         }
+        // A rejection's turn for it already waits behind this one: nothing to say.
+        let again = self
+            .turns
+            .values()
+            .any(|t| matches!(t.origin, Origin::Task(t) if t == task));
+        if again {
+            return self.dispatch_tasks(session_id);
+        }
         let still = self
             .sessions
             .get(session_id)

@@ -22,6 +22,8 @@ use crate::transport::AgentKey;
 /// The permission options of a gate.
 const APPROVE: &str = "approve";
 const REJECT: &str = "reject";
+/// Characters of a user's feedback passed on.
+const MAX_FEEDBACK_CHARS: usize = 16 * 1024;
 /// What a rejected task's role hears when the user gave no reason.
 const NO_FEEDBACK: &str = "The user rejected it without saying why; check it against its \
                            acceptance criteria and try again.";
@@ -259,7 +261,7 @@ impl Core {
         let feedback = if feedback.trim().is_empty() {
             NO_FEEDBACK.to_string()
         } else {
-            agent_lines(&feedback, DESCRIPTION_CHARS)
+            user_words(&feedback)
         };
         self.settle_gate(session_id, id, Some(feedback));
         Ok(format!("rejected {id}: sent back to its role\n"))
@@ -326,10 +328,15 @@ fn gate_choice(answer: Option<&Value>) -> Option<Result<(), String>> {
             let feedback = answer["_meta"]["ourocodus"]["feedback"]
                 .as_str()
                 .filter(|f| !f.trim().is_empty())
-                .map(|f| agent_lines(f, DESCRIPTION_CHARS))
+                .map(user_words)
                 .unwrap_or_else(|| NO_FEEDBACK.to_string());
             Some(Err(feedback))
         }
         _ => None,
     }
+}
+
+/// The user's own words for a role, as they wrote them but held to a size.
+fn user_words(text: &str) -> String {
+    text.chars().take(MAX_FEEDBACK_CHARS).collect()
 }

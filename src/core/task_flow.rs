@@ -47,7 +47,6 @@ impl Core {
         for transition in &changes.transitions {
             match transition.to {
                 TaskStatus::Review => self.ask_approval(session_id, transition.id),
-                TaskStatus::Failed => self.report_failure(session_id, transition.id),
                 _ => {}
             }
         }
@@ -125,8 +124,9 @@ impl Core {
         ))
     }
 
-    /// A failed task's creator hears it (a prompt), so it can re-plan.
-    fn report_failure(&mut self, session_id: &SessionId, id: TaskId) {
+    /// A failed task's creator hears it (a prompt), so it can re-plan; not when it
+    /// failed the task itself.
+    pub(super) fn report_failure(&mut self, session_id: &SessionId, id: TaskId) {
         let Some(session) = self.sessions.get(session_id) else {
             return;
         };
@@ -134,7 +134,7 @@ impl Core {
             return;
         };
         let creator = Role::new(&task.created_by);
-        if !session.roles.contains_key(&creator) {
+        if !session.roles.contains_key(&creator) || task.status != TaskStatus::Failed {
             return;
         }
         let blocked: Vec<String> = session
@@ -162,7 +162,8 @@ impl Core {
             "\nRe-plan with the ourocodus tools: update_task with status \"ready\" to try \
              it again, or delegate the work differently.",
         );
-        self.prompt_role(session_id, &creator, None, text);
+        let blocks = vec![json!({ "type": "text", "text": text })];
+        self.prompt_role(session_id, &creator, None, blocks);
     }
 
     /// A prompt of the team's own to one role (queued behind its turns).
@@ -171,11 +172,11 @@ impl Core {
         session_id: &SessionId,
         role: &Role,
         from: Option<Role>,
-        text: String,
+        blocks: Vec<Value>,
     ) {
         let addressed = Addressed {
             roles: vec![role.clone()],
-            blocks: vec![json!({ "type": "text", "text": text })],
+            blocks,
             unknown: Vec::new(),
         };
         self.start_turn(

@@ -100,6 +100,8 @@ impl Core {
             }
             Ok(false) => {
                 tracing::warn!(session = %session_id, task = %task, why, "task failed after its retries");
+                self.publish_task_changes(session_id);
+                self.report_failure(session_id, task);
             }
             Err(e) => tracing::warn!(task = %task, error = %e, "task could not be given back"),
         }

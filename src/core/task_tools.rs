@@ -46,6 +46,8 @@ pub enum ToolCall {
         id: String,
         status: Option<String>,
         note: Option<String>,
+        /// A re-plan by the task's creator: what it waits for now.
+        depends_on: Option<Vec<String>>,
     },
     CompleteTask {
         id: String,
@@ -81,6 +83,14 @@ impl Core {
             }
             call => {
                 let reads_only = matches!(call, ToolCall::ListTasks { .. });
+                let failing = match &call {
+                    ToolCall::UpdateTask {
+                        id,
+                        status: Some(status),
+                        ..
+                    } if status == "failed" => id.parse::<TaskId>().ok(),
+                    _ => None,
+                };
                 let result = self.run_tool(&request.session, &request.role, call);
                 if let Err(why) = &result {
                     tracing::info!(role = %request.role, why = %why, "tool call refused");
@@ -89,10 +99,24 @@ impl Core {
                 // The caller may have given up (its connection closed): nothing to do then.
                 let _ = request.reply.send(result);
                 if changed {
-                    self.after_task_changes(&request.session);
+                    self.publish_task_changes(&request.session);
+                    if let Some(id) =
+                        failing.filter(|id| !self.created(&request.session, *id, &request.role))
+                    {
+                        self.report_failure(&request.session, id);
+                    }
+                    self.dispatch_tasks(&request.session);
                 }
             }
         }
+    }
+
+    /// Whether `role` made the task.
+    fn created(&self, session: &SessionId, id: TaskId, role: &Role) -> bool {
+        self.sessions
+            .get(session)
+            .and_then(|s| s.tasks.get(id))
+            .is_some_and(|t| t.created_by == role.as_str())
     }
 
     /// `send_message`: a prompt to another role of the session, labelled with its sender.
@@ -123,11 +147,16 @@ impl Core {
             .get(session)
             .and_then(|s| s.roles.get(&to))
             .is_some_and(|rs| !rs.turns.is_empty() || !rs.queued.is_empty());
-        let text = format!(
-            "[ourocodus] Message from {from}:\n{}",
-            super::quote::agent_lines(&text, MAX_TEXT_BYTES)
+        // The sender's words go apart from the proxy's own, as a task's description does.
+        let context = format!(
+            "[ourocodus] A message from {from}, a role of your team (answer it with the \
+             ourocodus tool send_message if it asks for something):"
         );
-        self.prompt_role(session, &to, Some(from.clone()), text);
+        let blocks = vec![
+            json!({ "type": "text", "text": context }),
+            json!({ "type": "text", "text": text }),
+        ];
+        self.prompt_role(session, &to, Some(from.clone()), blocks);
         let delivery = if busy { "queued" } else { "sent" };
         Ok(json!({ "to": to.as_str(), "delivery": delivery }))
     }
@@ -177,8 +206,20 @@ impl Core {
                 Ok(json!({ "id": id.to_string(), "status": status }))
             }
             ToolCall::ListTasks { role, status } => list(graph, role.as_deref(), status.as_deref()),
-            ToolCall::UpdateTask { id, status, note } => {
+            ToolCall::UpdateTask {
+                id,
+                status,
+                note,
+                depends_on,
+            } => {
                 let id = task_id(&id)?;
+                if let Some(depends_on) = depends_on {
+                    let depends_on = depends_on
+                        .iter()
+                        .map(|d| task_id(d))
+                        .collect::<Result<_, _>>()?;
+                    graph.replan(id, caller, depends_on).map_err(words)?;
+                }
                 let status = status.map(|s| parse_status(&s)).transpose()?;
                 graph.update(id, caller, status, note).map_err(words)?;
                 let task = graph.get(id).map(task_json).unwrap_or_default();
@@ -255,7 +296,12 @@ fn check_sizes(call: &ToolCall) -> Result<(), String> {
             .or_else(|| text("the description", description))
             .or_else(|| list("depends_on", depends_on))
             .or_else(|| list("acceptance_criteria", acceptance_criteria)),
-        ToolCall::UpdateTask { note, .. } => note.as_deref().and_then(|n| text("the note", n)),
+        ToolCall::UpdateTask {
+            note, depends_on, ..
+        } => note
+            .as_deref()
+            .and_then(|n| text("the note", n))
+            .or_else(|| list("depends_on", depends_on.as_deref().unwrap_or(&[]))),
         ToolCall::CompleteTask {
             summary, artifacts, ..
         } => {

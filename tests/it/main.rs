@@ -26,5 +26,6 @@ mod speakers;
 mod startup;
 mod store_cli;
 mod supervision;
+mod task_flow;
 mod tasks;
 mod turns;

@@ -145,6 +145,8 @@ pub enum TaskError {
          complete_task, in_flight from the dispatcher, ready only from the task's creator"
     )]
     NotSettable { task: TaskId, to: TaskStatus },
+    #[error("task {task} is {status}: only a task that has not started can wait for others")]
+    Started { task: TaskId, status: TaskStatus },
     #[error("task {task} cannot go from {from} to {to}")]
     Transition {
         task: TaskId,
@@ -256,6 +258,26 @@ impl TaskGraph {
         Ok(id)
     }
 
+    /// Its creator changes what a task that has not started waits for.
+    pub fn replan(
+        &mut self,
+        id: TaskId,
+        caller: &str,
+        depends_on: Vec<TaskId>,
+    ) -> Result<(), TaskError> {
+        let task = self.task(id)?;
+        if task.created_by != caller {
+            return Err(self.not_yours(id, caller));
+        }
+        if !task.status.is_waiting() {
+            return Err(TaskError::Started {
+                task: id,
+                status: task.status,
+            });
+        }
+        self.set_dependencies(id, depends_on)
+    }
+
     /// Replaces what `id` waits for (a re-plan); refused if it would make a cycle.
     pub fn set_dependencies(
         &mut self,
@@ -273,8 +295,10 @@ impl TaskGraph {
             let names: Vec<String> = path.iter().map(TaskId::to_string).collect();
             return Err(TaskError::Cycle(format!("{id} -> {}", names.join(" -> "))));
         }
+        let mut depends_on = depends_on;
+        depends_on.sort();
+        depends_on.dedup();
         self.task_mut(id)?.spec.depends_on = depends_on;
-        self.changes.touched.insert(id);
         self.settle();
         Ok(())
     }

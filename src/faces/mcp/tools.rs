@@ -95,6 +95,9 @@ pub struct UpdateArgs {
     /// A note kept with the task.
     #[serde(default)]
     note: Option<String>,
+    /// A re-plan, by the task's creator before it starts: the ids it waits for now.
+    #[serde(default)]
+    depends_on: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -212,7 +215,8 @@ impl RoleTools {
         .await
     }
 
-    /// Changes a task's status (blocked, failed, or ready to retry it) or adds a note.
+    /// Changes a task's status (blocked, failed, or ready to retry it), adds a note, or
+    /// (its creator) changes what a task that has not started waits for.
     #[tool]
     async fn update_task(
         &self,
@@ -222,6 +226,7 @@ impl RoleTools {
             id: args.id,
             status: args.status,
             note: args.note,
+            depends_on: args.depends_on,
         })
         .await
     }
