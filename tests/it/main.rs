@@ -28,3 +28,4 @@ mod store_cli;
 mod supervision;
 mod tasks;
 mod turns;
+mod usage;
