@@ -87,7 +87,7 @@ pub struct Cost {
 impl Cost {
     pub fn new(amount: f64, currency: Currency) -> Option<Cost> {
         // `+ 0.0` turns -0.0 into 0.0.
-        (amount.is_finite() && amount >= 0.0).then(|| Cost {
+        (amount.is_finite() && amount >= 0.0).then_some(Cost {
             amount: amount + 0.0,
             currency,
         })
