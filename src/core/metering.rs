@@ -2,7 +2,8 @@
 //! role's `usage_update`s (read from the fields its line was indexed with) and the
 //! token counts of its prompt answers (recorded as `tokens` events, since the answer
 //! itself is not); which turns worked on which task; and the totals as `/usage` says
-//! them and `_ourocodus/usage` answers them. The tallies themselves are `usage`'s.
+//! them and `_ourocodus/usage` answers them. The tallies themselves are `usage`'s;
+//! this knows no face and no SQL.
 
 use super::Core;
 use super::api::Origin;
