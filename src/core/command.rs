@@ -106,6 +106,8 @@ pub enum TeamCommand {
         task: String,
         feedback: Option<String>,
     },
+    /// A session's usage, per role and per task.
+    Usage(SessionId),
 }
 
 /// What `/spawn` and `_ourocodus/spawn` take.

@@ -94,6 +94,7 @@ impl Core {
                 task,
                 feedback,
             } => self.gate_reply(&session, &task, feedback),
+            TeamCommand::Usage(session) => self.usage_summary(&session).map(Reply::Usage),
         };
         self.reply(origin, outcome);
     }

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::Core;
 use super::output::{Output, RoleOutcome, RoleUpdate, StopReason, TeamEvent, UpdateKind};
 use super::state::ToAgent;
+use super::usage::Tokens;
 use crate::acp::method;
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
@@ -74,9 +75,13 @@ impl Core {
                 child,
                 how,
             } => self.on_child_session_restored(role, &session, child, how, outcome),
-            ToAgent::Prompt { turn, .. } => {
+            ToAgent::Prompt { turn, session } => {
                 let outcome = match outcome {
-                    Ok(result) => RoleOutcome::Done(stop_reason_of(role, result)),
+                    Ok(result) => {
+                        let (reason, tokens) = read_prompt_answer(role, result);
+                        self.note_turn_tokens(&session, role, turn, tokens);
+                        RoleOutcome::Done(reason)
+                    }
                     Err(e) => RoleOutcome::Failed(e),
                 };
                 self.settle_role(turn, role, outcome);
@@ -170,6 +175,9 @@ impl Core {
         } else {
             None
         };
+        if kind == UpdateKind::Usage {
+            self.note_usage_update(&session_id, role, turn_seq, update);
+        }
         let event = TeamEvent::Update(RoleUpdate {
             role,
             turn: turn_seq,
@@ -250,24 +258,25 @@ impl Core {
     }
 }
 
-/// A stop reason as a child reports it; one ACP does not know counts as `end_turn`.
-fn stop_reason_of(role: &Role, result: &str) -> StopReason {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct PromptResult {
-        stop_reason: Option<String>,
-    }
-    let reason = serde_json::from_str::<PromptResult>(result)
-        .ok()
-        .and_then(|r| r.stop_reason);
-    match reason.as_deref().map(StopReason::from_wire) {
+/// A prompt answer as a child gives it: its stop reason (one ACP does not know, or
+/// none, counts as `end_turn`) and the token counts of its `usage`, if any.
+fn read_prompt_answer(role: &Role, result: &str) -> (StopReason, Option<Tokens>) {
+    let Some(indexed) = IndexedObject::new(result) else {
+        return (StopReason::EndTurn, None);
+    };
+    let fields = indexed.fields();
+    let usage = fields.get("usage").and_then(|f| f.object());
+    let tokens = usage.and_then(super::usage::read_tokens);
+    let reason = fields.get_str("stopReason");
+    let reason = match reason.as_deref().map(StopReason::from_wire) {
         Some(Some(reason)) => reason,
         Some(None) => {
             tracing::warn!(role = %role, reason = ?reason, "unknown stop reason; taken as end_turn");
             StopReason::EndTurn
         }
         None => StopReason::EndTurn,
-    }
+    };
+    (reason, tokens)
 }
 
 fn not_an_update(role: &Role) {
@@ -283,6 +292,10 @@ fn parse_error_object(raw: &str) -> RpcError {
 mod tests {
     use super::*;
 
+    fn stop_reason_of(role: &Role, result: &str) -> StopReason {
+        read_prompt_answer(role, result).0
+    }
+
     #[test]
     fn stop_reasons_are_typed_and_unknown_ones_end_the_turn() {
         let role = Role::new("a");
@@ -296,5 +309,33 @@ mod tests {
         );
         assert_eq!(stop_reason_of(&role, "{}"), StopReason::EndTurn);
         assert_eq!(stop_reason_of(&role, "[1]"), StopReason::EndTurn);
+        assert_eq!(
+            stop_reason_of(&role, r#"{"stopReason":7}"#),
+            StopReason::EndTurn
+        );
+    }
+
+    #[test]
+    fn a_prompt_answer_gives_its_token_counts_and_a_hostile_usage_none() {
+        let role = Role::new("a");
+        let answer = r#"{"stopReason":"end_turn","usage":{"totalTokens":9,"inputTokens":6,"outputTokens":3}}"#;
+        let (reason, tokens) = read_prompt_answer(&role, answer);
+        assert_eq!(reason, StopReason::EndTurn);
+        assert_eq!(
+            tokens.map(|t| (t.total_tokens, t.input_tokens)),
+            Some((9, 6))
+        );
+        for hostile in [
+            r#"{"stopReason":"end_turn","usage":"lots"}"#,
+            r#"{"stopReason":"end_turn","usage":{"totalTokens":-9}}"#,
+            r#"{"stopReason":"end_turn","usage":null}"#,
+            r#"{"stopReason":"end_turn"}"#,
+        ] {
+            assert_eq!(
+                read_prompt_answer(&role, hostile),
+                (StopReason::EndTurn, None),
+                "{hostile}"
+            );
+        }
     }
 }

@@ -18,6 +18,7 @@ mod from_agent;
 mod gates;
 mod history;
 mod mention;
+mod metering;
 mod options;
 mod output;
 mod prompt;
@@ -41,6 +42,7 @@ mod terminals;
 mod timers;
 mod tool_calls;
 mod tools;
+mod usage;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,6 +68,7 @@ pub use output::{
 };
 pub use quote::{DESCRIPTION_CHARS, TITLE_CHARS, agent_lines, agent_text};
 pub use record::write_payload;
+pub use usage::{Tokens, UsageSummary};
 
 use connections::Connections;
 use state::{AgentSlot, FastIndexMap, FastMap, Relay, Session, Turn, TurnId};

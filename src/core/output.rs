@@ -89,6 +89,8 @@ pub enum Reply {
     Agent(AgentSummary),
     /// A JSON result as it is (`_ourocodus/tasks`, ...).
     Json(Value),
+    /// A session's usage, per role and per task.
+    Usage(super::usage::UsageSummary),
 }
 
 /// One session as `session/list` shows it.
@@ -158,6 +160,14 @@ pub enum TeamEvent<'a> {
     /// The proxy's own words in the chat (answers to slash commands).
     Say {
         text: &'a str,
+    },
+    /// The token counts a role's prompt answer gave (for the record: a loaded
+    /// session's usage is rebuilt from them). `turn` is `None` when the turn had
+    /// already ended.
+    TurnTokens {
+        role: &'a Role,
+        turn: Option<u64>,
+        tokens: &'a super::usage::Tokens,
     },
     /// A role is done with its part of a turn.
     RoleEnded {

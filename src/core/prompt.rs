@@ -192,6 +192,7 @@ impl Core {
             started: std::time::Instant::now(),
         };
         self.turns.insert(turn_id, turn);
+        self.note_turn_origin(session_id, seq, &event_origin);
         let event = TeamEvent::Prompt {
             turn: seq,
             origin: Some(&event_origin),

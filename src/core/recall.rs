@@ -10,6 +10,8 @@ use super::history::RecordedEvent;
 use super::output::{
     ChildHow, RoleOutcome, RoleUpdate, Severity, StopReason, TeamEvent, UpdateKind,
 };
+use super::tasks::TaskId;
+use super::usage::Tokens;
 use crate::error::RpcError;
 use crate::ids::{ChildSessionId, Role};
 use crate::jsonrpc::{IndexScratch, IndexedAt, IndexedTexts};
@@ -89,6 +91,8 @@ pub enum Decoded {
         roles: Vec<Role>,
         blocks: Vec<Value>,
         summary: String,
+        /// The task the turn worked on, if the dispatcher started it for one.
+        task: Option<TaskId>,
     },
     Update {
         role: Role,
@@ -106,6 +110,11 @@ pub enum Decoded {
     },
     Say {
         text: String,
+    },
+    TurnTokens {
+        role: Role,
+        turn: Option<u64>,
+        tokens: Tokens,
     },
     RoleEnded {
         turn: u64,
@@ -140,6 +149,7 @@ impl Decoded {
                 roles,
                 blocks,
                 summary,
+                ..
             } => TeamEvent::Prompt {
                 turn: *turn,
                 origin: None,
@@ -212,6 +222,7 @@ fn decode_event(
         "say" => Decoded::Say {
             text: serde_json::from_str::<SayPayload>(payload).ok()?.text,
         },
+        "tokens" => decode_tokens(role?, payload)?,
         "role_end" => decode_role_end(role?, payload)?,
         "turn_end" => decode_turn_end(payload)?,
         "child_session" => {
@@ -312,15 +323,38 @@ struct PromptPayload {
     prompt: Vec<Value>,
     #[serde(default)]
     summary: String,
+    /// `{ connection, request }` or `{ task }`; read for the task only.
+    #[serde(default)]
+    origin: Option<Value>,
 }
 
 fn decode_prompt(payload: &str) -> Option<Decoded> {
     let p: PromptPayload = serde_json::from_str(payload).ok()?;
+    let task = p
+        .origin
+        .as_ref()
+        .and_then(|o| o.get("task")?.as_str()?.parse().ok());
     Some(Decoded::Prompt {
         turn: p.turn,
         roles: p.roles,
         blocks: p.prompt,
         summary: p.summary,
+        task,
+    })
+}
+
+#[derive(Deserialize)]
+struct TokensPayload {
+    turn: Option<u64>,
+    usage: Tokens,
+}
+
+fn decode_tokens(role: Role, payload: &str) -> Option<Decoded> {
+    let p: TokensPayload = serde_json::from_str(payload).ok()?;
+    Some(Decoded::TurnTokens {
+        role,
+        turn: p.turn,
+        tokens: p.usage,
     })
 }
 

@@ -20,6 +20,7 @@ pub fn kind_and_role<'a>(event: &TeamEvent<'a>) -> (&'static str, Option<&'a Rol
         TeamEvent::Update(u) => ("update", Some(u.role)),
         TeamEvent::Notice { role, .. } => ("notice", *role),
         TeamEvent::Say { .. } => ("say", None),
+        TeamEvent::TurnTokens { role, .. } => ("tokens", Some(*role)),
         TeamEvent::RoleEnded { role, .. } => ("role_end", Some(*role)),
         TeamEvent::TurnEnded { .. } => ("turn_end", None),
         TeamEvent::Permission { role, .. } => ("permission", Some(*role)),
@@ -83,6 +84,7 @@ fn payload_value(event: &TeamEvent<'_>) -> Value {
             ..
         } => json!({ "severity": severity, "title": title, "description": description }),
         TeamEvent::Say { text } => json!({ "text": text }),
+        TeamEvent::TurnTokens { turn, tokens, .. } => json!({ "turn": turn, "usage": tokens }),
         TeamEvent::RoleEnded { turn, outcome, .. } => role_end_value(*turn, outcome),
         TeamEvent::TurnEnded { turn, outcome } => match outcome {
             Ok(reason) => json!({ "turn": turn, "stopReason": reason }),

@@ -379,6 +379,7 @@ fn rebuild(
     event: &Decoded,
     texts: &IndexedTexts,
 ) {
+    super::metering::recall_usage(&mut session.usage, event, texts);
     match event {
         Decoded::Prompt { turn, roles, .. } => {
             session.turn_seq = session.turn_seq.max(*turn);
@@ -460,6 +461,7 @@ impl Session {
             last_record: 0,
             told_store_failed: false,
             tasks: Default::default(),
+            usage: Default::default(),
         }
     }
 }

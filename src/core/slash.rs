@@ -70,6 +70,11 @@ impl Core {
                 Some("qN ANSWER"),
             ),
             command(
+                "usage",
+                "Tokens, context and cost per role and per task, with the session's total",
+                None,
+            ),
+            command(
                 "mode",
                 "Set a role's mode: /mode ROLE MODE (no arguments lists them)",
                 Some("ROLE MODE"),
@@ -129,6 +134,7 @@ impl Core {
                 | "/approve"
                 | "/reject"
                 | "/answer"
+                | "/usage"
         ) {
             return false;
         }
@@ -150,6 +156,7 @@ impl Core {
             "/agents" => Ok(self.describe_agents()),
             "/tasks" => Ok(self.describe_tasks(session_id)),
             "/approve" | "/reject" | "/answer" => self.gate_command(session_id, command, &args),
+            "/usage" => Ok(self.describe_usage(session_id)),
             "/spawn" => parse_spawn(&args)
                 .and_then(|request| self.spawn_role(request))
                 .map(|summary| {

@@ -186,6 +186,8 @@ pub struct Session {
     pub told_store_failed: bool,
     /// The tasks roles delegated in this session.
     pub tasks: super::tasks::TaskGraph,
+    /// What its roles spent, per role and per task.
+    pub usage: super::usage::SessionUsage,
 }
 
 /// One role's child session inside a session.

@@ -76,6 +76,10 @@ SCRIPT LANGUAGE
 
   Ending the turn (steps after these do not run)
     stop REASON               answer with stopReason REASON (default: end_turn)
+    usage JSON                the answer (a stop, or the script's end) carries
+                              `usage`: JSON exactly as given, e.g.
+                              {"totalTokens":30,"inputTokens":20,"outputTokens":10};
+                              the last usage step counts, wherever it stands
     error CODE MESSAGE        answer with that JSON-RPC error
     hang                      never answer this prompt, not even on cancel
     crash                     exit with code 3 at once, no answer

@@ -29,6 +29,20 @@ pub fn response(id: &RequestId, result: &Value) -> Vec<u8> {
     jsonrpc::response_raw(id, &result.to_string())
 }
 
+/// The answer to a prompt: `stopReason`, and `usage` as given (any JSON) if any.
+pub fn stop_response(id: &RequestId, reason: &str, usage: Option<&str>) -> Vec<u8> {
+    let mut result = br#"{"stopReason":"#.to_vec();
+    jsonrpc::write_json_string(&mut result, reason);
+    if let Some(usage) = usage {
+        result.extend_from_slice(br#","usage":"#);
+        result.extend_from_slice(usage.as_bytes());
+    }
+    result.push(b'}');
+    // Built from a &str and JSON string literals only, so it is UTF-8.
+    let result = String::from_utf8(result).unwrap_or_default();
+    jsonrpc::response_raw(id, &result)
+}
+
 /// An error response line.
 pub fn error(id: &RequestId, code: i64, message: impl Into<String>) -> Vec<u8> {
     jsonrpc::error_response(

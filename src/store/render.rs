@@ -33,6 +33,7 @@ fn describe(kind: &str, p: &Value) -> Option<String> {
             str_of(p, "childSessionId")?
         )),
         "mode" => Some(format!("{} = {}", str_of(p, "option")?, p.get("value")?)),
+        "tokens" => tokens(p),
         "role_end" => ended(p, "outcome"),
         "turn_end" => ended(p, "stopReason"),
         "task" => Some(format!(
@@ -153,6 +154,19 @@ fn usage(u: &Value) -> String {
         line.push_str(&format!(" {amount} {currency}"));
     }
     line
+}
+
+/// A prompt answer's token counts: `turn 3: 30 tokens (20 in, 10 out)`.
+fn tokens(p: &Value) -> Option<String> {
+    let usage = p.get("usage")?;
+    let turn = text_of(p, "turn").unwrap_or_else(|| "?".into());
+    let count = |key| text_of(usage, key).unwrap_or_else(|| "0".into());
+    Some(format!(
+        "turn {turn}: {} tokens ({} in, {} out)",
+        count("totalTokens"),
+        count("inputTokens"),
+        count("outputTokens")
+    ))
 }
 
 fn notice(p: &Value) -> Option<String> {

@@ -29,3 +29,4 @@ mod supervision;
 mod task_flow;
 mod tasks;
 mod turns;
+mod usage;

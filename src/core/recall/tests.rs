@@ -110,6 +110,52 @@ fn turn_ends_and_role_ends_keep_their_typed_outcomes() {
 }
 
 #[test]
+fn a_turns_token_counts_and_the_task_a_turn_worked_on_come_back() {
+    let role = Role::new("backend");
+    let tokens = Tokens {
+        total_tokens: 9,
+        input_tokens: 6,
+        ..Tokens::default()
+    };
+    let payload = round_trip(&TeamEvent::TurnTokens {
+        role: &role,
+        turn: Some(4),
+        tokens: &tokens,
+    });
+    match decode("tokens", Some("backend"), &payload).0 {
+        Some(Decoded::TurnTokens {
+            role,
+            turn,
+            tokens: back,
+        }) => assert_eq!((role.as_str(), turn, back), ("backend", Some(4), tokens)),
+        other => panic!("{other:?}"),
+    }
+    let task: TaskId = "t3".parse().unwrap();
+    let origin = crate::core::Origin::Task(task);
+    let payload = round_trip(&TeamEvent::Prompt {
+        turn: 4,
+        origin: Some(&origin),
+        roles: std::slice::from_ref(&role),
+        blocks: &[],
+        summary: "s",
+    });
+    match decode("prompt", None, &payload).0 {
+        Some(Decoded::Prompt { task: back, .. }) => assert_eq!(back, Some(task)),
+        other => panic!("{other:?}"),
+    }
+    let by_hand = r#"{"turn":5,"origin":"odd","roles":[],"prompt":[]}"#;
+    assert!(
+        matches!(
+            decode("prompt", None, by_hand).0,
+            Some(Decoded::Prompt { task: None, .. })
+        ),
+        "an origin that is no task's still leaves the prompt"
+    );
+    let damaged = r#"{"turn":4,"usage":{"totalTokens":-1}}"#;
+    assert!(decode("tokens", Some("backend"), damaged).0.is_none());
+}
+
+#[test]
 fn a_damaged_payload_is_skipped_not_trusted() {
     assert!(decode("update", Some("a"), "{not json").0.is_none());
     assert!(

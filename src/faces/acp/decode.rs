@@ -222,6 +222,7 @@ fn team_command(request: RequestId, name: &str, params: Option<&str>) -> Result<
                 feedback,
             }
         }
+        "_ourocodus/usage" => TeamCommand::Usage(parse::<SessionRequest>(params)?.session_id),
         other => return Err(RpcError::method_not_found(other)),
     };
     Ok(Command::Team { request, command })

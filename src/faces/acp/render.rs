@@ -155,6 +155,7 @@ impl AcpConnection {
             Reply::Agents(agents) => json!({ "agents": agents }),
             Reply::Agent(agent) => json!(agent),
             Reply::Json(value) => value,
+            Reply::Usage(usage) => json!(usage),
         };
         self.respond_json(request, &result);
     }

@@ -153,6 +153,14 @@ pub(super) fn parse_update(args: &str) -> Step {
     }
 }
 
+/// Any JSON value, kept exactly as given (hostile ones too: that is the point).
+pub(super) fn parse_usage(args: &str) -> Step {
+    match serde_json::from_str::<&RawValue>(args) {
+        Ok(raw) => Step::AnswerUsage(raw.get().to_string()),
+        Err(e) => bad(format!("the usage is not JSON: {e}")),
+    }
+}
+
 /// A valid JSON value is written exactly as given; anything else is unescaped
 /// like other text, so garbage lines can hold `;` as `\;`.
 pub(super) fn raw_text(args: &str) -> String {

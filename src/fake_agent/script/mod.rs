@@ -2,8 +2,8 @@
 //! Pure parsing only; it knows nothing of sessions, the wire or time passing.
 //!
 //! Steps are separated by newlines or `;` (write `\;` for a literal semicolon).
-//! Keywords are case-insensitive; arguments keep their case. `raw` and `update`
-//! take a JSON value, which may itself contain `;`. See `help.rs` for the user guide.
+//! Keywords are case-insensitive; arguments keep their case. `raw`, `update` and
+//! `usage` take a JSON value, which may itself contain `;`. See `help.rs` for the user guide.
 
 mod args;
 
@@ -15,7 +15,7 @@ pub use args::parse_duration;
 use args::{
     after_words, first_word, parse_big, parse_error, parse_exit, parse_plan, parse_read_file,
     parse_sleep, parse_stderr_flood, parse_stream, parse_terminal, parse_tool_call, parse_update,
-    parse_word_arg, parse_write_file, raw_text, tool_step, unescape,
+    parse_usage, parse_word_arg, parse_write_file, raw_text, tool_step, unescape,
 };
 
 /// One instruction of a script, in the order it runs.
@@ -77,6 +77,8 @@ pub enum Step {
     Update(String),
     /// A line written to stdout exactly as given.
     Raw(String),
+    /// The prompt's answer carries `usage`: this JSON value, exactly as given.
+    AnswerUsage(String),
     Terminal {
         command: String,
         args: Vec<String>,
@@ -190,7 +192,10 @@ fn next_segment(line: &str) -> (&str, &str) {
 
 fn json_segment(line: &str) -> Option<(&str, &str)> {
     let keyword = first_word(line);
-    if !keyword.eq_ignore_ascii_case("raw") && !keyword.eq_ignore_ascii_case("update") {
+    if !["raw", "update", "usage"]
+        .iter()
+        .any(|k| keyword.eq_ignore_ascii_case(k))
+    {
         return None;
     }
     let after_keyword = &line[keyword.len()..];
@@ -267,6 +272,7 @@ fn parse_single_keyword(keyword: &str, args: &str) -> Option<Step> {
         "mode" => parse_word_arg(args, "mode NAME", Step::Mode),
         "update" => parse_update(args),
         "raw" => Step::Raw(raw_text(args)),
+        "usage" => parse_usage(args),
         "terminal" => parse_terminal(args),
         "elicit" => Step::Elicit(text()),
         "shell" if !args.trim().is_empty() => Step::Shell(text()),

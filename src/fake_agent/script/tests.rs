@@ -390,6 +390,23 @@ fn update_must_be_a_json_object() {
 }
 
 #[test]
+fn usage_keeps_any_json_value_verbatim_for_the_answer() {
+    let json = r#"{"totalTokens":30, "inputTokens":-1,"x":"a; b"}"#;
+    assert_eq!(
+        parse_steps(&format!("usage {json}; stop max_tokens")),
+        vec![
+            Step::AnswerUsage(json.into()),
+            Step::Stop("max_tokens".into())
+        ]
+    );
+    assert_eq!(
+        one(r#"usage "lots""#),
+        Step::AnswerUsage(r#""lots""#.into())
+    );
+    assert!(is_bad(&one("usage {not json")));
+}
+
+#[test]
 fn raw_keeps_json_exactly_and_takes_other_text_up_to_a_semicolon() {
     let json = r#"{"jsonrpc":"2.0","method":"x;y", "params":{}}"#;
     assert_eq!(

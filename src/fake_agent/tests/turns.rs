@@ -28,6 +28,26 @@ fn a_plain_sentence_is_echoed_word_by_word() {
 }
 
 #[test]
+fn a_usage_step_puts_its_json_in_the_answer_whatever_ends_the_turn() {
+    let (mut peer, session) = started();
+    let script =
+        r#"usage {"totalTokens":30,"inputTokens":20,"outputTokens":10}; say hi; stop max_tokens"#;
+    let (messages, answer) = peer.run_prompt(&session, script);
+    assert_eq!(said(&messages), ["hi"]);
+    assert_eq!(
+        answer["result"],
+        json!({ "stopReason": "max_tokens", "usage": { "totalTokens": 30, "inputTokens": 20, "outputTokens": 10 } })
+    );
+    let (_, answer) = peer.run_prompt(&session, r#"say hi; usage {"totalTokens":-5}"#);
+    assert_eq!(
+        answer["result"]["usage"],
+        json!({ "totalTokens": -5 }),
+        "sent as given"
+    );
+    peer.finish();
+}
+
+#[test]
 fn every_message_of_a_busy_script_matches_the_acp_schema() {
     let (mut peer, session) = started();
     let script = "say hi; echo a b; think hmm; plan one | two; tool call edit as Edit fix; commands; mode plan; \

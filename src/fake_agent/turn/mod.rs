@@ -77,11 +77,12 @@ const EXIT_GRACE: Duration = Duration::from_millis(500);
 impl Turn {
     /// Runs `steps` and answers request `id`; the task ends with the turn.
     pub async fn run(self, id: RequestId, steps: Vec<Step>) {
+        let usage = answer_usage(&steps);
         let end = match self.run_steps(steps).await {
             Ok(()) => End::Stop("end_turn".into()),
             Err(end) => end,
         };
-        self.finish(&id, end).await;
+        self.finish(&id, end, usage).await;
     }
 
     async fn run_steps(&self, steps: Vec<Step>) -> StepResult {
@@ -94,9 +95,9 @@ impl Turn {
         Ok(())
     }
 
-    async fn finish(self, id: &RequestId, end: End) {
+    async fn finish(self, id: &RequestId, end: End, usage: Option<String>) {
         let answer = match end {
-            End::Stop(reason) => wire::response(id, &json!({ "stopReason": reason })),
+            End::Stop(reason) => wire::stop_response(id, &reason, usage.as_deref()),
             End::Cancelled => wire::response(id, &json!({ "stopReason": "cancelled" })),
             End::Error(e) => wire::error(id, e.code, e.message),
             // The session stays busy for good, as with an agent that hung.
@@ -139,6 +140,8 @@ impl Turn {
                     .await
             }
             Step::Raw(text) => self.send(format!("{text}\n").into_bytes()).await,
+            // Taken before the steps run (`answer_usage`).
+            Step::AnswerUsage(_) => Ok(()),
             Step::Terminal { command, args } => self.terminal(&command, &args).await,
             Step::Elicit(message) => self.elicit(&message).await,
             Step::Whoami => self.whoami().await,
@@ -225,6 +228,14 @@ impl Turn {
         self.session.force_mode(mode_id);
         self.update(&wire::current_mode(mode_id)).await
     }
+}
+
+/// The `usage` the prompt's answer carries: the last `usage` step's, wherever it is.
+fn answer_usage(steps: &[Step]) -> Option<String> {
+    steps.iter().rev().find_map(|step| match step {
+        Step::AnswerUsage(raw) => Some(raw.clone()),
+        _ => None,
+    })
 }
 
 /// Queues an exit behind everything already written, then ends the process even

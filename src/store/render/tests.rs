@@ -49,6 +49,11 @@ fn every_recorded_kind_reads_as_one_line() {
             "usage 1200/200000 tokens 0.25 USD",
         ),
         (
+            "tokens",
+            r#"{"turn":3,"usage":{"totalTokens":30,"inputTokens":20,"outputTokens":10,"thoughtTokens":0}}"#,
+            "turn 3: 30 tokens (20 in, 10 out)",
+        ),
+        (
             "notice",
             r#"{"severity":"warning","title":"agent restarted","description":"exit 1"}"#,
             "[warning] agent restarted — exit 1",

@@ -208,7 +208,11 @@ async fn claude_offline_opens_a_session_whose_options_and_commands_appear_namesp
             "FINDINGS b. counted 25 commands, got {}",
             direct_commands.len()
         );
-        let own: Vec<&str> = ["agents", "spawn", "kill", "restart", "tasks", "mode"].to_vec();
+        let own: Vec<&str> = [
+            "agents", "spawn", "kill", "restart", "tasks", "approve", "reject", "answer", "usage",
+            "mode",
+        ]
+        .to_vec();
         assert_eq!(commands.len(), direct_commands.len() + own.len());
         for (shown, name) in commands.iter().zip(&own) {
             assert_eq!(shown["name"], *name);
