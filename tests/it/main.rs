@@ -27,6 +27,7 @@ mod startup;
 mod store_cli;
 mod supervision;
 mod task_flow;
+mod task_resume;
 mod tasks;
 mod turns;
 mod usage;
