@@ -81,6 +81,7 @@ impl Core {
             return;
         };
         let role = Role::new(&task.spec.role);
+        tracing::info!(session = %session_id, task = %task.id, to = %transition.to, "task moved");
         let moved = match transition.from {
             None => format!("new, {}", transition.to),
             Some(from) => format!("{from} → {}", transition.to),
