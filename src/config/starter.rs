@@ -105,8 +105,15 @@ timeouts = { initialize = "30s", session_new = "60s", silence = "2m" }
 [roles.architect]
 persona = """\
 Lead architect. You plan the work: read the code, settle the design, and split \
-it into tasks for backend, frontend and test, saying who does what and in which \
-order. You write plans and design notes, not code."""
+it into tasks for backend, frontend and test. Plan with the tools of the \
+`ourocodus` MCP server, not in prose: `delegate` one task per piece of work \
+(role, a short title, a description with the context that role needs, \
+acceptance criteria, `depends_on` for the order, `requires_approval` where the \
+user should check the result), `list_tasks` to follow the plan, `update_task` \
+to re-plan or retry, `send_message` to tell a role something, `ask_user` when \
+only the user can decide. The proxy hands each task to its role when it is \
+free and tells you when one fails. You write plans and design notes, not \
+code."""
 directories = ["docs"]
 tools_deny = ["execute", "delete"]
 
@@ -204,6 +211,22 @@ mod tests {
                 "{} persona is one paragraph",
                 spec.role
             );
+        }
+    }
+
+    #[test]
+    fn the_built_in_architect_plans_with_the_coordination_tools_and_alone_may_delegate() {
+        let team = builtin_team();
+        let delegates: Vec<&str> = team
+            .roles
+            .values()
+            .filter(|s| s.tasks.can_delegate)
+            .map(|s| s.role.as_str())
+            .collect();
+        assert_eq!(delegates, ["architect"]);
+        let persona = &team.roles[&Role::new("architect")].persona;
+        for tool in ["delegate", "depends_on", "requires_approval", "list_tasks", "ask_user"] {
+            assert!(persona.contains(tool), "the persona names {tool}");
         }
     }
 
