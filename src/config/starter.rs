@@ -225,7 +225,13 @@ mod tests {
             .collect();
         assert_eq!(delegates, ["architect"]);
         let persona = &team.roles[&Role::new("architect")].persona;
-        for tool in ["delegate", "depends_on", "requires_approval", "list_tasks", "ask_user"] {
+        for tool in [
+            "delegate",
+            "depends_on",
+            "requires_approval",
+            "list_tasks",
+            "ask_user",
+        ] {
             assert!(persona.contains(tool), "the persona names {tool}");
         }
     }

@@ -45,9 +45,8 @@ impl Core {
         }
         self.show_task_plan(session_id);
         for transition in &changes.transitions {
-            match transition.to {
-                TaskStatus::Review => self.ask_approval(session_id, transition.id),
-                _ => {}
+            if transition.to == TaskStatus::Review {
+                self.ask_approval(session_id, transition.id);
             }
         }
     }
