@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::Core;
 use super::api::Origin;
-use super::output::RoleOutcome;
+use super::output::{RoleOutcome, StopReason};
 use super::prompt::Addressed;
 use super::quote::{DESCRIPTION_CHARS, TITLE_CHARS, agent_lines, agent_text};
 use super::tasks::{TaskGraph, TaskId, TaskStatus};
@@ -80,6 +80,22 @@ impl Core {
         self.arm_task_timeout(session_id, role, task);
     }
 
+    /// A task whose turn was cancelled (by a user; a timeout gives it back first)
+    /// waits, blocked, for its creator to make it ready again.
+    fn hold_cancelled_task(&mut self, session_id: &SessionId, task: TaskId) {
+        let Some(session) = self.sessions.get_mut(session_id) else {
+            return;
+        };
+        let in_flight = session
+            .tasks
+            .get(task)
+            .is_some_and(|t| t.status == TaskStatus::InFlight);
+        if in_flight && session.tasks.hold(task, "cancelled by the user").is_ok() {
+            tracing::info!(session = %session_id, task = %task, "task cancelled; held");
+        }
+        self.after_task_changes(session_id);
+    }
+
     /// `/tasks` as text for the chat.
     pub(super) fn describe_tasks(&self, session_id: &SessionId) -> String {
         let Some(session) = self.sessions.get(session_id) else {
@@ -118,16 +134,22 @@ impl Core {
         task: TaskId,
         outcome: Option<RoleOutcome>,
     ) {
-        if let Some(RoleOutcome::Failed(error)) = outcome {
-            return self.retry_task(session_id, task, &error.message);
-        }
-        // A rejection's turn for it already waits behind this one: nothing to say.
+        // Another turn for it (a rejection's) waits behind this one: that one counts.
         let again = self
             .turns
             .values()
-            .any(|t| matches!(t.origin, Origin::Task(t) if t == task));
+            .any(|t| t.session == *session_id && matches!(t.origin, Origin::Task(t) if t == task));
         if again {
             return self.dispatch_tasks(session_id);
+        }
+        match outcome {
+            Some(RoleOutcome::Failed(error)) => {
+                return self.retry_task(session_id, task, &error.message);
+            }
+            Some(RoleOutcome::Cancelled | RoleOutcome::Done(StopReason::Cancelled)) => {
+                return self.hold_cancelled_task(session_id, task);
+            }
+            _ => {}
         }
         let still = self
             .sessions

@@ -71,8 +71,8 @@ impl Core {
         }
         match request.call {
             ToolCall::AskUser { question } => {
-                if !self.sessions.contains_key(&request.session) {
-                    let _ = request.reply.send(Err("the session is gone".into()));
+                if let Err(why) = self.may_ask(&request.session, &request.role) {
+                    let _ = request.reply.send(Err(why));
                     return;
                 }
                 self.ask_user(&request.session, &request.role, &question, request.reply)
@@ -111,6 +111,20 @@ impl Core {
         }
     }
 
+    /// A role's questions to the user count among its open requests.
+    fn may_ask(&self, session: &SessionId, role: &Role) -> Result<(), String> {
+        if !self.sessions.contains_key(session) {
+            return Err("the session is gone".into());
+        }
+        let open = self.relays.values().filter(|r| r.key.role == *role).count();
+        if open >= super::relays::MAX_OPEN_REQUESTS_PER_ROLE {
+            return Err(format!(
+                "{role} already has {open} questions and requests waiting for the user"
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether `role` made the task.
     fn created(&self, session: &SessionId, id: TaskId, role: &Role) -> bool {
         self.sessions
@@ -142,11 +156,17 @@ impl Core {
             return Err("a role cannot send a message to itself".into());
         }
         let to = Role::new(to);
-        let busy = self
+        let waiting = self
             .sessions
             .get(session)
             .and_then(|s| s.roles.get(&to))
-            .is_some_and(|rs| !rs.turns.is_empty() || !rs.queued.is_empty());
+            .map_or(0, |rs| rs.turns.len() + rs.queued.len());
+        if waiting >= MAX_WAITING_MESSAGES {
+            return Err(format!(
+                "{to} has {waiting} prompts waiting already; try again once it has caught up"
+            ));
+        }
+        let busy = waiting > 0;
         // The sender's words go apart from the proxy's own, as a task's description does.
         let context = format!(
             "[ourocodus] A message from {from}, a role of your team (answer it with the \
@@ -266,6 +286,9 @@ impl Core {
     }
 }
 
+/// Prompts a role may have waiting before `send_message` to it is refused: a role
+/// cannot bury another under messages.
+const MAX_WAITING_MESSAGES: usize = 16;
 /// Tasks one session may hold: an agent cannot grow the graph without bound.
 const MAX_TASKS: usize = 1000;
 /// Bytes of a description, summary or note (a title is held to `TITLE_CHARS`).

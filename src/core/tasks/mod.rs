@@ -408,6 +408,17 @@ impl TaskGraph {
         }
     }
 
+    /// Stopped by the user (its turn cancelled): blocked, with `why` noted, until its
+    /// creator makes it ready again.
+    pub fn hold(&mut self, id: TaskId, why: &str) -> Result<(), TaskError> {
+        self.move_to(id, TaskStatus::Blocked)?;
+        let task = self.task_mut(id)?;
+        task.held = true;
+        task.note(why.to_string());
+        self.settle();
+        Ok(())
+    }
+
     /// Its agent crashed or timed out on it (`why`): ready again from `retry_at_ms`
     /// while attempts remain (`true`), else failed, and so are blocked the tasks
     /// waiting on it.
