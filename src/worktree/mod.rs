@@ -98,7 +98,9 @@ pub fn prepare(session_cwd: &Path, role: &str, base: &Path) -> Result<Worktree, 
     if let Ok(inside) = base.strip_prefix(&place.repository) {
         exclude(&place.common_dir, inside)?;
     }
-    let cwd = root.join(&place.prefix);
+    // By components: git's prefix ends with `/`, and an empty one adds a `/` too.
+    let mut cwd = root.clone();
+    cwd.extend(place.prefix.components());
     std::fs::create_dir_all(&cwd).map_err(|error| WorktreeError::Io {
         what: format!("cannot make {}", cwd.display()),
         error,
