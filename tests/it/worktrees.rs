@@ -86,8 +86,7 @@ fn main_tree_state(cwd: &Path) -> (String, bool) {
 }
 
 #[tokio::test]
-async fn a_worktree_role_works_in_its_own_worktree_on_its_branch_and_the_other_in_the_session_directory()
- {
+async fn a_worktree_role_works_in_its_worktree_on_its_branch_and_a_plain_role_stays_put() {
     bounded(WAIT * 2, async {
         let toml = team(&[("alpha", "worktree = true"), ("beta", "")]);
         let (mut proxy, session) = proxy_in_repository(&toml).await;
@@ -393,6 +392,24 @@ async fn once_the_directory_is_a_repository_a_restart_makes_the_worktree_and_sta
             worktree.join("src/x.txt").is_file(),
             "its sandbox was made with its worktree: {alpha}"
         );
+        proxy.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn without_git_on_the_path_a_worktree_role_says_so_and_gets_no_agent() {
+    bounded(WAIT * 2, async {
+        let toml = team(&[("alpha", "worktree = true"), ("beta", "")]);
+        let no_git = [("PATH", "/nonexistent")];
+        let mut proxy = Proxy::start_in(repository(), &toml, &no_git).await;
+        let session = proxy.plain_session().await;
+        let (_, answer) = proxy.prompt(&session, "@alpha say hi").await;
+        let expected =
+            "worktree = true for role alpha, but git is not installed (no `git` on PATH)";
+        assert!(answer["error"].to_string().contains(expected), "{answer}");
+        let (messages, _) = proxy.prompt(&session, "@beta say here").await;
+        assert_eq!(text_from(&messages, "beta"), "here");
         proxy.close().await;
     })
     .await;
