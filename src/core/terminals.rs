@@ -1,7 +1,8 @@
 //! Terminals agents ask clients for: only the ACP method names, spelled exactly; a
 //! role denied `execute` runs none; a new terminal starts inside the role's
-//! directories (in its worktree, for a role that has one); and a terminal belongs to the role that created it, so no other
-//! role reads, waits on, kills or releases it. Relaying itself is `relays`'.
+//! directories (in its worktree, for a role that has one); and a terminal belongs to
+//! the role that created it, so no other role reads, waits on, kills or releases it.
+//! Relaying itself is `relays`'.
 
 use serde_json::{Value, json};
 

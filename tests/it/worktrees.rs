@@ -367,8 +367,7 @@ async fn a_worktree_roles_terminal_starts_in_its_worktree_even_when_it_names_no_
 }
 
 #[tokio::test]
-async fn once_the_directory_is_a_repository_a_restart_makes_the_worktree_and_starts_the_role_in_it()
-{
+async fn a_restart_after_git_init_makes_the_worktree_and_starts_the_role_in_it() {
     bounded(WAIT * 2, async {
         let toml = team(&[("alpha", "worktree = true\ndirectories = [\"src\"]")]);
         let mut proxy = Proxy::start(&toml).await;
