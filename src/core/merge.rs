@@ -6,7 +6,7 @@
 use super::api::Origin;
 use super::output::Reply;
 use super::slash::LocalOutcome;
-use super::worktrees::{WorktreeDone, describe_merge};
+use super::worktrees::WorktreeDone;
 use super::{Core, LocalEvent};
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
@@ -131,4 +131,53 @@ impl Core {
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What `/merge` says in the chat about a merge that ran.
+fn describe_merge(role: &Role, report: &MergeReport) -> String {
+    let mut text = String::new();
+    if let Some(committed) = &report.committed {
+        let files = plural(committed.files, "file");
+        text.push_str(&format!(
+            "Committed what {role} left uncommitted ({files}) as {} on {}.\n",
+            committed.commit, report.branch
+        ));
+    }
+    let (branch, into) = (&report.branch, &report.into);
+    match &report.outcome {
+        MergeOutcome::Merged {
+            commit,
+            files,
+            summary,
+        } => {
+            text.push_str(&format!(
+                "Merged {branch} into {into} as {commit}: {summary}\n"
+            ));
+            for file in files {
+                text.push_str(&format!("- {file}\n"));
+            }
+        }
+        MergeOutcome::NothingToMerge => {
+            text.push_str(&format!(
+                "Nothing to merge: {into} already has everything on {branch}.\n"
+            ));
+        }
+        MergeOutcome::Conflict { files } => {
+            text.push_str(&format!(
+                "CONFLICT: merging {branch} into {into} conflicts in {}. The merge was aborted \
+                 and your tree is as it was; merge {into} into {branch} in {role}'s worktree \
+                 (or ask {role} to), then `/merge {role}` again.\n",
+                files.join(", ")
+            ));
+        }
+    }
+    text
+}
+
+fn plural(count: usize, word: &str) -> String {
+    if count == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{count} {word}s")
+    }
 }

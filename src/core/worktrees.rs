@@ -10,7 +10,7 @@ use super::state::FastMap;
 use super::{Core, LocalEvent};
 use crate::error::RpcError;
 use crate::ids::{Role, SessionId};
-use crate::worktree::{MergeReport, Worktree};
+use crate::worktree::Worktree;
 
 /// The roles' worktrees, by session: only roles with `worktree = true` have one.
 #[derive(Debug, Default)]
@@ -240,55 +240,5 @@ impl Core {
                 "{role}'s worktree is not ready yet"
             ))),
         }
-    }
-}
-
-/// What `/merge` says in the chat about a merge that ran.
-pub(super) fn describe_merge(role: &Role, report: &MergeReport) -> String {
-    use crate::worktree::MergeOutcome;
-    let mut text = String::new();
-    if let Some(committed) = &report.committed {
-        let files = plural(committed.files, "file");
-        text.push_str(&format!(
-            "Committed what {role} left uncommitted ({files}) as {} on {}.\n",
-            committed.commit, report.branch
-        ));
-    }
-    let (branch, into) = (&report.branch, &report.into);
-    match &report.outcome {
-        MergeOutcome::Merged {
-            commit,
-            files,
-            summary,
-        } => {
-            text.push_str(&format!(
-                "Merged {branch} into {into} as {commit}: {summary}\n"
-            ));
-            for file in files {
-                text.push_str(&format!("- {file}\n"));
-            }
-        }
-        MergeOutcome::NothingToMerge => {
-            text.push_str(&format!(
-                "Nothing to merge: {into} already has everything on {branch}.\n"
-            ));
-        }
-        MergeOutcome::Conflict { files } => {
-            text.push_str(&format!(
-                "CONFLICT: merging {branch} into {into} conflicts in {}. The merge was aborted \
-                 and your tree is as it was; merge {into} into {branch} in {role}'s worktree \
-                 (or ask {role} to), then `/merge {role}` again.\n",
-                files.join(", ")
-            ));
-        }
-    }
-    text
-}
-
-fn plural(count: usize, word: &str) -> String {
-    if count == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{count} {word}s")
     }
 }
