@@ -13,6 +13,7 @@
 //! - `core`       THE event loop: sessions, roles, agents, turns, relays, policy; typed in and out.
 //! - `faces`      how clients reach the core: ACP on stdio (and in memory, for tests).
 //! - `store`      the event store (SQLite): a writer thread fed without waiting, replay, `log`.
+//! - `worktree`   a role's git worktree and branch, and merging it back, by running `git`.
 //! - `app`        the assembly: core + transport + store + faces, and when to exit.
 //! - `fake_agent` the scriptable ACP agent used by tests, the demo and the benchmarks.
 //! - `demo`       a scripted editor session through the real proxy, printed in colour.
@@ -34,6 +35,7 @@ pub mod jsonrpc;
 pub mod policy;
 pub mod store;
 pub mod transport;
+pub mod worktree;
 
 /// The proxy's name and version as announced in `agentInfo` and `clientInfo`.
 pub const NAME: &str = "ourocodus";

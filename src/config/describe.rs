@@ -7,7 +7,7 @@ use super::diagnostic::source_name;
 use super::duration::format_duration;
 use super::{
     ConfigOrigin, McpServerSpec, RestartPolicy, RoleSpec, SandboxMode, SandboxSettings,
-    TaskSettings, Team, Timeouts,
+    TaskSettings, Team, Timeouts, WorktreeSettings,
 };
 use crate::ids::Role;
 
@@ -80,6 +80,25 @@ fn describe_role(out: &mut String, spec: &RoleSpec) {
     row(out, "timeouts", &[describe_timeouts(&spec.timeouts)]);
     row(out, "sandbox", &describe_sandbox(&spec.sandbox));
     row(out, "tasks", &[describe_tasks(&spec.tasks)]);
+    row(
+        out,
+        "worktree",
+        &[describe_worktree(&spec.role, &spec.worktree)],
+    );
+}
+
+/// `off`, or where the role's worktree goes and on which branch.
+fn describe_worktree(role: &Role, worktree: &WorktreeSettings) -> String {
+    if !worktree.enabled {
+        return "off".to_string();
+    }
+    let dir = worktree.dir.join(role.as_str());
+    let place = if dir.is_absolute() {
+        dir.display().to_string()
+    } else {
+        format!("{} in the repository", dir.display())
+    };
+    format!("{place}, branch ourocodus/{role}")
 }
 
 fn describe_tasks(tasks: &TaskSettings) -> String {
@@ -265,6 +284,7 @@ pub fn describe_role_json(spec: &RoleSpec) -> serde_json::Value {
         "mode": spec.mode,
         "envNames": env,
         "sandbox": spec.sandbox.mode.as_str(),
+        "worktree": spec.worktree.enabled,
     })
 }
 
@@ -283,6 +303,7 @@ persona = "Backend developer: APIs, data, persistence."
 directories = ["src/backend", "api"]
 tools_deny = ["execute"]
 mode = "default"
+worktree = true
 [roles.test]
 command = "ourocodus"
 args = ["fake-agent", "--script", "my script.json"]
@@ -326,6 +347,7 @@ mcp_servers = [
   sandbox      auto
                writable also (none)
   tasks        does not delegate; timeout 30m, 3 retries
+  worktree     .ourocodus/worktrees/backend in the repository, branch ourocodus/backend
 ";
         assert!(text.contains(backend), "{text}");
     }
@@ -351,6 +373,7 @@ mcp_servers = [
         assert!(text.contains("silence 90s\n"), "{text}");
         assert!(text.contains("  persona      (none)\n"), "{text}");
         assert!(text.contains("  mode         (agent default)\n"), "{text}");
+        assert!(text.contains("  worktree     off\n"), "{text}");
     }
 
     #[test]

@@ -12,7 +12,11 @@ use super::fields::{Place, Value, in_written_order};
 use super::mcp::read_mcp_servers;
 use super::sandbox::SandboxLayer;
 use super::tasks::TaskLayer;
-use super::{McpServerSpec, RestartPolicy, RoleSpec, SandboxSettings, TaskSettings, Timeouts};
+use super::worktree::WorktreeLayer;
+use super::{
+    McpServerSpec, RestartPolicy, RoleSpec, SandboxSettings, TaskSettings, Timeouts,
+    WorktreeSettings,
+};
 use crate::ids::Role;
 
 /// Every key a role table may hold; `[defaults]` may hold these and `route`.
@@ -36,6 +40,8 @@ pub const ROLE_KEYS: &[&str] = &[
     "can_delegate",
     "task_timeout",
     "task_retries",
+    "worktree",
+    "worktree_dir",
 ];
 
 const RESTART_KEYS: &[&str] = &["attempts", "backoff_ms"];
@@ -60,6 +66,7 @@ pub fn builtin_role_spec(role: Role) -> RoleSpec {
         timeouts: Timeouts::default(),
         sandbox: SandboxSettings::default(),
         tasks: TaskSettings::for_role(role.as_str()),
+        worktree: WorktreeSettings::default(),
         role,
     }
 }
@@ -80,6 +87,7 @@ pub struct RoleLayer {
     timeouts: TimeoutsLayer,
     sandbox: SandboxLayer,
     tasks: TaskLayer,
+    worktree: WorktreeLayer,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -124,10 +132,11 @@ impl RoleLayer {
             "mcp_servers" => self.mcp_servers = Some(read_mcp_servers(place, key, value)?),
             "restart" => self.restart = RestartLayer::read(place, key, value)?,
             "timeouts" => self.timeouts = TimeoutsLayer::read(place, key, value)?,
+            // The caller checked the key is known: one of these groups reads it.
+            _ if self.sandbox.read_key(place, key, value)? => {}
+            _ if self.tasks.read_key(place, key, value)? => {}
             _ => {
-                if !self.sandbox.read_key(place, key, value)? {
-                    self.tasks.read_key(place, key, value)?;
-                }
+                self.worktree.read_key(place, key, value)?;
             }
         }
         Ok(())
@@ -153,6 +162,7 @@ impl RoleLayer {
         self.timeouts.apply(&mut spec.timeouts);
         self.sandbox.apply(&mut spec.sandbox);
         self.tasks.apply(&mut spec.tasks);
+        self.worktree.apply(&mut spec.worktree);
     }
 }
 

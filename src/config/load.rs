@@ -125,7 +125,7 @@ mod tests {
     const ROLE_KEY_LIST: &str = "persona, command, args, env, mode, directories, tools_allow, \
                                  tools_deny, mcp_servers, restart, timeouts, sandbox, \
                                  sandbox_writable, sandbox_readable, sandbox_symlinks, env_inherit, \
-                                 can_delegate, task_timeout, task_retries";
+                                 can_delegate, task_timeout, task_retries, worktree, worktree_dir";
 
     #[test]
     fn unknown_key_names_file_line_and_key() {

@@ -14,6 +14,7 @@ mod roles;
 mod sandbox;
 pub mod starter;
 mod tasks;
+mod worktree;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,6 +31,7 @@ pub use roles::role_name_problem;
 pub use sandbox::{SandboxMode, SandboxSettings};
 pub use starter::{builtin_team, starter_toml};
 pub use tasks::{DEFAULT_TASK_RETRIES, TaskSettings};
+pub use worktree::{DEFAULT_WORKTREE_DIR, WorktreeSettings};
 
 /// A validated team, ready to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +80,8 @@ pub struct RoleSpec {
     pub sandbox: SandboxSettings,
     /// Whether it may delegate, and how its tasks time out and are retried.
     pub tasks: TaskSettings,
+    /// Whether the role's agent works in a git worktree of its own, and where.
+    pub worktree: WorktreeSettings,
 }
 
 /// An MCP server from the config, in ACP's `McpServer` shapes.

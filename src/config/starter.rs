@@ -77,6 +77,14 @@ sandbox_symlinks = false
 # can_delegate = true
 task_timeout = "30m"
 task_retries = 3
+# A git worktree of the role's own: with `worktree = true` its agent works in
+# <worktree_dir>/<role> on branch ourocodus/<role>, made from the current HEAD
+# (or the one made earlier, reused), and `/merge ROLE` merges that branch back.
+# Its directories are then relative to its worktree. worktree_dir is relative to
+# the repository's top level (or absolute); a session outside a git repository
+# gets no agent for such a role, and says why.
+worktree = false
+worktree_dir = ".ourocodus/worktrees"
 # The agent inherits the whole environment unless narrowed to these names (* and
 # ? as wildcards); `env` above is added either way:
 # env_inherit = ["PATH", "HOME", "LANG", "LC_*", "TERM", "ANTHROPIC_*"]

@@ -18,12 +18,18 @@ use crate::transport::LaunchSpec;
 use crate::transport::sandbox::SandboxState;
 
 impl Core {
-    /// Makes sure `role` has (or is getting) a child session in `session`.
+    /// Makes sure `role` has (or is getting) a child session in `session`: once its
+    /// worktree is ready, when it works in one.
     pub(super) fn open_role_in_session(&mut self, session: &SessionId, role: &Role) {
+        if !self.worktree_ready(session, role) {
+            return;
+        }
         let Some(slot) = self.agents.get(role) else {
             return;
         };
         match &slot.state {
+            // Its sandbox is made at start: it waits for every worktree being made.
+            AgentState::Idle if self.start_waits_for_worktree(role) => {}
             AgentState::Idle => self.start_agent(role),
             AgentState::Starting | AgentState::Restarting { .. } => {}
             AgentState::Ready => self.open_child_session(session, role, true),
@@ -40,6 +46,8 @@ impl Core {
 
     pub(super) fn start_agent(&mut self, role: &Role) {
         let (events, inbox) = super::agent_inbox();
+        // Where the role works in each session (its worktrees, for a worktree role).
+        let cwds = self.role_cwds(role);
         let Some(slot) = self.agents.get_mut(role) else {
             return;
         };
@@ -47,7 +55,6 @@ impl Core {
         slot.generation += 1;
         slot.caps = None;
         slot.on_exit = None;
-        let cwds: Vec<_> = self.sessions.values().map(|s| s.cwd.clone()).collect();
         let spec = LaunchSpec {
             command: slot.spec.command.clone(),
             args: slot.spec.args.clone(),
@@ -149,6 +156,9 @@ impl Core {
     /// Opens the role's child session for `session_id`: restored when the agent had
     /// one there before it ended and can resume or load it, else a new one.
     fn open_child_session(&mut self, session_id: &SessionId, role: &Role, may_restore: bool) {
+        if !self.worktree_ready(session_id, role) {
+            return;
+        }
         if may_restore && self.restore_child_session(session_id, role) {
             return;
         }
@@ -223,9 +233,9 @@ impl Core {
         }
     }
 
-    /// `session/new` (or resume/load of `restore`) for a child: the editor's cwd and
-    /// MCP servers (those the child can use) plus the role's, and the persona where
-    /// the adapter takes one.
+    /// `session/new` (or resume/load of `restore`) for a child: the role's cwd (the
+    /// editor's, or the role's worktree), the editor's MCP servers (those the child
+    /// can use) plus the role's, and the persona where the adapter takes one.
     fn child_session_params(
         &self,
         session_id: &SessionId,
@@ -249,7 +259,8 @@ impl Core {
         if let Some(tools) = &self.tool_servers {
             servers.insert(0, tools.entry(session_id, role));
         }
-        let mut params = json!({ "cwd": session.cwd, "mcpServers": servers });
+        let cwd = self.role_cwd(session_id, role).ok()?;
+        let mut params = json!({ "cwd": cwd, "mcpServers": servers });
         if let Some(child) = restore {
             params["sessionId"] = json!(child.as_str());
         }

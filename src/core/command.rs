@@ -108,6 +108,11 @@ pub enum TeamCommand {
     },
     /// A session's usage, per role and per task.
     Usage(SessionId),
+    /// Merges a role's worktree branch in a session (answered once it is done).
+    Merge {
+        session: SessionId,
+        role: String,
+    },
 }
 
 /// What `/spawn` and `_ourocodus/spawn` take.

@@ -95,6 +95,9 @@ impl Core {
                 feedback,
             } => self.gate_reply(&session, &task, feedback),
             TeamCommand::Usage(session) => self.usage_summary(&session).map(Reply::Usage),
+            TeamCommand::Merge { session, role } => {
+                return self.handle_merge_request(origin, &session, &role);
+            }
         };
         self.reply(origin, outcome);
     }

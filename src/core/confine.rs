@@ -1,6 +1,7 @@
 //! What a role's agent may write, as a plan for the transport's kernel sandbox: the
-//! role's directories resolved against the working directories of the sessions it
-//! serves, its adapter's own state and caches, and the config's extras. Knows paths and
+//! role's directories resolved against where it works in the sessions it serves (their
+//! working directories, or its worktrees), its adapter's own state and caches, and the
+//! config's extras. Knows paths and
 //! role settings; nothing of Landlock or processes.
 
 use std::path::{Component, Path, PathBuf};
@@ -9,8 +10,8 @@ use crate::agent::{Quirks, StateKind};
 use crate::config::{RoleSpec, SandboxMode};
 use crate::transport::sandbox::{Anchored, SandboxPlan};
 
-/// The sandbox plan for `spec`'s agent, serving sessions in `cwds` (the proxy's own
-/// working directory when there are none yet); `None` when the role turned it off.
+/// The sandbox plan for `spec`'s agent, working in `cwds` (the proxy's own working
+/// directory when there are none yet); `None` when the role turned it off.
 pub fn sandbox_plan(spec: &RoleSpec, cwds: &[PathBuf]) -> Option<SandboxPlan> {
     let settings = &spec.sandbox;
     if settings.mode == SandboxMode::Off {

@@ -18,6 +18,7 @@ mod from_agent;
 mod gates;
 mod history;
 mod mention;
+mod merge;
 mod metering;
 mod options;
 mod output;
@@ -43,6 +44,7 @@ mod timers;
 mod tool_calls;
 mod tools;
 mod usage;
+mod worktrees;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -177,6 +179,8 @@ pub struct Core {
     /// The MCP face's entry for each child, if the tools are served.
     tool_servers: Option<Box<dyn task_tools::ToolServers>>,
     files: files::FileWork,
+    /// The worktrees of roles that work in one, per session.
+    workdirs: worktrees::Workdirs,
 }
 
 /// Work finished off the loop, reported back to it.
@@ -194,6 +198,8 @@ pub enum LocalEvent {
     StoreFailed(String),
     /// An answer from the history (a list, a session's facts).
     History(history::HistoryAnswer),
+    /// A role's worktree made, or merged back (git runs off the loop).
+    Worktree(worktrees::WorktreeDone),
 }
 
 /// One thing for the loop to handle.
@@ -239,6 +245,7 @@ impl Core {
             uncommitted: false,
             commit_timer: None,
             files: files::FileWork::default(),
+            workdirs: worktrees::Workdirs::default(),
             tool_servers: None,
         }
     }
@@ -393,6 +400,7 @@ impl Core {
             }
             LocalEvent::StoreFailed(why) => self.report_store_failure(&why),
             LocalEvent::History(answer) => self.handle_history_answer(answer),
+            LocalEvent::Worktree(done) => self.handle_worktree_done(done),
         }
     }
 

@@ -91,6 +91,11 @@ pub enum Reply {
     Json(Value),
     /// A session's usage, per role and per task.
     Usage(super::usage::UsageSummary),
+    /// What a role's merge did.
+    Merged {
+        role: Role,
+        report: crate::worktree::MergeReport,
+    },
 }
 
 /// One session as `session/list` shows it.

@@ -75,7 +75,7 @@ impl Core {
         let session = self.session_of_request(role, &params)?;
         let path = path_field(&params)?;
         let content = string_field(&params, "content")?;
-        let cwd = self.session_cwd(&session)?;
+        let cwd = self.role_cwd(&session, role)?;
         let directories = self
             .agents
             .get(role)
@@ -121,7 +121,7 @@ impl Core {
         let role = &key.role;
         let session = self.session_of_request(role, &params)?;
         let path = path_field(&params)?;
-        let cwd = self.session_cwd(&session)?;
+        let cwd = self.role_cwd(&session, role)?;
         // The same roots hold whether the editor or the proxy reads the file.
         let check = policy::check_read(&path, &cwd, &self.readable_roots(&session, role));
         if let Some(refusal) = check.refusal {
@@ -146,10 +146,14 @@ impl Core {
         })
     }
 
-    /// Where the proxy itself may read for a role: the session's directories and the role's.
+    /// Where the proxy itself may read for a role: where it works (relative roots
+    /// count from there), the session's directories, and the role's.
     fn readable_roots(&self, session: &SessionId, role: &Role) -> Vec<PathBuf> {
         let mut roots = vec![PathBuf::from(".")];
         if let Some(s) = self.sessions.get(session) {
+            if self.uses_worktree(role) {
+                roots.push(s.cwd.clone());
+            }
             roots.extend(s.additional_directories.iter().map(PathBuf::from));
         }
         if let Some(slot) = self.agents.get(role) {

@@ -358,6 +358,7 @@ impl Core {
             self.cancel_session_turns(session_id);
             self.close_child_sessions(session_id);
             self.sessions.remove(session_id);
+            self.workdirs.forget_session(session_id);
         }
         self.reply(origin, Ok(Reply::Empty));
     }

@@ -50,6 +50,12 @@ impl Core {
             ),
             command("restart", "Start a role's agent afresh", Some("ROLE")),
             command(
+                "merge",
+                "Merge a role's worktree branch (ourocodus/ROLE) into the session's branch; \
+                 conflicts are reported, never resolved",
+                Some("ROLE"),
+            ),
+            command(
                 "tasks",
                 "List the session's tasks: id, role, status, priority, title, what they wait for",
                 None,
@@ -135,6 +141,7 @@ impl Core {
                 | "/reject"
                 | "/answer"
                 | "/usage"
+                | "/merge"
         ) {
             return false;
         }
@@ -150,6 +157,10 @@ impl Core {
         self.emit(session_id, &event);
         let outcome = match command {
             "/mode" => match self.mode_command(origin, session_id, turn, &args) {
+                Some(outcome) => outcome,
+                None => return true,
+            },
+            "/merge" => match self.merge_command(origin, session_id, turn, &args) {
                 Some(outcome) => outcome,
                 None => return true,
             },

@@ -84,6 +84,13 @@ impl Core {
                 rs.child = ChildSession::Pending;
             }
         }
+        if self.retry_worktrees(role) {
+            // It starts once its worktrees are made (`open_role_in_session`).
+            if let Some(slot) = self.agents.get_mut(role) {
+                slot.state = AgentState::Idle;
+            }
+            return Ok(self.agent_summary(role));
+        }
         self.start_agent(role);
         Ok(self.agent_summary(role))
     }

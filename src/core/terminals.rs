@@ -1,7 +1,8 @@
 //! Terminals agents ask clients for: only the ACP method names, spelled exactly; a
 //! role denied `execute` runs none; a new terminal starts inside the role's
-//! directories; and a terminal belongs to the role that created it, so no other
-//! role reads, waits on, kills or releases it. Relaying itself is `relays`'.
+//! directories (in its worktree, for a role that has one); and a terminal belongs to
+//! the role that created it, so no other role reads, waits on, kills or releases it.
+//! Relaying itself is `relays`'.
 
 use serde_json::{Value, json};
 
@@ -78,7 +79,10 @@ impl Core {
             let why = format!("{role} may not run commands (tools_deny entry `{pattern}`)");
             return Err(RpcError::policy_denied(why));
         }
-        if spec.directories.is_empty() {
+        // A worktree role's terminal starts in its worktree even when it names no cwd
+        // (the client would start it in the session's directory).
+        let in_worktree = spec.worktree.enabled;
+        if spec.directories.is_empty() && !in_worktree {
             return Ok(());
         }
         let asked = match params.get("cwd") {
@@ -86,16 +90,17 @@ impl Core {
             Some(Value::String(cwd)) => Some(cwd.clone()),
             Some(_) => return Err(RpcError::invalid_params("`cwd` is not a string")),
         };
-        let session_cwd = self.session_cwd(session)?;
-        let check = policy::check_write(
-            asked.as_deref().unwrap_or("."),
-            &session_cwd,
-            &spec.directories,
-        );
+        let cwd = self.role_cwd(session, role)?;
+        let asked_or_here = asked.as_deref().unwrap_or(".");
+        if spec.directories.is_empty() {
+            params["cwd"] = json!(policy::resolve(&cwd.join(asked_or_here)));
+            return Ok(());
+        }
+        let check = policy::check_write(asked_or_here, &cwd, &spec.directories);
         if let Some(refusal) = check.refusal {
             return Err(RpcError::policy_denied(format!("terminal cwd: {refusal}")));
         }
-        if asked.is_some() {
+        if asked.is_some() || in_worktree {
             params["cwd"] = json!(check.resolved);
         }
         Ok(())

@@ -103,14 +103,17 @@ impl Core {
         role: &Role,
         paths: &[String],
     ) -> Vec<String> {
-        let (Some(session), Some(slot)) = (self.sessions.get(session_id), self.agents.get(role))
-        else {
+        let Some(slot) = self.agents.get(role) else {
             return Vec::new();
+        };
+        // Without a place to count from, every path counts as outside.
+        let Ok(cwd) = self.role_cwd(session_id, role) else {
+            return paths.to_vec();
         };
         paths
             .iter()
             .filter(|p| {
-                policy::check_write(p, &session.cwd, &slot.spec.directories)
+                policy::check_write(p, &cwd, &slot.spec.directories)
                     .refusal
                     .is_some()
             })

@@ -31,3 +31,4 @@ mod task_resume;
 mod tasks;
 mod turns;
 mod usage;
+mod worktrees;

@@ -223,6 +223,13 @@ fn team_command(request: RequestId, name: &str, params: Option<&str>) -> Result<
             }
         }
         "_ourocodus/usage" => TeamCommand::Usage(parse::<SessionRequest>(params)?.session_id),
+        "_ourocodus/merge" => {
+            let merge = parse::<MergeRequest>(params)?;
+            TeamCommand::Merge {
+                session: merge.session_id,
+                role: merge.role,
+            }
+        }
         other => return Err(RpcError::method_not_found(other)),
     };
     Ok(Command::Team { request, command })
@@ -245,6 +252,14 @@ struct GateRequest {
 
 fn parse<'a, T: Deserialize<'a>>(params: &'a str) -> Result<T, RpcError> {
     serde_json::from_str(params).map_err(|e| RpcError::invalid_params(e.to_string()))
+}
+
+/// `_ourocodus/merge`: a role's worktree branch, merged in a session.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MergeRequest {
+    session_id: SessionId,
+    role: String,
 }
 
 fn decode_notification(message: &Message, commands: &mut Vec<Command>) {

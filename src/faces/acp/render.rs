@@ -156,6 +156,7 @@ impl AcpConnection {
             Reply::Agent(agent) => json!(agent),
             Reply::Json(value) => value,
             Reply::Usage(usage) => json!(usage),
+            Reply::Merged { role, report } => merge_json(&role, &report),
         };
         self.respond_json(request, &result);
     }
@@ -385,4 +386,31 @@ fn welcome(roles: &[Role], route: &[Role], history: bool) -> Value {
         "agentInfo": { "name": crate::NAME, "title": "Ourocodus", "version": crate::VERSION },
         "_meta": { "ourocodus": { "roles": roles, "route": route } },
     })
+}
+
+/// `_ourocodus/merge`'s result: what the merge did, by outcome.
+fn merge_json(role: &Role, report: &crate::worktree::MergeReport) -> Value {
+    use crate::worktree::MergeOutcome;
+    let mut result = json!({ "role": role.as_str(), "branch": report.branch, "into": report.into });
+    match &report.outcome {
+        MergeOutcome::Merged {
+            commit,
+            files,
+            summary,
+        } => {
+            result["outcome"] = json!("merged");
+            result["commit"] = json!(commit);
+            result["files"] = json!(files);
+            result["summary"] = json!(summary);
+        }
+        MergeOutcome::NothingToMerge => result["outcome"] = json!("nothing"),
+        MergeOutcome::Conflict { files } => {
+            result["outcome"] = json!("conflict");
+            result["files"] = json!(files);
+        }
+    }
+    if let Some(committed) = &report.committed {
+        result["committed"] = json!({ "commit": committed.commit, "files": committed.files });
+    }
+    result
 }

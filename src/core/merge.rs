@@ -1,0 +1,183 @@
+//! `/merge ROLE` and `_ourocodus/merge`: the role's branch merged into the branch
+//! checked out in the session's directory, run off the loop, and the outcome said in
+//! the chat (or answered to the plugin that asked). A conflict is reported, never
+//! resolved. Git itself is `crate::worktree`'s.
+
+use super::api::Origin;
+use super::output::Reply;
+use super::slash::LocalOutcome;
+use super::worktrees::WorktreeDone;
+use super::{Core, LocalEvent};
+use crate::error::RpcError;
+use crate::ids::{Role, SessionId};
+use crate::worktree::{MergeOutcome, MergeReport};
+
+/// A merge that ran off the loop, and who waits for its outcome.
+#[derive(Debug)]
+pub struct MergeDone {
+    session: SessionId,
+    role: Role,
+    origin: Origin,
+    /// The turn of `/merge` typed in the chat; `None` for the extension method.
+    turn: Option<u64>,
+    result: Result<MergeReport, String>,
+}
+
+impl Core {
+    /// `/merge ROLE` typed as a prompt: `None` once the merge runs (the turn ends
+    /// when it is done).
+    pub(super) fn merge_command(
+        &mut self,
+        origin: &Origin,
+        session: &SessionId,
+        turn: u64,
+        args: &[&str],
+    ) -> Option<Result<String, RpcError>> {
+        let [name] = args else {
+            return Some(Err(RpcError::invalid_params("usage: /merge ROLE")));
+        };
+        let started = self
+            .known_role(name)
+            .and_then(|role| self.start_merge(origin, session, &role, Some(turn)));
+        started.err().map(Err)
+    }
+
+    /// `_ourocodus/merge { sessionId, role }`: answered once the merge is done.
+    pub(super) fn handle_merge_request(
+        &mut self,
+        origin: &Origin,
+        session: &SessionId,
+        role: &str,
+    ) {
+        let started = self
+            .known_session(session)
+            .and_then(|()| self.known_role(role))
+            .and_then(|role| self.start_merge(origin, session, &role, None));
+        if let Err(error) = started {
+            self.reply(origin, Err(error));
+        }
+    }
+
+    /// Starts the merge off the loop, unless the role has no worktree here or is
+    /// still working in it.
+    fn start_merge(
+        &mut self,
+        origin: &Origin,
+        session: &SessionId,
+        role: &Role,
+        turn: Option<u64>,
+    ) -> Result<(), RpcError> {
+        let root = self.ready_worktree(session, role)?.root.clone();
+        let working = self
+            .sessions
+            .get(session)
+            .and_then(|s| s.roles.get(role))
+            .is_some_and(|rs| !rs.turns.is_empty());
+        if working {
+            return Err(RpcError::invalid_params(format!(
+                "{role} is working: `/merge {role}` once its turn is over (or cancel it)"
+            )));
+        }
+        let cwd = self.session_cwd(session)?;
+        tracing::info!(role = %role, session = %session, "merging the role's branch");
+        let events = self.local_tx.clone();
+        let mut done = MergeDone {
+            session: session.clone(),
+            role: role.clone(),
+            origin: origin.clone(),
+            turn,
+            result: Err(String::new()),
+        };
+        tokio::task::spawn_blocking(move || {
+            done.result =
+                crate::worktree::merge(&cwd, &root, done.role.as_str()).map_err(|e| e.to_string());
+            let _ = events.send(LocalEvent::Worktree(WorktreeDone::Merged(done)));
+        });
+        Ok(())
+    }
+
+    pub(super) fn on_merged(&mut self, done: MergeDone) {
+        let MergeDone {
+            session,
+            role,
+            origin,
+            turn,
+            result,
+        } = done;
+        match &result {
+            Ok(report) => tracing::info!(role = %role, outcome = ?report.outcome, "merge done"),
+            Err(why) => tracing::warn!(role = %role, why = %why, "merge not done"),
+        }
+        let Some(turn) = turn else {
+            let reply = result
+                .map(|report| Reply::Merged { role, report })
+                .map_err(RpcError::internal);
+            return self.reply(&origin, reply);
+        };
+        let outcome = match result {
+            Ok(report) => {
+                let text = describe_merge(&role, &report);
+                match report.outcome {
+                    // A notice's title is one line.
+                    MergeOutcome::Conflict { .. } => LocalOutcome::Warn(one_line(&text)),
+                    _ => LocalOutcome::Say(text),
+                }
+            }
+            Err(why) => LocalOutcome::Warn(format!("/merge {role}: {why}")),
+        };
+        self.finish_local_command(&origin, &session, turn, outcome);
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What `/merge` says in the chat about a merge that ran.
+fn describe_merge(role: &Role, report: &MergeReport) -> String {
+    let mut text = String::new();
+    if let Some(committed) = &report.committed {
+        let files = plural(committed.files, "file");
+        text.push_str(&format!(
+            "Committed what {role} left uncommitted ({files}) as {} on {}.\n",
+            committed.commit, report.branch
+        ));
+    }
+    let (branch, into) = (&report.branch, &report.into);
+    match &report.outcome {
+        MergeOutcome::Merged {
+            commit,
+            files,
+            summary,
+        } => {
+            text.push_str(&format!(
+                "Merged {branch} into {into} as {commit}: {summary}\n"
+            ));
+            for file in files {
+                text.push_str(&format!("- {file}\n"));
+            }
+        }
+        MergeOutcome::NothingToMerge => {
+            text.push_str(&format!(
+                "Nothing to merge: {into} already has everything on {branch}.\n"
+            ));
+        }
+        MergeOutcome::Conflict { files } => {
+            text.push_str(&format!(
+                "CONFLICT: merging {branch} into {into} conflicts in {}. The merge was aborted \
+                 and your tree is as it was; merge {into} into {branch} in {role}'s worktree \
+                 (or ask {role} to), then `/merge {role}` again.\n",
+                files.join(", ")
+            ));
+        }
+    }
+    text
+}
+
+fn plural(count: usize, word: &str) -> String {
+    if count == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{count} {word}s")
+    }
+}
