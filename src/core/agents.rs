@@ -366,6 +366,7 @@ impl Core {
         let has_options = role_session.modes.is_some() || !role_session.config_options.is_empty();
         self.apply_configured_mode(session_id, role);
         self.pump_prompts(session_id, role);
+        self.dispatch_tasks(session_id);
         if has_options {
             self.announce_config_options(session_id);
         }

@@ -7,29 +7,44 @@ use serde_json::{Value, json};
 
 use super::Core;
 use super::api::Origin;
-use super::output::{RoleOutcome, StopReason};
+use super::output::{RoleOutcome, Severity, StopReason};
 use super::prompt::Addressed;
 use super::quote::{DESCRIPTION_CHARS, TITLE_CHARS, agent_lines, agent_text};
+use super::state::{AgentState, ChildSession};
 use super::tasks::{TaskGraph, TaskId, TaskStatus};
 use crate::ids::{Role, SessionId};
 
 impl Core {
-    /// Starts the next task of every free role of the session.
+    /// Starts the next task of every free role of the session. Never re-entered: a
+    /// dispatch that a hand-out causes (a turn failing at once) runs after this one,
+    /// so a chain of such failures is a loop, not a deeper and deeper stack.
     pub(super) fn dispatch_tasks(&mut self, session_id: &SessionId) {
-        for role in self.session_roles(session_id) {
-            if let Some(task) = self.next_task_for(session_id, &role) {
-                self.start_task(session_id, &role, task);
+        if !self.dispatch_due.contains(session_id) {
+            self.dispatch_due.push(session_id.clone());
+        }
+        if self.dispatching {
+            return;
+        }
+        self.dispatching = true;
+        while let Some(session) = self.dispatch_due.pop() {
+            for role in self.session_roles(&session) {
+                if let Some(task) = self.next_task_for(&session, &role) {
+                    self.start_task(&session, &role, task);
+                }
             }
         }
+        self.dispatching = false;
     }
 
     fn next_task_for(&self, session_id: &SessionId, role: &Role) -> Option<TaskId> {
-        if self.stopping {
+        if self.stopping || !self.may_take_tasks(role) {
             return None;
         }
         let session = self.sessions.get(session_id)?;
         let part = session.roles.get(role)?;
-        let busy = !part.turns.is_empty()
+        let unavailable = matches!(part.child, ChildSession::Failed(_));
+        let busy = unavailable
+            || !part.turns.is_empty()
             || !part.queued.is_empty()
             || session
                 .tasks
@@ -92,8 +107,19 @@ impl Core {
             .is_some_and(|t| t.status == TaskStatus::InFlight);
         if in_flight && session.tasks.hold(task, "cancelled by the user").is_ok() {
             tracing::info!(session = %session_id, task = %task, "task cancelled; held");
+            let title = format!("Task {task} is on hold: its turn was cancelled");
+            let how = format!("/retry {task} hands it out again (its creator may too).");
+            self.notify(session_id, None, Severity::Info, &title, Some(&how));
         }
         self.after_task_changes(session_id);
+    }
+
+    /// A role whose agent was stopped by hand, or gave up, takes no task until it
+    /// is restarted (its tasks wait, ready).
+    pub(super) fn may_take_tasks(&self, role: &Role) -> bool {
+        self.agents
+            .get(role)
+            .is_some_and(|slot| !matches!(slot.state, AgentState::Stopped | AgentState::Failed(_)))
     }
 
     /// `/tasks` as text for the chat.

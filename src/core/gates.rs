@@ -177,10 +177,6 @@ impl Core {
         if let Err(e) = result {
             return tracing::info!(task = %id, error = %e, "gate answer for a task not in review");
         }
-        self.withdraw_proxy_questions(
-            |q| matches!(q, ProxyQuestion::Approval(t) if *t == id),
-            session_id,
-        );
         if let Some(feedback) = feedback {
             self.send_back(session_id, id, &feedback);
         }
@@ -205,6 +201,14 @@ impl Core {
         self.start_task_turn(session_id, &role, id, blocks);
     }
 
+    /// A task left review (approved, or moved on another way): its card goes.
+    pub(super) fn withdraw_gate(&mut self, session_id: &SessionId, id: TaskId) {
+        self.withdraw_proxy_questions(
+            |q| matches!(q, ProxyQuestion::Approval(t) if *t == id),
+            session_id,
+        );
+    }
+
     /// Withdraws the proxy's open questions of a session that `matches`.
     fn withdraw_proxy_questions(
         &mut self,
@@ -216,7 +220,7 @@ impl Core {
         })
     }
 
-    /// `/approve tN`, `/reject tN WHY`, `/answer qN TEXT`.
+    /// `/approve tN`, `/reject tN WHY`, `/answer qN TEXT`, `/retry tN`.
     pub(super) fn gate_command(
         &mut self,
         session_id: &SessionId,
@@ -229,6 +233,9 @@ impl Core {
         let rest = rest.join(" ");
         if command == "/answer" {
             return self.answer_command(session_id, first, rest);
+        }
+        if command == "/retry" {
+            return self.retry_command(session_id, first);
         }
         let feedback = (command == "/reject").then_some(rest);
         self.decide_gate(session_id, first, feedback)
@@ -265,6 +272,23 @@ impl Core {
         };
         self.settle_gate(session_id, id, Some(feedback));
         Ok(format!("rejected {id}: sent back to its role\n"))
+    }
+
+    /// `/retry tN`: a blocked or failed task handed out again.
+    fn retry_command(&mut self, session_id: &SessionId, task: &str) -> Result<String, RpcError> {
+        let id: TaskId = task
+            .parse()
+            .map_err(|e: super::tasks::TaskError| RpcError::invalid_params(e.to_string()))?;
+        let session = self
+            .sessions
+            .get_mut(session_id)
+            .ok_or_else(|| RpcError::invalid_params("no session"))?;
+        session
+            .tasks
+            .reopen(id)
+            .map_err(|e| RpcError::invalid_params(e.to_string()))?;
+        self.after_task_changes(session_id);
+        Ok(format!("{id} is handed out again once its role is free\n"))
     }
 
     /// `_ourocodus/approve` and `_ourocodus/reject`: the same as the chat commands.

@@ -81,6 +81,8 @@ use timers::Timer;
 const AGENT_INBOX_CAPACITY: usize = 8;
 /// After shutdown starts, how long agents get to end before the loop stops anyway.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(1800);
+/// Tool calls that may wait for a congested sink before more are refused.
+const MAX_DEFERRED_TOOLS: usize = 256;
 /// Inputs from all connections that may wait for the core.
 const INPUT_CAPACITY: usize = 1024;
 
@@ -167,6 +169,12 @@ pub struct Core {
     local_tx: mpsc::UnboundedSender<LocalEvent>,
     local_rx: mpsc::UnboundedReceiver<LocalEvent>,
     stopping: bool,
+    /// A dispatch of tasks is running; sessions that need one more wait in
+    /// `dispatch_due`.
+    dispatching: bool,
+    /// Tool calls that came while a sink was congested.
+    deferred_tools: std::collections::VecDeque<task_tools::ToolRequest>,
+    dispatch_due: Vec<crate::ids::SessionId>,
     /// The shutdown deadline passed: stop without waiting any longer.
     shutdown_overdue: bool,
     /// The store has settled every event numbered up to this.
@@ -240,6 +248,9 @@ impl Core {
             local_tx,
             local_rx,
             stopping: false,
+            dispatching: false,
+            deferred_tools: Default::default(),
+            dispatch_due: Vec::new(),
             shutdown_overdue: false,
             settled_through: 0,
             uncommitted: false,
@@ -295,6 +306,7 @@ impl Core {
         loop {
             let event = self.next_event(&mut inputs, &shutdown).await;
             self.dispatch(event);
+            self.run_deferred_tools();
             self.announce_status_changes();
             // One hand-off to each writer per event (an event may be a batch).
             self.flush_outputs();
@@ -347,13 +359,36 @@ impl Core {
         match event {
             Event::Input(CoreInput::Attach { id, connection }) => self.attach(id, connection),
             Event::Input(CoreInput::Input { id, input }) => self.handle_input(id, input),
-            Event::Input(CoreInput::Tool(request)) => self.handle_tool(request),
+            Event::Input(CoreInput::Tool(request)) => self.take_tool(request),
             Event::Agent(envelope) => self.handle_agent_envelope(envelope),
             Event::Local(local) => self.handle_local(local),
             Event::Replay(chunk) => self.handle_replay_chunk(chunk),
             Event::Timer(timer) => self.handle_timer(timer),
             Event::Shutdown => self.begin_shutdown("shutdown requested"),
             Event::Drained => {}
+        }
+    }
+
+    /// A role's tool call: run now, or, while a sink is congested, after it drains
+    /// (like the agents' own output); past `MAX_DEFERRED_TOOLS` waiting, refused.
+    fn take_tool(&mut self, request: task_tools::ToolRequest) {
+        if self.congested_sink().is_none() && self.deferred_tools.is_empty() {
+            return self.handle_tool(request);
+        }
+        if self.deferred_tools.len() >= MAX_DEFERRED_TOOLS {
+            let _ = request
+                .reply
+                .send(Err("the proxy is busy; call again in a moment".into()));
+            return;
+        }
+        self.deferred_tools.push_back(request);
+    }
+
+    fn run_deferred_tools(&mut self) {
+        while !self.deferred_tools.is_empty() && self.congested_sink().is_none() {
+            if let Some(request) = self.deferred_tools.pop_front() {
+                self.handle_tool(request);
+            }
         }
     }
 

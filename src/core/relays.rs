@@ -31,7 +31,13 @@ impl Core {
         role: &Role,
         params: &Value,
     ) -> Result<(), RpcError> {
-        let open = self.relays.values().filter(|r| r.key.role == *role).count();
+        // The proxy's approval gates wait on the user for a role's task, not for
+        // the role: they do not count against it.
+        let open = self
+            .relays
+            .values()
+            .filter(|r| r.key.role == *role && r.asks_for_role())
+            .count();
         let Some(slot) = self.agents.get_mut(role) else {
             return Ok(());
         };
@@ -268,9 +274,9 @@ impl Core {
 
     /// Whether a permission request (or other question) from `role` waits for a user.
     pub(super) fn waiting_on_user(&self, role: &Role) -> bool {
-        self.relays
-            .values()
-            .any(|r| r.key.role == *role && r.request.kind == RelayKind::Permission)
+        self.relays.values().any(|r| {
+            r.key.role == *role && r.request.kind == RelayKind::Permission && r.asks_for_role()
+        })
     }
 
     /// The turn `role` is working on in `session`, if any.

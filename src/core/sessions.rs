@@ -357,6 +357,8 @@ impl Core {
         {
             self.cancel_session_turns(session_id);
             self.close_child_sessions(session_id);
+            // Gates and questions of a session nobody has open go; a load asks again.
+            self.withdraw_relays(|r| r.session == *session_id && r.agent_request().is_none());
             self.sessions.remove(session_id);
             self.workdirs.forget_session(session_id);
         }

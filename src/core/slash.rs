@@ -71,6 +71,11 @@ impl Core {
                 Some("tN WHY"),
             ),
             command(
+                "retry",
+                "Hand a blocked or failed task out again: /retry tN",
+                Some("tN"),
+            ),
+            command(
                 "answer",
                 "Answer a role's question: /answer qN YOUR ANSWER",
                 Some("qN ANSWER"),
@@ -140,6 +145,7 @@ impl Core {
                 | "/approve"
                 | "/reject"
                 | "/answer"
+                | "/retry"
                 | "/usage"
                 | "/merge"
         ) {
@@ -166,7 +172,9 @@ impl Core {
             },
             "/agents" => Ok(self.describe_agents()),
             "/tasks" => Ok(self.describe_tasks(session_id)),
-            "/approve" | "/reject" | "/answer" => self.gate_command(session_id, command, &args),
+            "/approve" | "/reject" | "/answer" | "/retry" => {
+                self.gate_command(session_id, command, &args)
+            }
             "/usage" => Ok(self.describe_usage(session_id)),
             "/spawn" => parse_spawn(&args)
                 .and_then(|request| self.spawn_role(request))

@@ -283,6 +283,12 @@ pub enum ProxyQuestion {
 }
 
 impl Relay {
+    /// Whether it is the role's own question (its agent's request or `ask_user`),
+    /// not an approval gate on its task.
+    pub fn asks_for_role(&self) -> bool {
+        !matches!(self.asker, Asker::Proxy(ProxyQuestion::Approval(_)))
+    }
+
     /// The agent request it answers, if an agent asked.
     pub fn agent_request(&self) -> Option<&RequestId> {
         match &self.asker {

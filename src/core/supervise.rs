@@ -58,7 +58,8 @@ impl Core {
         let owed = format!("{role} stopped: {reason}");
         self.agent_gone(role, reason, report.stderr_tail);
         self.settle_agent_requests(role, pending, &owed);
-        self.withdraw_relays(|r| r.key == *key && r.agent_request().is_some());
+        // Its requests, and the questions it asked through its tools, have no asker now.
+        self.withdraw_relays(|r| r.key == *key && r.asks_for_role());
     }
 
     /// Decides what comes after an agent's end: stop (by hand), start again now (by

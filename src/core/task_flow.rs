@@ -15,6 +15,12 @@ use super::quote::{DESCRIPTION_CHARS, TITLE_CHARS, agent_lines, agent_text};
 use super::tasks::{Task, TaskGraph, TaskId, TaskStatus, Transition};
 use crate::ids::{Role, SessionId};
 
+/// The longest a loaded task waits for the rest of its backoff (its clock may have
+/// moved since it was recorded).
+const RETRY_WAIT_CAP_MS: u64 = 60_000;
+/// Notices one change of the graph makes before the rest are summed up in one.
+const MOVE_NOTICES: usize = 8;
+
 impl Core {
     /// Everything that follows the graph's latest changes, then dispatch.
     pub(super) fn after_task_changes(&mut self, session_id: &SessionId) {
@@ -22,15 +28,16 @@ impl Core {
         self.dispatch_tasks(session_id);
     }
 
-    /// Records, tells and shows the graph's latest changes (and asks, and reports).
-    pub(super) fn publish_task_changes(&mut self, session_id: &SessionId) {
+    /// Records, tells and shows the graph's latest changes (and asks for approval);
+    /// returns the moves.
+    pub(super) fn publish_task_changes(&mut self, session_id: &SessionId) -> Vec<Transition> {
         let Some(session) = self.sessions.get_mut(session_id) else {
-            return;
+            return Vec::new();
         };
         session.tasks.stamp_touched(now_ms());
         let changes = session.tasks.take_changes();
         if changes.is_empty() {
-            return;
+            return Vec::new();
         }
         let touched: Vec<Task> = changes
             .touched
@@ -40,15 +47,24 @@ impl Core {
         for task in &touched {
             self.emit(session_id, &TeamEvent::Task(task));
         }
-        for transition in &changes.transitions {
+        for transition in changes.transitions.iter().take(MOVE_NOTICES) {
             self.tell_transition(session_id, transition);
+        }
+        if let Some(more) = changes.transitions.len().checked_sub(MOVE_NOTICES + 1) {
+            let title = format!("…and {} more task moves", more + 1);
+            let what = "The plan shows where every task stands; /tasks lists them.";
+            self.notify(session_id, None, Severity::Info, &title, Some(what));
         }
         self.show_task_plan(session_id);
         for transition in &changes.transitions {
+            if transition.from == Some(TaskStatus::Review) {
+                self.withdraw_gate(session_id, transition.id);
+            }
             if transition.to == TaskStatus::Review {
                 self.ask_approval(session_id, transition.id);
             }
         }
+        changes.transitions
     }
 
     /// A loaded session's graph goes on: what was in flight is ready again, what
@@ -58,6 +74,22 @@ impl Core {
             return;
         };
         session.tasks.recover();
+        let now = now_ms();
+        // Tasks given back before the proxy stopped wait out what is left of their backoff.
+        let waits: Vec<u64> = session
+            .tasks
+            .tasks()
+            .filter(|t| t.status == TaskStatus::Ready && t.retry_at_ms > now)
+            .map(|t| (t.retry_at_ms - now).min(RETRY_WAIT_CAP_MS))
+            .collect();
+        for wait in waits {
+            let timer = super::timers::Timer::TaskRetry(session_id.clone());
+            self.timers
+                .insert(timer, std::time::Duration::from_millis(wait));
+        }
+        let Some(session) = self.sessions.get(session_id) else {
+            return;
+        };
         let in_review: Vec<TaskId> = session
             .tasks
             .tasks()
@@ -134,8 +166,18 @@ impl Core {
             return;
         };
         let creator = Role::new(&task.created_by);
-        if !session.roles.contains_key(&creator) || task.status != TaskStatus::Failed {
+        let Some(waiting) = session
+            .roles
+            .get(&creator)
+            .map(|rs| rs.turns.len() + rs.queued.len())
+        else {
             return;
+        };
+        if task.status != TaskStatus::Failed {
+            return;
+        }
+        if waiting >= super::task_tools::MAX_WAITING_MESSAGES {
+            return tracing::warn!(session = %session_id, task = %id, "failure not reported: its creator has too many prompts waiting");
         }
         let blocked: Vec<String> = session
             .tasks

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::Core;
 use super::api::Origin;
 use super::output::Severity;
+use super::quote::{TITLE_CHARS, agent_text};
 use super::task_flow::now_ms;
 use super::tasks::{TaskId, TaskStatus};
 use super::timers::Timer;
@@ -18,6 +19,8 @@ use crate::ids::{Role, SessionId};
 const RETRY_BASE: Duration = Duration::from_millis(500);
 /// The longest wait between attempts.
 const RETRY_CAP: Duration = Duration::from_secs(60);
+/// The longest deadline a timer takes (a year); a longer `task_timeout` is this.
+const LONGEST_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl Core {
     /// Starts the deadline of a task just handed out (or handed back by a rejection).
@@ -25,23 +28,27 @@ impl Core {
         let Some(timeout) = self.agents.get(role).map(|s| s.spec.tasks.timeout) else {
             return;
         };
-        let attempt = self.task_attempts(session, task);
+        let run = self
+            .sessions
+            .get(session)
+            .and_then(|s| s.tasks.get(task))
+            .map_or(0, |t| t.runs);
         let timer = Timer::TaskTimeout {
             session: session.clone(),
             task,
-            attempt,
+            run,
         };
-        self.timers.insert(timer, timeout);
+        self.timers.insert(timer, timeout.min(LONGEST_TIMEOUT));
     }
 
-    /// A task's deadline passed: if that same attempt is still in flight, its turn is
+    /// A task's deadline passed: if that same run is still in flight, its turn is
     /// cancelled and the task goes back (or fails).
-    pub(super) fn on_task_timeout(&mut self, session: SessionId, task: TaskId, attempt: u32) {
+    pub(super) fn on_task_timeout(&mut self, session: SessionId, task: TaskId, run: u32) {
         let in_flight = self
             .sessions
             .get(&session)
             .and_then(|s| s.tasks.get(task))
-            .is_some_and(|t| t.status == TaskStatus::InFlight && t.attempts == attempt);
+            .is_some_and(|t| t.status == TaskStatus::InFlight && t.runs == run);
         if !in_flight {
             return;
         }
@@ -83,11 +90,12 @@ impl Core {
             .get(task)
             .is_some_and(|t| t.status == TaskStatus::InFlight);
         if !in_flight {
-            return;
+            return self.dispatch_tasks(session_id);
         }
         match session.tasks.give_back(task, retries, why, retry_at) {
             Ok(true) => {
                 tracing::info!(session = %session_id, task = %task, why, delay_ms = delay.as_millis() as u64, "task given back for another attempt");
+                let why = agent_text(why, TITLE_CHARS);
                 let title = format!("Task {task}: attempt {attempts} failed ({why})");
                 let next = format!(
                     "It is tried again in {} (at most {} more).",

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::Core;
+use super::api::Origin;
 use super::quote::TITLE_CHARS;
 use super::tasks::{Artifact, NewTask, Priority, Task, TaskError, TaskGraph, TaskId, TaskStatus};
 use crate::ids::{Role, SessionId};
@@ -83,29 +84,14 @@ impl Core {
             }
             call => {
                 let reads_only = matches!(call, ToolCall::ListTasks { .. });
-                let failing = match &call {
-                    ToolCall::UpdateTask {
-                        id,
-                        status: Some(status),
-                        ..
-                    } if status == "failed" => id.parse::<TaskId>().ok(),
-                    _ => None,
-                };
                 let result = self.run_tool(&request.session, &request.role, call);
                 if let Err(why) = &result {
                     tracing::info!(role = %request.role, why = %why, "tool call refused");
                 }
-                let changed = result.is_ok() && !reads_only;
                 // The caller may have given up (its connection closed): nothing to do then.
                 let _ = request.reply.send(result);
-                if changed {
-                    self.publish_task_changes(&request.session);
-                    if let Some(id) =
-                        failing.filter(|id| !self.created(&request.session, *id, &request.role))
-                    {
-                        self.report_failure(&request.session, id);
-                    }
-                    self.dispatch_tasks(&request.session);
+                if !reads_only {
+                    self.after_tool_changes(&request.session, &request.role);
                 }
             }
         }
@@ -116,13 +102,34 @@ impl Core {
         if !self.sessions.contains_key(session) {
             return Err("the session is gone".into());
         }
-        let open = self.relays.values().filter(|r| r.key.role == *role).count();
+        let open = self
+            .relays
+            .values()
+            .filter(|r| r.key.role == *role && r.asks_for_role())
+            .count();
         if open >= super::relays::MAX_OPEN_REQUESTS_PER_ROLE {
             return Err(format!(
                 "{role} already has {open} questions and requests waiting for the user"
             ));
         }
         Ok(())
+    }
+
+    /// What a tool call changed is told; a task its role gave up on (it was being
+    /// worked on, now failed) is reported to its creator; free roles go on.
+    fn after_tool_changes(&mut self, session: &SessionId, caller: &Role) {
+        let moves = self.publish_task_changes(session);
+        let given_up = moves.iter().filter(|t| {
+            t.to == TaskStatus::Failed
+                && matches!(t.from, Some(TaskStatus::InFlight | TaskStatus::Review))
+        });
+        let given_up: Vec<TaskId> = given_up.map(|t| t.id).collect();
+        for id in given_up {
+            if !self.created(session, id, caller) {
+                self.report_failure(session, id);
+            }
+        }
+        self.dispatch_tasks(session);
     }
 
     /// Whether `role` made the task.
@@ -164,6 +171,25 @@ impl Core {
         if waiting >= MAX_WAITING_MESSAGES {
             return Err(format!(
                 "{to} has {waiting} prompts waiting already; try again once it has caught up"
+            ));
+        }
+        let unavailable = self
+            .sessions
+            .get(session)
+            .and_then(|s| s.roles.get(&to))
+            .is_some_and(|rs| matches!(rs.child, super::state::ChildSession::Failed(_)));
+        if unavailable || !self.may_take_tasks(&to) {
+            return Err(format!("{to} is not running; the user can /restart it"));
+        }
+        let mine = self
+            .turns
+            .values()
+            .filter(|t| t.session == *session && t.roles.contains_key(&to))
+            .filter(|t| matches!(&t.origin, Origin::Team { from: Some(f) } if f == from))
+            .count();
+        if mine >= MAX_MESSAGES_FROM_ONE {
+            return Err(format!(
+                "{to} has not yet read your last {mine} messages; wait for its answer"
             ));
         }
         let busy = waiting > 0;
@@ -232,15 +258,15 @@ impl Core {
                 note,
                 depends_on,
             } => {
+                // Everything read before anything changes: a refused call changes nothing.
                 let id = task_id(&id)?;
+                let status = status.map(|s| parse_status(&s)).transpose()?;
+                let depends_on = depends_on
+                    .map(|d| d.iter().map(|d| task_id(d)).collect::<Result<Vec<_>, _>>())
+                    .transpose()?;
                 if let Some(depends_on) = depends_on {
-                    let depends_on = depends_on
-                        .iter()
-                        .map(|d| task_id(d))
-                        .collect::<Result<_, _>>()?;
                     graph.replan(id, caller, depends_on).map_err(words)?;
                 }
-                let status = status.map(|s| parse_status(&s)).transpose()?;
                 graph.update(id, caller, status, note).map_err(words)?;
                 let task = graph.get(id).map(task_json).unwrap_or_default();
                 Ok(json!({ "task": task }))
@@ -288,16 +314,22 @@ impl Core {
 
 /// Prompts a role may have waiting before `send_message` to it is refused: a role
 /// cannot bury another under messages.
-const MAX_WAITING_MESSAGES: usize = 16;
+pub(super) const MAX_WAITING_MESSAGES: usize = 16;
+/// Messages from one role another may have waiting: one role cannot keep another
+/// busy with its messages (its tasks wait behind them).
+const MAX_MESSAGES_FROM_ONE: usize = 4;
 /// Tasks one session may hold: an agent cannot grow the graph without bound.
 const MAX_TASKS: usize = 1000;
-/// Bytes of a description, summary or note (a title is held to `TITLE_CHARS`).
-const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// Bytes of a description, summary, note, message or question (a title is held to
+/// `TITLE_CHARS`): a task's snapshot, recorded on every change, stays small.
+const MAX_TEXT_BYTES: usize = 16 * 1024;
 /// Entries of a list argument (dependencies, criteria, artifacts), each a short text.
-const MAX_LIST_ITEMS: usize = 64;
-const MAX_ITEM_BYTES: usize = 4096;
+const MAX_LIST_ITEMS: usize = 32;
+const MAX_ITEM_BYTES: usize = 1024;
+/// Bytes of a name: a task id, a role, a status, a priority.
+const MAX_NAME_BYTES: usize = 64;
 
-/// Every size an agent chose, checked before anything is kept.
+/// Every size an agent chose, checked before anything is kept or echoed.
 fn check_sizes(call: &ToolCall) -> Result<(), String> {
     let text = |name: &str, value: &str| {
         (value.len() > MAX_TEXT_BYTES).then(|| format!("{name} is over {MAX_TEXT_BYTES} bytes"))
@@ -307,6 +339,12 @@ fn check_sizes(call: &ToolCall) -> Result<(), String> {
             format!("{name} holds more than {MAX_LIST_ITEMS} entries or one over {MAX_ITEM_BYTES} bytes")
         })
     };
+    let names = names_of(call);
+    if names.iter().any(|n| n.len() > MAX_NAME_BYTES) {
+        return Err(format!(
+            "an id, role, status or priority is over {MAX_NAME_BYTES} bytes"
+        ));
+    }
     let problem = match call {
         ToolCall::Delegate {
             title,
@@ -336,6 +374,25 @@ fn check_sizes(call: &ToolCall) -> Result<(), String> {
         ToolCall::ListTasks { .. } => None,
     };
     problem.map_or(Ok(()), Err)
+}
+
+/// The short names a call carries (ids, roles, statuses, priorities).
+fn names_of(call: &ToolCall) -> Vec<&str> {
+    match call {
+        ToolCall::Delegate { role, priority, .. } => {
+            vec![role.as_str(), priority.as_deref().unwrap_or("")]
+        }
+        ToolCall::ListTasks { role, status } => {
+            vec![
+                role.as_deref().unwrap_or(""),
+                status.as_deref().unwrap_or(""),
+            ]
+        }
+        ToolCall::UpdateTask { id, status, .. } => vec![id, status.as_deref().unwrap_or("")],
+        ToolCall::CompleteTask { id, .. } => vec![id],
+        ToolCall::SendMessage { role, .. } => vec![role],
+        ToolCall::AskUser { .. } => Vec::new(),
+    }
 }
 
 fn parse_priority(text: Option<&str>) -> Result<Priority, String> {

@@ -92,6 +92,11 @@ impl Core {
             return Ok(self.agent_summary(role));
         }
         self.start_agent(role);
+        // Its tasks waited while it was stopped or failed.
+        let sessions: Vec<_> = self.sessions.keys().cloned().collect();
+        for session in &sessions {
+            self.dispatch_tasks(session);
+        }
         Ok(self.agent_summary(role))
     }
 

@@ -56,11 +56,12 @@ pub enum Timer {
     ConnectionTick(ConnectionId),
     /// Time for the store to commit what it was handed since its last commit.
     StoreCommit,
-    /// A task handed out `attempt` times may have run past its role's `task_timeout`.
+    /// A task's run (its `runs` count when it started) may be past its role's
+    /// `task_timeout`.
     TaskTimeout {
         session: SessionId,
         task: super::tasks::TaskId,
-        attempt: u32,
+        run: u32,
     },
     /// A task given back may be handed out again.
     TaskRetry(SessionId),
@@ -77,11 +78,7 @@ impl Core {
             Timer::StoreCommit => self.on_store_commit_due(),
             Timer::Restart(key) => self.on_restart_due(key),
             Timer::Silence(key) => self.on_silence_check(key),
-            Timer::TaskTimeout {
-                session,
-                task,
-                attempt,
-            } => self.on_task_timeout(session, task, attempt),
+            Timer::TaskTimeout { session, task, run } => self.on_task_timeout(session, task, run),
             Timer::TaskRetry(session) => self.dispatch_tasks(&session),
         }
     }

@@ -186,7 +186,7 @@ async fn a_task_that_needs_approval_waits_in_review_goes_back_with_the_users_fee
         let t1 = &tasks["tasks"][0];
         assert_eq!(t1["status"], "done");
         assert_eq!(t1["summary"], "second try");
-        assert_eq!(t1["attempts"], 2);
+        assert_eq!((t1["attempts"].as_u64(), t1["runs"].as_u64()), (Some(1), Some(2)), "a rejection is no failed attempt");
         assert!(t1["notes"][0].as_str().unwrap().starts_with("rejected: "), "{t1}");
         let everything: String = proxy.transcript.iter().map(|(_, m)| m.to_string()).collect();
         assert!(everything.contains("Task t1 (backend): in_flight → review"));
@@ -381,6 +381,12 @@ async fn a_role_messages_another_and_asks_the_user_who_answers_in_the_chat() {
         )
         .await;
         assert!(refused.contains("no role \"nobody\""), "{refused}");
+        let flood = [r#"mcp send_message {"role": "backend", "text": "sleep 1s"}"#; 6].join("; ");
+        let flooded = said(&mut proxy, &session, "architect", &flood).await;
+        assert!(
+            flooded.contains("has not yet read your last 4 messages"),
+            "{flooded}"
+        );
 
         let ask = proxy
             .prompt_id(
@@ -432,7 +438,7 @@ async fn a_role_messages_another_and_asks_the_user_who_answers_in_the_chat() {
 }
 
 #[tokio::test]
-async fn a_task_whose_turn_the_user_cancels_waits_blocked_until_its_creator_makes_it_ready() {
+async fn a_task_whose_turn_the_user_cancels_waits_on_hold_until_the_user_retries_it() {
     bounded(WAIT * 3, async {
         let mut proxy = Proxy::start(&fake_team(&["architect", "backend"])).await;
         let session = proxy.plain_session().await;
@@ -450,12 +456,45 @@ async fn a_task_whose_turn_the_user_cancels_waits_blocked_until_its_creator_make
         assert_eq!(tasks["tasks"][0]["notes"], json!(["cancelled by the user"]));
         let text = said(&mut proxy, &session, "backend", "say not handed it again").await;
         assert!(text.contains("not handed it again"), "{text}");
-        let retry = r#"mcp update_task {"id": "t1", "status": "ready"}"#;
-        said(&mut proxy, &session, "architect", retry).await;
+        let everything: String = proxy
+            .transcript
+            .iter()
+            .map(|(_, m)| m.to_string())
+            .collect();
+        assert!(everything.contains("Task t1 is on hold: its turn was cancelled"));
+        let (retried, _) = proxy.prompt(&session, "/retry t1").await;
+        assert!(
+            retried
+                .iter()
+                .any(|m| m.to_string().contains("t1 is handed out again"))
+        );
         read_until(&mut proxy, no_requests, |m| {
             notice_titled(m, "Task t1 (backend): ready → in_flight")
         })
         .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn hundreds_of_tasks_for_a_role_that_cannot_start_wait_without_taking_the_proxy_down() {
+    bounded(WAIT * 3, async {
+        let mut team = fake_team(&["architect"]);
+        team.push_str(
+            "[roles.broken]\ncommand = \"/nonexistent/agent\"\nrestart = { attempts = 0, backoff_ms = 10 }\n",
+        );
+        let mut proxy = Proxy::start(&team).await;
+        let session = proxy.plain_session().await;
+        let many = r#"mcp x300 delegate {"role": "broken", "title": "never", "description": "say hi"}"#;
+        let made = said(&mut proxy, &session, "architect", many).await;
+        assert!(made.contains("300 calls"), "{made}");
+        let tasks = tasks_of(&mut proxy, &session).await;
+        let tasks = tasks["tasks"].as_array().expect("tasks").clone();
+        assert_eq!(tasks.len(), 300);
+        let in_flight = tasks.iter().filter(|t| t["status"] == "in_flight").count();
+        assert!(in_flight <= 1, "at most the first was handed out: {in_flight}");
+        let text = said(&mut proxy, &session, "architect", "say still here").await;
+        assert!(text.contains("still here"), "{text}");
     })
     .await;
 }

@@ -3,7 +3,6 @@
 //! dispatcher hands the interrupted task out again and finishes the graph.
 
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -73,8 +72,8 @@ async fn a_graph_interrupted_by_kill_9_is_printed_from_the_store_then_loaded_and
         );
         first.prompt(&session, &format!("@architect {plan}")).await;
         wait_for(&mut first, "Task t2 (frontend): ready → in_flight").await;
-        // Past the store's commit timer, then no goodbye.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // An answer waits for the commit of everything before it; then no goodbye.
+        first.prompt(&session, "/tasks").await;
         let dir = first.kill9().await;
 
         let store = dir.path().join("store.db");
@@ -108,6 +107,8 @@ async fn a_graph_interrupted_by_kill_9_is_printed_from_the_store_then_loaded_and
         assert_eq!(seen_plans[0][0], "done", "the plan comes back with the load: {seen_plans:?}");
         let said = everything(&second);
         assert!(said.contains("Task t2 (frontend): in_flight → ready"), "the interrupted task goes back");
+        // An answer waits for its events' commit, and so for every event before them.
+        second.prompt(&session, "/tasks").await;
         let printed = tasks_cli(&second.store_path(), &["--session", &session]);
         assert_eq!(printed.matches(" done ").count(), 3, "{printed}");
     })

@@ -98,6 +98,7 @@ impl TaskGraph {
             status,
             created_by: created_by.to_string(),
             attempts: 0,
+            runs: 0,
             summary: None,
             artifacts: Vec::new(),
             notes: Vec::new(),
@@ -175,7 +176,9 @@ impl TaskGraph {
     /// The task is handed to its role.
     pub fn dispatch(&mut self, id: TaskId) -> Result<(), TaskError> {
         self.move_to(id, TaskStatus::InFlight)?;
-        self.task_mut(id)?.attempts += 1;
+        let task = self.task_mut(id)?;
+        task.attempts += 1;
+        task.runs += 1;
         Ok(())
     }
 
@@ -212,7 +215,7 @@ impl TaskGraph {
     pub fn reject(&mut self, id: TaskId, feedback: &str) -> Result<(), TaskError> {
         self.move_to(id, TaskStatus::InFlight)?;
         let task = self.task_mut(id)?;
-        task.attempts += 1;
+        task.runs += 1;
         task.note(format!("rejected: {feedback}"));
         Ok(())
     }
@@ -246,6 +249,14 @@ impl TaskGraph {
     fn set_status(&mut self, id: TaskId, caller: &str, to: TaskStatus) -> Result<(), TaskError> {
         let task = self.task(id)?;
         match to {
+            // A failed task stays failed until its creator retries it.
+            TaskStatus::Blocked if task.status == TaskStatus::Failed => {
+                Err(TaskError::Transition {
+                    task: id,
+                    from: task.status,
+                    to,
+                })
+            }
             TaskStatus::Blocked => {
                 self.move_to(id, to)?;
                 self.task_mut(id)?.held = true;
@@ -264,6 +275,29 @@ impl TaskGraph {
             }
             _ => Err(TaskError::NotSettable { task: id, to }),
         }
+    }
+
+    /// The user hands a blocked or failed task out again (as its creator could):
+    /// it waits for its dependencies afresh, its attempts counted anew.
+    pub fn reopen(&mut self, id: TaskId) -> Result<(), TaskError> {
+        let task = self.task(id)?;
+        if !matches!(task.status, TaskStatus::Blocked | TaskStatus::Failed) {
+            return Err(TaskError::Transition {
+                task: id,
+                from: task.status,
+                to: TaskStatus::Ready,
+            });
+        }
+        let waiting = self.waiting_status(&task.spec.depends_on);
+        if waiting != task.status {
+            self.move_to(id, waiting)?;
+        }
+        let task = self.task_mut(id)?;
+        task.attempts = 0;
+        task.held = false;
+        task.retry_at_ms = 0;
+        self.settle();
+        Ok(())
     }
 
     /// Stopped by the user (its turn cancelled): blocked, with `why` noted, until its
@@ -330,24 +364,28 @@ impl TaskGraph {
     }
 
     /// Waiting tasks follow their dependencies: ready once all are done, blocked
-    /// while one failed or is blocked, in the inbox otherwise. Repeats until nothing
-    /// changes, so blocking travels down the graph.
+    /// while one failed or is blocked, in the inbox otherwise. A worklist over the
+    /// dependents: a task is looked at again only when one of its dependencies
+    /// moved, so blocking travels down the graph in time linear in its edges.
     fn settle(&mut self) {
-        loop {
-            let changes: Vec<(TaskId, TaskStatus)> = self
-                .tasks
-                .values()
-                .filter(|t| t.status.is_waiting() && !t.held)
-                .filter_map(|t| {
-                    let now = self.waiting_status(&t.spec.depends_on);
-                    (now != t.status).then_some((t.id, now))
-                })
-                .collect();
-            if changes.is_empty() {
-                return;
+        let mut dependents: BTreeMap<TaskId, Vec<TaskId>> = BTreeMap::new();
+        for task in self.tasks.values() {
+            for dep in &task.spec.depends_on {
+                dependents.entry(*dep).or_default().push(task.id);
             }
-            for (id, status) in changes {
-                self.set(id, status);
+        }
+        let mut work: Vec<TaskId> = self.tasks.keys().copied().collect();
+        while let Some(id) = work.pop() {
+            let Some(task) = self.tasks.get(&id) else {
+                continue;
+            };
+            if !task.status.is_waiting() || task.held {
+                continue;
+            }
+            let now = self.waiting_status(&task.spec.depends_on);
+            if now != task.status {
+                self.set(id, now);
+                work.extend(dependents.get(&id).into_iter().flatten().copied());
             }
         }
     }
@@ -369,27 +407,33 @@ impl TaskGraph {
         }
     }
 
-    /// A chain of dependencies from one of `from` to `target`, if there is one.
+    /// A chain of dependencies from one of `from` to `target`, if there is one: a
+    /// depth-first walk that visits each task once and keeps where it came from.
     fn path_to(&self, from: &[TaskId], target: TaskId) -> Option<Vec<TaskId>> {
-        let mut stack: Vec<Vec<TaskId>> = from.iter().map(|id| vec![*id]).collect();
-        let mut seen = std::collections::HashSet::new();
-        while let Some(path) = stack.pop() {
-            let last = *path.last()?;
-            if last == target {
+        let mut came_from: BTreeMap<TaskId, Option<TaskId>> = BTreeMap::new();
+        let mut stack: Vec<TaskId> = Vec::new();
+        for id in from {
+            if came_from.insert(*id, None).is_none() {
+                stack.push(*id);
+            }
+        }
+        while let Some(id) = stack.pop() {
+            if id == target {
+                let mut path = vec![id];
+                let mut at = id;
+                while let Some(Some(previous)) = came_from.get(&at) {
+                    path.push(*previous);
+                    at = *previous;
+                }
+                path.reverse();
                 return Some(path);
             }
-            if !seen.insert(last) {
-                continue;
-            }
-            for dep in self
-                .tasks
-                .get(&last)
-                .map(|t| t.spec.depends_on.as_slice())
-                .unwrap_or(&[])
-            {
-                let mut longer = path.clone();
-                longer.push(*dep);
-                stack.push(longer);
+            let deps = self.tasks.get(&id).map(|t| t.spec.depends_on.as_slice());
+            for dep in deps.unwrap_or(&[]) {
+                if !came_from.contains_key(dep) {
+                    came_from.insert(*dep, Some(id));
+                    stack.push(*dep);
+                }
             }
         }
         None

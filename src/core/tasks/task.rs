@@ -66,8 +66,12 @@ pub struct Task {
     pub spec: NewTask,
     pub status: TaskStatus,
     pub created_by: String,
-    /// Times it was handed to its role.
+    /// Times it was handed to its role since its creator last made it ready.
     pub attempts: u32,
+    /// Times a turn was started for it, ever (attempts and rejections): names one
+    /// run, so a deadline of an earlier run never ends a later one.
+    #[serde(default)]
+    pub runs: u32,
     pub summary: Option<String>,
     pub artifacts: Vec<Artifact>,
     pub notes: Vec<String>,
@@ -108,13 +112,22 @@ impl Changes {
 }
 
 /// Notes kept per task: the oldest go first.
-pub(super) const MAX_NOTES: usize = 100;
+pub(super) const MAX_NOTES: usize = 20;
+/// Characters kept of one note: a task's snapshot stays small however it is noted.
+pub(super) const NOTE_CHARS: usize = 2000;
 
 impl Task {
     pub(super) fn note(&mut self, note: String) {
         if self.notes.len() >= MAX_NOTES {
             self.notes.remove(0);
         }
+        let note = if note.chars().count() > NOTE_CHARS {
+            let mut cut: String = note.chars().take(NOTE_CHARS).collect();
+            cut.push('…');
+            cut
+        } else {
+            note
+        };
         self.notes.push(note);
     }
 }
@@ -148,4 +161,3 @@ pub enum TaskError {
         to: TaskStatus,
     },
 }
-

@@ -215,3 +215,68 @@ fn every_status_maps_to_an_acp_plan_status_and_done_is_final() {
     assert_eq!(Priority::Urgent.plan_priority(), "high");
     assert_eq!(Priority::parse("urgent"), Some(Priority::Urgent));
 }
+
+#[test]
+fn blocking_travels_down_a_long_dense_chain_and_back_and_a_cycle_across_it_is_refused() {
+    let mut graph = TaskGraph::default();
+    let mut ids: Vec<TaskId> = Vec::new();
+    for n in 0..1000 {
+        let deps: Vec<TaskId> = ids.iter().rev().take(32).copied().collect();
+        let id = graph
+            .delegate("architect", task("backend", &format!("step {n}"), &deps))
+            .unwrap();
+        ids.push(id);
+    }
+    graph.dispatch(ids[0]).unwrap();
+    graph.take_changes();
+    graph
+        .update(ids[0], "backend", Some(TaskStatus::Blocked), None)
+        .unwrap();
+    assert!(
+        ids[1..]
+            .iter()
+            .all(|id| status(&graph, *id) == TaskStatus::Blocked)
+    );
+    let changes = graph.take_changes();
+    assert_eq!(changes.transitions.len(), 1000, "one move each, no churn");
+    graph
+        .update(ids[0], "architect", Some(TaskStatus::Ready), None)
+        .unwrap();
+    assert_eq!(status(&graph, ids[1]), TaskStatus::Inbox);
+    assert_eq!(status(&graph, ids[999]), TaskStatus::Inbox);
+    let cycle = graph.set_dependencies(ids[0], vec![ids[999]]);
+    assert!(matches!(cycle, Err(TaskError::Cycle(_))), "{cycle:?}");
+}
+
+#[test]
+fn a_failed_task_stays_failed_for_its_role_and_only_its_creator_or_the_user_reopens_it() {
+    let (mut graph, [api, ..]) = feature();
+    graph.dispatch(api).unwrap();
+    graph
+        .update(api, "backend", Some(TaskStatus::Failed), None)
+        .unwrap();
+    let again = graph.update(api, "backend", Some(TaskStatus::Blocked), None);
+    assert!(
+        matches!(again, Err(TaskError::Transition { .. })),
+        "{again:?}"
+    );
+    graph.reopen(api).unwrap();
+    assert_eq!(status(&graph, api), TaskStatus::Ready);
+    assert!(
+        graph.reopen(api).is_err(),
+        "only blocked or failed tasks reopen"
+    );
+}
+
+#[test]
+fn notes_are_capped_in_number_and_length() {
+    let (mut graph, [api, ..]) = feature();
+    for n in 0..30 {
+        let note = format!("{n} {}", "x".repeat(5000));
+        graph.update(api, "backend", None, Some(note)).unwrap();
+    }
+    let notes = &graph.get(api).unwrap().notes;
+    assert_eq!(notes.len(), 20);
+    assert!(notes[0].starts_with("10 "), "the oldest went first");
+    assert!(notes.iter().all(|n| n.chars().count() <= 2001));
+}

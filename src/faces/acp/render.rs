@@ -12,6 +12,7 @@ use super::AcpConnection;
 use super::floor::Floor;
 use super::update::{Rewrite, item_kind, write_update_line};
 use crate::acp::{self, method, role_meta, set_role_meta};
+use crate::core::Origin;
 use crate::core::{
     Delivery, Output, RelayId, RelayKind, RelayRequest, Reply, RoleOutcome, RoleUpdate,
     SessionState, StopReason, TeamEvent, UpdateKind,
@@ -165,11 +166,21 @@ impl AcpConnection {
         match event {
             TeamEvent::Prompt {
                 turn,
+                origin,
                 roles,
                 blocks,
                 summary,
-                ..
-            } => self.prompt(session, *turn, roles, blocks, summary, delivery),
+            } => {
+                let from = origin.and_then(prompt_source);
+                let prompt = ShownPrompt {
+                    turn: *turn,
+                    roles,
+                    blocks,
+                    summary,
+                    from,
+                };
+                self.prompt(session, &prompt, delivery)
+            }
             TeamEvent::Update(update) => self.role_update(session, update),
             TeamEvent::Notice {
                 role,
@@ -190,24 +201,20 @@ impl AcpConnection {
 
     /// A prompt: shown as the user's message to every client but the one that sent
     /// it live; for clients with subagents, each role's part announced.
-    fn prompt(
-        &mut self,
-        session: &SessionId,
-        turn: u64,
-        roles: &[Role],
-        blocks: &[Value],
-        summary: &str,
-        delivery: Delivery,
-    ) {
+    fn prompt(&mut self, session: &SessionId, prompt: &ShownPrompt<'_>, delivery: Delivery) {
         if delivery != (Delivery::Live { yours: true }) {
-            for block in blocks {
-                let update = json!({ "sessionUpdate": "user_message_chunk", "content": block });
+            for block in prompt.blocks {
+                let mut update = json!({ "sessionUpdate": "user_message_chunk", "content": block });
+                // The team's own prompts say who wrote them: not the user.
+                if let Some(from) = &prompt.from {
+                    update["_meta"] = json!({ "ourocodus": { "from": from } });
+                }
                 self.user_item(session, update);
             }
         }
         if self.render.subagents {
-            for role in roles {
-                self.announce_subagent(session, role, turn, summary);
+            for role in prompt.roles {
+                self.announce_subagent(session, role, prompt.turn, prompt.summary);
             }
         }
     }
@@ -413,4 +420,24 @@ fn merge_json(role: &Role, report: &crate::worktree::MergeReport) -> Value {
         result["committed"] = json!({ "commit": committed.commit, "files": committed.files });
     }
     result
+}
+
+/// A prompt as a client is shown it.
+struct ShownPrompt<'a> {
+    turn: u64,
+    roles: &'a [Role],
+    blocks: &'a [Value],
+    summary: &'a str,
+    /// Who wrote it when the user did not: `{ task }` or `{ role }` or `{ proxy }`.
+    from: Option<Value>,
+}
+
+/// Who wrote a prompt that did not come from a client.
+fn prompt_source(origin: &Origin) -> Option<Value> {
+    match origin {
+        Origin::Connection { .. } => None,
+        Origin::Task(task) => Some(json!({ "task": task.to_string() })),
+        Origin::Team { from: Some(role) } => Some(json!({ "role": role.as_str() })),
+        Origin::Team { from: None } => Some(json!({ "proxy": true })),
+    }
 }

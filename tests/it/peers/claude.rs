@@ -209,8 +209,8 @@ async fn claude_offline_opens_a_session_whose_options_and_commands_appear_namesp
             direct_commands.len()
         );
         let own: Vec<&str> = [
-            "agents", "spawn", "kill", "restart", "merge", "tasks", "approve", "reject", "answer",
-            "usage", "mode",
+            "agents", "spawn", "kill", "restart", "merge", "tasks", "approve", "reject", "retry",
+            "answer", "usage", "mode",
         ]
         .to_vec();
         assert_eq!(commands.len(), direct_commands.len() + own.len());
