@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::api::Origin;
 use super::history::RecordedEvent;
 use super::output::{
     ChildHow, RoleOutcome, RoleUpdate, Severity, StopReason, TeamEvent, UpdateKind,
@@ -93,6 +94,8 @@ pub enum Decoded {
         summary: String,
         /// The task the turn worked on, if the dispatcher started it for one.
         task: Option<TaskId>,
+        /// Who started it when no client did (a task, a role's message, the proxy).
+        team_origin: Option<Origin>,
     },
     Update {
         role: Role,
@@ -149,10 +152,11 @@ impl Decoded {
                 roles,
                 blocks,
                 summary,
+                team_origin,
                 ..
             } => TeamEvent::Prompt {
                 turn: *turn,
-                origin: None,
+                origin: team_origin.as_ref(),
                 roles,
                 blocks,
                 summary,
@@ -323,7 +327,7 @@ struct PromptPayload {
     prompt: Vec<Value>,
     #[serde(default)]
     summary: String,
-    /// `{ connection, request }` or `{ task }`; read for the task only.
+    /// `{ connection, request }`, `{ task }` or `{ team }`; a client's is not kept.
     #[serde(default)]
     origin: Option<Value>,
 }
@@ -334,12 +338,20 @@ fn decode_prompt(payload: &str) -> Option<Decoded> {
         .origin
         .as_ref()
         .and_then(|o| o.get("task")?.as_str()?.parse().ok());
+    let team_origin = match (&task, &p.origin) {
+        (Some(task), _) => Some(Origin::Task(*task)),
+        (None, Some(origin)) => origin.get("team").map(|from| Origin::Team {
+            from: from.as_str().map(Role::new),
+        }),
+        (None, None) => None,
+    };
     Some(Decoded::Prompt {
         turn: p.turn,
         roles: p.roles,
         blocks: p.prompt,
         summary: p.summary,
         task,
+        team_origin,
     })
 }
 

@@ -92,8 +92,14 @@ async fn a_graph_interrupted_by_kill_9_is_printed_from_the_store_then_loaded_and
         let id = second
             .request("session/load", json!({ "sessionId": session, "cwd": cwd, "mcpServers": [] }))
             .await;
-        let (_, answer) = second.until_response(id, |_| None).await;
+        let (replay, answer) = second.until_response(id, |_| None).await;
         assert!(answer["result"].is_object(), "{answer}");
+        let by_task = |m: &&Value| {
+            let update = &m["params"]["update"];
+            update["sessionUpdate"] == "user_message_chunk"
+                && update["_meta"]["ourocodus"]["from"]["task"] == "t2"
+        };
+        assert!(replay.iter().any(|m| by_task(&m)), "a task's prompt is replayed as the team's, not the user's");
         let mut seen_plans = Vec::new();
         loop {
             let message = second.next_within(WAIT).await.expect("the graph goes on");
