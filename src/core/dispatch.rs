@@ -71,8 +71,8 @@ impl Core {
         self.start_task_turn(session_id, role, task, blocks);
     }
 
-    /// A turn for a task in flight (its first prompt, or a rejection's feedback), with
-    /// its deadline.
+    /// A turn for a task in flight (its first prompt, or a rejection's feedback); its
+    /// deadline starts when the prompt reaches the role.
     pub(super) fn start_task_turn(
         &mut self,
         session_id: &SessionId,
@@ -92,7 +92,6 @@ impl Core {
             &addressed.blocks,
             None,
         );
-        self.arm_task_timeout(session_id, role, task);
     }
 
     /// A task whose turn was cancelled (by a user; a timeout gives it back first)

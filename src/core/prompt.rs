@@ -272,6 +272,11 @@ impl Core {
                     rs.turns.push_back(prompt.turn);
                 }
                 self.arm_watchdog(role);
+                // A task's deadline runs from when its role has it.
+                if let Some(Origin::Task(task)) = self.turns.get(&prompt.turn).map(|t| &t.origin) {
+                    let task = *task;
+                    self.arm_task_timeout(session_id, role, task);
+                }
             }
             Err(e) => self.settle_role(prompt.turn, role, RoleOutcome::Failed(e)),
         }
