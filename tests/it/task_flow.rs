@@ -498,3 +498,39 @@ async fn hundreds_of_tasks_for_a_role_that_cannot_start_wait_without_taking_the_
     })
     .await;
 }
+
+#[tokio::test]
+async fn ask_user_is_an_elicitation_form_for_an_editor_that_has_them_and_its_answer_is_the_result()
+{
+    bounded(WAIT * 2, async {
+        let mut proxy = Proxy::start(&fake_team(&["architect"])).await;
+        proxy
+            .initialize(json!({ "elicitation": { "form": {} } }))
+            .await;
+        let session = proxy.new_session().await;
+        let id = proxy
+            .prompt_id(&session, r#"mcp ask_user {"question": "Which database?"}"#)
+            .await;
+        let (messages, _) = proxy
+            .until_response(id, |request| {
+                (request["method"] == "elicitation/create"
+                    && request["params"]["message"] == "Which database?")
+                    .then(|| json!({ "action": "accept", "content": { "answer": "SQLite" } }))
+            })
+            .await;
+        let asked = messages
+            .iter()
+            .find(|m| m["method"] == "elicitation/create")
+            .expect("asked in a form");
+        assert_eq!(
+            asked["params"]["requestedSchema"]["required"],
+            json!(["answer"])
+        );
+        let text = text_from(&messages, "architect");
+        assert!(
+            text.contains(r#"mcp ask_user: {"answer":"SQLite"}"#),
+            "{text}"
+        );
+    })
+    .await;
+}
