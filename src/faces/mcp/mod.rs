@@ -43,13 +43,16 @@ pub struct McpFace {
 }
 
 impl McpFace {
-    /// Makes the private directory and binds the socket in it.
+    /// Makes the private directory (0700) and binds the socket (0600) in it.
     pub fn open() -> std::io::Result<(McpFace, UnixListener)> {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
             .prefix("ourocodus-mcp-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()?;
         let path = dir.path().join("tools.sock");
         let listener = UnixListener::bind(&path)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         let face = McpFace {
             _dir: dir,
             path,
@@ -142,5 +145,20 @@ impl ToolServers for Entries {
             "args": ["mcp", "--socket", self.path],
             "env": [{ "name": SECRET_ENV, "value": secret.unwrap_or_default() }],
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::McpFace;
+
+    #[tokio::test]
+    async fn the_socket_is_the_users_alone_in_a_directory_only_the_user_may_enter() {
+        let (face, _listener) = McpFace::open().expect("open");
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(face.socket()), 0o600);
+        assert_eq!(mode(face.socket().parent().unwrap()), 0o700);
     }
 }
