@@ -10,6 +10,7 @@ mod support;
 mod backpressure;
 mod bad_input;
 mod cancel;
+mod editors;
 mod hostile;
 mod hygiene;
 mod limits;
