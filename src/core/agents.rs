@@ -11,7 +11,6 @@ use super::state::{AgentState, ChildSession, Restore, ToAgent};
 use super::timers::Timer;
 use crate::acp::{ChildCapabilities, method};
 use crate::agent::Quirks;
-use crate::config::McpServerSpec;
 use crate::error::RpcError;
 use crate::ids::{ChildSessionId, Role, SessionId};
 use crate::transport::LaunchSpec;
@@ -255,7 +254,12 @@ impl Core {
             })
             .cloned()
             .collect();
-        servers.extend(slot.spec.mcp_servers.iter().map(mcp_server_json));
+        servers.extend(
+            slot.spec
+                .mcp_servers
+                .iter()
+                .map(super::mcp_servers::mcp_server_json),
+        );
         if let Some(tools) = &self.tool_servers {
             servers.insert(0, tools.entry(session_id, role));
         }
@@ -480,34 +484,6 @@ impl Core {
         let sessions: Vec<SessionId> = self.sessions.keys().cloned().collect();
         for session in sessions {
             self.emit(&session, &TeamEvent::Agent { role, change });
-        }
-    }
-}
-
-fn name_value_list(map: &indexmap::IndexMap<String, String>) -> Value {
-    Value::Array(
-        map.iter()
-            .map(|(name, value)| json!({ "name": name, "value": value }))
-            .collect(),
-    )
-}
-
-/// A configured MCP server in ACP's `McpServer` shape.
-fn mcp_server_json(server: &McpServerSpec) -> Value {
-    match server {
-        McpServerSpec::Stdio {
-            name,
-            command,
-            args,
-            env,
-        } => {
-            json!({ "name": name, "command": command, "args": args, "env": name_value_list(env) })
-        }
-        McpServerSpec::Http { name, url, headers } => {
-            json!({ "type": "http", "name": name, "url": url, "headers": name_value_list(headers) })
-        }
-        McpServerSpec::Sse { name, url, headers } => {
-            json!({ "type": "sse", "name": name, "url": url, "headers": name_value_list(headers) })
         }
     }
 }

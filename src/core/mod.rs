@@ -17,10 +17,12 @@ mod files;
 mod from_agent;
 mod gates;
 mod history;
+mod mcp_servers;
 mod mention;
 mod merge;
 mod metering;
 mod options;
+mod outcome;
 mod output;
 mod prompt;
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::Core;
 use super::api::Origin;
 use super::mention;
-use super::output::{Reply, RoleOutcome, Severity, StopReason, TeamEvent};
+use super::output::{Reply, RoleOutcome, Severity, TeamEvent};
 use super::quote::{DESCRIPTION_CHARS, agent_lines};
 use super::state::{ChildSession, QueuedPrompt, Turn, TurnId};
 use crate::acp::{self, method, text_of_block};
@@ -384,7 +384,7 @@ impl Core {
             return;
         };
         tracing::info!(session = %turn.session, elapsed_ms = turn.started.elapsed().as_millis() as u64, "prompt answered");
-        let outcome = aggregate(&turn);
+        let outcome = super::outcome::aggregate(&turn);
         let event = TeamEvent::TurnEnded {
             turn: turn.seq,
             outcome: &outcome,
@@ -424,61 +424,6 @@ impl Core {
             s.turn_seq
         })
     }
-}
-
-/// The turn's answer: `cancelled` if cancelled; the reason all successful roles
-/// agree on, else `end_turn`; an error naming every role when all of them failed.
-fn aggregate(turn: &Turn) -> Result<StopReason, RpcError> {
-    if turn.cancelled {
-        return Ok(StopReason::Cancelled);
-    }
-    let reasons: Vec<StopReason> = turn
-        .roles
-        .values()
-        .filter_map(|o| match o {
-            RoleOutcome::Done(reason) => Some(*reason),
-            RoleOutcome::Cancelled => Some(StopReason::Cancelled),
-            _ => None,
-        })
-        .collect();
-    let Some(first) = reasons.first().copied() else {
-        return Err(all_failed(turn));
-    };
-    let agreed = reasons.iter().all(|r| *r == first);
-    Ok(if agreed { first } else { StopReason::EndTurn })
-}
-
-fn all_failed(turn: &Turn) -> RpcError {
-    let failures: Vec<(&Role, &RpcError)> = turn
-        .roles
-        .iter()
-        .filter_map(|(role, o)| match o {
-            RoleOutcome::Failed(e) => Some((role, e)),
-            _ => None,
-        })
-        .collect();
-    let code = match failures.first() {
-        Some((_, first)) if failures.iter().all(|(_, e)| e.code == first.code) => first.code,
-        _ => codes::INTERNAL_ERROR,
-    };
-    let summary: Vec<String> = failures
-        .iter()
-        .map(|(r, e)| format!("{r}: {}", e.message))
-        .collect();
-    let data: serde_json::Map<String, Value> = failures
-        .iter()
-        .map(|(r, e)| {
-            (
-                r.to_string(),
-                json!({ "code": e.code, "message": e.message }),
-            )
-        })
-        .collect();
-    RpcError::new(
-        code,
-        format!("every routed role failed — {}", summary.join("; ")),
-    )
-    .with_data(json!({ "ourocodus": { "roles": data } }))
 }
 
 /// Blocks a child cannot take become text it can: images and audio are described,
