@@ -1,0 +1,129 @@
+-- init.lua: the plugin's public face: setup(), the operations behind the :Ourocodus*
+-- commands, and status(). Owns the one running client (started on first use) and its
+-- team view.
+local client = require("ourocodus.client")
+local config = require("ourocodus.config")
+local prompt = require("ourocodus.prompt")
+local render = require("ourocodus.render")
+local report = require("ourocodus.report")
+local view = require("ourocodus.view")
+
+local M = {}
+
+local current = nil -- { client, view }
+
+function M.setup(opts)
+  config.setup(opts)
+end
+
+--- The running client, started (with its view) if there is none.
+function M.client()
+  if current and (current.client.state == "starting" or current.client.state == "ready") then
+    return current.client
+  end
+  local options = config.options
+  local team_view = view.new()
+  local started = client.start({
+    cmd = options.cmd,
+    cwd = options.cwd or vim.fn.getcwd(),
+    env = options.env,
+    fs = options.fs,
+    view = team_view,
+  })
+  current = { client = started, view = team_view }
+  return started
+end
+
+--- The team view of the running client, or nil.
+function M.view()
+  return current and current.view or nil
+end
+
+--- :Ourocodus — opens the team view (starting the team if needed).
+function M.open()
+  local c = M.client()
+  c:when_ready(function()
+    c.view:open()
+  end)
+end
+
+--- :OurocodusAsk [@role] text, with `selection` = { buf, first, last } for a range.
+function M.ask(text, selection)
+  text = vim.trim(text or "")
+  if text == "" and not selection then
+    return vim.notify("ourocodus: nothing to ask", vim.log.levels.WARN)
+  end
+  local c = M.client()
+  local blocks = prompt.blocks(text, selection)
+  render.prompt_sent(c.view, blocks[1].text)
+  c:prompt(blocks)
+end
+
+function M.cancel()
+  if current then
+    current.client:cancel()
+  end
+end
+
+local function on_answer(what, fn)
+  return function(err, result)
+    if err then
+      return vim.notify("ourocodus: " .. what .. " failed: " .. tostring(err.message), vim.log.levels.ERROR)
+    end
+    fn(result)
+  end
+end
+
+--- :OurocodusAgents — the team's agents, from `_ourocodus/agents`.
+function M.agents(done)
+  M.client():team("agents", nil, on_answer("agents", function(result)
+    report.show("ourocodus://agents", report.agents(result.agents))
+    if done then
+      done(result)
+    end
+  end))
+end
+
+--- :OurocodusTasks — the session's task graph, from `_ourocodus/tasks`.
+function M.tasks(done)
+  local c = M.client()
+  c:when_ready(function()
+    c:team("tasks", { sessionId = c.session_id }, on_answer("tasks", function(result)
+      report.show("ourocodus://tasks", report.tasks(result))
+      if done then
+        done(result)
+      end
+    end))
+  end)
+end
+
+--- :OurocodusRestart role — starts the role's agent afresh (`_ourocodus/restart`).
+function M.restart(role, done)
+  local c = M.client()
+  c:team("restart", { role = role }, on_answer("restart", function(summary)
+    render.info(c.view, "restarted " .. tostring(summary.role) .. ": " .. view.describe_status(summary))
+    if done then
+      done(summary)
+    end
+  end))
+end
+
+--- The team's roles (for completion).
+function M.roles()
+  return current and current.view.order or {}
+end
+
+--- "alpha: idle  beta: working", for a statusline; "" when no team runs.
+function M.status()
+  return current and current.view:status_line() or ""
+end
+
+--- Stops the proxy (and its team).
+function M.stop(grace_ms)
+  if current then
+    current.client:stop(grace_ms)
+    current = nil
+  end
+end
+
+return M

@@ -1,0 +1,88 @@
+-- report.lua: the answers of `_ourocodus/agents` and `_ourocodus/tasks` as readable
+-- lines (the :OurocodusAgents and :OurocodusTasks buffers). Pure: data in, lines out.
+local M = {}
+
+local function pad(text, width)
+  text = tostring(text == nil and "" or text)
+  return text .. string.rep(" ", math.max(width - vim.fn.strdisplaywidth(text), 1))
+end
+
+local function one_line(text)
+  return (tostring(text or ""):gsub("%s+", " "))
+end
+
+--- One line per agent (AgentSummary), then its prompt or failure reason under it.
+function M.agents(agents)
+  local lines = { pad("role", 14) .. pad("status", 16) .. pad("pid", 9) .. pad("up", 8) .. pad("restarts", 10) .. "sandbox" }
+  for _, agent in ipairs(agents or {}) do
+    local up = agent.uptimeSecs and (agent.uptimeSecs .. "s") or "-"
+    lines[#lines + 1] = pad(agent.role, 14) .. pad(agent.status, 16) .. pad(agent.pid or "-", 9) .. pad(up, 8)
+      .. pad(agent.restarts or 0, 10) .. tostring(agent.sandbox or "")
+    if agent.prompt then
+      lines[#lines + 1] = "    prompt: " .. one_line(agent.prompt)
+    end
+    if agent.reason then
+      lines[#lines + 1] = "    reason: " .. one_line(agent.reason)
+    end
+  end
+  return lines
+end
+
+--- The task graph: each task with its status, role, title, priority and the tasks it
+--- waits on; then the plan the editor is shown.
+function M.tasks(result)
+  local tasks = result and result.tasks or {}
+  local lines = { ("Tasks (%d)"):format(#tasks) }
+  for _, task in ipairs(tasks) do
+    lines[#lines + 1] = ("%s  [%s]  %s: %s  (priority %s, by %s)"):format(
+      task.id, task.status, task.role, one_line(task.title), tostring(task.priority), tostring(task.created_by))
+    if task.depends_on and #task.depends_on > 0 then
+      lines[#lines + 1] = "    depends on: " .. table.concat(task.depends_on, ", ")
+    end
+    if task.requires_approval then
+      lines[#lines + 1] = "    requires approval"
+    end
+    if task.summary then
+      lines[#lines + 1] = "    summary: " .. one_line(task.summary)
+    end
+    for _, note in ipairs(task.notes or {}) do
+      lines[#lines + 1] = "    note: " .. one_line(note)
+    end
+  end
+  local marks = { pending = "[ ]", in_progress = "[~]", completed = "[x]" }
+  if result and result.plan and #result.plan > 0 then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = "Plan:"
+    for _, entry in ipairs(result.plan) do
+      lines[#lines + 1] = "  " .. (marks[entry.status] or "[?]") .. " " .. one_line(entry.content)
+    end
+  end
+  return lines
+end
+
+--- Shows `lines` in the scratch buffer `name`, in a split (reused if already shown).
+function M.show(name, lines)
+  local buf
+  for _, candidate in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_get_name(candidate) == name then
+      buf = candidate
+    end
+  end
+  if not buf then
+    buf = vim.api.nvim_create_buf(true, true)
+    vim.api.nvim_buf_set_name(buf, name)
+    vim.bo[buf].bufhidden = "hide"
+    vim.bo[buf].filetype = "ourocodus"
+  end
+  vim.bo[buf].modifiable = true
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.bo[buf].modifiable = false
+  vim.bo[buf].modified = false
+  if #vim.fn.win_findbuf(buf) == 0 then
+    vim.cmd("botright split")
+    vim.api.nvim_win_set_buf(0, buf)
+  end
+  return buf
+end
+
+return M

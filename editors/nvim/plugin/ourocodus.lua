@@ -1,0 +1,43 @@
+-- plugin/ourocodus.lua: defines the :Ourocodus* commands; everything else loads on first use.
+if vim.g.loaded_ourocodus then
+  return
+end
+vim.g.loaded_ourocodus = true
+
+local function ourocodus()
+  return require("ourocodus")
+end
+
+local function complete_roles(lead)
+  return vim.tbl_filter(function(role)
+    return role:find(lead, 1, true) == 1
+  end, ourocodus().roles())
+end
+
+vim.api.nvim_create_user_command("Ourocodus", function()
+  ourocodus().open()
+end, { desc = "Ourocodus: open the team view" })
+
+vim.api.nvim_create_user_command("OurocodusAsk", function(cmd)
+  local selection = nil
+  if cmd.range > 0 then
+    selection = { buf = vim.api.nvim_get_current_buf(), first = cmd.line1, last = cmd.line2 }
+  end
+  ourocodus().ask(cmd.args, selection)
+end, { nargs = "*", range = true, desc = "Ourocodus: ask the team ([@role] text), with the selected lines" })
+
+vim.api.nvim_create_user_command("OurocodusCancel", function()
+  ourocodus().cancel()
+end, { desc = "Ourocodus: cancel the running turns" })
+
+vim.api.nvim_create_user_command("OurocodusAgents", function()
+  ourocodus().agents()
+end, { desc = "Ourocodus: list the team's agents" })
+
+vim.api.nvim_create_user_command("OurocodusTasks", function()
+  ourocodus().tasks()
+end, { desc = "Ourocodus: show the session's task graph" })
+
+vim.api.nvim_create_user_command("OurocodusRestart", function(cmd)
+  ourocodus().restart(cmd.args)
+end, { nargs = 1, complete = complete_roles, desc = "Ourocodus: restart a role's agent" })
