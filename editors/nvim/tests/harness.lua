@@ -4,6 +4,12 @@ local M = { passed = 0, failed = 0, figures = {} }
 
 local TIMEOUT_MS = 10000
 
+-- Straight to stdout, one line each (print() goes through Neovim's message area).
+local function say(text)
+  io.stdout:write(text, "\n")
+  io.stdout:flush()
+end
+
 function M.paths()
   local script = debug.getinfo(1, "S").source:sub(2)
   local tests = vim.fs.dirname(vim.fn.fnamemodify(script, ":p"))
@@ -80,20 +86,22 @@ function M.test(name, fn, before, after)
   end
   if ok then
     M.passed = M.passed + 1
-    print("ok   " .. name)
+    say("ok   " .. name)
   else
     M.failed = M.failed + 1
-    print("FAIL " .. name .. "\n" .. tostring(err))
+    say("FAIL " .. name .. "\n" .. tostring(err))
   end
 end
 
+M.say = say
+
 function M.figure(text)
   M.figures[#M.figures + 1] = text
-  print("     " .. text)
+  say("     " .. text)
 end
 
 function M.finish()
-  print(("%d passed, %d failed"):format(M.passed, M.failed))
+  say(("%d passed, %d failed"):format(M.passed, M.failed))
   os.exit(M.failed > 0 and 1 or 0)
 end
 

@@ -12,8 +12,8 @@ vim.cmd.runtime("plugin/ourocodus.lua")
 
 local bin = t.binary(paths.repo)
 if vim.fn.executable(bin) ~= 1 then
-  print("ourocodus binary not found at " .. bin .. " (build it, or set OUROCODUS_BIN)")
-  print("0 passed, 1 failed")
+  t.say("ourocodus binary not found at " .. bin .. " (build it, or set OUROCODUS_BIN)")
+  t.say("0 passed, 1 failed")
   os.exit(1)
 end
 
@@ -322,13 +322,29 @@ test(":'<,'>OurocodusAsk sends the selection with its file and line range", func
 end)
 
 test("the plugin uses only what docs/protocol-extensions.md lists", function()
-  require("mirror").check(paths, t)
+  local mirror = require("mirror")
+  local doc = mirror.read(paths.repo .. "/docs/protocol-extensions.md")
+  local ext = require("ourocodus.extensions")
+  t.eq({}, mirror.problems(doc, ext, mirror.plugin_sources(paths.plugin)), "problems")
+  -- ...and the check does complain about a plugin that strays from the doc.
+  local stray = {
+    ["lua/ourocodus/x.lua"] = [[
+      rpc:request("_ourocodus/frobnicate", {})
+      local who = ext.meta(update, "whoever")
+      local raw = update._meta.ourocodus.role
+    ]],
+  }
+  local problems = mirror.problems(doc, ext, stray)
+  t.eq(3, #problems, "complaints about the stray plugin: " .. vim.inspect(problems))
+  t.contains(problems[1] .. problems[2] .. problems[3], "_ourocodus/frobnicate", "complaints")
+  local unlisted = vim.deepcopy(ext)
+  unlisted.methods.frobnicate = "_ourocodus/frobnicate"
+  t.eq(1, #mirror.problems(doc, unlisted, {}), "a listed method the doc lacks")
 end)
 
 test(":checkhealth ourocodus finds the binary and its version", function()
   ourocodus.setup({ cmd = { bin, "acp" } })
   vim.cmd("checkhealth ourocodus")
-  print("") -- checkhealth leaves its progress message without a newline
   local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
   t.contains(text, "Neovim 0.", "health")
   t.contains(text, "binary: " .. bin, "health")
