@@ -38,7 +38,7 @@ local function start()
 end
 
 local function stop()
-  local client = ourocodus.view() and ourocodus.client()
+  local client = ourocodus.current()
   ourocodus.stop(2000)
   if client and client.rpc then
     t.wait_for("the proxy to exit", function()
@@ -173,7 +173,7 @@ test("a permission request round-trips through vim.ui.select", function()
   t.contains(asked[1].prompt, "ls -la", "select prompt")
   vim.cmd("OurocodusAsk @alpha ask permission execute as Bash rm -rf build")
   wait_text("alpha", "permission: reject-once")
-  t.contains(pane_text(), "permission alpha: rm -rf build (alpha): reject-once", "team pane")
+  t.contains(pane_text(), "permission alpha: rm -rf build → reject-once", "team pane")
 end)
 
 test("an approval gate is a permission request; a rejection says why", function()
@@ -291,6 +291,15 @@ test(":OurocodusRestart restarts a role's agent", function()
   t.contains(ourocodus.status(), "beta: idle", "status()")
 end)
 
+test("a crashing agent: the notice, the failed turn, the restart in the header", function()
+  start()
+  vim.cmd("OurocodusAsk @alpha crash")
+  wait_text(nil, "prompt failed: every routed role failed")
+  t.contains(pane_text(), "[alpha] ! error: alpha could not answer — alpha stopped: exit code 3", "team pane")
+  t.contains(pane_text("alpha"), "── turn 1 failed", "alpha pane")
+  wait_text("alpha", "restarts 1")
+end)
+
 test("fs requests are served through buffers and files", function()
   start()
   local path = team.project .. "/notes.txt"
@@ -319,6 +328,61 @@ test(":'<,'>OurocodusAsk sends the selection with its file and line range", func
   t.eq(vim.uri_from_fname(path) .. "#L2-L3", prompt[2].resource.uri, "resource uri")
   t.eq("local b = 2\nlocal c = 3\n", prompt[2].resource.text, "resource text")
   vim.cmd("bwipeout!")
+end)
+
+test(":Ourocodus opens the team view: the team pane and one pane per role", function()
+  start()
+  local tabs = #vim.api.nvim_list_tabpages()
+  vim.cmd("Ourocodus")
+  t.wait_for("a new tab", function()
+    return #vim.api.nvim_list_tabpages() == tabs + 1
+  end)
+  local shown = {}
+  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    shown[#shown + 1] = vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(win))
+  end
+  table.sort(shown)
+  t.eq({ "ourocodus://role/alpha", "ourocodus://role/architect", "ourocodus://role/beta", "ourocodus://team" }, shown, "windows")
+  t.eq("ourocodus://team", vim.api.nvim_buf_get_name(0), "current buffer")
+  t.eq(false, vim.bo.modifiable, "the team buffer is read-only")
+  vim.cmd("tabclose")
+end)
+
+test("a proxy that cannot start is reported, and commands fail softly", function()
+  ourocodus.setup({ cmd = { team.dir .. "/no-such-ourocodus", "acp" }, cwd = team.project })
+  local notified = {}
+  local real_notify = vim.notify
+  vim.notify = function(message)
+    notified[#notified + 1] = message
+  end
+  local ok, err = pcall(function()
+    vim.cmd("OurocodusAsk hello")
+    local agents_err
+    ourocodus.client():team("agents", nil, function(e)
+      agents_err = e
+    end)
+    t.ok(agents_err and agents_err.message:find("cannot start", 1, true), "the team operation fails with the reason")
+    t.contains(pane_text(), "cannot start " .. team.dir .. "/no-such-ourocodus", "team pane")
+    t.contains(table.concat(notified, "\n"), "cannot start", "vim.notify")
+  end)
+  vim.notify = real_notify
+  assert(ok, err)
+end)
+
+test("notices rendered as text for a plain editor are shown as notices", function()
+  local render = require("ourocodus.render")
+  local view = require("ourocodus.view").new()
+  render.update(view, "beta", {
+    sessionUpdate = "agent_message_chunk",
+    content = { type = "text", text = "> ⚠ **beta crashed**\n\n" },
+    _meta = { ourocodus = { role = "beta", notice = { severity = "warning", title = "beta crashed" } } },
+  })
+  render.update(view, "ourocodus", { sessionUpdate = "notice", severity = "error", title = "store unusable", description = "a newer version" })
+  view:flush()
+  t.contains(view.team:text(), "[beta] ! warning: beta crashed", "team pane")
+  t.contains(view:role("beta"):text(), "! warning: beta crashed", "beta pane")
+  t.contains(view.team:text(), "! error: store unusable — a newer version", "team pane")
+  t.lacks(view.team:text(), "**beta crashed**", "team pane")
 end)
 
 test("the plugin uses only what docs/protocol-extensions.md lists", function()

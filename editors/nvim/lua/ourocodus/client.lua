@@ -171,8 +171,11 @@ function Client:on_request(method, params, reply, id)
   if method == "session/request_permission" then
     local role = ext.meta(params, "role") or (params.toolCall and ext.meta(params.toolCall, "role"))
     return permission.ask(id, params, reply, function(answer)
-      local what = params.toolCall and params.toolCall.title or "permission"
-      render.info(self.view, "permission " .. render.one_line(what, 80) .. (role and (" (" .. role .. ")") or "") .. ": " .. tostring(answer))
+      local what = render.one_line(params.toolCall and params.toolCall.title or "a tool call", 80)
+      if role and what:sub(1, #role + 1) ~= role .. ":" then
+        what = role .. ": " .. what
+      end
+      render.info(self.view, "permission " .. what .. " → " .. tostring(answer))
     end)
   end
   if method == "fs/read_text_file" and self.opts.fs then

@@ -34,6 +34,11 @@ function M.client()
   return started
 end
 
+--- The current client (running, failed or exited), or nil; never starts one.
+function M.current()
+  return current and current.client or nil
+end
+
 --- The team view of the running client, or nil.
 function M.view()
   return current and current.view or nil
