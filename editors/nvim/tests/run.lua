@@ -145,6 +145,16 @@ test("a long stream is rendered in batches, every chunk in order", function()
   t.ok(edits < 2000, "chunks are batched into fewer buffer changes")
 end)
 
+test("a role's buffer wiped by the user comes back with what follows", function()
+  start()
+  local before = ourocodus.view():role("alpha").buf
+  vim.api.nvim_buf_delete(before, { force = true })
+  vim.cmd("OurocodusAsk @alpha say after the wipe")
+  wait_text("alpha", "after the wipe")
+  t.ok(ourocodus.view():role("alpha").buf ~= before, "a new buffer")
+  t.contains(pane_text("alpha"), "[alpha] ", "header back")
+end)
+
 test("agent text is inserted as text, never run", function()
   start()
   vim.g.ourocodus_test_ran = nil

@@ -17,30 +17,46 @@ local function find_buffer(name)
   return nil
 end
 
---- A pane on a buffer named `name` (made, or reused and cleared).
-function M.new(name, filetype)
+-- A scratch buffer named `name` (made, or reused and cleared).
+local function open_buffer(name, filetype)
   local buf = find_buffer(name) or vim.api.nvim_create_buf(true, true)
   vim.api.nvim_buf_set_name(buf, name)
   local bo = vim.bo[buf]
   bo.buftype = "nofile"
   bo.bufhidden = "hide"
   bo.swapfile = false
-  bo.filetype = filetype or "ourocodus"
-  local self = setmetatable({
-    buf = buf,
+  bo.filetype = filetype
+  bo.modifiable = true
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "" })
+  bo.modifiable = false
+  return buf
+end
+
+--- A pane on a buffer named `name`.
+function M.new(name, filetype)
+  return setmetatable({
+    name = name,
+    filetype = filetype or "ourocodus",
+    buf = open_buffer(name, filetype or "ourocodus"),
     header_len = 0,
     pending = {}, -- text appended since the last flush
     at_line_start = true, -- whether the body (with pending text) ends with a newline
     speaker = nil, -- who wrote the body's last text (labelled panes only)
   }, Pane)
-  self:edit(function()
-    vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "" })
-  end)
-  return self
 end
 
 function Pane:valid()
-  return vim.api.nvim_buf_is_valid(self.buf)
+  return vim.api.nvim_buf_is_valid(self.buf) and vim.api.nvim_buf_is_loaded(self.buf)
+end
+
+--- Makes the buffer again if it was wiped; true if it did (its header is then empty).
+function Pane:revive()
+  if self:valid() then
+    return false
+  end
+  self.buf = open_buffer(self.name, self.filetype)
+  self.header_len = 0
+  return true
 end
 
 function Pane:edit(fn)

@@ -80,7 +80,8 @@ end
 
 --- Answers every waiting request `cancelled` (the user cancelled the turn).
 function M.cancel_all()
-  for _, entry in pairs(vim.deepcopy(waiting, true)) do
+  local entries = vim.tbl_values(waiting) -- finish() edits `waiting`
+  for _, entry in ipairs(entries) do
     entry.finish(cancelled(), "cancelled")
   end
 end

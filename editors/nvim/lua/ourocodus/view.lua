@@ -61,6 +61,12 @@ end
 
 function View:flush()
   self.flush_scheduled = false
+  for _, p in ipairs(self:panes()) do
+    -- A buffer the user wiped comes back (empty but for what is new) with its header.
+    if p:revive() then
+      self.headers_dirty = true
+    end
+  end
   if self.headers_dirty then
     self:refresh_headers()
   end
