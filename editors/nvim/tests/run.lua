@@ -131,8 +131,19 @@ test("a long stream is rendered in batches, every chunk in order", function()
   start()
   local buf = ourocodus.view():role("alpha").buf
   local before = vim.api.nvim_buf_get_changedtick(buf)
+  -- A timer ticking every 2 ms: the longest gap between ticks is the longest time the
+  -- editor's loop was busy (reading, decoding, rendering) during the stream.
+  local timer, last_tick, longest_gap = vim.uv.new_timer(), vim.uv.hrtime(), 0
+  timer:start(2, 2, function()
+    local now = vim.uv.hrtime()
+    longest_gap = math.max(longest_gap, now - last_tick)
+    last_tick = now
+  end)
   vim.cmd("OurocodusAsk @alpha stream 2000 chunks of 40 bytes")
   turn_ended(1)
+  timer:stop()
+  timer:close()
+  t.figure(("longest editor stall while 2000 chunks streamed: %.1f ms"):format(longest_gap / 1e6))
   local text = pane_text("alpha")
   local last = 0
   for i = 1, 2000 do
