@@ -14,6 +14,19 @@ local function complete_roles(lead)
   end, ourocodus().roles())
 end
 
+-- `@role` mentions (and `@all`) for the word being typed.
+local function complete_mentions(lead)
+  if lead:sub(1, 1) ~= "@" then
+    return {}
+  end
+  local mentions = vim.tbl_map(function(role)
+    return "@" .. role
+  end, vim.list_extend({ "all" }, ourocodus().roles()))
+  return vim.tbl_filter(function(mention)
+    return mention:find(lead, 1, true) == 1
+  end, mentions)
+end
+
 vim.api.nvim_create_user_command("Ourocodus", function()
   ourocodus().open()
 end, { desc = "Ourocodus: open the team view" })
@@ -24,7 +37,7 @@ vim.api.nvim_create_user_command("OurocodusAsk", function(cmd)
     selection = { buf = vim.api.nvim_get_current_buf(), first = cmd.line1, last = cmd.line2 }
   end
   ourocodus().ask(cmd.args, selection)
-end, { nargs = "*", range = true, desc = "Ourocodus: ask the team ([@role] text), with the selected lines" })
+end, { nargs = "*", range = true, complete = complete_mentions, desc = "Ourocodus: ask the team ([@role] text), with the selected lines" })
 
 vim.api.nvim_create_user_command("OurocodusCancel", function()
   ourocodus().cancel()

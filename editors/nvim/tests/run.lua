@@ -310,6 +310,8 @@ test(":OurocodusRestart restarts a role's agent", function()
   wait_text("beta", "[beta] idle · pid ")
   t.contains(pane_text("beta"), "restarts 1", "beta header")
   t.contains(ourocodus.status(), "beta: idle", "status()")
+  t.eq({ "beta" }, vim.fn.getcompletion("OurocodusRestart b", "cmdline"), "role completion")
+  t.eq({ "@all", "@alpha", "@architect" }, vim.fn.getcompletion("OurocodusAsk fix @a", "cmdline"), "mention completion")
 end)
 
 test("a crashing agent: the notice, the failed turn, the restart in the header", function()
