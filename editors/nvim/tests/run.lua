@@ -232,6 +232,25 @@ test("an approval gate is a permission request; a rejection says why", function(
   t.eq("needs tests", answer._meta.ourocodus.feedback, "feedback")
 end)
 
+test("a role's question (elicitation) and ask_user are answered with vim.ui.input", function()
+  start()
+  local asked = {}
+  vim.ui.input = function(opts, on_confirm)
+    asked[#asked + 1] = opts.prompt
+    on_confirm(#asked == 1 and "postgres" or nil)
+  end
+  vim.cmd("OurocodusAsk @alpha elicit Which database?")
+  wait_text("alpha", [[elicitation: accept {"answer":"postgres"}]])
+  t.contains(asked[1], "Which database?", "input prompt")
+  vim.cmd("OurocodusAsk @alpha elicit Again?")
+  wait_text("alpha", "elicitation: cancel")
+  vim.ui.input = function(_, on_confirm)
+    on_confirm("in the morning")
+  end
+  vim.cmd([[OurocodusAsk @architect mcp ask_user {"question": "when do we ship?"}]])
+  wait_text("architect", "in the morning")
+end)
+
 test(":OurocodusAgents lists the team from _ourocodus/agents", function()
   local client = start()
   t.wait_for("every agent idle", function()

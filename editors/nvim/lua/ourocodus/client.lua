@@ -2,6 +2,7 @@
 -- subagents and notices), one session, prompts, cancel, the team operations, and where
 -- each incoming message goes (the view, the permission prompt, fs). Owns the session's
 -- state; the buffers are view.lua's.
+local elicit = require("ourocodus.elicit")
 local ext = require("ourocodus.extensions")
 local fs = require("ourocodus.fs")
 local permission = require("ourocodus.permission")
@@ -57,6 +58,7 @@ function Client:capabilities()
   local caps = {
     subagents = vim.empty_dict(),
     session = { notices = vim.empty_dict() },
+    elicitation = { form = vim.empty_dict() },
   }
   if self.opts.fs then
     caps.fs = { readTextFile = true, writeTextFile = true }
@@ -177,6 +179,9 @@ function Client:on_request(method, params, reply, id)
       end
       render.info(self.view, "permission " .. what .. " → " .. tostring(answer))
     end)
+  end
+  if method == "elicitation/create" then
+    return elicit.create(params, reply)
   end
   if method == "fs/read_text_file" and self.opts.fs then
     return fs.read(params, reply)
