@@ -1,7 +1,7 @@
 -- client.lua: the ACP conversation with `ourocodus acp`: initialize (advertising
--- subagents and notices), one session, prompts, cancel, the team operations, and where
--- each incoming message goes (the view, the permission prompt, fs). Owns the session's
--- state; the buffers are view.lua's.
+-- subagents, notices, form elicitation and fs), one session, prompts, cancel, the team
+-- operations, and where each incoming message goes (the view, the permission prompt,
+-- the question form, fs). Owns the session's state; the buffers are view.lua's.
 local elicit = require("ourocodus.elicit")
 local ext = require("ourocodus.extensions")
 local fs = require("ourocodus.fs")
