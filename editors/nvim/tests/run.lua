@@ -450,7 +450,7 @@ end)
 
 test(":checkhealth ourocodus finds the binary and its version", function()
   ourocodus.setup({ cmd = { bin, "acp" } })
-  vim.cmd("checkhealth ourocodus")
+  vim.cmd("silent checkhealth ourocodus")
   local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
   t.contains(text, "Neovim 0.", "health")
   t.contains(text, "binary: " .. bin, "health")
