@@ -98,7 +98,7 @@ end
 test("two roles stream into their own panes and into the labelled team pane", function()
   ourocodus.setup({ cmd = { bin, "acp", "--config", team.config, "--no-store" }, cwd = team.project })
   local asked = vim.uv.hrtime()
-  vim.cmd("OurocodusAsk @alpha @beta alpha> stream 5 chunks of 30 bytes; beta> say hello from beta")
+  vim.cmd("OurocodusAsk @alpha @beta alpha> stream 5 chunks of 30 bytes; alpha> plan read the code | write it; beta> say hello from beta")
   wire = {}
   table.insert(ourocodus.client().rpc.observers, function(direction, message)
     wire[#wire + 1] = { direction = direction, message = message }
@@ -119,6 +119,8 @@ test("two roles stream into their own panes and into the labelled team pane", fu
   t.contains(team_pane, "[you] @alpha @beta alpha> stream 5 chunks", "team pane")
   t.contains(team_pane, "turn ended: end_turn", "team pane")
   t.contains(alpha, "── turn 1: alpha> stream 5 chunks", "alpha pane turn marker")
+  t.contains(alpha, "Plan:\n  [ ] read the code\n  [ ] write it\n───", "alpha's plan, a checklist in its header")
+  t.lacks(beta, "Plan:", "beta pane")
 
   -- A warm ask: the team is up.
   local warm = vim.uv.hrtime()
