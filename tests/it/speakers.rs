@@ -135,8 +135,8 @@ async fn a_subagent_session_can_be_cancelled_alone() {
         let alpha_sub = loop {
             let m = proxy.next().await;
             let u = &m["params"]["update"];
-            if u["sessionUpdate"] == "subagent_update" && u["name"] == "alpha" {
-                break u["subagentSessionId"].as_str().unwrap().to_string();
+            if u["sessionUpdate"] == "subagent_update" && u["title"] == "alpha" {
+                break u["sessionId"].as_str().unwrap().to_string();
             }
         };
         proxy
@@ -146,11 +146,11 @@ async fn a_subagent_session_can_be_cancelled_alone() {
         let states: Vec<(String, String)> = updates(&before)
             .into_iter()
             .map(|m| &m["params"]["update"])
-            .filter(|u| u["sessionUpdate"] == "subagent_update" && u["state"].is_string())
+            .filter(|u| u["sessionUpdate"] == "subagent_update" && u["state"]["state"] == "idle")
             .map(|u| {
                 (
                     u["_meta"]["ourocodus"]["role"].as_str().unwrap().into(),
-                    u["state"].as_str().unwrap().into(),
+                    u["_meta"]["ourocodus"]["outcome"].as_str().unwrap().into(),
                 )
             })
             .collect();

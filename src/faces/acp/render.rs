@@ -234,10 +234,11 @@ impl AcpConnection {
             session.as_str(),
             json!({
                 "sessionUpdate": "subagent_update",
-                "subagentSessionId": sub.as_str(),
-                "name": role.as_str(),
-                "task": task,
-                "capabilities": { "cancel": true },
+                "sessionId": sub.as_str(),
+                "title": role.as_str(),
+                "description": task,
+                "state": { "state": "running" },
+                "capabilities": { "cancel": {} },
                 "_meta": role_meta(role.as_str()),
             }),
         );
@@ -306,18 +307,22 @@ impl AcpConnection {
         else {
             return;
         };
-        let state = match outcome {
+        // ACP's state is the child's activity (idle: its part is over); how the
+        // part ended is ours to say.
+        let how = match outcome {
             RoleOutcome::Done(StopReason::Cancelled) | RoleOutcome::Cancelled => "cancelled",
             RoleOutcome::Done(_) | RoleOutcome::Working => "completed",
             RoleOutcome::Failed(_) => "failed",
         };
+        let mut meta = role_meta(role.as_str());
+        meta["ourocodus"]["outcome"] = json!(how);
         self.send_update(
             session.as_str(),
             json!({
                 "sessionUpdate": "subagent_update",
-                "subagentSessionId": sub.as_str(),
-                "state": state,
-                "_meta": role_meta(role.as_str()),
+                "sessionId": sub.as_str(),
+                "state": { "state": "idle" },
+                "_meta": meta,
             }),
         );
     }

@@ -145,28 +145,36 @@ fn load() -> Option<Schema> {
     })
 }
 
-/// `subagent_update` as the subagents RFD defines it (2026-09-15 revision).
+/// `subagent_update` as ACP's subagent sessions define it (stable since 2026-11-20;
+/// the SDK's unstable schema has the same shape): the child's `sessionId`, display
+/// `title` and `description`, a `state` object, per-child `capabilities`.
 fn subagent_update() -> Value {
+    let text = json!({ "type": ["string", "null"] });
     json!({
         "type": "object",
         "properties": {
             "sessionUpdate": { "const": "subagent_update" },
-            "subagentSessionId": { "type": "string" },
-            "name": { "type": ["string", "null"] },
-            "task": { "type": ["string", "null"] },
+            "sessionId": { "type": "string" },
+            "title": text,
+            "description": text,
             "capabilities": {
                 "type": ["object", "null"],
-                "properties": { "cancel": { "type": "boolean" } }
+                "properties": { "cancel": { "type": ["object", "null"] } }
             },
             "state": {
                 "anyOf": [
-                    { "enum": ["running", "completed", "failed", "cancelled", "disconnected"] },
+                    {
+                        "type": "object",
+                        "properties": { "state": { "type": "string" } },
+                        "required": ["state"]
+                    },
                     { "type": "null" }
                 ]
             },
+            "cwd": text,
             "_meta": { "type": ["object", "null"] }
         },
-        "required": ["sessionUpdate", "subagentSessionId"]
+        "required": ["sessionUpdate", "sessionId"]
     })
 }
 
@@ -197,7 +205,7 @@ mod tests {
         );
         check_agent_message(
             &update(
-                json!({"sessionUpdate": "subagent_update", "subagentSessionId": "c", "state": "completed"}),
+                json!({"sessionUpdate": "subagent_update", "sessionId": "c", "state": {"state": "idle"}}),
             ),
             None,
         );
@@ -206,7 +214,7 @@ mod tests {
             None
         ));
         assert!(rejected(
-            update(json!({"sessionUpdate": "subagent_update", "state": "done"})),
+            update(json!({"sessionUpdate": "subagent_update", "sessionId": "c", "state": "done"})),
             None
         ));
         assert!(rejected(

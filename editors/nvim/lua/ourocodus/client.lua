@@ -136,19 +136,22 @@ function Client:role_of(params, update)
 end
 
 function Client:on_subagent(update)
-  local id = update.subagentSessionId
+  -- ACP's subagent_update: the child's sessionId, its title and description, and a
+  -- state object; how a role's turn ended is in _meta.ourocodus.outcome.
+  local id = update.sessionId
   if type(id) ~= "string" then
     return
   end
-  local role = ext.meta(update, "role") or update.name
+  local role = ext.meta(update, "role") or update.title
   local turn_number = id:match(":(%d+)$") or "?"
   if not self.turns[id] and role then
     self.turns[id] = { role = role, turn = turn_number }
-    render.turn_started(self.view, role, turn_number, update.task)
+    render.turn_started(self.view, role, turn_number, update.description)
   end
-  local state = update.state
+  local state = type(update.state) == "table" and update.state.state or nil
   if state and state ~= "running" and self.turns[id] then
-    render.turn_ended(self.view, self.turns[id].role, turn_number, state)
+    local how = ext.meta(update, "outcome") or state
+    render.turn_ended(self.view, self.turns[id].role, turn_number, how)
   end
 end
 

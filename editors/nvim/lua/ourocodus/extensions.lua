@@ -25,6 +25,7 @@ M.meta_fields = {
   "task", -- each task-graph plan entry: the task id
   "status", -- each task-graph plan entry: the task's own status
   "from", -- a prompt the proxy, a task or a role started
+  "outcome", -- a subagent_update that ends a role's turn: completed, cancelled or failed
   "feedback", -- an approval gate's answer: why it is rejected
 }
 
