@@ -152,12 +152,33 @@ export class OurocodusClient {
     return response;
   }
 
-  /** Sends a prompt; resolves with the answer once the turn ends (recorded in the model). */
+  /**
+   * Sends a prompt; resolves with the answer once the turn ends. The end (or the
+   * error, with each role's own when every routed role failed) is recorded in the model.
+   */
   async prompt(sessionId: string, prompt: string | acp.ContentBlock[]): Promise<acp.PromptResponse> {
     const blocks: acp.ContentBlock[] = typeof prompt === "string" ? [{ type: "text", text: prompt }] : prompt;
     this.model.session(sessionId);
     const started = performance.now();
-    const response = await this.connection.agent.request("session/prompt", { sessionId, prompt: blocks });
+    let response: acp.PromptResponse;
+    try {
+      response = await this.connection.agent.request("session/prompt", { sessionId, prompt: blocks });
+    } catch (error) {
+      const { code, message, data } = error as { code?: unknown; message?: unknown; data?: unknown };
+      // The proxy sends `data.ourocodus.roles`; `data._meta.ourocodus.roles` is read too.
+      const ours = isObject(data) && isObject(data[META_KEY]) ? data[META_KEY] : ourMeta(data);
+      const roles = ours?.[META_FIELDS.roles];
+      this.model.turnEnded(sessionId, {
+        stopReason: "error",
+        elapsedMs: performance.now() - started,
+        error: {
+          code: typeof code === "number" ? code : -32603,
+          message: typeof message === "string" ? message : String(error),
+          ...(isObject(roles) ? { roles: roles as Record<string, { code?: number; message?: string }> } : {}),
+        },
+      });
+      throw error;
+    }
     this.model.turnEnded(sessionId, { stopReason: response.stopReason, elapsedMs: performance.now() - started });
     return response;
   }

@@ -33,7 +33,7 @@ export const META_KEY = "ourocodus";
  * lives. The name is what the documentation's table spells.
  */
 export const META_FIELDS = {
-  /** `initialize` result: the team at start-up. */
+  /** `initialize` result: the team at start-up; a prompt error's `data`: each role's error. */
   roles: "roles",
   /** `initialize` result: where un-mentioned prompts go. */
   route: "route",

@@ -79,7 +79,10 @@ export interface RoleModel {
 }
 
 export interface TurnRecord {
+  /** ACP's stop reason, or `error` when the prompt was answered with an error. */
   stopReason: string;
+  /** The prompt's error; `roles` is each role's own (from `error.data.ourocodus.roles`, when every routed role failed). */
+  error?: { code: number; message: string; roles?: Record<string, { code?: number; message?: string }> };
   /** Milliseconds from the prompt being sent to its answer. */
   elapsedMs?: number;
 }

@@ -153,6 +153,14 @@ test("a role that crashes: the other's answer still arrives, and a notice and it
   assert.ok(textOf(session, "alpha").endsWith("back"));
 });
 
+test("a prompt whose every role failed is an error, with each role's, recorded as the turn's end", T, async (t) => {
+  const { client, sessionId } = await startTeam(t, ["alpha"]);
+  await assert.rejects(client.prompt(sessionId, "crash"), (e: { code?: number }) => e.code === -32603);
+  const [turn] = client.model.sessions.get(sessionId)!.turns;
+  assert.equal(turn?.stopReason, "error");
+  assert.match(turn?.error?.roles?.alpha?.message ?? "", /alpha stopped/);
+});
+
 test("_ourocodus/agents, kill, restart and usage", T, async (t) => {
   const { client, sessionId } = await startTeam(t, ["alpha", "beta"]);
   await client.prompt(sessionId, '@alpha say hi; usage {"totalTokens":30,"inputTokens":20,"outputTokens":10}');
