@@ -78,9 +78,12 @@ test("two roles stream at once: each role's words, thoughts, tools and plan land
 
 test("a permission request reaches the callback, and its choice reaches the agent", T, async (t) => {
   const asked: PermissionRequest[] = [];
+  let cardShown = false;
   const { client, sessionId } = await startTeam(t, ["alpha", "beta"], {
     onPermission: (request) => {
       asked.push(request);
+      // The tool call is in the model before the request reaches the callback (a panel shows the buttons in its card).
+      cardShown = client.model.sessions.get(request.sessionId)?.roles.get("alpha")?.toolCalls.has(request.toolCall.id) ?? false;
       const option = optionOfKind(request.options, "reject_once");
       return option ? { optionId: option.optionId } : { cancelled: true };
     },
@@ -88,6 +91,7 @@ test("a permission request reaches the callback, and its choice reaches the agen
   await client.prompt(sessionId, "@alpha tool call then ask permission execute as Bash rm -rf build");
   const session = client.model.sessions.get(sessionId)!;
   assert.equal(asked.length, 1);
+  assert.ok(cardShown, "the tool call was in the model when the callback ran");
   const [request] = asked;
   assert.equal(request!.role, "alpha");
   assert.equal(request!.sessionId, sessionId);
