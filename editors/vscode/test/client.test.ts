@@ -131,6 +131,15 @@ test("cancel ends the turn with stopReason cancelled and answers a pending permi
   assert.ok(textOf(session, "beta").endsWith("after"));
 });
 
+test("the session's mode picks who answers prompts without a mention", T, async (t) => {
+  const { client, sessionId } = await startTeam(t, ["alpha", "beta"]);
+  const session = client.model.sessions.get(sessionId)!;
+  await client.setMode(sessionId, "beta");
+  await client.prompt(sessionId, "say routed");
+  assert.ok(textOf(session, "beta").endsWith("routed"));
+  assert.equal(textOf(session, "alpha"), "");
+});
+
 test("a role that crashes: the other's answer still arrives, and a notice and its status say it stopped", T, async (t) => {
   const { client, sessionId } = await startTeam(t, ["alpha", "beta"]);
   const statuses: AgentSummary[] = [];

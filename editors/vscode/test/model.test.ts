@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { sliceLines } from "../src/fs.js";
 import { TeamModel, parseSubagentId, type ModelEvent } from "../src/model.js";
 
 const ours = (fields: Record<string, unknown>) => ({ _meta: { ourocodus: fields } });
@@ -75,4 +76,13 @@ test("the task graph's plan is the session's, apart from the roles' own plans", 
   const session = model.sessions.get("s")!;
   assert.deepEqual(session.tasks, [{ content: "beta: x", priority: "high", status: "in_progress", task: "t1", role: "beta", taskStatus: "review" }]);
   assert.equal(session.roles.get("ourocodus"), undefined);
+});
+
+test("fs reads honour ACP's line (1-based) and limit", () => {
+  const text = "one\ntwo\nthree\nfour";
+  assert.equal(sliceLines(text), text);
+  assert.equal(sliceLines(text, 2), "two\nthree\nfour");
+  assert.equal(sliceLines(text, 2, 2), "two\nthree");
+  assert.equal(sliceLines(text, null, 1), "one");
+  assert.equal(sliceLines(text, 9, 2), "");
 });
