@@ -192,6 +192,20 @@ export class OurocodusClient {
     await this.connection.agent.notify("session/cancel", { sessionId });
   }
 
+  /** The proxy's saved sessions (it has a store unless started with `--no-store`), newest first. */
+  async listSessions(cwd?: string, cursor?: string): Promise<acp.ListSessionsResponse> {
+    return this.connection.agent.request("session/list", { ...(cwd ? { cwd } : {}), ...(cursor ? { cursor } : {}) });
+  }
+
+  /**
+   * Opens a saved session: the proxy replays its history (each role's part as a
+   * subagent session) into the model before answering, then brings the team back.
+   */
+  async loadSession(sessionId: string, cwd: string, mcpServers: acp.McpServer[] = []): Promise<acp.LoadSessionResponse> {
+    this.model.session(sessionId);
+    return this.connection.agent.request("session/load", { sessionId, cwd, mcpServers });
+  }
+
   async setMode(sessionId: string, modeId: string): Promise<void> {
     await this.connection.agent.request("session/set_mode", { sessionId, modeId });
   }

@@ -4,7 +4,9 @@
  * Input is the raw `params` of each `session/update` notification, in wire order.
  * The role of an update is `_meta.ourocodus.role` (set by the proxy; an agent
  * cannot choose it), else the role of the subagent session it was sent on
- * (`<session>:<role>:<turn>`, announced by `subagent_update`), else the proxy.
+ * (`<session>:<role>:<turn>`, announced by `subagent_update`), else the role of
+ * the task a proxy-written prompt is for, else `ourocodus` (the proxy: its own
+ * notices, the user's prompts as `session/load` replays them).
  *
  * Agents are not trusted: every field an agent wrote is kept as a plain string
  * (or dropped when it is not one). Nothing here interprets or evaluates it.

@@ -3,13 +3,14 @@
  */
 
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { OurocodusClient, optionOfKind, type PermissionRequest } from "../src/client.js";
 import type { FileAccess } from "../src/fs.js";
 import type { AgentSummary } from "../src/types.js";
-import { ourocodusBin, roleOf, startTeam, textOf, waitFor } from "./support.js";
+import { ourocodusBin, roleOf, startTeam, teamToml, textOf, waitFor } from "./support.js";
 
 const T = { timeout: 30_000 };
 
@@ -286,4 +287,28 @@ test("a proxy that cannot start is an error that says why", T, async () => {
     OurocodusClient.start({ command: ourocodusBin(), args: ["--config", "/nonexistent/team.toml", "--no-store"] }),
     (e: Error) => e.message.includes("/nonexistent/team.toml"),
   );
+});
+
+test("a saved session is listed and loaded: its replay fills each role's pane", T, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "ourocodus-vscode-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const config = join(dir, "team.toml");
+  await writeFile(config, teamToml(["alpha", "beta"]));
+  const options = { command: ourocodusBin(), args: ["--config", config, "--store", join(dir, "store.db")], cwd: dir };
+  const first = await OurocodusClient.start(options);
+  const { sessionId } = await first.newSession(dir);
+  await first.prompt(sessionId, "@alpha @beta alpha> say from alpha; beta> say from beta");
+  await first.close();
+
+  const second = await OurocodusClient.start(options);
+  t.after(() => second.close());
+  const { sessions } = await second.listSessions(dir);
+  assert.deepEqual(sessions.map((s) => s.sessionId), [sessionId]);
+  await second.loadSession(sessionId, dir);
+  const session = second.model.sessions.get(sessionId)!;
+  assert.equal(textOf(session, "alpha"), "from alpha");
+  assert.equal(textOf(session, "beta"), "from beta");
+  const next = await second.prompt(sessionId, "@beta say again");
+  assert.equal(next.stopReason, "end_turn");
+  assert.ok(textOf(session, "beta").endsWith("again"));
 });
