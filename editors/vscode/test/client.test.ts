@@ -194,6 +194,15 @@ test("_ourocodus/agents, kill, restart and usage", T, async (t) => {
   await assert.rejects(client.restart("nobody"), (e: { code?: number }) => e.code === -32602);
   await assert.rejects(client.tasks("no-such-session"), (e: { code?: number }) => e.code === -32002);
 
+  const spawned = await client.spawn("gamma", {
+    persona: "a third role",
+    command: ourocodusBin(),
+    args: ["fake-agent", "--name", "gamma"],
+  });
+  assert.equal(spawned.role, "gamma");
+  await client.prompt(sessionId, "@gamma say new here");
+  assert.ok(textOf(client.model.sessions.get(sessionId)!, "gamma").endsWith("new here"));
+
   const usage = await client.usage(sessionId);
   const alphaUsage = usage.roles.find((r) => r.role === "alpha");
   assert.equal(alphaUsage?.tokens?.totalTokens, 30);
@@ -232,11 +241,12 @@ test("an approval gate asks through the permission callback; _ourocodus/approve 
     onPermission: (request) => {
       gates.push(request);
       if (request.gate?.task === "t1") return { optionId: "approve" };
+      if (request.gate?.task === "t4") return { optionId: "reject", feedback: "say needs paging" };
       return new Promise(() => {}); // t2 and t3 wait for the methods below
     },
   });
   const finish = (id: string) => `mcp complete_task {\\"id\\": \\"${id}\\", \\"summary\\": \\"ok\\"}`;
-  const plan = ["t1", "t2", "t3"]
+  const plan = ["t1", "t2", "t3", "t4"]
     .map((id) => `mcp delegate {"role": "beta", "title": "${id}", "requires_approval": true, "description": "${finish(id)}"}`)
     .join("; ");
   await client.prompt(sessionId, `@architect ${plan}`);
@@ -253,6 +263,10 @@ test("an approval gate asks through the permission callback; _ourocodus/approve 
   await waitFor(client, "t3 in review", () => status("t3") === "review");
   const rejected = await client.reject(sessionId, "t3", "not yet");
   assert.equal(rejected.task.status, "in_flight");
+  // A rejection through the permission answer carries its reason as `_meta.ourocodus.feedback`.
+  await waitFor(client, "t4 rejected through the callback", () => textOf(session, "beta").includes("needs paging"));
+  const t4 = (await client.tasks(sessionId)).tasks.find((task) => task.id === "t4");
+  assert.ok(t4?.notes?.some((note) => note.includes("say needs paging")), JSON.stringify(t4?.notes));
 });
 
 test("fs requests go to the replaceable FileAccess, the local disk by default", T, async (t) => {
