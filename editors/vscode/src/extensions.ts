@@ -53,6 +53,8 @@ export const META_FIELDS = {
   from: "from",
   /** An approval gate's permission result: why the user rejects. */
   feedback: "feedback",
+  /** A `subagent_update` ending a role's turn: completed, cancelled or failed. */
+  outcome: "outcome",
 } as const;
 
 /** The speaker name the proxy uses for its own updates (the task graph, notices). */

@@ -305,9 +305,10 @@ export class TeamModel {
   }
 
   private subagent(session: SessionModel, metaRole: string, update: Record<string, unknown>): void {
-    // The proxy sends `subagentSessionId` (subagents RFD, 2026-09-15); newer drafts
-    // spell it `sessionId`, with `title` for `name` and an object for `state`.
-    const child = str(update.subagentSessionId) ?? str(update.sessionId);
+    // ACP's shape: the child's `sessionId`, `title`, and a `state` object (running,
+    // idle, ...); how a role's turn ended is `_meta.ourocodus.outcome`. The older
+    // draft's `subagentSessionId`, `name` and string state are read too.
+    const child = str(update.sessionId) ?? str(update.subagentSessionId);
     if (child === undefined) return this.ignore(session, "subagent_update (no id)");
     const parsed = parseSubagentId(child);
     const role = metaRole !== PROXY_ROLE ? metaRole : str(update.name) ?? parsed?.role ?? str(update.title) ?? PROXY_ROLE;
@@ -317,7 +318,8 @@ export class TeamModel {
     const name = str(update.name) ?? str(update.title);
     if (name !== undefined) known.name = name;
     if (parsed) known.turn = parsed.turn;
-    const state = str(update.state) ?? (isObject(update.state) ? str(update.state.state) ?? str(update.state.type) : undefined);
+    const outcome = str(ourMeta(update)?.[META_FIELDS.outcome]);
+    const state = outcome ?? str(update.state) ?? (isObject(update.state) ? str(update.state.state) ?? str(update.state.type) : undefined);
     if (state !== undefined) known.state = state;
     model.subagents.set(child, known);
     if (state === "completed" || state === "failed" || state === "cancelled") {

@@ -261,7 +261,9 @@ test("an approval gate asks through the permission callback; _ourocodus/approve 
   const approved = await client.approve(sessionId, "t2");
   assert.equal(approved.task.status, "done");
   await waitFor(client, "t3 in review", () => status("t3") === "review");
-  const rejected = await client.reject(sessionId, "t3", "not yet");
+  // The feedback is the fake agent's next script: it finishes t3 again (one task at a
+  // time: a rejected task its role has not finished keeps the role from the next).
+  const rejected = await client.reject(sessionId, "t3", 'mcp complete_task {"id": "t3", "summary": "again"}');
   assert.equal(rejected.task.status, "in_flight");
   // A rejection through the permission answer carries its reason as `_meta.ourocodus.feedback`.
   await waitFor(client, "t4 rejected through the callback", () => textOf(session, "beta").includes("needs paging"));
