@@ -427,7 +427,8 @@ async fn a_client_with_subagents_gets_the_replay_in_each_roles_subagent_session(
         let states: Vec<&str> = updates(&replay)
             .into_iter()
             .filter(|m| m["params"]["update"]["sessionUpdate"] == "subagent_update")
-            .filter_map(|m| m["params"]["update"]["state"].as_str())
+            .filter(|m| m["params"]["update"]["state"]["state"] == "idle")
+            .filter_map(|m| m["params"]["update"]["_meta"]["ourocodus"]["outcome"].as_str())
             .collect();
         assert_eq!(
             states,
