@@ -20,12 +20,12 @@ async fn serve(team: Team, options: AcpOptions) -> Result<(), Error> {
     let handle = running.handle.clone();
     tokio::select! {
         // Not cancel-safe, and need not be: either branch ends the process.
-        served = serve_lsp_stdio(&handle) => served?,
+        served = serve_lsp_stdio(&handle, options.max_message) => served?,
         _ = stop.cancelled() => {}
     }
     drop(handle);
     running.shutdown.cancel();
-    // The LSP library writes the client's last output itself, before `serve` returns.
+    // The face waited for the client's last output before it returned.
     running.wind_down(std::future::ready(())).await;
     Ok(())
 }

@@ -16,12 +16,15 @@ mod ask;
 mod connection;
 mod documents;
 mod effects;
+mod framing;
 mod relays;
 mod runner;
 mod server;
 mod state;
+mod stdio;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tower_lsp_server::{LspService, Server};
 
@@ -32,9 +35,12 @@ pub use runner::UPDATE;
 use crate::core::CoreHandle;
 use crate::error::Error;
 
+/// How long the client's last output may take to be written once the server is done.
+const OUTPUT_GRACE: Duration = Duration::from_millis(500);
+
 /// Serves one LSP client on stdin/stdout until it exits or closes its end; then its
-/// connection is detached from the core.
-pub async fn serve_lsp_stdio(core: &CoreHandle) -> Result<(), Error> {
+/// connection is detached from the core. `max_message` caps one message's body.
+pub async fn serve_lsp_stdio(core: &CoreHandle, max_message: usize) -> Result<(), Error> {
     let (effects, receiver) = effects::queue();
     let inputs = core
         .attach(Box::new(LspConnection::new(effects)))
@@ -46,9 +52,16 @@ pub async fn serve_lsp_stdio(core: &CoreHandle) -> Result<(), Error> {
         tokio::spawn(runner::run_effects(client, receiver, shared.clone()));
         server::Backend { state: shared }
     });
-    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+    let pipes = stdio::start(tokio::io::stdin(), tokio::io::stdout(), max_message);
+    Server::new(pipes.library_input, pipes.library_output, socket)
         .serve(service)
         .await;
     state.close().await;
+    if tokio::time::timeout(OUTPUT_GRACE, pipes.writer)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the lsp client did not take the last output in time");
+    }
     Ok(())
 }

@@ -80,12 +80,12 @@ async fn ask_permission(
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut actions = Vec::with_capacity(view.options.len());
     for option in view.options {
-        if !ids.contains_key(&option.name) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = ids.entry(option.name) {
             actions.push(MessageActionItem {
-                title: option.name.clone(),
+                title: entry.key().clone(),
                 properties: HashMap::new(),
             });
-            ids.insert(option.name, option.option_id);
+            entry.insert(option.option_id);
         }
     }
     let message = format!("@{role} asks permission: {title}");
