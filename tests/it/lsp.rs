@@ -155,6 +155,43 @@ async fn a_question_shows_progress_updates_and_the_answer() {
 }
 
 #[tokio::test]
+async fn asking_the_team_shows_each_roles_progress_and_answer() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha", "beta"]).await;
+        ask(
+            &mut client,
+            "ourocodus.ask",
+            json!({ "role": "all", "text": "say ready" }),
+        )
+        .await;
+        let mut answers = Vec::new();
+        let read = client
+            .until(&mut |_| None, |m| {
+                if method_is(m, "window/showMessage") {
+                    answers.push(
+                        m["params"]["message"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    );
+                }
+                answers.len() == 2
+            })
+            .await;
+        answers.sort();
+        assert_eq!(answers, ["@alpha: ready", "@beta: ready"]);
+        let ends: Vec<_> = read
+            .iter()
+            .filter(|m| method_is(m, "$/progress") && m["params"]["value"]["kind"] == "end")
+            .map(|m| m["params"]["token"].as_str().unwrap())
+            .collect();
+        assert_eq!(ends.len(), 2, "{ends:?}");
+        assert!(ends.contains(&"ourocodus/1/alpha") && ends.contains(&"ourocodus/1/beta"));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_permission_request_is_a_message_request_and_the_choice_goes_back() {
     bounded(WAIT * 2, async {
         let mut client = started(&["alpha"]).await;
@@ -302,6 +339,21 @@ async fn malformed_framing_does_not_end_the_server() {
         );
         // Still serving: it shuts down and exits as asked.
         assert!(client.exit().await.success());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn closing_its_input_ends_the_server_and_its_agents() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha"]).await;
+        ask(&mut client, "ourocodus.ask", json!({ "text": "say hi" })).await;
+        client
+            .until(&mut |_| None, |m| method_is(m, "window/showMessage"))
+            .await;
+        let (status, log) = client.close().await;
+        assert!(status.success());
+        assert!(log.contains("agent ended role=alpha"), "{log}");
     })
     .await;
 }

@@ -186,7 +186,10 @@ impl Connection for LspConnection {
                 params: request.params.clone(),
             }),
             Output::Withdraw { relay } => self.effects.send(Effect::Withdraw { relay }),
-            Output::State { .. } | Output::AgentStatus(_) | Output::Notification { .. } => {}
+            Output::AgentStatus(summary) => self.effects.send(Effect::RoleSeen {
+                role: summary.role.clone(),
+            }),
+            Output::State { .. } | Output::Notification { .. } => {}
         }
     }
 

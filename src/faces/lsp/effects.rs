@@ -21,6 +21,10 @@ pub enum Effect {
     Welcome {
         roles: Vec<Role>,
     },
+    /// A role has a status: it is on the team (roles can be added at runtime).
+    RoleSeen {
+        role: Role,
+    },
     /// The workspace's session is open.
     Opened {
         session: SessionId,

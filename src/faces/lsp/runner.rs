@@ -85,6 +85,12 @@ impl Runner {
     async fn handle(&mut self, effect: Effect) {
         match effect {
             Effect::Welcome { roles } => *lock(&self.state.roles) = roles,
+            Effect::RoleSeen { role } => {
+                let mut roles = lock(&self.state.roles);
+                if !roles.contains(&role) {
+                    roles.push(role);
+                }
+            }
             Effect::Opened { session } => {
                 self.session = Some(session.clone());
                 self.state.set_session(session);

@@ -155,6 +155,16 @@ impl LspClient {
         response["result"].clone()
     }
 
+    /// Closes the server's input without `exit`; the process's status and its log.
+    pub async fn close(mut self) -> (std::process::ExitStatus, String) {
+        drop(self.stdin.take());
+        let status = tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("the server exits in time")
+            .expect("wait");
+        (status, self.stderr())
+    }
+
     /// `shutdown` then `exit`; the process's status.
     pub async fn exit(mut self) -> std::process::ExitStatus {
         self.request("shutdown", Value::Null).await;
