@@ -144,13 +144,15 @@ impl Runner {
             ask,
             roles: HashMap::new(),
         };
-        let progress = self.state.flag(&self.state.progress);
+        let takes_progress = self.state.takes_progress();
         for role in roles {
+            let progress = if takes_progress {
+                self.begin(turn, &role).await
+            } else {
+                None
+            };
             let work = RoleWork {
-                progress: match progress {
-                    true => self.begin(turn, &role).await,
-                    false => None,
-                },
+                progress,
                 ..RoleWork::default()
             };
             shown.roles.insert(role, work);
@@ -231,7 +233,7 @@ impl Runner {
             Some(Ask {
                 kind: AskKind::Change,
                 args,
-            }) if self.state.flag(&self.state.apply_edit) => {
+            }) if self.state.takes_edits() => {
                 if let (Some(uri), Some(range)) = (args.uri, args.range) {
                     let place = ask::place(&uri, Some(&range));
                     let code = ask::replacement_code(&work.answer);
@@ -248,7 +250,11 @@ impl Runner {
                 }
             }
             _ => {
-                let mut answer = format!("@{role}: {}", work.answer.trim());
+                let text = match work.answer.trim() {
+                    "" => "(no text)",
+                    text => text,
+                };
+                let mut answer = format!("@{role}: {text}");
                 if work.cut {
                     answer.push_str(" […]");
                 }

@@ -62,7 +62,9 @@ impl LanguageServer for Backend {
                 ..SessionParams::default()
             },
         };
-        let _ = self.state.send(hello).await && self.state.send(open).await;
+        if self.state.send(hello).await {
+            self.state.send(open).await;
+        }
     }
 
     async fn shutdown(&self) -> LspResult<()> {

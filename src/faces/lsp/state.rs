@@ -92,7 +92,13 @@ impl FaceState {
         }
     }
 
-    pub fn flag(&self, flag: &AtomicBool) -> bool {
-        flag.load(Ordering::Relaxed)
+    /// The client takes server-initiated `$/progress`.
+    pub fn takes_progress(&self) -> bool {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    /// The client takes `workspace/applyEdit`.
+    pub fn takes_edits(&self) -> bool {
+        self.apply_edit.load(Ordering::Relaxed)
     }
 }
