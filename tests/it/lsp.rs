@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::lsp_client::LspClient;
+use crate::support::lsp_client::{LspClient, quiet_for};
 use crate::support::{WAIT, bounded, fake_team, ourocodus_bin};
 
 fn file_uri(client: &LspClient, name: &str) -> String {
@@ -290,8 +290,49 @@ async fn a_discarded_change_is_never_applied() {
         client
             .until(&mut |_| Some(json!({ "title": "Discard" })), |m| method_is(m, "window/showMessageRequest"))
             .await;
-        let later = crate::support::lsp_client::quiet_for(&mut client, std::time::Duration::from_millis(500)).await;
+        let later = quiet_for(&mut client, std::time::Duration::from_millis(500)).await;
         assert!(!later.iter().any(|m| method_is(m, "workspace/applyEdit")), "{later:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_role_is_told_once_and_its_progress_ends_failed() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha"]).await;
+        ask(
+            &mut client,
+            "ourocodus.ask",
+            json!({ "text": "error -32603 out of luck" }),
+        )
+        .await;
+        let read = client
+            .until(&mut |_| None, |m| method_is(m, "window/showMessage"))
+            .await;
+        let shown = &read.last().unwrap()["params"];
+        assert_eq!(shown["type"], 1, "the core's notice, an error: {shown}");
+        let text = shown["message"].as_str().unwrap();
+        assert!(text.contains("out of luck"), "{shown}");
+        let later = quiet_for(&mut client, std::time::Duration::from_millis(300)).await;
+        let again = later.iter().any(|m| method_is(m, "window/showMessage"));
+        assert!(!again, "told once: {later:?}");
+        let end = read
+            .iter()
+            .chain(&later)
+            .find(|m| m["params"]["value"]["kind"] == "end");
+        let end = end.expect("the progress ended")["params"]["value"]["message"].clone();
+        assert!(end.as_str().unwrap().starts_with("failed: "), "{end}");
+        // A prompt that starts no turn is shown as an error.
+        ask(
+            &mut client,
+            "ourocodus.ask",
+            json!({ "role": "all", "text": "@alpha" }),
+        )
+        .await;
+        let read = client
+            .until(&mut |_| None, |m| method_is(m, "window/showMessage"))
+            .await;
+        assert_eq!(read.last().unwrap()["params"]["type"], 1, "{read:?}");
     })
     .await;
 }

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::effects::{Effect, EffectSender};
+use super::effects::{Effect, EffectSender, Ending};
 use crate::core::{
     ClientCaps, Command, Connection, Delivery, Inbound, Origin, Output, Reply, RoleOutcome,
-    RoleUpdate, TeamEvent, UpdateKind, Waiter,
+    RoleUpdate, StopReason, TeamEvent, UpdateKind, Waiter,
 };
 use crate::ids::SessionId;
 
@@ -38,10 +38,13 @@ impl LspConnection {
         let effect = match outcome {
             Ok(Reply::Welcome { roles, .. }) => Effect::Welcome { roles },
             Ok(Reply::Opened { session, .. }) => Effect::Opened { session },
-            Ok(_) => return,
-            Err(e) => Effect::Failed {
+            Ok(_) => Effect::Replied {
                 request: request.clone(),
-                message: e.message,
+                error: None,
+            },
+            Err(e) => Effect::Replied {
+                request: request.clone(),
+                error: Some(e.message),
             },
         };
         self.effects.send(effect);
@@ -73,7 +76,7 @@ impl LspConnection {
             } => Effect::RoleEnded {
                 turn: *turn,
                 role: (*role).clone(),
-                failure: failure(outcome),
+                ending: ending(outcome),
             },
             TeamEvent::Notice {
                 role,
@@ -130,11 +133,12 @@ fn chunk_text(update: &RoleUpdate<'_>) -> Option<String> {
     (block.kind == "text").then_some(block.text)
 }
 
-fn failure(outcome: &RoleOutcome) -> Option<String> {
+fn ending(outcome: &RoleOutcome) -> Ending {
     match outcome {
-        RoleOutcome::Working | RoleOutcome::Done(_) => None,
-        RoleOutcome::Failed(e) => Some(format!("failed: {}", e.message)),
-        RoleOutcome::Cancelled => Some("cancelled".to_string()),
+        RoleOutcome::Done(StopReason::Cancelled) | RoleOutcome::Cancelled => Ending::Cancelled,
+        // A refusal or a token limit still leaves what the role said.
+        RoleOutcome::Working | RoleOutcome::Done(_) => Ending::Answered,
+        RoleOutcome::Failed(e) => Ending::Failed(e.message.clone()),
     }
 }
 

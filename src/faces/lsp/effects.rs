@@ -29,10 +29,10 @@ pub enum Effect {
     Opened {
         session: SessionId,
     },
-    /// One of the face's commands failed.
-    Failed {
+    /// One of the face's commands was answered (`error` when it failed).
+    Replied {
         request: RequestId,
-        message: String,
+        error: Option<String>,
     },
     /// A turn began; `request` is the face's own prompt that started it, if it was.
     TurnStarted {
@@ -48,11 +48,11 @@ pub enum Effect {
         update: Box<serde_json::value::RawValue>,
         text: Option<String>,
     },
-    /// A role is done with its part of a turn (`failure` says why it is not an answer).
+    /// A role is done with its part of a turn.
     RoleEnded {
         turn: u64,
         role: Role,
-        failure: Option<String>,
+        ending: Ending,
     },
     Notice {
         severity: Severity,
@@ -71,6 +71,26 @@ pub enum Effect {
     },
 }
 
+/// How a role's part of a turn ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    Answered,
+    Cancelled,
+    /// The core's notice says why; this is the error's message.
+    Failed(String),
+}
+
+impl Ending {
+    /// What its progress ends with.
+    pub fn describe(&self) -> String {
+        match self {
+            Ending::Answered => "done".into(),
+            Ending::Cancelled => "cancelled".into(),
+            Ending::Failed(why) => format!("failed: {why}"),
+        }
+    }
+}
+
 impl Effect {
     /// Roughly what it holds, for the queue's accounting.
     fn weight(&self) -> usize {
@@ -80,7 +100,7 @@ impl Effect {
                 update.get().len() + text.as_ref().map_or(0, String::len)
             }
             Effect::Notice { text, .. } => text.len(),
-            Effect::Failed { message, .. } => message.len(),
+            Effect::Replied { error, .. } => error.as_ref().map_or(0, String::len),
             _ => 0,
         }
     }

@@ -5,7 +5,7 @@
 //! errors also shown), and every role update as an `ourocodus/update` notification.
 //! Knows no core state; waits on the client, never on the core.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -13,11 +13,12 @@ use tower_lsp_server::ls_types::{MessageType, ProgressToken};
 use tower_lsp_server::{Client, OngoingProgress};
 
 use super::ask::{self, AskKind};
-use super::effects::{Effect, EffectReceiver};
+use super::effects::{Effect, EffectReceiver, Ending};
 use super::relays::{self, ProposedChange};
 use super::state::{Ask, FaceState, lock};
 use crate::core::Severity;
 use crate::ids::{Role, SessionId};
+use crate::jsonrpc::RequestId;
 
 /// The custom notification carrying each role-tagged update.
 pub const UPDATE: &str = "ourocodus/update";
@@ -65,6 +66,8 @@ struct Runner {
     state: Arc<FaceState>,
     session: Option<SessionId>,
     turns: HashMap<u64, Turn>,
+    /// The face's prompts whose turn started, until they are answered.
+    started: HashSet<RequestId>,
 }
 
 /// Runs until the core lets go of the connection.
@@ -74,6 +77,7 @@ pub async fn run_effects(client: Client, mut effects: EffectReceiver, state: Arc
         state,
         session: None,
         turns: HashMap::new(),
+        started: HashSet::new(),
     };
     while let Some((weight, effect)) = effects.recv().await {
         runner.handle(effect).await;
@@ -95,10 +99,7 @@ impl Runner {
                 self.session = Some(session.clone());
                 self.state.set_session(session);
             }
-            Effect::Failed { request, message } => {
-                lock(&self.state.asks).remove(&request);
-                self.client.show_message(MessageType::ERROR, message).await;
-            }
+            Effect::Replied { request, error } => self.replied(request, error).await,
             Effect::TurnStarted {
                 turn,
                 roles,
@@ -115,11 +116,7 @@ impl Runner {
                     self.text(turn, &role, &text).await;
                 }
             }
-            Effect::RoleEnded {
-                turn,
-                role,
-                failure,
-            } => self.role_ended(turn, role, failure).await,
+            Effect::RoleEnded { turn, role, ending } => self.role_ended(turn, role, ending).await,
             Effect::Notice { severity, text } => self.notice(severity, text).await,
             Effect::Relay {
                 relay,
@@ -133,12 +130,22 @@ impl Runner {
         }
     }
 
-    async fn turn_started(
-        &mut self,
-        turn: u64,
-        roles: Vec<Role>,
-        request: Option<crate::jsonrpc::RequestId>,
-    ) {
+    /// A command's answer: a failure is shown, unless its turn ran (then each role's
+    /// failure was told by the core's notices).
+    async fn replied(&mut self, request: RequestId, error: Option<String>) {
+        lock(&self.state.asks).remove(&request);
+        let turn_ran = self.started.remove(&request);
+        if let Some(error) = error
+            && !turn_ran
+        {
+            self.client.show_message(MessageType::ERROR, error).await;
+        }
+    }
+
+    async fn turn_started(&mut self, turn: u64, roles: Vec<Role>, request: Option<RequestId>) {
+        if let Some(request) = &request {
+            self.started.insert(request.clone());
+        }
         let ask = request.and_then(|r| lock(&self.state.asks).remove(&r));
         let mut shown = Turn {
             ask,
@@ -208,7 +215,7 @@ impl Runner {
         }
     }
 
-    async fn role_ended(&mut self, turn: u64, role: Role, failure: Option<String>) {
+    async fn role_ended(&mut self, turn: u64, role: Role, ending: Ending) {
         let Some(shown) = self.turns.get_mut(&turn) else {
             return;
         };
@@ -218,16 +225,19 @@ impl Runner {
             self.turns.remove(&turn);
         }
         if let Some(progress) = work.progress {
-            progress
-                .finish_with_message(failure.clone().unwrap_or_else(|| "done".into()))
-                .await;
+            progress.finish_with_message(ending.describe()).await;
         }
-        if let Some(failure) = failure {
-            let message = format!("@{role} {failure}");
-            return self
-                .client
-                .show_message(MessageType::WARNING, message)
-                .await;
+        match ending {
+            Ending::Answered => {}
+            // The core's notice (shown as an error) says why.
+            Ending::Failed(_) => return,
+            Ending::Cancelled => {
+                let message = format!("@{role} cancelled");
+                return self
+                    .client
+                    .show_message(MessageType::WARNING, message)
+                    .await;
+            }
         }
         match ask {
             Some(Ask {

@@ -1,6 +1,7 @@
 //! A scripted LSP client for `ourocodus lsp`: Content-Length framing both ways, the
 //! server's requests answered by the test's policy, every wait bounded.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -20,6 +21,8 @@ pub struct LspClient {
     child: Child,
     stdin: Option<ChildStdin>,
     incoming: mpsc::UnboundedReceiver<Value>,
+    /// Messages read while waiting for a response, not yet looked at.
+    pending: VecDeque<Value>,
     next_id: i64,
     /// Every message the server sent, in order.
     pub seen: Vec<Value>,
@@ -54,6 +57,7 @@ impl LspClient {
             stdin: child.stdin.take(),
             child,
             incoming,
+            pending: VecDeque::new(),
             next_id: 0,
             seen: Vec::new(),
             dir,
@@ -130,8 +134,16 @@ impl LspClient {
         }
     }
 
-    /// The next message, bounded by `WAIT`.
+    /// The next message (one kept by `request` first), bounded by `WAIT`.
     pub async fn next(&mut self) -> Value {
+        match self.pending.pop_front() {
+            Some(message) => message,
+            None => self.receive().await,
+        }
+    }
+
+    /// The next message off the wire, bounded by `WAIT`.
+    async fn receive(&mut self) -> Value {
         let message = tokio::time::timeout(WAIT, self.incoming.recv())
             .await
             .unwrap_or_else(|_| {
@@ -215,7 +227,7 @@ async fn read_frames(stdout: ChildStdout, tx: mpsc::UnboundedSender<Value>) {
 
 /// Waits a little for anything more, for tests that check nothing else came.
 pub async fn quiet_for(client: &mut LspClient, wait: Duration) -> Vec<Value> {
-    let mut more = Vec::new();
+    let mut more: Vec<Value> = client.pending.drain(..).collect();
     while let Ok(Some(message)) = tokio::time::timeout(wait, client.incoming.recv()).await {
         more.push(message);
     }
