@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use tower_lsp_server::ls_types::{MessageType, ProgressToken};
@@ -24,6 +25,8 @@ use crate::jsonrpc::RequestId;
 pub const UPDATE: &str = "ourocodus/update";
 /// An answer is kept up to this many bytes (the rest is cut, and says so).
 const ANSWER_BYTES: usize = 64 * 1024;
+/// How long the client may take to accept a progress token.
+const PROGRESS_CREATE_WAIT: Duration = Duration::from_secs(5);
 /// A progress report's line is cut to this many characters.
 const REPORT_CHARS: usize = 120;
 
@@ -167,21 +170,25 @@ impl Runner {
         self.turns.insert(turn, shown);
     }
 
-    /// Creates the role's progress token and begins it (none if the client refuses).
+    /// Creates the role's progress token and begins it (none if the client refuses,
+    /// or takes too long to say: the effects after it wait meanwhile).
     async fn begin(&self, turn: u64, role: &Role) -> Option<Progress> {
         let token = ProgressToken::String(format!("ourocodus/{turn}/{role}"));
-        if let Err(e) = self.client.create_work_done_progress(token.clone()).await {
-            tracing::debug!(error = %e, "the client refused a progress token");
-            return None;
+        let created = self.client.create_work_done_progress(token.clone());
+        match tokio::time::timeout(PROGRESS_CREATE_WAIT, created).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "the client refused a progress token");
+                return None;
+            }
+            Err(_) => {
+                tracing::debug!("the client did not answer for a progress token in time");
+                return None;
+            }
         }
         let title = format!("@{role}");
-        Some(
-            self.client
-                .progress(token, title)
-                .with_message("working")
-                .begin()
-                .await,
-        )
+        let progress = self.client.progress(token, title).with_message("working");
+        Some(progress.begin().await)
     }
 
     async fn update(&self, role: &Role, turn: Option<u64>, update: &serde_json::value::RawValue) {
