@@ -48,7 +48,8 @@ enum Command {
         /// Team configuration (default: ./ourocodus.toml, then $XDG_CONFIG_HOME/ourocodus/config.toml, then built in).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Largest message accepted from an agent (e.g. 64MiB).
+        /// Largest message accepted from the LSP client or an agent (e.g. 64MiB); longer
+        /// ones are answered with an error and skipped.
         #[arg(long, default_value = "64MiB", value_parser = ourocodus::faces::parse_size)]
         max_message_size: usize,
         /// The event store (default: `[store] path` of the config, else
