@@ -1,7 +1,7 @@
 //! The `ourocodus` command line: parse arguments, set up logging, run a subcommand.
 
-// Subcommands other than `acp` print their results on stdout; `acp` never reaches
-// a print here (its stdout is the protocol).
+// Subcommands other than `acp` and `lsp` print their results on stdout; those two
+// never reach a print here (their stdout is the protocol).
 #![allow(clippy::print_stdout)]
 
 use std::path::PathBuf;
@@ -40,6 +40,23 @@ enum Command {
         #[arg(long, value_name = "PATH", conflicts_with = "no_store")]
         store: Option<PathBuf>,
         /// Record nothing: sessions cannot be listed or loaded later.
+        #[arg(long)]
+        no_store: bool,
+    },
+    /// Speak LSP on stdio (for editors without an ACP client), with the team behind it.
+    Lsp {
+        /// Team configuration (default: ./ourocodus.toml, then $XDG_CONFIG_HOME/ourocodus/config.toml, then built in).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Largest message accepted from the LSP client or an agent (e.g. 64MiB); longer
+        /// ones are answered with an error and skipped.
+        #[arg(long, default_value = "64MiB", value_parser = ourocodus::faces::parse_size)]
+        max_message_size: usize,
+        /// The event store (default: `[store] path` of the config, else
+        /// $XDG_DATA_HOME/ourocodus/store.db).
+        #[arg(long, value_name = "PATH", conflicts_with = "no_store")]
+        store: Option<PathBuf>,
+        /// Record nothing.
         #[arg(long)]
         no_store: bool,
     },
@@ -122,19 +139,18 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             no_store,
         } => {
             let team = ourocodus::config::load_team(config.as_deref())?;
-            let store = match (no_store, store) {
-                (true, _) => StoreChoice::Off,
-                (false, Some(path)) => StoreChoice::Path(path),
-                (false, None) => match &team.store_path {
-                    Some(path) => StoreChoice::Path(path.clone()),
-                    None => StoreChoice::Default,
-                },
-            };
-            let options = ourocodus::app::AcpOptions {
-                max_message: max_message_size,
-                store,
-            };
+            let options = run_options(&team, max_message_size, store, no_store);
             Ok(ourocodus::app::run_acp_stdio(team, options)?)
+        }
+        Command::Lsp {
+            config,
+            max_message_size,
+            store,
+            no_store,
+        } => {
+            let team = ourocodus::config::load_team(config.as_deref())?;
+            let options = run_options(&team, max_message_size, store, no_store);
+            Ok(ourocodus::app::run_lsp_stdio(team, options)?)
         }
         Command::Init { path, force } => {
             ourocodus::config::starter::write_starter(&path, force)?;
@@ -173,6 +189,24 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// How `acp` and `lsp` run: the message cap, and the store the flags or the config choose.
+fn run_options(
+    team: &ourocodus::config::Team,
+    max_message: usize,
+    store: Option<PathBuf>,
+    no_store: bool,
+) -> ourocodus::app::AcpOptions {
+    let store = match (no_store, store) {
+        (true, _) => StoreChoice::Off,
+        (false, Some(path)) => StoreChoice::Path(path),
+        (false, None) => match &team.store_path {
+            Some(path) => StoreChoice::Path(path.clone()),
+            None => StoreChoice::Default,
+        },
+    };
+    ourocodus::app::AcpOptions { max_message, store }
 }
 
 /// Large buffers (outboxes, the store's batches, agents' long lines) are freed on a

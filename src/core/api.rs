@@ -78,6 +78,9 @@ pub enum Inbound {
     TooLong {
         bytes: usize,
     },
+    /// A command the face decoded itself, off the core's task (a face whose protocol
+    /// library parses its client's messages, such as the LSP face).
+    Decoded(Command),
     /// The client closed its end: the connection detaches.
     Closed,
 }

@@ -1,9 +1,11 @@
 //! The faces: how clients reach the core. Each face decodes its clients' protocol
 //! into core commands and renders the core's outputs for each client; the queue of
-//! bytes to a client (`Outbox`) is shared by all of them. Today: ACP on stdio (and in
-//! memory, for tests).
+//! bytes to a client (`Outbox`) is shared by the line-based ones. Today: ACP on stdio
+//! (and in memory, for tests), LSP on stdio, and the coordination tools (MCP) for
+//! the agents.
 
 pub mod acp;
+pub mod lsp;
 pub mod mcp;
 pub mod outbox;
 

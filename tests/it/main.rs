@@ -14,6 +14,7 @@ mod editors;
 mod hostile;
 mod hygiene;
 mod limits;
+mod lsp;
 mod modes;
 mod multiplex;
 mod paths;

@@ -39,6 +39,7 @@ pub fn decode(face: &mut AcpConnection, input: Inbound, commands: &mut Vec<Comma
             let detail = format!("message of {bytes} bytes is over the size limit; skipped");
             face.respond_error(&RequestId::null(), &RpcError::invalid_request(detail));
         }
+        Inbound::Decoded(command) => commands.push(command),
         Inbound::Closed => {}
     }
 }

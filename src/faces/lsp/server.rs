@@ -1,0 +1,169 @@
+//! The LSP requests the face answers (`tower-lsp-server`'s `LanguageServer`): the
+//! handshake, which opens the workspace's team session; open documents; code
+//! actions on a selection; and `workspace/executeCommand`, which sends a prompt to
+//! the core. Knows nothing of how the team's answers are shown (the runner does).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::Value;
+use tower_lsp_server::LanguageServer;
+use tower_lsp_server::jsonrpc::{Error as LspError, ErrorCode, Result as LspResult};
+use tower_lsp_server::ls_types::{
+    CodeActionParams, CodeActionProviderCapability, CodeActionResponse,
+    DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
+    ExecuteCommandOptions, ExecuteCommandParams, InitializeParams, InitializeResult,
+    InitializedParams, ServerCapabilities, ServerInfo, TextDocumentSyncCapability,
+    TextDocumentSyncKind,
+};
+
+use super::ask::{self, AskKind};
+use super::state::{Ask, FaceState, lock};
+use crate::core::{Command, SessionParams};
+
+/// How long a question waits for the workspace's session to open.
+const SESSION_WAIT: Duration = Duration::from_secs(30);
+
+/// The face's server half.
+pub struct Backend {
+    pub state: Arc<FaceState>,
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> LspResult<InitializeResult> {
+        *lock(&self.state.root) = workspace_root(&params);
+        let window = params.capabilities.window.as_ref();
+        let progress = window.and_then(|w| w.work_done_progress).unwrap_or(false);
+        self.state.progress.store(progress, Ordering::Relaxed);
+        let workspace = params.capabilities.workspace.as_ref();
+        let apply = workspace.and_then(|w| w.apply_edit).unwrap_or(false);
+        self.state.apply_edit.store(apply, Ordering::Relaxed);
+        Ok(InitializeResult {
+            capabilities: capabilities(),
+            server_info: Some(ServerInfo {
+                name: "ourocodus".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+            }),
+            ..InitializeResult::default()
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let cwd = lock(&self.state.root).clone().unwrap_or_else(current_dir);
+        let hello = Command::Hello {
+            request: self.state.next_request(),
+        };
+        let open = Command::NewSession {
+            request: self.state.next_request(),
+            params: SessionParams {
+                cwd,
+                ..SessionParams::default()
+            },
+        };
+        if self.state.send(hello).await {
+            self.state.send(open).await;
+        }
+    }
+
+    async fn shutdown(&self) -> LspResult<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let document = params.text_document;
+        lock(&self.state.documents).open(document.uri, document.text);
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        if let Some(change) = params.content_changes.into_iter().last() {
+            lock(&self.state.documents).replace(params.text_document.uri, change.text);
+        }
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        lock(&self.state.documents).close(&params.text_document.uri);
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> LspResult<Option<CodeActionResponse>> {
+        let (uri, range) = (params.text_document.uri, params.range);
+        if range.start == range.end {
+            return Ok(None);
+        }
+        let Some(text) = lock(&self.state.documents).text_in(&uri, &range) else {
+            return Ok(None);
+        };
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        let roles = lock(&self.state.roles).clone();
+        Ok(Some(ask::code_actions(&roles, &text, &uri, range)))
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> LspResult<Option<Value>> {
+        let (kind, args) = ask::parse_command(&params.command, params.arguments)
+            .map_err(|e| LspError::invalid_params(e.to_string()))?;
+        self.ask(kind, args).await?;
+        Ok(None)
+    }
+}
+
+impl Backend {
+    /// Sends a question to the core as a prompt in the workspace's session; its
+    /// answer comes back through the runner.
+    async fn ask(&self, kind: AskKind, args: ask::AskArgs) -> LspResult<()> {
+        let Some(session) = self.state.session(SESSION_WAIT).await else {
+            return Err(internal("the team's session is not open"));
+        };
+        let request = self.state.next_request();
+        let blocks = ask::prompt_blocks(kind, &args);
+        lock(&self.state.asks).insert(request.clone(), Ask { kind, args });
+        let prompt = Command::Prompt {
+            request,
+            session,
+            blocks,
+            meta: None,
+        };
+        if !self.state.send(prompt).await {
+            return Err(internal("the team is gone"));
+        }
+        Ok(())
+    }
+}
+
+fn capabilities() -> ServerCapabilities {
+    ServerCapabilities {
+        text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
+        code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+        execute_command_provider: Some(ExecuteCommandOptions {
+            commands: vec![ask::ASK.into(), ask::CHANGE.into()],
+            ..ExecuteCommandOptions::default()
+        }),
+        ..ServerCapabilities::default()
+    }
+}
+
+/// The first workspace folder, else the root URI, as a path.
+#[allow(deprecated)]
+fn workspace_root(params: &InitializeParams) -> Option<PathBuf> {
+    let folder = params
+        .workspace_folders
+        .as_ref()
+        .and_then(|folders| folders.first())
+        .map(|f| &f.uri);
+    let uri = folder.or(params.root_uri.as_ref())?;
+    uri.to_file_path().map(|path| path.into_owned())
+}
+
+fn current_dir() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+fn internal(message: &'static str) -> LspError {
+    LspError {
+        code: ErrorCode::InternalError,
+        message: message.into(),
+        data: None,
+    }
+}

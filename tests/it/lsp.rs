@@ -1,0 +1,437 @@
+//! The LSP face (`ourocodus lsp`): a Content-Length client drives the real binary
+//! with fake agents behind it — the handshake, code actions per role, a question's
+//! progress, updates and answer, a permission relayed and answered, a change applied
+//! only once approved, and malformed framing survived.
+
+use serde_json::{Value, json};
+
+use crate::support::lsp_client::{LspClient, quiet_for};
+use crate::support::{WAIT, bounded, fake_team, ourocodus_bin};
+
+fn file_uri(client: &LspClient, name: &str) -> String {
+    format!("file://{}", client.root().join(name).display())
+}
+
+fn range(l1: u32, c1: u32, l2: u32, c2: u32) -> Value {
+    json!({ "start": { "line": l1, "character": c1 }, "end": { "line": l2, "character": c2 } })
+}
+
+/// A client that takes progress and edits, initialized.
+async fn started(roles: &[&str]) -> LspClient {
+    let mut client = LspClient::start(&fake_team(roles)).await;
+    let caps =
+        json!({ "window": { "workDoneProgress": true }, "workspace": { "applyEdit": true } });
+    client.initialize(caps).await;
+    client
+}
+
+async fn ask(client: &mut LspClient, command: &str, argument: Value) -> Value {
+    let params = json!({ "command": command, "arguments": [argument] });
+    client.request("workspace/executeCommand", params).await
+}
+
+fn method_is(message: &Value, method: &str) -> bool {
+    message["method"] == method
+}
+
+#[tokio::test]
+async fn initialize_offers_code_actions_and_the_ask_commands() {
+    bounded(WAIT * 2, async {
+        let mut client = LspClient::start(&fake_team(&["alpha"])).await;
+        let result = client.initialize(json!({})).await;
+        let caps = &result["capabilities"];
+        assert_eq!(caps["codeActionProvider"], true);
+        assert_eq!(
+            caps["executeCommandProvider"]["commands"],
+            json!(["ourocodus.ask", "ourocodus.change"])
+        );
+        assert_eq!(caps["textDocumentSync"], 1, "full sync");
+        assert_eq!(result["serverInfo"]["name"], "ourocodus");
+        assert!(client.exit().await.success());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_selection_gets_an_action_per_role_and_one_for_the_team() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha", "beta"]).await;
+        let uri = file_uri(&client, "lib.rs");
+        let doc = json!({ "uri": uri, "languageId": "rust", "version": 1, "text": "fn main() {\n    run();\n}\n" });
+        client.notify("textDocument/didOpen", json!({ "textDocument": doc })).await;
+        let params = json!({ "textDocument": { "uri": uri }, "range": range(1, 4, 1, 10), "context": { "diagnostics": [] } });
+        // The roles come from the core's welcome: ask until they are known.
+        let mut actions = Value::Null;
+        for _ in 0..50 {
+            actions = client.request("textDocument/codeAction", params.clone()).await["result"].clone();
+            if actions.as_array().is_some_and(|a| a.len() > 1) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let titles: Vec<_> = actions.as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
+        assert_eq!(titles, ["Ask @alpha about this", "Ask @beta about this", "Ask the team about this",
+            "Ask @alpha to change this", "Ask @beta to change this"]);
+        let command = &actions[1]["command"];
+        assert_eq!(command["command"], "ourocodus.ask");
+        assert_eq!(command["arguments"][0], json!({ "role": "beta", "text": "run();", "uri": uri, "range": range(1, 4, 1, 10) }));
+        assert_eq!(actions[2]["command"]["arguments"][0]["role"], "all");
+        let empty = json!({ "textDocument": { "uri": uri }, "range": range(1, 4, 1, 4), "context": { "diagnostics": [] } });
+        assert_eq!(client.request("textDocument/codeAction", empty).await["result"], Value::Null);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_question_shows_progress_updates_and_the_answer() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha", "beta"]).await;
+        let response = ask(
+            &mut client,
+            "ourocodus.ask",
+            json!({ "role": "beta", "text": "echo hello from beta" }),
+        )
+        .await;
+        assert_eq!(response["result"], Value::Null, "{response}");
+        let mut tokens = Vec::new();
+        let read = client
+            .until(
+                &mut |request| {
+                    if request["method"] == "window/workDoneProgress/create" {
+                        tokens.push(request["params"]["token"].clone());
+                    }
+                    None
+                },
+                |m| {
+                    method_is(m, "window/showMessage")
+                        && m["params"]["message"]
+                            .as_str()
+                            .is_some_and(|t| t.starts_with("@beta"))
+                },
+            )
+            .await;
+        assert_eq!(tokens, [json!("ourocodus/1/beta")]);
+        let progress: Vec<_> = read
+            .iter()
+            .filter(|m| method_is(m, "$/progress"))
+            .map(|m| &m["params"])
+            .collect();
+        assert!(progress.iter().all(|p| p["token"] == "ourocodus/1/beta"));
+        let kinds: Vec<_> = progress
+            .iter()
+            .map(|p| p["value"]["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds.first(), Some(&"begin"));
+        assert_eq!(kinds.last(), Some(&"end"));
+        assert!(kinds.contains(&"report"));
+        assert_eq!(progress[0]["value"]["title"], "@beta");
+        let last_report = progress
+            .iter()
+            .rev()
+            .find(|p| p["value"]["kind"] == "report")
+            .unwrap();
+        assert_eq!(last_report["value"]["message"], "hello from beta");
+        let updates: Vec<_> = read
+            .iter()
+            .filter(|m| method_is(m, "ourocodus/update"))
+            .map(|m| &m["params"])
+            .collect();
+        assert!(!updates.is_empty());
+        assert!(
+            updates
+                .iter()
+                .all(|u| u["role"] == "beta" && u["sessionId"].is_string())
+        );
+        assert!(
+            updates
+                .iter()
+                .any(|u| u["update"]["sessionUpdate"] == "agent_message_chunk")
+        );
+        let answer = read.last().unwrap();
+        assert_eq!(answer["params"]["message"], "@beta: hello from beta");
+        assert_eq!(answer["params"]["type"], 3, "info");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn asking_the_team_shows_each_roles_progress_and_answer() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha", "beta"]).await;
+        ask(
+            &mut client,
+            "ourocodus.ask",
+            json!({ "role": "all", "text": "say ready" }),
+        )
+        .await;
+        let mut answers = Vec::new();
+        let read = client
+            .until(&mut |_| None, |m| {
+                if method_is(m, "window/showMessage") {
+                    answers.push(
+                        m["params"]["message"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    );
+                }
+                answers.len() == 2
+            })
+            .await;
+        answers.sort();
+        assert_eq!(answers, ["@alpha: ready", "@beta: ready"]);
+        let ends: Vec<_> = read
+            .iter()
+            .filter(|m| method_is(m, "$/progress") && m["params"]["value"]["kind"] == "end")
+            .map(|m| m["params"]["token"].as_str().unwrap())
+            .collect();
+        assert_eq!(ends.len(), 2, "{ends:?}");
+        assert!(ends.contains(&"ourocodus/1/alpha") && ends.contains(&"ourocodus/1/beta"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_permission_request_is_a_message_request_and_the_choice_goes_back() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha"]).await;
+        ask(
+            &mut client,
+            "ourocodus.ask",
+            json!({ "role": "alpha", "text": "ask permission execute as Bash ls" }),
+        )
+        .await;
+        let mut asked = None;
+        let read = client
+            .until(
+                &mut |request| {
+                    if request["method"] != "window/showMessageRequest" {
+                        return None;
+                    }
+                    asked = Some(request["params"].clone());
+                    Some(json!({ "title": "Allow once" }))
+                },
+                |m| {
+                    method_is(m, "window/showMessage")
+                        && m["params"]["message"]
+                            .as_str()
+                            .is_some_and(|t| t.starts_with("@alpha:"))
+                },
+            )
+            .await;
+        let asked = asked.expect("a showMessageRequest");
+        assert!(
+            asked["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("@alpha asks permission"),
+            "{asked}"
+        );
+        let actions: Vec<_> = asked["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["title"].as_str().unwrap())
+            .collect();
+        assert!(
+            actions.contains(&"Allow once") && actions.len() >= 2,
+            "{actions:?}"
+        );
+        assert_eq!(
+            read.last().unwrap()["params"]["message"],
+            "@alpha: permission: allow-once"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_change_is_applied_only_after_the_user_approves_it() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha"]).await;
+        let uri = file_uri(&client, "a.rs");
+        let argument = json!({ "role": "alpha", "text": "say Here:\\n```rust\\nfn b() {}\\n```", "uri": uri, "range": range(0, 0, 0, 9) });
+        ask(&mut client, "ourocodus.change", argument).await;
+        let mut edits = Vec::new();
+        let mut offers = 0;
+        client
+            .until(
+                &mut |request| match request["method"].as_str() {
+                    Some("window/showMessageRequest") => {
+                        offers += 1;
+                        assert!(request["params"]["message"].as_str().unwrap().contains("proposes a change to a.rs:1"));
+                        // First a look at the code, then approve.
+                        Some(json!({ "title": if offers == 1 { "Show" } else { "Apply" } }))
+                    }
+                    Some("workspace/applyEdit") => {
+                        edits.push(request["params"]["edit"].clone());
+                        Some(json!({ "applied": true }))
+                    }
+                    _ => None,
+                },
+                |m| method_is(m, "workspace/applyEdit"),
+            )
+            .await;
+        assert_eq!(offers, 2);
+        let shown = client.seen.iter().any(|m| method_is(m, "window/showMessage") && m["params"]["message"] == "fn b() {}\n");
+        assert!(shown, "the code was shown before approval");
+        assert_eq!(edits[0]["changes"][&uri], json!([{ "range": range(0, 0, 0, 9), "newText": "fn b() {}\n" }]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_discarded_change_is_never_applied() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha"]).await;
+        let uri = file_uri(&client, "a.rs");
+        let argument = json!({ "role": "alpha", "text": "say fn c() {}", "uri": uri, "range": range(0, 0, 0, 1) });
+        ask(&mut client, "ourocodus.change", argument).await;
+        client
+            .until(&mut |_| Some(json!({ "title": "Discard" })), |m| method_is(m, "window/showMessageRequest"))
+            .await;
+        let later = quiet_for(&mut client, std::time::Duration::from_millis(500)).await;
+        assert!(!later.iter().any(|m| method_is(m, "workspace/applyEdit")), "{later:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_role_is_told_once_and_its_progress_ends_failed() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha"]).await;
+        ask(
+            &mut client,
+            "ourocodus.ask",
+            json!({ "text": "error -32603 out of luck" }),
+        )
+        .await;
+        let read = client
+            .until(&mut |_| None, |m| method_is(m, "window/showMessage"))
+            .await;
+        let shown = &read.last().unwrap()["params"];
+        assert_eq!(shown["type"], 1, "the core's notice, an error: {shown}");
+        let text = shown["message"].as_str().unwrap();
+        assert!(text.contains("out of luck"), "{shown}");
+        let later = quiet_for(&mut client, std::time::Duration::from_millis(300)).await;
+        let again = later.iter().any(|m| method_is(m, "window/showMessage"));
+        assert!(!again, "told once: {later:?}");
+        let end = read
+            .iter()
+            .chain(&later)
+            .find(|m| m["params"]["value"]["kind"] == "end");
+        let end = end.expect("the progress ended")["params"]["value"]["message"].clone();
+        assert!(end.as_str().unwrap().starts_with("failed: "), "{end}");
+        // A prompt that starts no turn is shown as an error.
+        ask(
+            &mut client,
+            "ourocodus.ask",
+            json!({ "role": "all", "text": "@alpha" }),
+        )
+        .await;
+        let read = client
+            .until(&mut |_| None, |m| method_is(m, "window/showMessage"))
+            .await;
+        assert_eq!(read.last().unwrap()["params"]["type"], 1, "{read:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_command_arguments_are_invalid_params() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha"]).await;
+        let response = ask(&mut client, "ourocodus.ask", json!({ "txt": "typo" })).await;
+        assert_eq!(response["error"]["code"], -32602, "{response}");
+        let response = ask(
+            &mut client,
+            "ourocodus.change",
+            json!({ "text": "no place" }),
+        )
+        .await;
+        assert_eq!(response["error"]["code"], -32602, "{response}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_framing_does_not_end_the_server() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha"]).await;
+        client.send_raw(b"Content-Length: 9\r\n\r\nnot json!").await;
+        client.send_raw(b"Content-Type: nothing\r\n\r\n").await;
+        client.send_raw(b"Content-Length: 2\r\n\r\n[]").await;
+        client
+            .send_raw(b"Content-Length: 28\r\n\r\n{\"id\":7,\"method\":\"shutdown\"}")
+            .await;
+        let mut codes = Vec::new();
+        for _ in 0..4 {
+            let message = client.next().await;
+            codes.push((message["id"].clone(), message["error"]["code"].clone()));
+        }
+        assert_eq!(
+            codes,
+            [
+                (Value::Null, json!(-32700)),
+                (Value::Null, json!(-32700)),
+                (Value::Null, json!(-32600)),
+                (json!(7), json!(-32600))
+            ]
+        );
+        // Still serving: it shuts down and exits as asked.
+        assert!(client.exit().await.success());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn closing_its_input_ends_the_server_and_its_agents() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha"]).await;
+        ask(&mut client, "ourocodus.ask", json!({ "text": "say hi" })).await;
+        client
+            .until(&mut |_| None, |m| method_is(m, "window/showMessage"))
+            .await;
+        let (status, log) = client.close().await;
+        assert!(status.success());
+        assert!(log.contains("agent ended role=alpha"), "{log}");
+    })
+    .await;
+}
+
+#[test]
+fn the_helix_snippet_parses_and_names_a_command_the_cli_accepts() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/editors/helix/languages.toml");
+    let text = std::fs::read_to_string(path).expect("editors/helix/languages.toml");
+    let snippet: toml::Value = toml::from_str(&text).expect("valid TOML");
+    let server = &snippet["language-server"]["ourocodus"];
+    assert_eq!(server["command"].as_str(), Some("ourocodus"));
+    let args: Vec<&str> = server["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(args[0], "lsp");
+    let languages = snippet["language"]
+        .as_array()
+        .expect("[[language]] entries");
+    assert!(languages.iter().all(|l| {
+        l["language-servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str() == Some("ourocodus"))
+    }));
+    let status = std::process::Command::new(ourocodus_bin())
+        .args(&args)
+        .arg("--help")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run ourocodus");
+    assert!(
+        status.success(),
+        "`ourocodus {}` is a command",
+        args.join(" ")
+    );
+}
