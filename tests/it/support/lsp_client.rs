@@ -100,16 +100,22 @@ impl LspClient {
         id
     }
 
-    /// Sends a request and waits for its response (answering the server's own
-    /// requests with `null` meanwhile).
+    /// Sends a request and waits for its response; what came before it (the
+    /// server's own requests unanswered) is kept for `next`, in order.
     pub async fn request(&mut self, method: &str, params: Value) -> Value {
         let id = self.request_id(method, params).await;
-        let response = self
-            .until(&mut |_| None, |m| {
-                m["id"] == id && m.get("method").is_none()
-            })
-            .await;
-        response.last().cloned().expect("a response")
+        let mut before = Vec::new();
+        let response = loop {
+            let message = self.next().await;
+            if message["id"] == id && message.get("method").is_none() {
+                break message;
+            }
+            before.push(message);
+        };
+        for message in before.into_iter().rev() {
+            self.pending.push_front(message);
+        }
+        response
     }
 
     /// Reads messages until one matches `done`, answering the server's requests with
