@@ -202,7 +202,8 @@ async fn approve_and_reject_typed_in_the_chat_decide_a_gate_for_editors_that_can
         let mut proxy = Proxy::start(&fake_team(&["architect", "backend"])).await;
         let session = proxy.plain_session().await;
         let plan = r#"mcp delegate {"role": "backend", "title": "api", "requires_approval": true, "description": "mcp complete_task {\"id\": \"t1\", \"summary\": \"done\"}"}"#;
-        said(&mut proxy, &session, "architect", plan).await;
+        // Not `said`: its reader would answer the gate's request itself.
+        proxy.prompt_id(&session, &format!("@architect {plan}")).await;
         // The gate's request is left unanswered: the chat decides instead.
         read_until(&mut proxy, no_requests, |m| gate_of(m).is_some()).await;
         let (wrong, _) = proxy.prompt(&session, "/approve t9").await;
