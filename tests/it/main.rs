@@ -29,6 +29,7 @@ mod startup;
 mod store_cli;
 mod supervision;
 mod task_flow;
+mod task_messages;
 mod task_resume;
 mod tasks;
 mod turns;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::support::{Peer as _, Proxy, WAIT, bounded, fake_team, fake_team_with, text_from};
 
-async fn said(proxy: &mut Proxy, session: &str, role: &str, script: &str) -> String {
+pub(crate) async fn said(proxy: &mut Proxy, session: &str, role: &str, script: &str) -> String {
     let (messages, _) = proxy.prompt(session, &format!("@{role} {script}")).await;
     text_from(&messages, role)
 }
@@ -15,7 +15,7 @@ async fn said(proxy: &mut Proxy, session: &str, role: &str, script: &str) -> Str
 /// Reads messages, answering the proxy's requests with `answer` (or failing), until
 /// `done` says so of one (that one is not answered), unless one read before did;
 /// returns everything read.
-async fn read_until(
+pub(crate) async fn read_until(
     proxy: &mut Proxy,
     mut answer: impl FnMut(&Value) -> Option<Value>,
     mut done: impl FnMut(&Value) -> bool,
@@ -41,7 +41,7 @@ async fn read_until(
     }
 }
 
-fn no_requests(_: &Value) -> Option<Value> {
+pub(crate) fn no_requests(_: &Value) -> Option<Value> {
     None
 }
 
@@ -61,7 +61,7 @@ fn plan_of(message: &Value) -> Option<&Vec<Value>> {
         .flatten()
 }
 
-fn notice_titled(message: &Value, title: &str) -> bool {
+pub(crate) fn notice_titled(message: &Value, title: &str) -> bool {
     let update = &message["params"]["update"];
     let text = update["content"]["text"].as_str().unwrap_or_default();
     let notice = update["_meta"]["ourocodus"]["notice"]["title"]
@@ -352,93 +352,6 @@ async fn two_idle_roles_work_on_their_tasks_at_the_same_time() {
 }
 
 #[tokio::test]
-async fn a_role_messages_another_and_asks_the_user_who_answers_in_the_chat() {
-    bounded(WAIT * 3, async {
-        let mut proxy = Proxy::start(&fake_team(&["architect", "backend"])).await;
-        let session = proxy.plain_session().await;
-        let text = said(
-            &mut proxy,
-            &session,
-            "architect",
-            r#"mcp send_message {"role": "backend", "text": "say got it"}"#,
-        )
-        .await;
-        assert!(text.contains(r#""delivery":"sent""#), "{text}");
-        let got = |proxy: &Proxy| {
-            let messages: Vec<Value> = proxy.transcript.iter().map(|(_, m)| m.clone()).collect();
-            text_from(&messages, "backend").contains("got it")
-        };
-        if !got(&proxy) {
-            read_until(&mut proxy, no_requests, |m| {
-                text_from(std::slice::from_ref(m), "backend").contains("got it")
-            })
-            .await;
-        }
-        let refused = said(
-            &mut proxy,
-            &session,
-            "architect",
-            r#"mcp send_message {"role": "nobody", "text": "x"}"#,
-        )
-        .await;
-        assert!(refused.contains("no role \"nobody\""), "{refused}");
-        let flood = [r#"mcp send_message {"role": "backend", "text": "sleep 1s"}"#; 6].join("; ");
-        let flooded = said(&mut proxy, &session, "architect", &flood).await;
-        assert!(
-            flooded.contains("has not yet read your last 4 messages"),
-            "{flooded}"
-        );
-
-        let ask = proxy
-            .prompt_id(
-                &session,
-                r#"@backend mcp ask_user {"question": "Which database?"}"#,
-            )
-            .await;
-        read_until(&mut proxy, no_requests, |m| {
-            notice_titled(m, "backend asks (q")
-        })
-        .await;
-        let everything: String = proxy
-            .transcript
-            .iter()
-            .map(|(_, m)| m.to_string())
-            .collect();
-        let number = everything
-            .split("backend asks (")
-            .nth(1)
-            .and_then(|rest| rest.split(')').next())
-            .expect("the question's number")
-            .to_string();
-        let (answered, _) = proxy
-            .prompt(&session, &format!("/answer {number} Postgres, please"))
-            .await;
-        assert!(
-            answered
-                .iter()
-                .any(|m| m.to_string().contains(&format!("answered {number}")))
-        );
-        // The question's turn may have ended while `/answer` was read.
-        let answered = |proxy: &Proxy| {
-            proxy
-                .transcript
-                .iter()
-                .any(|(_, m)| m["id"] == ask && m.get("method").is_none())
-        };
-        if !answered(&proxy) {
-            proxy.until_response(ask, |_| None).await;
-        }
-        let messages: Vec<Value> = proxy.transcript.iter().map(|(_, m)| m.clone()).collect();
-        let text = text_from(&messages, "backend");
-        assert!(
-            text.contains(r#"mcp ask_user: {"answer":"Postgres, please"}"#),
-            "{text}"
-        );
-    })
-    .await;
-}
-
-#[tokio::test]
 async fn a_task_whose_turn_the_user_cancels_waits_on_hold_until_the_user_retries_it() {
     bounded(WAIT * 3, async {
         let mut proxy = Proxy::start(&fake_team(&["architect", "backend"])).await;
@@ -496,42 +409,6 @@ async fn hundreds_of_tasks_for_a_role_that_cannot_start_wait_without_taking_the_
         assert!(in_flight <= 1, "at most the first was handed out: {in_flight}");
         let text = said(&mut proxy, &session, "architect", "say still here").await;
         assert!(text.contains("still here"), "{text}");
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn ask_user_is_an_elicitation_form_for_an_editor_that_has_them_and_its_answer_is_the_result()
-{
-    bounded(WAIT * 2, async {
-        let mut proxy = Proxy::start(&fake_team(&["architect"])).await;
-        proxy
-            .initialize(json!({ "elicitation": { "form": {} } }))
-            .await;
-        let session = proxy.new_session().await;
-        let id = proxy
-            .prompt_id(&session, r#"mcp ask_user {"question": "Which database?"}"#)
-            .await;
-        let (messages, _) = proxy
-            .until_response(id, |request| {
-                (request["method"] == "elicitation/create"
-                    && request["params"]["message"] == "Which database?")
-                    .then(|| json!({ "action": "accept", "content": { "answer": "SQLite" } }))
-            })
-            .await;
-        let asked = messages
-            .iter()
-            .find(|m| m["method"] == "elicitation/create")
-            .expect("asked in a form");
-        assert_eq!(
-            asked["params"]["requestedSchema"]["required"],
-            json!(["answer"])
-        );
-        let text = text_from(&messages, "architect");
-        assert!(
-            text.contains(r#"mcp ask_user: {"answer":"SQLite"}"#),
-            "{text}"
-        );
     })
     .await;
 }
