@@ -43,7 +43,7 @@ async fn initialize_offers_code_actions_and_the_ask_commands() {
         assert_eq!(caps["codeActionProvider"], true);
         assert_eq!(
             caps["executeCommandProvider"]["commands"],
-            json!(["ourocodus.ask", "ourocodus.change"])
+            json!(["ourocodus.ask", "ourocodus.change", "ourocodus.cancel"])
         );
         assert_eq!(caps["textDocumentSync"], 1, "full sync");
         assert_eq!(result["serverInfo"]["name"], "ourocodus");
@@ -434,4 +434,37 @@ fn the_helix_snippet_parses_and_names_a_command_the_cli_accepts() {
         "`ourocodus {}` is a command",
         args.join(" ")
     );
+}
+
+#[tokio::test]
+async fn the_cancel_command_stops_the_team_and_the_progress_ends_cancelled() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha"]).await;
+        ask(
+            &mut client,
+            "ourocodus.ask",
+            json!({ "text": "say working; sleep 20s" }),
+        )
+        .await;
+        client
+            .until(&mut |_| None, |m| {
+                method_is(m, "$/progress") && m["params"]["value"]["kind"] == "begin"
+            })
+            .await;
+        let answer = client
+            .request(
+                "workspace/executeCommand",
+                json!({ "command": "ourocodus.cancel", "arguments": [] }),
+            )
+            .await;
+        assert!(answer.get("error").is_none(), "{answer}");
+        let read = client
+            .until(&mut |_| None, |m| {
+                method_is(m, "$/progress") && m["params"]["value"]["kind"] == "end"
+            })
+            .await;
+        let end = &read.last().unwrap()["params"]["value"]["message"];
+        assert_eq!(end, "cancelled", "{read:?}");
+    })
+    .await;
 }

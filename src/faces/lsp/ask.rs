@@ -14,6 +14,8 @@ use crate::ids::Role;
 pub const ASK: &str = "ourocodus.ask";
 /// Ask a role for new code for a selection: the answer is offered as an edit.
 pub const CHANGE: &str = "ourocodus.change";
+/// Stop everything the team is doing in the workspace's session (no argument).
+pub const CANCEL: &str = "ourocodus.cancel";
 /// The mention that sends a prompt to every role.
 const TEAM: &str = "all";
 

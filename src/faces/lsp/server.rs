@@ -21,7 +21,7 @@ use tower_lsp_server::ls_types::{
 
 use super::ask::{self, AskKind};
 use super::state::{Ask, FaceState, lock};
-use crate::core::{Command, SessionParams};
+use crate::core::{CancelScope, Command, SessionParams};
 
 /// How long a question waits for the workspace's session to open.
 const SESSION_WAIT: Duration = Duration::from_secs(30);
@@ -102,6 +102,9 @@ impl LanguageServer for Backend {
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> LspResult<Option<Value>> {
+        if params.command == ask::CANCEL {
+            return self.cancel().await.map(|()| None);
+        }
         let (kind, args) = ask::parse_command(&params.command, params.arguments)
             .map_err(|e| LspError::invalid_params(e.to_string()))?;
         self.ask(kind, args).await?;
@@ -110,6 +113,22 @@ impl LanguageServer for Backend {
 }
 
 impl Backend {
+    /// `ourocodus.cancel`: every running turn of the workspace's session (their
+    /// progress ends "cancelled" as the core says so).
+    async fn cancel(&self) -> LspResult<()> {
+        let Some(session) = self.state.session(SESSION_WAIT).await else {
+            return Err(internal("the team's session is not open"));
+        };
+        let cancel = Command::Cancel {
+            session,
+            scope: CancelScope::Session,
+        };
+        if !self.state.send(cancel).await {
+            return Err(internal("the team is gone"));
+        }
+        Ok(())
+    }
+
     /// Sends a question to the core as a prompt in the workspace's session; its
     /// answer comes back through the runner.
     async fn ask(&self, kind: AskKind, args: ask::AskArgs) -> LspResult<()> {
@@ -137,7 +156,7 @@ fn capabilities() -> ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         execute_command_provider: Some(ExecuteCommandOptions {
-            commands: vec![ask::ASK.into(), ask::CHANGE.into()],
+            commands: vec![ask::ASK.into(), ask::CHANGE.into(), ask::CANCEL.into()],
             ..ExecuteCommandOptions::default()
         }),
         ..ServerCapabilities::default()
