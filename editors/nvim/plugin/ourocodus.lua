@@ -51,6 +51,14 @@ vim.api.nvim_create_user_command("OurocodusTasks", function()
   ourocodus().tasks()
 end, { desc = "Ourocodus: show the session's task graph" })
 
+vim.api.nvim_create_user_command("OurocodusSessions", function()
+  require("ourocodus").sessions()
+end, { desc = "Ourocodus: list the saved team sessions of this directory" })
+
+vim.api.nvim_create_user_command("OurocodusLoad", function(cmd)
+  require("ourocodus").load(cmd.args)
+end, { nargs = 1, desc = "Ourocodus: reopen a saved team session (its id)" })
+
 vim.api.nvim_create_user_command("OurocodusRestart", function(cmd)
   ourocodus().restart(cmd.args)
 end, { nargs = 1, complete = complete_roles, desc = "Ourocodus: restart a role's agent" })

@@ -392,6 +392,38 @@ test(":Ourocodus opens the team view: the team pane and one pane per role", func
   vim.cmd("tabclose")
 end)
 
+test(":OurocodusSessions lists saved sessions and :OurocodusLoad replays one into the panes", function()
+  local store = vim.fn.tempname() .. "-store.db"
+  local with_store = { bin, "acp", "--config", team.config, "--store", store }
+  ourocodus.setup({ cmd = with_store, cwd = team.project })
+  vim.cmd("OurocodusAsk @alpha say remembered from the first run")
+  wait_text("alpha", "remembered from the first run")
+  -- Answered only once its events are in the store.
+  t.wait_for("the answer", function()
+    return ourocodus.client().prompts_running == 0
+  end)
+  local first = ourocodus.client().session_id
+  stop()
+
+  ourocodus.setup({ cmd = with_store, cwd = team.project })
+  local listed
+  ourocodus.sessions(function(result)
+    listed = result
+  end)
+  t.wait_for("the session list", function()
+    return listed ~= nil
+  end)
+  t.eq(first, listed.sessions[1].sessionId, "the first run's session, listed")
+  t.contains(buffer_text("ourocodus://sessions"), first, "sessions buffer")
+  t.lacks(pane_text("alpha"), "remembered", "a fresh session starts empty")
+  vim.cmd("OurocodusLoad " .. first)
+  wait_text("alpha", "remembered from the first run")
+  t.eq(first, ourocodus.client().session_id, "prompts go to the loaded session")
+  vim.cmd("OurocodusAsk @alpha say after the load")
+  wait_text("alpha", "after the load")
+  vim.fn.delete(store)
+end)
+
 test("a proxy that cannot start is reported, and commands fail softly", function()
   ourocodus.setup({ cmd = { team.dir .. "/no-such-ourocodus", "acp" }, cwd = team.project })
   local notified = {}

@@ -231,6 +231,39 @@ function Client:cancel()
   end
 end
 
+--- The store's sessions of this directory, most recent first (`session/list`).
+function Client:list_sessions(done)
+  self:when_ready(function(err)
+    if err then
+      return done({ message = err })
+    end
+    self.rpc:request("session/list", { cwd = self.opts.cwd }, done)
+  end)
+end
+
+--- Loads an earlier session: its history replays into the view (each role's turns
+--- into its pane), then prompts go to it. On failure the session stays as it was.
+function Client:load_session(id, done)
+  self:when_ready(function(err)
+    if err then
+      return done({ message = err })
+    end
+    local previous = self.session_id
+    self.session_id = id
+    self.view.session_id = id
+    local params = { sessionId = id, cwd = self.opts.cwd, mcpServers = {} }
+    self.rpc:request("session/load", params, function(lerr, result)
+      if lerr then
+        self.session_id = previous
+        self.view.session_id = previous
+      end
+      self.view.headers_dirty = true
+      self.view:schedule_flush()
+      done(lerr, result)
+    end)
+  end)
+end
+
 --- Calls one of the team operations (`name` is a key of extensions.methods).
 function Client:team(name, params, done)
   local method = assert(ext.methods[name], "unknown team operation " .. tostring(name))

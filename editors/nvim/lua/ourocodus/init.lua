@@ -102,6 +102,29 @@ function M.tasks(done)
   end)
 end
 
+--- :OurocodusSessions — the saved team sessions of this directory (`session/list`).
+function M.sessions(done)
+  M.client():list_sessions(on_answer("session/list", function(result)
+    report.show("ourocodus://sessions", report.sessions(result.sessions))
+    if done then
+      done(result)
+    end
+  end))
+end
+
+--- :OurocodusLoad id — reopens a saved session: its history fills the panes, and
+--- the team comes back to work on it.
+function M.load(id, done)
+  local c = M.client()
+  render.info(c.view, "loading session " .. id)
+  c:load_session(id, on_answer("session/load", function(result)
+    render.info(c.view, "loaded session " .. id)
+    if done then
+      done(result)
+    end
+  end))
+end
+
 --- :OurocodusRestart role — starts the role's agent afresh (`_ourocodus/restart`).
 function M.restart(role, done)
   local c = M.client()

@@ -1,5 +1,6 @@
--- report.lua: the answers of `_ourocodus/agents` and `_ourocodus/tasks` as readable
--- lines (the :OurocodusAgents and :OurocodusTasks buffers). Pure: data in, lines out.
+-- report.lua: the answers of `_ourocodus/agents`, `_ourocodus/tasks` and `session/list`
+-- as readable lines (the :OurocodusAgents, :OurocodusTasks and :OurocodusSessions
+-- buffers). Pure: data in, lines out.
 local M = {}
 
 local function pad(text, width)
@@ -9,6 +10,18 @@ end
 
 local function one_line(text)
   return (tostring(text or ""):gsub("%s+", " "))
+end
+
+--- One line per saved session: its id, when it last changed, its title.
+function M.sessions(sessions)
+  local lines = { pad("session", 40) .. pad("updated", 26) .. "title" }
+  for _, session in ipairs(sessions or {}) do
+    lines[#lines + 1] = pad(session.sessionId, 40) .. pad(session.updatedAt or "-", 26) .. one_line(session.title)
+  end
+  if #lines == 1 then
+    lines[#lines + 1] = "(no saved sessions in this directory)"
+  end
+  return lines
 end
 
 --- One line per agent (AgentSummary), then its prompt or failure reason under it.
