@@ -51,6 +51,10 @@ vim.api.nvim_create_user_command("OurocodusTasks", function()
   ourocodus().tasks()
 end, { desc = "Ourocodus: show the session's task graph" })
 
+vim.api.nvim_create_user_command("OurocodusUsage", function()
+  require("ourocodus").usage()
+end, { desc = "Ourocodus: what each role and task used (tokens, cost)" })
+
 vim.api.nvim_create_user_command("OurocodusSessions", function()
   require("ourocodus").sessions()
 end, { desc = "Ourocodus: list the saved team sessions of this directory" })

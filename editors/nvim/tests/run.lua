@@ -392,6 +392,29 @@ test(":Ourocodus opens the team view: the team pane and one pane per role", func
   vim.cmd("tabclose")
 end)
 
+test("a tool call's diff shows in its role's pane, and :OurocodusUsage says what each role used", function()
+  start()
+  local diff = [[update {"sessionUpdate": "tool_call", "toolCallId": "c1", "title": "Edit a.rs", "kind": "edit", ]]
+    .. [["status": "completed", "content": [{"type": "diff", "path": "/p/a.rs", "oldText": "let x = 1;", "newText": "let x = 2;\nlet y = 3;"}]}]]
+  vim.cmd("OurocodusAsk @alpha " .. diff .. [[; usage {"totalTokens": 30, "inputTokens": 20, "outputTokens": 10}]])
+  wait_text("alpha", "+ let y = 3;")
+  local alpha = pane_text("alpha")
+  t.contains(alpha, "diff /p/a.rs\n  - let x = 1;\n  + let x = 2;\n  + let y = 3;", "alpha pane")
+  t.wait_for("the answer", function()
+    return ourocodus.client().prompts_running == 0
+  end)
+  local result
+  ourocodus.usage(function(r)
+    result = r
+  end)
+  t.wait_for("the usage", function()
+    return result ~= nil
+  end)
+  local text = buffer_text("ourocodus://usage")
+  t.contains(text, "alpha", "usage buffer")
+  t.contains(text, "30 tokens (in 20, out 10)", "usage buffer")
+end)
+
 test(":OurocodusSessions lists saved sessions and :OurocodusLoad replays one into the panes", function()
   local store = vim.fn.tempname() .. "-store.db"
   local with_store = { bin, "acp", "--config", team.config, "--store", store }

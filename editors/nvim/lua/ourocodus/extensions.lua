@@ -8,6 +8,7 @@ M.methods = {
   agents = "_ourocodus/agents",
   tasks = "_ourocodus/tasks",
   restart = "_ourocodus/restart",
+  usage = "_ourocodus/usage",
 }
 
 -- Notifications the plugin handles (proxy -> editor).

@@ -102,6 +102,19 @@ function M.tasks(done)
   end)
 end
 
+--- :OurocodusUsage — what each role and task used, from `_ourocodus/usage`.
+function M.usage(done)
+  local c = M.client()
+  c:when_ready(function()
+    c:team("usage", { sessionId = c.session_id }, on_answer("usage", function(result)
+      report.show("ourocodus://usage", report.usage(result))
+      if done then
+        done(result)
+      end
+    end))
+  end)
+end
+
 --- :OurocodusSessions — the saved team sessions of this directory (`session/list`).
 function M.sessions(done)
   M.client():list_sessions(on_answer("session/list", function(result)

@@ -109,10 +109,46 @@ local function tool_line(update)
   return table.concat(parts, " ")
 end
 
+-- Lines of a diff shown per tool call: a long one is cut, and says so.
+local DIFF_LINES = 40
+
+-- A tool call's diffs as text lines: `diff PATH`, then `- old` and `+ new` lines.
+local function diff_lines(content)
+  local lines = {}
+  for _, item in ipairs(type(content) == "table" and content or {}) do
+    if type(item) == "table" and item.type == "diff" then
+      lines[#lines + 1] = "  diff " .. one_line(item.path or "?", 200)
+      local shown = 0
+      local function add(prefix, text)
+        for _, line in ipairs(vim.split(type(text) == "string" and text or "", "\n", { plain = true })) do
+          shown = shown + 1
+          if shown > DIFF_LINES then
+            return
+          end
+          lines[#lines + 1] = "  " .. prefix .. " " .. line
+        end
+      end
+      add("-", item.oldText)
+      add("+", item.newText)
+      if shown > DIFF_LINES then
+        lines[#lines + 1] = "  … (the diff goes on)"
+      end
+    end
+  end
+  return lines
+end
+
+local function show_diffs(pane, update)
+  for _, line in ipairs(diff_lines(update.content)) do
+    pane:line(line)
+  end
+end
+
 function handlers.tool_call(view, role, update)
   local own = role_pane(view, role)
   if own then
     own:line(tool_line(update))
+    show_diffs(own, update)
     own.stream_kind = nil
   end
   view.team:line("[" .. (role or M.PROXY) .. "] " .. tool_line(update))
@@ -124,6 +160,9 @@ function handlers.tool_call_update(view, role, update)
   if own and update.status then
     own:line("⚙ " .. one_line(update.toolCallId) .. ": " .. update.status)
     own.stream_kind = nil
+  end
+  if own then
+    show_diffs(own, update)
   end
 end
 

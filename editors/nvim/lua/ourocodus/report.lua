@@ -12,6 +12,41 @@ local function one_line(text)
   return (tostring(text or ""):gsub("%s+", " "))
 end
 
+local function tokens_text(tokens)
+  tokens = type(tokens) == "table" and tokens or {}
+  return ("%s tokens (in %s, out %s)"):format(tokens.totalTokens or 0, tokens.inputTokens or 0, tokens.outputTokens or 0)
+end
+
+local function cost_text(costs)
+  local parts = {}
+  for _, cost in ipairs(type(costs) == "table" and costs or {}) do
+    parts[#parts + 1] = ("%s %s"):format(tostring(cost.amount), tostring(cost.currency))
+  end
+  return #parts > 0 and table.concat(parts, " + ") or "no cost reported"
+end
+
+--- What each role and each task used (`_ourocodus/usage`): tokens, the last context
+--- window, the cost in each currency.
+function M.usage(result)
+  result = type(result) == "table" and result or {}
+  local lines = { "Per role:" }
+  for _, role in ipairs(result.roles or {}) do
+    local line = "  " .. pad(role.role, 14) .. tokens_text(role.tokens) .. ", " .. cost_text(role.cost)
+    if type(role.context) == "table" then
+      line = line .. (", context %s/%s"):format(tostring(role.context.used), tostring(role.context.size))
+    end
+    lines[#lines + 1] = line
+  end
+  lines[#lines + 1] = "Per task:"
+  for _, task in ipairs(result.tasks or {}) do
+    lines[#lines + 1] = "  " .. pad(task.task, 6) .. pad(task.role, 14) .. tokens_text(task.tokens) .. ", " .. cost_text(task.cost)
+  end
+  if type(result.total) == "table" then
+    lines[#lines + 1] = "Total: " .. tokens_text(result.total.tokens) .. ", " .. cost_text(result.total.cost)
+  end
+  return lines
+end
+
 --- One line per saved session: its id, when it last changed, its title.
 function M.sessions(sessions)
   local lines = { pad("session", 40) .. pad("updated", 26) .. "title" }
