@@ -1,0 +1,125 @@
+-- tests/lsp.lua: the LSP face (`ourocodus lsp`) driven by Neovim's own LSP client
+-- (`vim.lsp`), headless: code actions on a selection, `ourocodus.ask` with its
+-- progress and answer, and the `ourocodus/update` notifications a plugin can follow.
+-- Run: nvim --headless -u NONE -l editors/nvim/tests/lsp.lua
+local script_dir = vim.fs.dirname(vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p"))
+package.path = script_dir .. "/?.lua;" .. package.path
+local t = require("harness")
+
+local paths = t.paths()
+local bin = t.binary(paths.repo)
+if vim.fn.executable(bin) ~= 1 then
+  t.say("ourocodus binary not found at " .. bin .. " (build it, or set OUROCODUS_BIN)")
+  t.say("0 passed, 1 failed")
+  os.exit(1)
+end
+
+local team = t.team(bin, { "alpha", "beta" })
+local file = team.project .. "/main.rs"
+vim.fn.writefile({ "fn main() {", "    let x = 1;", "}" }, file)
+
+-- What the server told the editor, by method.
+local seen = { messages = {}, progress = {}, updates = {} }
+
+local client_id = vim.lsp.start({
+  name = "ourocodus",
+  cmd = { bin, "lsp", "--config", team.config, "--no-store" },
+  root_dir = team.project,
+  handlers = {
+    ["window/showMessage"] = function(_, params)
+      seen.messages[#seen.messages + 1] = params.message
+    end,
+    ["$/progress"] = function(_, params)
+      seen.progress[#seen.progress + 1] = params.value
+    end,
+    ["ourocodus/update"] = function(_, params)
+      seen.updates[#seen.updates + 1] = params
+    end,
+  },
+}, { attach = false })
+
+local buf = vim.fn.bufadd(file)
+vim.fn.bufload(buf)
+vim.lsp.buf_attach_client(buf, client_id)
+local client = vim.lsp.get_client_by_id(client_id)
+
+-- The tests share one server, in order; it is stopped after the last.
+local test = t.test
+
+test("Neovim's LSP client starts ourocodus lsp and it offers the ask commands", function()
+  t.wait_for("the server to initialize", function()
+    return client and client.initialized
+  end)
+  local commands = client.server_capabilities.executeCommandProvider.commands
+  t.ok(vim.tbl_contains(commands, "ourocodus.ask"), "ourocodus.ask offered")
+  t.ok(vim.tbl_contains(commands, "ourocodus.cancel"), "ourocodus.cancel offered")
+end)
+
+test("code actions on a selection ask each role, or the team, about it", function()
+  local params = {
+    textDocument = { uri = vim.uri_from_bufnr(buf) },
+    range = { start = { line = 1, character = 4 }, ["end"] = { line = 1, character = 14 } },
+    context = { diagnostics = {} },
+  }
+  local titles = {}
+  t.wait_for("code actions naming both roles", function()
+    local answers = vim.lsp.buf_request_sync(buf, "textDocument/codeAction", params, 2000) or {}
+    titles = {}
+    for _, answer in pairs(answers) do
+      for _, action in ipairs(answer.result or {}) do
+        titles[#titles + 1] = action.title
+      end
+    end
+    local all = table.concat(titles, "\n")
+    return all:find("@alpha", 1, true) and all:find("@beta", 1, true)
+  end)
+  local all = table.concat(titles, "\n")
+  t.contains(all, "Ask the team about this", "actions")
+  local ask
+  for _, answer in pairs(vim.lsp.buf_request_sync(buf, "textDocument/codeAction", params, 2000) or {}) do
+    for _, action in ipairs(answer.result or {}) do
+      if action.title:find("@beta about", 1, true) then
+        ask = action.command
+      end
+    end
+  end
+  t.ok(ask, "an action asking beta")
+  t.eq("ourocodus.ask", ask.command, "its command")
+  t.eq("let x = 1;", ask.arguments[1].text, "the selected text goes with it")
+end)
+
+test("ourocodus.ask shows progress, then the answer, and every update as ourocodus/update", function()
+  local asked = vim.uv.hrtime()
+  local done = false
+  client:request("workspace/executeCommand", {
+    command = "ourocodus.ask",
+    arguments = { { role = "beta", text = "say hello from beta" } },
+  }, function()
+    done = true
+  end, buf)
+  t.wait_for("the answer shown", function()
+    for _, message in ipairs(seen.messages) do
+      if message:find("@beta: hello from beta", 1, true) then
+        return true
+      end
+    end
+  end)
+  t.figure(("LSP: ourocodus.ask -> answer shown in Neovim: %.1f ms"):format((vim.uv.hrtime() - asked) / 1e6))
+  t.ok(done, "the command answered")
+  local kinds = {}
+  for _, value in ipairs(seen.progress) do
+    kinds[#kinds + 1] = value.kind
+  end
+  t.eq("begin", kinds[1], "progress begins")
+  t.eq("end", kinds[#kinds], "progress ends")
+  local from_beta = vim.tbl_filter(function(update)
+    return update.role == "beta"
+  end, seen.updates)
+  t.ok(#from_beta > 0, "role-tagged updates arrive as ourocodus/update")
+end)
+
+client:stop(true)
+t.wait_for("the server to stop", function()
+  return client:is_stopped()
+end, 5000)
+t.finish()
