@@ -11,7 +11,7 @@ import { JSDOM } from "jsdom";
 import { lineDiff } from "../src/webview/diff.js";
 import { PanelController } from "../src/webview/controller.js";
 import { contentSecurityPolicy, newNonce, panelHtml } from "../src/webview/html.js";
-import { renderMarkdown } from "../src/webview/markdown.js";
+import { MarkdownStream, renderMarkdown } from "../src/webview/markdown.js";
 import type { FromPanel, ToPanel } from "../src/webview/protocol.js";
 
 const recorded = JSON.parse(readFileSync(new URL("./fixtures/session.json", import.meta.url), "utf8")) as ToPanel[];
@@ -265,4 +265,39 @@ test("line diff and markdown subset", () => {
   host.replaceChildren(renderMarkdown(document, "```\npartial <b>"));
   assert.equal(host.querySelector("pre code")!.textContent, "partial <b>");
   assert.equal(host.querySelectorAll("b").length, 0);
+});
+
+test("markdown streamed in pieces renders as it would at once, and a long stream stays cheap", () => {
+  const { document } = new JSDOM("").window;
+  const text = "a `b` **c**\nd\n\n```js\nx <y>\n\nz\n```\ne <img src=x onerror=alert(1)>\n\n\nf `g`";
+  const whole = document.createElement("div");
+  whole.append(renderMarkdown(document, text));
+  for (let size = 1; size <= 7; size++) {
+    const streamed = document.createElement("div");
+    const stream = new MarkdownStream(document, streamed);
+    for (let i = 0; i < text.length; i += size) {
+      stream.append(text.slice(i, i + size));
+      assert.equal(streamed.querySelectorAll("img").length, 0);
+    }
+    // The unfinished last line shows as plain text until the block ends.
+    assert.ok(streamed.innerHTML.endsWith("<p>f `g`</p>"), streamed.innerHTML);
+    stream.finish();
+    assert.equal(streamed.innerHTML, whole.innerHTML, `in pieces of ${size}`);
+  }
+  assert.equal(whole.innerHTML, '<p>a <code>b</code> <strong>c</strong><br>d</p><pre><code data-lang="js">x &lt;y&gt;\n\nz</code></pre><p>e &lt;img src=x onerror=alert(1)&gt;</p><p>f <code>g</code></p>');
+
+  // Only the unfinished line is re-rendered per chunk (re-rendering the whole text took tens of seconds here).
+  const { panel, pane } = mount();
+  const started = performance.now();
+  for (let i = 0; i < 2000; i++) {
+    panel.handle({ type: "event", event: { sessionId: "s", kind: "text", role: "alpha", delta: `#${i} some \`words\`${i % 3 === 0 ? "\n" : " "}` } });
+  }
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed < 5000, `2000 chunks took ${elapsed} ms`);
+  assert.equal(markers(pane("alpha").textContent!).length, 2000);
+  // And one line that never ends, in 2000 chunks.
+  const long = performance.now();
+  for (let i = 0; i < 2000; i++) panel.handle({ type: "event", event: { sessionId: "s", kind: "text", role: "beta", delta: `#${i} word ` } });
+  assert.ok(performance.now() - long < 5000, `2000 chunks of one line took ${performance.now() - long} ms`);
+  assert.equal(markers(pane("beta").textContent!).length, 2000);
 });

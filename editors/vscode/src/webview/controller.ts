@@ -14,7 +14,7 @@
 import type { ModelEvent, Notice, PermissionRecord, PlanEntry, ToolCallModel } from "../model.js";
 import type { AgentSummary, TaskPlanEntry } from "../types.js";
 import { clear, el, token } from "./dom.js";
-import { renderMarkdown } from "./markdown.js";
+import { MarkdownStream, renderMarkdown } from "./markdown.js";
 import { asToPanel, type PermissionPrompt, type PostMessage, type ToPanel } from "./protocol.js";
 import { createToolCard, renderToolCard } from "./toolcard.js";
 
@@ -26,7 +26,7 @@ type StreamKind = "text" | "thought" | "user";
 interface Pane {
   element: HTMLElement;
   /** The block the next chunk of the same role and kind extends. */
-  open?: { role: string; kind: StreamKind; text: string; body: HTMLElement };
+  open?: { role: string; kind: StreamKind; markdown: MarkdownStream };
   cards: Map<string, HTMLElement>;
 }
 
@@ -134,7 +134,7 @@ export class PanelController {
         this.permissionRecord(event.role, event.permission);
         return;
       case "turn-end":
-        for (const pane of this.paneOf.values()) pane.open = undefined;
+        for (const pane of this.paneOf.values()) this.close(pane);
         return;
       case "subagent":
         // A role's part of a turn ended: its next words start a new block.
@@ -224,21 +224,26 @@ export class PanelController {
     for (const { pane, labelled } of this.targets(role)) {
       let open = pane.open;
       if (!open || open.role !== role || open.kind !== kind) {
+        this.close(pane);
         const entry = this.block(pane, role, kind, labelled);
         if (kind === "user") entry.append(el(this.doc, "span", "entry-caption", "prompt"));
         const body = el(this.doc, "div", "entry-body");
         entry.append(body);
-        open = { role, kind, text: "", body };
+        open = { role, kind, markdown: new MarkdownStream(this.doc, body) };
         pane.open = open;
       }
-      open.text += delta;
-      clear(open.body);
-      open.body.append(renderMarkdown(this.doc, open.text));
+      open.markdown.append(delta);
     }
   }
 
   private closeBlocks(role: string): void {
-    for (const pane of this.paneOf.values()) if (pane.open?.role === role) pane.open = undefined;
+    for (const pane of this.paneOf.values()) if (pane.open?.role === role) this.close(pane);
+  }
+
+  /** Ends the pane's open text block: its last line is rendered as complete. */
+  private close(pane: Pane): void {
+    pane.open?.markdown.finish();
+    pane.open = undefined;
   }
 
   private tool(role: string, call: ToolCallModel): void {
@@ -253,7 +258,7 @@ export class PanelController {
   private card(pane: Pane, role: string, id: string, labelled: boolean): HTMLElement {
     let card = pane.cards.get(id);
     if (!card) {
-      pane.open = undefined;
+      this.close(pane);
       const entry = this.block(pane, role, "tool", labelled);
       card = createToolCard(this.doc, id);
       entry.append(card);
@@ -294,7 +299,7 @@ export class PanelController {
 
   private notice(role: string, notice: Notice): void {
     for (const { pane, labelled } of this.targets(role)) {
-      pane.open = undefined;
+      this.close(pane);
       const entry = this.block(pane, role, "notice", labelled);
       entry.classList.add(`severity-${notice.severity}`);
       entry.append(el(this.doc, "strong", "notice-title", notice.title));
@@ -349,7 +354,7 @@ export class PanelController {
       if (pending.request.toolCall.id === record.toolCallId) this.settle(requestId, record.outcome);
     }
     for (const { pane, labelled } of this.targets(role)) {
-      pane.open = undefined;
+      this.close(pane);
       const entry = this.block(pane, role, "permission", labelled);
       entry.append(el(this.doc, "span", "permission-record", `${record.title}: ${record.outcome}`));
     }
