@@ -24,42 +24,31 @@ struct Cli {
     command: Command,
 }
 
+/// What `acp` and `lsp` take alike: the team, the message cap, the store.
+#[derive(clap::Args)]
+struct FaceArgs {
+    /// Team configuration (default: ./ourocodus.toml, then $XDG_CONFIG_HOME/ourocodus/config.toml, then built in).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Largest message accepted from the editor or an agent (e.g. 64MiB); longer
+    /// ones are refused and skipped.
+    #[arg(long, default_value = "64MiB", value_parser = ourocodus::faces::parse_size)]
+    max_message_size: usize,
+    /// The event store (default: `[store] path` of the config, else
+    /// $XDG_DATA_HOME/ourocodus/store.db).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_store")]
+    store: Option<PathBuf>,
+    /// Record nothing: sessions cannot be listed or loaded later.
+    #[arg(long)]
+    no_store: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Speak ACP on stdio to an editor, with the team behind it.
-    Acp {
-        /// Team configuration (default: ./ourocodus.toml, then $XDG_CONFIG_HOME/ourocodus/config.toml, then built in).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Largest message accepted from the editor or an agent (e.g. 64MiB); longer
-        /// lines are refused and skipped.
-        #[arg(long, default_value = "64MiB", value_parser = ourocodus::faces::parse_size)]
-        max_message_size: usize,
-        /// The event store (default: `[store] path` of the config, else
-        /// $XDG_DATA_HOME/ourocodus/store.db).
-        #[arg(long, value_name = "PATH", conflicts_with = "no_store")]
-        store: Option<PathBuf>,
-        /// Record nothing: sessions cannot be listed or loaded later.
-        #[arg(long)]
-        no_store: bool,
-    },
+    Acp(FaceArgs),
     /// Speak LSP on stdio (for editors without an ACP client), with the team behind it.
-    Lsp {
-        /// Team configuration (default: ./ourocodus.toml, then $XDG_CONFIG_HOME/ourocodus/config.toml, then built in).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Largest message accepted from the LSP client or an agent (e.g. 64MiB); longer
-        /// ones are answered with an error and skipped.
-        #[arg(long, default_value = "64MiB", value_parser = ourocodus::faces::parse_size)]
-        max_message_size: usize,
-        /// The event store (default: `[store] path` of the config, else
-        /// $XDG_DATA_HOME/ourocodus/store.db).
-        #[arg(long, value_name = "PATH", conflicts_with = "no_store")]
-        store: Option<PathBuf>,
-        /// Record nothing.
-        #[arg(long)]
-        no_store: bool,
-    },
+    Lsp(FaceArgs),
     /// Write a commented starter configuration.
     Init {
         /// Where to write it.
@@ -132,24 +121,12 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Acp {
-            config,
-            max_message_size,
-            store,
-            no_store,
-        } => {
-            let team = ourocodus::config::load_team(config.as_deref())?;
-            let options = run_options(&team, max_message_size, store, no_store);
+        Command::Acp(args) => {
+            let (team, options) = face_options(args)?;
             Ok(ourocodus::app::run_acp_stdio(team, options)?)
         }
-        Command::Lsp {
-            config,
-            max_message_size,
-            store,
-            no_store,
-        } => {
-            let team = ourocodus::config::load_team(config.as_deref())?;
-            let options = run_options(&team, max_message_size, store, no_store);
+        Command::Lsp(args) => {
+            let (team, options) = face_options(args)?;
             Ok(ourocodus::app::run_lsp_stdio(team, options)?)
         }
         Command::Init { path, force } => {
@@ -192,13 +169,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 /// How `acp` and `lsp` run: the message cap, and the store the flags or the config choose.
-fn run_options(
-    team: &ourocodus::config::Team,
-    max_message: usize,
-    store: Option<PathBuf>,
-    no_store: bool,
-) -> ourocodus::app::AcpOptions {
-    let store = match (no_store, store) {
+/// The team and the run options a face's arguments name.
+fn face_options(
+    args: FaceArgs,
+) -> anyhow::Result<(ourocodus::config::Team, ourocodus::app::AcpOptions)> {
+    let team = ourocodus::config::load_team(args.config.as_deref())?;
+    let store = match (args.no_store, args.store) {
         (true, _) => StoreChoice::Off,
         (false, Some(path)) => StoreChoice::Path(path),
         (false, None) => match &team.store_path {
@@ -206,7 +182,11 @@ fn run_options(
             None => StoreChoice::Default,
         },
     };
-    ourocodus::app::AcpOptions { max_message, store }
+    let options = ourocodus::app::AcpOptions {
+        max_message: args.max_message_size,
+        store,
+    };
+    Ok((team, options))
 }
 
 /// Large buffers (outboxes, the store's batches, agents' long lines) are freed on a

@@ -248,9 +248,7 @@ impl Core {
         task: &str,
         feedback: Option<String>,
     ) -> Result<String, RpcError> {
-        let id: TaskId = task
-            .parse()
-            .map_err(|e: super::tasks::TaskError| RpcError::invalid_params(e.to_string()))?;
+        let id = task_arg(task)?;
         let in_review = self
             .sessions
             .get(session_id)
@@ -276,9 +274,7 @@ impl Core {
 
     /// `/retry tN`: a blocked or failed task handed out again.
     fn retry_command(&mut self, session_id: &SessionId, task: &str) -> Result<String, RpcError> {
-        let id: TaskId = task
-            .parse()
-            .map_err(|e: super::tasks::TaskError| RpcError::invalid_params(e.to_string()))?;
+        let id = task_arg(task)?;
         let session = self
             .sessions
             .get_mut(session_id)
@@ -363,4 +359,10 @@ fn gate_choice(answer: Option<&Value>) -> Option<Result<(), String>> {
 /// The user's own words for a role, as they wrote them but held to a size.
 fn user_words(text: &str) -> String {
     text.chars().take(MAX_FEEDBACK_CHARS).collect()
+}
+
+/// A task id typed by a user or a plugin.
+fn task_arg(text: &str) -> Result<TaskId, RpcError> {
+    text.parse()
+        .map_err(|e: super::tasks::TaskError| RpcError::invalid_params(e.to_string()))
 }

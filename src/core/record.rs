@@ -38,6 +38,11 @@ pub fn write_payload(event: &TeamEvent<'_>, out: &mut Vec<u8>) {
     if let TeamEvent::Update(update) = event {
         return write_update_payload(update, out);
     }
+    if let TeamEvent::Task(task) = event {
+        // Serializing into a Vec cannot fail.
+        let _ = serde_json::to_writer(out, task);
+        return;
+    }
     let value = payload_value(event);
     // Serializing a Value into a Vec cannot fail.
     let _ = serde_json::to_writer(out, &value);
@@ -117,8 +122,7 @@ fn payload_value(event: &TeamEvent<'_>) -> Value {
             json!({ "childSessionId": child.as_str(), "how": how })
         }
         TeamEvent::Mode { option, value, .. } => json!({ "option": option, "value": value }),
-        TeamEvent::Task(task) => serde_json::to_value(task).unwrap_or_default(),
-        TeamEvent::Update(_) => Value::Null,
+        TeamEvent::Update(_) | TeamEvent::Task(_) => Value::Null,
     }
 }
 

@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { OurocodusClient, optionOfKind, type PermissionRequest } from "../src/client.js";
 import type { FileAccess } from "../src/fs.js";
 import type { AgentSummary } from "../src/types.js";
-import { ourocodusBin, roleOf, startTeam, teamToml, textOf, waitFor } from "./support.js";
+import { diffUpdate, ourocodusBin, roleOf, startTeam, teamToml, textOf, waitFor } from "./support.js";
 
 const T = { timeout: 30_000 };
 
@@ -21,14 +21,7 @@ function markers(text: string): number[] {
 
 test("two roles stream at once: each role's words, thoughts, tools and plan land in its own model, in order", T, async (t) => {
   const { client, sessionId } = await startTeam(t, ["alpha", "beta"]);
-  const diff = JSON.stringify({
-    sessionUpdate: "tool_call",
-    toolCallId: "d1",
-    title: "edit a.rs",
-    kind: "edit",
-    status: "completed",
-    content: [{ type: "diff", path: "/p/a.rs", oldText: "old", newText: "new" }],
-  });
+  const diff = diffUpdate("old", "new");
   const script = [
     "alpha> think weighing it",
     "alpha> stream 40 chunks of 30 bytes",

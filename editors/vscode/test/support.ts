@@ -13,6 +13,18 @@ import { OurocodusClient, type ClientOptions } from "../src/client.js";
 import type { RoleModel, SessionModel } from "../src/model.js";
 
 /** `$OUROCODUS_BIN`, else the release build of this repository. */
+/** A fake agent's `update` step body: a completed edit tool call `d1` on /p/a.rs with this diff. */
+export function diffUpdate(oldText: string, newText: string): string {
+  return JSON.stringify({
+    sessionUpdate: "tool_call",
+    toolCallId: "d1",
+    title: "edit a.rs",
+    kind: "edit",
+    status: "completed",
+    content: [{ type: "diff", path: "/p/a.rs", oldText, newText }],
+  });
+}
+
 export function ourocodusBin(): string {
   const bin = process.env.OUROCODUS_BIN ?? fileURLToPath(new URL("../../../target/release/ourocodus", import.meta.url));
   if (!existsSync(bin)) {

@@ -89,12 +89,13 @@ function M.agents(done)
   end))
 end
 
---- :OurocodusTasks — the session's task graph, from `_ourocodus/tasks`.
-function M.tasks(done)
+--- Asks the running session's team operation `name` and shows its answer, made
+--- lines by `render`, in the buffer `buffer`; then `done(result)`.
+local function session_report(name, buffer, render_lines, done)
   local c = M.client()
   c:when_ready(function()
-    c:team("tasks", { sessionId = c.session_id }, on_answer("tasks", function(result)
-      report.show("ourocodus://tasks", report.tasks(result))
+    c:team(name, { sessionId = c.session_id }, on_answer(name, function(result)
+      report.show(buffer, render_lines(result))
       if done then
         done(result)
       end
@@ -102,17 +103,14 @@ function M.tasks(done)
   end)
 end
 
+--- :OurocodusTasks — the session's task graph, from `_ourocodus/tasks`.
+function M.tasks(done)
+  session_report("tasks", "ourocodus://tasks", report.tasks, done)
+end
+
 --- :OurocodusUsage — what each role and task used, from `_ourocodus/usage`.
 function M.usage(done)
-  local c = M.client()
-  c:when_ready(function()
-    c:team("usage", { sessionId = c.session_id }, on_answer("usage", function(result)
-      report.show("ourocodus://usage", report.usage(result))
-      if done then
-        done(result)
-      end
-    end))
-  end)
+  session_report("usage", "ourocodus://usage", report.usage, done)
 end
 
 --- :OurocodusSessions — the saved team sessions of this directory (`session/list`).
