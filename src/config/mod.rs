@@ -27,6 +27,7 @@ pub use describe::{describe_role_json, describe_team};
 pub use diagnostic::{BUILT_IN_SOURCE_NAME, ConfigError, Position};
 pub use load::{load_file, load_str, load_team};
 pub use lookup::{LOCAL_CONFIG_FILE, USER_CONFIG_FILE, find_config_file, find_config_file_in};
+pub(crate) use roles::is_valid_role_name;
 pub use roles::role_name_problem;
 pub use sandbox::{SandboxMode, SandboxSettings};
 pub use starter::{builtin_team, starter_toml};

@@ -94,7 +94,7 @@ pub fn role_name_problem(name: &str) -> Option<String> {
         .then(|| format!("role name `{name}` is reserved"))
 }
 
-fn is_valid_role_name(name: &str) -> bool {
+pub(crate) fn is_valid_role_name(name: &str) -> bool {
     let mut chars = name.chars();
     let first_is_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
     first_is_letter

@@ -38,12 +38,25 @@ impl Ran {
 /// Git, run in one directory.
 pub struct Git {
     dir: PathBuf,
+    /// The repository to use, when it must not be the one `dir` names itself (a
+    /// worktree's `.git` file is the role's to rewrite).
+    git_dir: Option<PathBuf>,
 }
 
 impl Git {
     pub fn in_dir(dir: &Path) -> Git {
         Git {
             dir: dir.to_path_buf(),
+            git_dir: None,
+        }
+    }
+
+    /// Git in a role's worktree `root`, with the repository pinned to its admin
+    /// directory in the main repository (never what the worktree's `.git` says).
+    pub fn in_worktree(root: &Path, admin: &Path) -> Git {
+        Git {
+            dir: root.to_path_buf(),
+            git_dir: Some(admin.to_path_buf()),
         }
     }
 
@@ -61,9 +74,15 @@ impl Git {
         let args: Vec<std::ffi::OsString> =
             args.into_iter().map(|a| a.as_ref().to_owned()).collect();
         let mut command = Command::new("git");
+        command.arg("-C").arg(&self.dir);
+        if let Some(git_dir) = &self.git_dir {
+            command
+                .arg("--git-dir")
+                .arg(git_dir)
+                .arg("--work-tree")
+                .arg(&self.dir);
+        }
         command
-            .arg("-C")
-            .arg(&self.dir)
             .args(&args)
             .stdin(Stdio::null())
             .env("GIT_TERMINAL_PROMPT", "0")

@@ -63,7 +63,8 @@ pub fn merge(
             worktree_root.display()
         )));
     }
-    let committed = commit_leftovers(&Git::in_dir(worktree_root), role)?;
+    let admin = super::admin_dir(&place.common_dir, worktree_root)?;
+    let committed = commit_leftovers(&Git::in_worktree(worktree_root, &admin), role)?;
     let into = match main.run(["symbolic-ref", "--short", "-q", "HEAD"])? {
         ran if ran.ok() => ran.stdout.trim().to_string(),
         _ => "HEAD".to_string(),

@@ -118,10 +118,7 @@ pub fn prepare(session_cwd: &Path, role: &str, base: &Path) -> Result<Worktree, 
 /// `ourocodus/<role>`, for a name that is safe as a branch and a directory (config
 /// already holds role names to `[a-z][a-z0-9_-]*`; this holds anyone else to it).
 pub fn branch_for(role: &str) -> Result<String, WorktreeError> {
-    let mut chars = role.chars();
-    let safe = chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if safe {
+    if crate::config::is_valid_role_name(role) {
         Ok(format!("{BRANCH_PREFIX}{role}"))
     } else {
         Err(WorktreeError::BadRole(role.to_string()))
@@ -174,8 +171,37 @@ enum Registration {
     None,
 }
 
-/// Whether `root` is one of the repository's worktrees.
+/// The admin directory of the worktree at `root` in the main repository
+/// (`<common>/worktrees/NAME`, whose `gitdir` names `<root>/.git`): what git in
+/// the worktree must use, since the worktree's own `.git` file is the role's.
+fn admin_dir(common_dir: &Path, root: &Path) -> Result<PathBuf, WorktreeError> {
+    let expected = lexically_normal(&root.join(".git"));
+    let listed = common_dir.join("worktrees");
+    let entries = std::fs::read_dir(&listed).map_err(|error| WorktreeError::Io {
+        what: format!("cannot list {}", listed.display()),
+        error,
+    })?;
+    for entry in entries.flatten() {
+        let gitdir = std::fs::read_to_string(entry.path().join("gitdir")).unwrap_or_default();
+        if lexically_normal(Path::new(gitdir.trim())) == expected {
+            return Ok(entry.path());
+        }
+    }
+    Err(WorktreeError::Refused(format!(
+        "{} is not registered as a worktree of this repository",
+        root.display()
+    )))
+}
+
+/// Whether `root` is one of the repository's worktrees. A symlink in its place is
+/// not: the role could point it anywhere.
 fn registered(repo: &Git, root: &Path) -> Result<Registration, WorktreeError> {
+    if std::fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(WorktreeError::PathTaken {
+            path: root.to_path_buf(),
+            repository: repo.dir().to_path_buf(),
+        });
+    }
     let listing = repo.check(["worktree", "list", "--porcelain"])?;
     for entry in listing.split("\n\n") {
         let path = entry.lines().find_map(|l| l.strip_prefix("worktree "));

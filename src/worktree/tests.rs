@@ -212,3 +212,39 @@ fn merge_refuses_to_start_over_uncommitted_changes_in_the_main_tree() {
         "nothing was committed"
     );
 }
+
+#[test]
+fn merge_uses_the_repository_the_worktree_was_made_in_whatever_its_git_file_says() {
+    let repo = Repo::new();
+    let worktree = prepare(&repo.path(), "backend", &base()).expect("made");
+    std::fs::write(worktree.root.join("api.txt"), "paging\n").expect("write");
+    // The role points its worktree at a repository of its own (whose config could
+    // run anything when the proxy's git reads it).
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    git_in(elsewhere.path(), &["init", "-q"]);
+    let gitdir = format!("gitdir: {}\n", elsewhere.path().join(".git").display());
+    std::fs::write(worktree.root.join(".git"), gitdir).expect("rewrite .git");
+    let report = merge(&repo.path(), &worktree.root, "backend").expect("merged");
+    assert_eq!(report.committed.expect("committed").files, 1);
+    assert!(
+        matches!(report.outcome, MergeOutcome::Merged { .. }),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("api.txt")).expect("merged"),
+        "paging\n"
+    );
+}
+
+#[test]
+fn a_symlink_in_a_worktrees_place_is_not_taken_for_it() {
+    let repo = Repo::new();
+    prepare(&repo.path(), "backend", &base()).expect("made");
+    let root = repo.path().join(base()).join("backend");
+    let other = Repo::new();
+    std::fs::rename(&root, repo.path().join("moved")).expect("move");
+    std::os::unix::fs::symlink(other.path(), &root).expect("symlink");
+    let error = prepare(&repo.path(), "backend", &base()).expect_err("refused");
+    assert!(matches!(error, WorktreeError::PathTaken { .. }), "{error}");
+}
