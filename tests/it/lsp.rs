@@ -468,3 +468,38 @@ async fn the_cancel_command_stops_the_team_and_the_progress_ends_cancelled() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_change_to_code_edited_since_it_was_asked_is_not_applied() {
+    bounded(WAIT * 2, async {
+        let mut client = started(&["alpha"]).await;
+        let uri = file_uri(&client, "a.rs");
+        let doc = json!({ "uri": uri, "languageId": "rust", "version": 1, "text": "fn a() {}\n" });
+        client.notify("textDocument/didOpen", json!({ "textDocument": doc })).await;
+        let argument = json!({ "role": "alpha", "text": "say ```rust\\nfn b() {}\\n```", "uri": uri, "range": range(0, 0, 0, 9) });
+        ask(&mut client, "ourocodus.change", argument).await;
+        // The offer is left waiting while the user types, then approved.
+        let offer = loop {
+            let message = client.next().await;
+            if method_is(&message, "window/showMessageRequest") {
+                break message;
+            }
+        };
+        let changed = json!({ "textDocument": { "uri": uri, "version": 2 },
+            "contentChanges": [{ "text": "fn a() { todo!() }\n" }] });
+        client.notify("textDocument/didChange", changed).await;
+        // The server handles notifications and answers concurrently: the edit is
+        // taken in before the click, as a person's typing is.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let apply = json!({ "jsonrpc": "2.0", "id": offer["id"], "result": { "title": "Apply" } });
+        client.send(&apply).await;
+        let later = quiet_for(&mut client, std::time::Duration::from_millis(500)).await;
+        assert!(!later.iter().any(|m| method_is(m, "workspace/applyEdit")), "{later:?}");
+        let warned = later.iter().chain(client.seen.iter()).any(|m| {
+            method_is(m, "window/showMessage")
+                && m["params"]["message"].as_str().unwrap_or("").contains("changed since @alpha was asked")
+        });
+        assert!(warned, "{later:?}");
+    })
+    .await;
+}

@@ -15,7 +15,7 @@ use tower_lsp_server::ls_types::{
     MessageActionItem, MessageType, Range, TextEdit, Uri, WorkspaceEdit,
 };
 
-use super::state::FaceState;
+use super::state::{FaceState, lock};
 use crate::core::{Command, RelayId, RelayKind};
 use crate::error::RpcError;
 use crate::ids::Role;
@@ -108,6 +108,9 @@ pub struct ProposedChange {
     pub role: Role,
     pub uri: Uri,
     pub range: Range,
+    /// What the range held when the change was asked (the document was open): the
+    /// edit goes in only over the same text.
+    pub before: Option<String>,
     pub code: String,
     pub place: String,
 }
@@ -118,7 +121,7 @@ const DISCARD: &str = "Discard";
 
 /// Asks whether to apply a change, and applies it only if the user says so (on a
 /// task of its own). "Show" shows the code, then asks again.
-pub fn propose_change(client: &Client, change: ProposedChange) {
+pub fn propose_change(client: &Client, state: Arc<FaceState>, change: ProposedChange) {
     let client = client.clone();
     tokio::spawn(async move {
         let message = format!("@{} proposes a change to {}", change.role, change.place);
@@ -133,7 +136,7 @@ pub fn propose_change(client: &Client, change: ProposedChange) {
                 .ok()
                 .flatten();
             match answer.as_ref().map(|a| a.title.as_str()) {
-                Some(APPLY) => return apply(&client, change).await,
+                Some(APPLY) => return apply(&client, &state, change).await,
                 Some(SHOW) => client.show_message(MessageType::INFO, &change.code).await,
                 _ => return,
             }
@@ -141,7 +144,16 @@ pub fn propose_change(client: &Client, change: ProposedChange) {
     });
 }
 
-async fn apply(client: &Client, change: ProposedChange) {
+async fn apply(client: &Client, state: &FaceState, change: ProposedChange) {
+    // Checked when it is applied: the user may have edited since asking.
+    let now = lock(&state.documents).text_in(&change.uri, &change.range);
+    if now != change.before {
+        let why = format!(
+            "not applied: {} changed since @{} was asked",
+            change.place, change.role
+        );
+        return client.show_message(MessageType::WARNING, why).await;
+    }
     let edit = TextEdit {
         range: change.range,
         new_text: change.code,

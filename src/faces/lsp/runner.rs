@@ -250,16 +250,19 @@ impl Runner {
             Some(Ask {
                 kind: AskKind::Change,
                 args,
+                before,
             }) if self.state.takes_edits() => {
                 if let (Some(uri), Some(range)) = (args.uri, args.range) {
                     let place = ask::place(&uri, Some(&range));
                     let code = ask::replacement_code(&work.answer);
                     relays::propose_change(
                         &self.client,
+                        self.state.clone(),
                         ProposedChange {
                             role,
                             uri,
                             range,
+                            before,
                             code,
                             place,
                         },

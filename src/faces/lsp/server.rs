@@ -107,6 +107,7 @@ impl LanguageServer for Backend {
         }
         let (kind, args) = ask::parse_command(&params.command, params.arguments)
             .map_err(|e| LspError::invalid_params(e.to_string()))?;
+
         self.ask(kind, args).await?;
         Ok(None)
     }
@@ -137,7 +138,15 @@ impl Backend {
         };
         let request = self.state.next_request();
         let blocks = ask::prompt_blocks(kind, &args);
-        lock(&self.state.asks).insert(request.clone(), Ask { kind, args });
+        // What the range holds now, for the edit to go in only over the same code.
+        let before = match (&args.uri, &args.range) {
+            (Some(uri), Some(range)) if kind == AskKind::Change => {
+                lock(&self.state.documents).text_in(uri, range)
+            }
+            _ => None,
+        };
+        let ask = Ask { kind, args, before };
+        lock(&self.state.asks).insert(request.clone(), ask);
         let prompt = Command::Prompt {
             request,
             session,

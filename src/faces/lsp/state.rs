@@ -23,6 +23,8 @@ use crate::jsonrpc::RequestId;
 pub struct Ask {
     pub kind: AskKind,
     pub args: AskArgs,
+    /// For a change of an open document: the text its range held when asked.
+    pub before: Option<String>,
 }
 
 /// The face's shared state.
