@@ -9,7 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestContext } from "node:test";
+import { TeamBridge, type BridgeOptions } from "../src/bridge.js";
 import { OurocodusClient, type ClientOptions } from "../src/client.js";
+import type { ToPanel } from "../src/webview/protocol.js";
 import type { RoleModel, SessionModel } from "../src/model.js";
 
 /** `$OUROCODUS_BIN`, else the release build of this repository. */
@@ -120,4 +122,27 @@ export function dump(client: OurocodusClient): string {
   }
   out.push(`agents: ${JSON.stringify([...client.agents.values()].map((a) => `${a.role}:${a.status}`))}`);
   return out.join("\n");
+}
+
+/** A `TeamBridge` for `roles` in a fresh directory, closed after the test. */
+export async function startBridge(
+  t: TestContext,
+  roles: string[],
+  options: Partial<BridgeOptions> = {},
+): Promise<{ bridge: TeamBridge; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "ourocodus-bridge-"));
+  const config = join(dir, "team.toml");
+  await writeFile(config, teamToml(roles));
+  const bridge = await TeamBridge.start({ command: ourocodusBin(), args: ["--config", config, "--no-store"], cwd: dir, ...options });
+  t.after(async () => {
+    await bridge.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { bridge, dir };
+}
+
+/** A panel that keeps what it is posted, as structured clones (as `webview.postMessage` delivers them). */
+export function recorder(): { post: (message: ToPanel) => void; messages: ToPanel[] } {
+  const messages: ToPanel[] = [];
+  return { messages, post: (message) => messages.push(structuredClone(message)) };
 }

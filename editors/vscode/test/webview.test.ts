@@ -119,7 +119,9 @@ test("a recorded session replayed: panes per role, the team pane, tool cards, a 
   assert.ok(pane("beta").querySelector(".entry-user")!.textContent!.includes("Task t1 from architect"));
 
   // Status badges followed each role's status.
-  assert.deepEqual(badges.get("alpha")!.slice(0, 3), ["starting", "idle", "working"]);
+  // (A status sent twice in a row, as the host's first listing of the roles repeats their latest, shows once.)
+  const changes = badges.get("alpha")!.filter((status, i, all) => i === 0 || all[i - 1] !== status);
+  assert.deepEqual(changes.slice(0, 3), ["starting", "idle", "working"]);
   assert.ok(badges.get("alpha")!.includes("waiting-on-you"));
   assert.ok(badges.get("beta")!.includes("restarting"), `beta crashed: ${badges.get("beta")}`);
   for (const role of ["alpha", "beta", "architect"]) assert.equal(badge(role), "idle");
@@ -300,4 +302,40 @@ test("markdown streamed in pieces renders as it would at once, and a long stream
   for (let i = 0; i < 2000; i++) panel.handle({ type: "event", event: { sessionId: "s", kind: "text", role: "beta", delta: `#${i} word ` } });
   assert.ok(performance.now() - long < 5000, `2000 chunks of one line took ${performance.now() - long} ms`);
   assert.equal(markers(pane("beta").textContent!).length, 2000);
+});
+
+test("usage in each role's pane header and tab tooltip, the total in the team's; a reset empties the panel for another session", () => {
+  const { document, panel, posted, pane } = mount();
+  for (const message of recorded) panel.handle(message);
+  panel.handle({
+    type: "usage",
+    usage: {
+      roles: [{ role: "alpha", tokens: { totalTokens: 1500 }, context: { used: 40_000, size: 200_000 }, cost: [{ amount: 0.04, currency: "USD" }, { amount: 1.5, currency: "EUR" }] }],
+      tasks: [],
+      total: { tokens: { totalTokens: 2_500_000 } },
+    },
+  });
+  assert.equal(pane("alpha").querySelector(".usage")!.textContent, "1.5k tokens · context 40.0k/200.0k · 0.0400 USD · 1.50 EUR");
+  assert.equal(document.querySelector<HTMLElement>('.tab[data-tab="alpha"]')!.title, "1.5k tokens · context 40.0k/200.0k · 0.0400 USD · 1.50 EUR");
+  assert.equal(pane("team").querySelector(".usage")!.textContent, "2.5M tokens");
+  document.querySelector<HTMLButtonElement>('button[data-action="sessions"]')!.click();
+  assert.deepEqual(posted, [{ type: "sessions" }]);
+
+  panel.handle({ type: "reset", title: "yesterday's team" });
+  assert.deepEqual([...document.querySelectorAll(".tab .tab-name")].map((t) => t.textContent), ["Team"]);
+  assert.equal(pane("team").querySelector(".stream")!.childElementCount, 0);
+  assert.equal(pane("team").querySelector(".usage")!.textContent, "");
+  assert.equal(document.querySelector<HTMLElement>(".tasks")!.hidden, true);
+  assert.equal(document.querySelector<HTMLElement>(".session-title")!.textContent, "yesterday's team");
+  // The other session's history then fills it as before.
+  panel.handle({ type: "event", event: { sessionId: "s2", kind: "text", role: "beta", delta: "from the earlier session" } });
+  assert.equal(pane("beta").querySelector(".stream")!.textContent, "from the earlier session");
+});
+
+test("the proxy's own notices are the team pane's: no tab is made for them", () => {
+  const { document, panel, pane } = mount();
+  panel.handle({ type: "event", event: { sessionId: "s", kind: "notice", role: "ourocodus", notice: { severity: "error", title: "The prompt failed" } } });
+  assert.deepEqual([...document.querySelectorAll(".tab .tab-name")].map((t) => t.textContent), ["Team"]);
+  assert.equal(pane("team").querySelector(".notice-title")!.textContent, "The prompt failed");
+  assert.deepEqual(panel.roles(), []);
 });

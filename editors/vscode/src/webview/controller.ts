@@ -11,12 +11,16 @@
  * inline handlers, so the page works under a CSP without 'unsafe-inline').
  */
 
+import { PROXY_ROLE } from "../extensions.js";
 import type { ModelEvent, Notice, PermissionRecord, PlanEntry, ToolCallModel } from "../model.js";
-import type { AgentSummary, TaskPlanEntry } from "../types.js";
+import type { AgentSummary, TaskPlanEntry, UsageResult } from "../types.js";
 import { clear, el, token } from "./dom.js";
 import { MarkdownStream, renderMarkdown } from "./markdown.js";
-import { asToPanel, type PermissionPrompt, type PostMessage, type ToPanel } from "./protocol.js";
+import { MentionCompleter } from "./mentions.js";
+import { feedbackFor, isRejection, permissionBox, settleBox } from "./permission.js";
+import { asToPanel, type Layout, type PermissionPrompt, type PostMessage, type ToPanel } from "./protocol.js";
 import { createToolCard, renderToolCard } from "./toolcard.js";
+import { usageLine } from "./usage.js";
 
 /** The team tab's key (role names come from the proxy; this one is not a role). */
 export const TEAM = "\u0000team";
@@ -39,14 +43,20 @@ export class PanelController {
   private readonly doc: Document;
   private readonly tabs: HTMLElement;
   private readonly panes: HTMLElement;
+  private readonly title: HTMLElement;
   private readonly taskList: HTMLElement;
   private readonly input: HTMLTextAreaElement;
   private readonly paneOf = new Map<string, Pane>();
   private readonly tabOf = new Map<string, HTMLButtonElement>();
   private readonly pending = new Map<string, Pending>();
+  /** Requests answered or withdrawn: never shown again. */
+  private readonly settled = new Set<string>();
   /** The latest state of each tool call, by id (a permission card may come before or after it). */
   private readonly calls = new Map<string, ToolCallModel>();
   private selected = TEAM;
+  private layout: Layout = "tabs";
+  private readonly layoutButton: HTMLButtonElement;
+  readonly mentions: MentionCompleter;
 
   constructor(
     private readonly root: HTMLElement,
@@ -61,12 +71,24 @@ export class PanelController {
     const cancel = el(this.doc, "button", "cancel", "Cancel");
     cancel.type = "button";
     cancel.dataset.action = "cancel";
-    toolbar.append(this.tabs, cancel);
+    this.layoutButton = el(this.doc, "button", "layout", "Split");
+    this.layoutButton.type = "button";
+    this.layoutButton.dataset.action = "layout";
+    this.layoutButton.title = "Show every pane side by side, or one at a time";
+    const sessions = el(this.doc, "button", "sessions", "Sessions");
+    sessions.type = "button";
+    sessions.dataset.action = "sessions";
+    sessions.title = "Open an earlier session of this workspace";
+    const actions = el(this.doc, "div", "actions");
+    actions.append(sessions, this.layoutButton, cancel);
+    toolbar.append(this.tabs, actions);
     const tasks = el(this.doc, "section", "tasks");
     tasks.hidden = true;
     tasks.append(el(this.doc, "h2", undefined, "Tasks"));
     this.taskList = el(this.doc, "ul", "task-list");
     tasks.append(this.taskList);
+    this.title = el(this.doc, "div", "session-title");
+    this.title.hidden = true;
     this.panes = el(this.doc, "div", "panes");
     const form = el(this.doc, "form", "prompt");
     this.input = el(this.doc, "textarea");
@@ -74,17 +96,43 @@ export class PanelController {
     this.input.placeholder = "Prompt the team (@role to address one)";
     const send = el(this.doc, "button", "send", "Send");
     send.type = "submit";
-    form.append(this.input, send);
-    root.append(toolbar, tasks, this.panes, form);
+    this.mentions = new MentionCompleter(this.doc, this.input, () => this.roles());
+    form.append(this.mentions.element, this.input, send);
+    root.append(toolbar, this.title, tasks, this.panes, form);
+    root.dataset.layout = this.layout;
     this.ensurePane(TEAM);
     root.addEventListener("click", (event) => this.onClick(event));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      const text = this.input.value.trim();
-      if (text === "") return;
-      this.post({ type: "prompt", text });
-      this.input.value = "";
+      this.submit();
     });
+    // Enter sends, Shift+Enter is a new line (the completer takes Enter first while it is open).
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+      event.preventDefault();
+      this.submit();
+    });
+  }
+
+  /** The roles the panel knows, in the order their tabs appeared. */
+  roles(): string[] {
+    return [...this.paneOf.keys()].filter((key) => key !== TEAM);
+  }
+
+  /** Tabs (one pane at a time) or split (every pane side by side). */
+  setLayout(layout: Layout): void {
+    this.layout = layout;
+    this.root.dataset.layout = layout;
+    this.layoutButton.textContent = layout === "split" ? "Tabs" : "Split";
+    this.select(this.selected);
+  }
+
+  private submit(): void {
+    const text = this.input.value.trim();
+    if (text === "") return;
+    this.post({ type: "prompt", text });
+    this.input.value = "";
+    this.mentions.hide();
   }
 
   /** Feeds the controller from `window`'s `message` events (what `webview.postMessage` delivers); returns a function that stops. */
@@ -99,6 +147,12 @@ export class PanelController {
 
   handle(message: ToPanel): void {
     switch (message.type) {
+      case "config":
+        return this.setLayout(message.layout);
+      case "usage":
+        return this.usage(message.usage);
+      case "reset":
+        return this.reset(message.title);
       case "event":
         return this.event(message.event);
       case "agent-status":
@@ -154,11 +208,48 @@ export class PanelController {
     badge.title = summary.reason ?? "";
   }
 
+  /** Each role's usage in its pane's header and tab tooltip; the total in the team pane's. */
+  usage(usage: UsageResult): void {
+    for (const role of usage.roles) {
+      if (typeof role?.role !== "string" || role.role === PROXY_ROLE) continue;
+      const line = usageLine(role);
+      this.usageOf(this.ensurePane(role.role)).textContent = line;
+      this.tabOf.get(role.role)!.title = line;
+    }
+    this.usageOf(this.paneOf.get(TEAM)!).textContent = usageLine(usage.total ?? {});
+  }
+
+  /** Empties the panel for another session (its history follows as events). */
+  reset(title?: string): void {
+    for (const [key, pane] of this.paneOf) if (key !== TEAM) pane.element.remove();
+    for (const [key, tab] of this.tabOf) if (key !== TEAM) tab.remove();
+    const team = this.paneOf.get(TEAM)!;
+    clear(this.streamOf(team));
+    team.cards.clear();
+    team.open = undefined;
+    this.paneOf.clear();
+    this.paneOf.set(TEAM, team);
+    const teamTab = this.tabOf.get(TEAM)!;
+    this.tabOf.clear();
+    this.tabOf.set(TEAM, teamTab);
+    this.pending.clear();
+    this.calls.clear();
+    this.tasks([]);
+    this.usageOf(team).textContent = "";
+    this.title.textContent = title ?? "";
+    this.title.hidden = !title;
+    this.select(TEAM);
+  }
+
+  private usageOf(pane: Pane): HTMLElement {
+    return pane.element.querySelector<HTMLElement>(":scope > .pane-header > .usage")!;
+  }
+
   /** Shows the tab `key` (a role, or `TEAM`) and hides the others. */
   select(key: string): void {
     if (!this.paneOf.has(key)) return;
     this.selected = key;
-    for (const [k, pane] of this.paneOf) pane.element.hidden = k !== key;
+    for (const [k, pane] of this.paneOf) pane.element.hidden = this.layout === "tabs" && k !== key;
     for (const [k, tab] of this.tabOf) tab.setAttribute("aria-selected", String(k === key));
   }
 
@@ -168,17 +259,19 @@ export class PanelController {
     const isTeam = role === TEAM;
     const element = el(this.doc, "section", isTeam ? "pane team-pane" : "pane role-pane");
     element.dataset.pane = isTeam ? "team" : role;
-    element.hidden = role !== this.selected;
+    element.hidden = this.layout === "tabs" && role !== this.selected;
+    const header = el(this.doc, "div", "pane-header");
+    header.append(el(this.doc, "span", "usage"));
+    element.append(header);
     if (!isTeam) {
-      const header = el(this.doc, "div", "pane-header");
       const restart = el(this.doc, "button", "restart", `Restart ${role}`);
       restart.type = "button";
       restart.dataset.action = "restart";
       restart.dataset.role = role;
       const plan = el(this.doc, "ul", "role-plan");
       plan.hidden = true;
-      header.append(restart);
-      element.append(header, plan);
+      header.prepend(restart);
+      element.append(plan);
     }
     const stream = el(this.doc, "div", "stream");
     element.append(stream);
@@ -200,10 +293,13 @@ export class PanelController {
 
   /** The panes an event of `role` shows in: its own and the team's. */
   private targets(role: string): { pane: Pane; labelled: boolean }[] {
+    const team = { pane: this.paneOf.get(TEAM)!, labelled: true };
+    // The proxy's own words (its notices, a replayed user prompt) are the team's: it is not a role with a tab.
+    if (role === PROXY_ROLE) return [team];
     const own = this.ensurePane(role);
     return [
       { pane: own, labelled: false },
-      { pane: this.paneOf.get(TEAM)!, labelled: true },
+      team,
     ];
   }
 
@@ -308,6 +404,8 @@ export class PanelController {
   }
 
   private permissionRequest(request: PermissionPrompt): void {
+    // A request is shown once, however often the host sends it (a reattached panel gets the waiting ones again).
+    if (this.pending.has(request.requestId) || this.settled.has(request.requestId)) return;
     this.pending.set(request.requestId, { request });
     for (const { pane, labelled } of this.targets(request.role)) {
       let card = pane.cards.get(request.toolCall.id);
@@ -315,37 +413,20 @@ export class PanelController {
         card = this.card(pane, request.role, request.toolCall.id, labelled);
         renderToolCard(this.doc, card, this.calls.get(request.toolCall.id) ?? { ...request.toolCall, status: "pending" });
       }
-      const actions = card.querySelector<HTMLElement>(":scope > .tool-actions")!;
-      const box = el(this.doc, "div", "permission");
-      box.dataset.requestId = request.requestId;
-      box.append(el(this.doc, "span", "permission-question", request.gate ? `Approve task ${request.gate.task}?` : "Allow?"));
-      for (const option of request.options) {
-        const button = el(this.doc, "button", `permission-option kind-${token(option.kind)}`, option.name);
-        button.type = "button";
-        button.dataset.action = "permission";
-        button.dataset.requestId = request.requestId;
-        button.dataset.optionId = option.optionId;
-        box.append(button);
-      }
-      actions.append(box);
+      card.querySelector<HTMLElement>(":scope > .tool-actions")!.append(permissionBox(this.doc, request));
     }
   }
 
   /** Disables a request's buttons everywhere and says how it ended. */
   private settle(requestId: string, outcome: string): void {
     const pending = this.pending.get(requestId);
+    // Settled already (the host confirms a click made here): it keeps what it says.
+    if (!pending) return;
     this.pending.delete(requestId);
+    this.settled.add(requestId);
+    const name = pending?.request.options.find((o) => o.optionId === outcome)?.name ?? outcome;
     for (const box of this.root.querySelectorAll<HTMLElement>(".permission")) {
-      if (box.dataset.requestId !== requestId) continue;
-      for (const button of box.querySelectorAll("button")) button.disabled = true;
-      box.dataset.outcome = outcome;
-      const name = pending?.request.options.find((o) => o.optionId === outcome)?.name ?? outcome;
-      let result = box.querySelector<HTMLElement>(".permission-outcome");
-      if (!result) {
-        result = el(this.doc, "span", "permission-outcome");
-        box.append(result);
-      }
-      result.textContent = name;
+      if (box.dataset.requestId === requestId) settleBox(this.doc, box, outcome, name);
     }
   }
 
@@ -372,6 +453,13 @@ export class PanelController {
       case "cancel":
         this.post({ type: "cancel" });
         return;
+      case "sessions":
+        this.post({ type: "sessions" });
+        return;
+      case "layout":
+        this.setLayout(this.layout === "tabs" ? "split" : "tabs");
+        this.post({ type: "layout", layout: this.layout });
+        return;
       case "restart":
         if (data.role) this.post({ type: "restart", role: data.role });
         return;
@@ -380,7 +468,9 @@ export class PanelController {
         const pending = this.pending.get(requestId);
         if (!pending || pending.answered || !data.optionId) return;
         pending.answered = data.optionId;
-        this.post({ type: "permission", requestId, optionId: data.optionId });
+        const option = pending.request.options.find((o) => o.optionId === data.optionId);
+        const feedback = option && pending.request.gate && isRejection(option) ? feedbackFor(button) : undefined;
+        this.post({ type: "permission", requestId, optionId: data.optionId, ...(feedback ? { feedback } : {}) });
         this.settle(requestId, data.optionId);
         return;
       }
