@@ -122,4 +122,94 @@ client:stop(true)
 t.wait_for("the server to stop", function()
   return client:is_stopped()
 end, 5000)
+
+-- The plugin itself with transport = "lsp": the same view, fed by Neovim's LSP client.
+vim.opt.runtimepath:prepend(paths.plugin)
+vim.cmd.runtime("plugin/ourocodus.lua")
+local ourocodus = require("ourocodus")
+local real_select, real_notify = vim.ui.select, vim.notify
+
+local function pane_text(role)
+  local view = ourocodus.view()
+  view:flush()
+  return role and view:role(role):text() or view.team:text()
+end
+
+local function wait_text(role, needle)
+  t.wait_for(("%q in the %s pane"):format(needle, role or "team"), function()
+    return pane_text(role):find(needle, 1, true) ~= nil
+  end)
+end
+
+test("transport = lsp: :OurocodusAsk streams into the role's pane; progress marks it working, then idle; the turn ends", function()
+  ourocodus.setup({ transport = "lsp", cmd = { bin, "lsp", "--config", team.config, "--no-store" }, cwd = team.project })
+  local c = ourocodus.client()
+  t.wait_for("the LSP client to be ready", function()
+    return c.state == "ready"
+  end)
+  t.ok(c.opts.cmd[2] == "lsp", "it runs ourocodus lsp")
+  local asked = vim.uv.hrtime()
+  vim.cmd("OurocodusAsk @alpha alpha> stream 20 chunks of 10 bytes; alpha> say all sent")
+  wait_text("alpha", "#1 ")
+  t.figure(("LSP transport: :OurocodusAsk -> first chunk in alpha's pane: %.1f ms"):format((vim.uv.hrtime() - asked) / 1e6))
+  wait_text("alpha", "all sent")
+  wait_text(nil, "turn ended: end_turn")
+  local numbers = {}
+  for n in pane_text("alpha"):gmatch("#(%d+) ") do
+    numbers[#numbers + 1] = tonumber(n)
+  end
+  t.eq(20, #numbers, "every chunk")
+  for i, n in ipairs(numbers) do
+    t.eq(i, n, "in order")
+  end
+  t.eq("idle", ourocodus.view().status.alpha.status, "alpha is idle again")
+  t.ok(vim.tbl_contains(ourocodus.roles(), "alpha"), "alpha is a known role (for completion)")
+end)
+
+test("transport = lsp: a permission request is answered through vim.ui.select", function()
+  local offered
+  vim.ui.select = function(items, _, on_choice)
+    offered = items
+    for _, item in ipairs(items) do
+      if item.title == "Allow once" then
+        return on_choice(item)
+      end
+    end
+    on_choice(nil)
+  end
+  vim.cmd("OurocodusAsk @beta tool call then ask permission execute as Bash ls")
+  wait_text("beta", "permission: allow-once")
+  vim.ui.select = real_select
+  t.ok(offered and #offered == 4, "the four options offered")
+  wait_text(nil, "→ Allow once")
+end)
+
+test("transport = lsp: a selection goes with its text, file and lines; cancel ends the turn", function()
+  ourocodus.ask("@alpha say looked", { buf = buf, first = 2, last = 2 })
+  wait_text("alpha", "looked")
+  -- The fake agent says back each line it cannot run: the selection's label and its code.
+  wait_text("alpha", "main.rs, lines 2-2)")
+  wait_text("alpha", "let x = 1")
+  vim.cmd("OurocodusAsk @beta sleep 20s")
+  t.wait_for("beta working", function()
+    local status = ourocodus.view().status.beta
+    return status and status.status == "working"
+  end)
+  vim.cmd("OurocodusCancel")
+  wait_text(nil, "turn ended: cancelled")
+end)
+
+test("transport = lsp: what LSP cannot carry says so", function()
+  local said = {}
+  vim.notify = function(message)
+    said[#said + 1] = message
+  end
+  vim.cmd("OurocodusAgents")
+  vim.cmd("OurocodusSessions")
+  vim.notify = real_notify
+  local all = table.concat(said, "\n")
+  t.contains(all, "not available over the LSP transport", "agents and sessions")
+  ourocodus.stop()
+end)
+
 t.finish()

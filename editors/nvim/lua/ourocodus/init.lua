@@ -2,6 +2,7 @@
 -- commands, and status(). Owns the one running client (started on first use) and its
 -- team view.
 local client = require("ourocodus.client")
+local lsp_client = require("ourocodus.lsp_client")
 local config = require("ourocodus.config")
 local prompt = require("ourocodus.prompt")
 local render = require("ourocodus.render")
@@ -23,7 +24,8 @@ function M.client()
   end
   local options = config.options
   local team_view = view.new()
-  local started = client.start({
+  local transport = options.transport == "lsp" and lsp_client or client
+  local started = transport.start({
     cmd = options.cmd,
     cwd = options.cwd or vim.fn.getcwd(),
     env = options.env,
