@@ -36,9 +36,11 @@ const THEME = `html { background: #1f1f1f; --vscode-font-family: system-ui, sans
   --vscode-textLink-foreground: #4daafc; --vscode-errorForeground: #f85149; --vscode-panel-border: #2b2b2b;
   --vscode-diffEditor-insertedTextBackground: #9ccc2c33; --vscode-diffEditor-removedTextBackground: #ff000033;
   --vscode-list-activeSelectionBackground: #04395e; --vscode-list-activeSelectionForeground: #ffffff;
-  --vscode-editor-background: #1f1f1f; font-size: 13px; }
-button { background: #313131; color: #cccccc; border: 1px solid #3c3c3c; border-radius: 2px; padding: 2px 8px; }
-textarea, input { background: #313131; color: #cccccc; border: 1px solid #3c3c3c; }`;
+  --vscode-editor-background: #1f1f1f; --vscode-button-background: #0078d4; --vscode-button-foreground: #ffffff;
+  --vscode-button-hoverBackground: #026ec1; --vscode-button-secondaryBackground: #313131;
+  --vscode-button-secondaryForeground: #cccccc; --vscode-button-secondaryHoverBackground: #3c3c3c;
+  --vscode-button-border: #ffffff12; --vscode-input-background: #313131; --vscode-input-foreground: #cccccc;
+  --vscode-input-border: #3c3c3c; font-size: 13px; }`;
 
 let server: Server;
 let origin: string;

@@ -1,7 +1,7 @@
 /**
  * What the .vsix carries (`vsce ls`, the same file list `vsce package` zips):
  * the two bundles, the page's stylesheet and the icon, the README and its
- * screenshot, the manifest; no sources, tests or node_modules.
+ * screenshots, the manifest; no sources, tests or node_modules.
  */
 
 import assert from "node:assert/strict";
@@ -18,7 +18,7 @@ test("the .vsix holds the bundles, the page's assets, the README and the manifes
     .split("\n")
     .filter((line) => line.trim() !== "")
     .sort();
-  assert.deepEqual(listed, ["README.md", "dist/extension.cjs", "dist/webview.js", "media/icon.svg", "media/panel.css", "media/panel.png", "package.json"]);
+  assert.deepEqual(listed, ["README.md", "dist/extension.cjs", "dist/webview.js", "media/code-server.png", "media/icon.svg", "media/panel.css", "media/panel.png", "package.json"]);
   // Every file the manifest and the glue name is in it.
   const manifest = JSON.parse(readFileSync(`${root}/package.json`, "utf8"));
   assert.ok(listed.includes(manifest.main.replace(/^\.\//, "")));

@@ -28,14 +28,32 @@ export function newNonce(): string {
 const escapeAttr = (value: string): string =>
   value.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
+/**
+ * One source `webview.cspSource` may hold: `'self'`, or a host (with or without a
+ * scheme and port; a `*.` subdomain wildcard allowed). VS Code desktop gives one
+ * host (`https://*.vscode-cdn.net`); VS Code for the web and code-server give
+ * `'self' https://*.vscode-cdn.net`. Anything wider is refused: `*`, a scheme
+ * alone (`https:`, `data:`), a keyword such as `'unsafe-inline'`, a `;` or `,`.
+ */
+const SOURCE = /^(?:'self'|(?:[a-z][a-z0-9+.-]*:\/\/)?(?:\*\.)?[a-z0-9+-]+(?:\.[a-z0-9+-]+)*(?::(?:\d+|\*))?(?:\/[^\s;,']*)?)$/i;
+
+/** The sources of `cspSource`, each checked; throws on anything that would widen the policy. */
+export function resourceSources(cspSource: string): string[] {
+  const sources = cspSource.trim().split(/\s+/);
+  if (sources.length === 0 || sources.length > 4 || !sources.every((s) => SOURCE.test(s))) {
+    throw new Error(`cspSource must be 'self' or host sources, not ${JSON.stringify(cspSource)}`);
+  }
+  return sources;
+}
+
 /** The policy: nothing by default; the script by nonce; styles by nonce or from the webview's origin. */
 export function contentSecurityPolicy(page: Pick<PanelPage, "cspSource" | "nonce">): string {
   if (!/^[A-Za-z0-9+/=_-]+$/.test(page.nonce)) throw new Error("the nonce must be base64");
-  if (/[;,'\s]/.test(page.cspSource)) throw new Error("cspSource must be a single source expression");
+  const sources = resourceSources(page.cspSource).join(" ");
   return [
     "default-src 'none'",
     `script-src 'nonce-${page.nonce}'`,
-    `style-src ${page.cspSource} 'nonce-${page.nonce}'`,
+    `style-src ${sources} 'nonce-${page.nonce}'`,
     "base-uri 'none'",
     "form-action 'none'",
   ].join("; ");

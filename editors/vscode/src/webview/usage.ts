@@ -16,7 +16,7 @@ const finite = (n: unknown): n is number => typeof n === "number" && Number.isFi
 export function usageLine(usage: { tokens?: Tokens; context?: { used: number; size: number }; cost?: Cost[] }): string {
   const parts: string[] = [];
   const total = usage.tokens?.totalTokens;
-  if (finite(total)) parts.push(`${compact(total)} tokens`);
+  if (finite(total) && total > 0) parts.push(`${compact(total)} tokens`);
   const ctx = usage.context;
   if (ctx && finite(ctx.used) && finite(ctx.size) && ctx.size > 0) parts.push(`context ${compact(ctx.used)}/${compact(ctx.size)}`);
   for (const cost of usage.cost ?? []) {
