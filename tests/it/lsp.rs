@@ -74,10 +74,25 @@ async fn a_selection_gets_an_action_per_role_and_one_for_the_team() {
             "Ask @alpha to change this", "Ask @beta to change this"]);
         let command = &actions[1]["command"];
         assert_eq!(command["command"], "ourocodus.ask");
-        assert_eq!(command["arguments"][0], json!({ "role": "beta", "text": "run();", "uri": uri, "range": range(1, 4, 1, 10) }));
+        // The place, not the code: it is read from the document when the action runs.
+        assert_eq!(command["arguments"][0], json!({ "role": "beta", "uri": uri, "range": range(1, 4, 1, 10) }));
         assert_eq!(actions[2]["command"]["arguments"][0]["role"], "all");
         let empty = json!({ "textDocument": { "uri": uri }, "range": range(1, 4, 1, 4), "context": { "diagnostics": [] } });
         assert_eq!(client.request("textDocument/codeAction", empty).await["result"], Value::Null);
+        // The document changed since the actions were offered: the code asked about is what it holds now.
+        let changed = json!({ "textDocument": { "uri": uri, "version": 2 },
+            "contentChanges": [{ "text": "fn main() {\n    walk();\n}\n" }] });
+        client.notify("textDocument/didChange", changed).await;
+        let response = ask(&mut client, "ourocodus.ask", command["arguments"][0].clone()).await;
+        assert_eq!(response["result"], Value::Null, "{response}");
+        let read = client
+            .until(&mut |_| None, |m| {
+                method_is(m, "window/showMessage") && m["params"]["message"].as_str().is_some_and(|t| t.starts_with("@beta"))
+            })
+            .await;
+        let answer = read.last().unwrap()["params"]["message"].as_str().unwrap();
+        // The fake agent echoes a prompt with no step in it.
+        assert_eq!(answer, "@beta: walk()");
     })
     .await;
 }
@@ -350,6 +365,35 @@ async fn bad_command_arguments_are_invalid_params() {
         )
         .await;
         assert_eq!(response["error"]["code"], -32602, "{response}");
+        // No text, and a place in a document the editor never opened.
+        let uri = file_uri(&client, "closed.rs");
+        let response = ask(
+            &mut client,
+            "ourocodus.ask",
+            json!({ "uri": uri, "range": range(0, 0, 1, 0) }),
+        )
+        .await;
+        assert_eq!(response["error"]["code"], -32602, "{response}");
+        assert!(
+            response["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("open in the editor"),
+            "{response}"
+        );
+        let response = ask(
+            &mut client,
+            "ourocodus.ask",
+            json!({ "text": "x".repeat(300 * 1024) }),
+        )
+        .await;
+        assert_eq!(response["error"]["code"], -32602);
+        assert!(
+            response["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("at most 262144")
+        );
     })
     .await;
 }

@@ -85,7 +85,8 @@ test("code actions on a selection ask each role, or the team, about it", functio
   end
   t.ok(ask, "an action asking beta")
   t.eq("ourocodus.ask", ask.command, "its command")
-  t.eq("let x = 1;", ask.arguments[1].text, "the selected text goes with it")
+  t.eq(nil, ask.arguments[1].text, "the place goes with it, not the code (read when it runs)")
+  t.eq(1, ask.arguments[1].range.start.line, "the selection's range")
 end)
 
 test("ourocodus.ask shows progress, then the answer, and every update as ourocodus/update", function()

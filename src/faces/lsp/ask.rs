@@ -18,6 +18,8 @@ pub const CHANGE: &str = "ourocodus.change";
 pub const CANCEL: &str = "ourocodus.cancel";
 /// The mention that sends a prompt to every role.
 const TEAM: &str = "all";
+/// The most code one question carries (a selection read from a document, or `text`).
+pub const MAX_TEXT: usize = 256 * 1024;
 
 /// The one argument of `ourocodus.ask` and `ourocodus.change`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,7 +28,11 @@ pub struct AskArgs {
     /// A role, `all` for the team; none for the session's route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    pub text: String,
+    /// What to ask. Absent: the code at `uri`/`range`, read from the open document
+    /// when the command runs (what the code actions send, so a selection is not
+    /// copied into every action the client is offered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<Uri>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36,12 +42,16 @@ pub struct AskArgs {
 /// Why a command's arguments were refused (said to the client as invalid params).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AskError {
-    #[error("{0} takes one argument, {{ role?, text, uri?, range? }}")]
+    #[error("{0} takes one argument, {{ role?, text?, uri?, range? }}")]
     Shape(&'static str),
-    #[error("the argument is not {{ role?, text, uri?, range? }}: {0}")]
+    #[error("the argument is not {{ role?, text?, uri?, range? }}: {0}")]
     Invalid(String),
     #[error("the text to ask about is empty")]
     EmptyText,
+    #[error("the text to ask about is {0} bytes; at most {MAX_TEXT}")]
+    TooLarge(usize),
+    #[error("without text, uri and range must name code in a document open in the editor")]
+    NotOpen,
     #[error("a role name is letters, digits, `-` or `_`: {0:?}")]
     BadRole(String),
     #[error("{0} needs the uri and range of the code to change")]
@@ -69,8 +79,11 @@ pub fn parse_command(command: &str, arguments: Vec<Value>) -> Result<(AskKind, A
     let [argument] = <[Value; 1]>::try_from(arguments).map_err(|_| AskError::Shape(name))?;
     let args: AskArgs =
         serde_json::from_value(argument).map_err(|e| AskError::Invalid(e.to_string()))?;
-    if args.text.trim().is_empty() {
-        return Err(AskError::EmptyText);
+    match &args.text {
+        Some(text) if text.len() > MAX_TEXT => return Err(AskError::TooLarge(text.len())),
+        Some(text) if !text.trim().is_empty() => {}
+        _ if args.uri.is_some() && args.range.is_some() => {}
+        _ => return Err(AskError::EmptyText),
     }
     if let Some(role) = &args.role
         && !is_role_name(role)
@@ -92,16 +105,12 @@ fn is_role_name(name: &str) -> bool {
 }
 
 /// The code actions offered for a selection: "Ask @role about this" per role, "Ask
-/// the team", and "Ask @role to change this" per role.
-pub fn code_actions(
-    roles: &[Role],
-    text: &str,
-    uri: &Uri,
-    range: Range,
-) -> Vec<CodeActionOrCommand> {
+/// the team", and "Ask @role to change this" per role. They carry the place, not the
+/// code: it is read when one is run.
+pub fn code_actions(roles: &[Role], uri: &Uri, range: Range) -> Vec<CodeActionOrCommand> {
     let args = |role: &str| AskArgs {
         role: Some(role.to_string()),
-        text: text.to_string(),
+        text: None,
         uri: Some(uri.clone()),
         range: Some(range),
     };
@@ -135,13 +144,14 @@ fn action(title: String, command: &str, args: &AskArgs) -> CodeActionOrCommand {
 }
 
 /// The prompt's content blocks: the mention (its own block, so nothing of the text
-/// is taken for one), the text, what is asked for a change, and the file as a link.
-pub fn prompt_blocks(kind: AskKind, args: &AskArgs) -> Vec<Value> {
+/// is taken for one), the text (`text`, or the code it is about), what is asked for a
+/// change, and the file as a link.
+pub fn prompt_blocks(kind: AskKind, args: &AskArgs, text: &str) -> Vec<Value> {
     let mut blocks = Vec::with_capacity(4);
     if let Some(role) = &args.role {
         blocks.push(json!({ "type": "text", "text": format!("@{role}") }));
     }
-    blocks.push(json!({ "type": "text", "text": args.text }));
+    blocks.push(json!({ "type": "text", "text": text }));
     if kind == AskKind::Change {
         blocks.push(json!({ "type": "text", "text":
             "[ourocodus] Answer with the replacement for this code only, in one fenced code block." }));
@@ -212,6 +222,15 @@ mod tests {
             parse_command(ASK, vec![json!({ "text": " " })]),
             Err(AskError::EmptyText)
         );
+        assert_eq!(
+            parse_command(ASK, vec![json!({})]),
+            Err(AskError::EmptyText)
+        );
+        let big = "x".repeat(MAX_TEXT + 1);
+        assert_eq!(
+            parse_command(ASK, vec![json!({ "text": big })]),
+            Err(AskError::TooLarge(MAX_TEXT + 1))
+        );
         assert!(matches!(
             parse_command(ASK, vec![json!({ "txt": "a" })]),
             Err(AskError::Invalid(_))
@@ -234,7 +253,7 @@ mod tests {
     fn each_role_gets_an_action_and_the_team_one() {
         let roles = [Role::new("backend"), Role::new("test")];
         let range = Range::new(Position::new(2, 0), Position::new(4, 1));
-        let actions = code_actions(&roles, "fn x()", &uri(), range);
+        let actions = code_actions(&roles, &uri(), range);
         let titles: Vec<_> = actions
             .iter()
             .map(|a| match a {
@@ -255,14 +274,27 @@ mod tests {
     }
 
     #[test]
+    fn an_action_carries_the_place_not_the_code_and_a_command_without_text_is_valid_with_a_place() {
+        let range = Range::new(Position::new(2, 0), Position::new(4, 1));
+        let actions = code_actions(&[Role::new("backend")], &uri(), range);
+        let CodeActionOrCommand::CodeAction(action) = &actions[0] else {
+            panic!("a code action");
+        };
+        let argument = action.command.as_ref().unwrap().arguments.as_ref().unwrap()[0].clone();
+        assert_eq!(argument.get("text"), None);
+        let (_, args) = parse_command(ASK, vec![argument]).unwrap();
+        assert_eq!((args.uri, args.range), (Some(uri()), Some(range)));
+    }
+
+    #[test]
     fn a_prompt_mentions_its_role_apart_and_links_the_file() {
         let args = AskArgs {
             role: Some("backend".into()),
-            text: "@x fn".into(),
+            text: None,
             uri: Some(uri()),
             range: Some(Range::new(Position::new(2, 0), Position::new(4, 1))),
         };
-        let blocks = prompt_blocks(AskKind::Question, &args);
+        let blocks = prompt_blocks(AskKind::Question, &args, "@x fn");
         assert_eq!(blocks[0]["text"], "@backend");
         assert_eq!(blocks[1]["text"], "@x fn");
         assert_eq!(blocks[2]["name"], "lib.rs:3-5");

@@ -19,7 +19,7 @@ use tower_lsp_server::ls_types::{
     TextDocumentSyncKind,
 };
 
-use super::ask::{self, AskKind};
+use super::ask::{self, AskError, AskKind};
 use super::state::{Ask, FaceState, lock};
 use crate::core::{CancelScope, Command, SessionParams};
 
@@ -91,22 +91,22 @@ impl LanguageServer for Backend {
         if range.start == range.end {
             return Ok(None);
         }
-        let Some(text) = lock(&self.state.documents).text_in(&uri, &range) else {
-            return Ok(None);
-        };
-        if text.trim().is_empty() {
+        let blank = lock(&self.state.documents)
+            .text_in(&uri, &range)
+            .is_none_or(|text| text.trim().is_empty());
+        if blank {
             return Ok(None);
         }
         let roles = lock(&self.state.roles).clone();
-        Ok(Some(ask::code_actions(&roles, &text, &uri, range)))
+        Ok(Some(ask::code_actions(&roles, &uri, range)))
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> LspResult<Option<Value>> {
         if params.command == ask::CANCEL {
             return self.cancel().await.map(|()| None);
         }
-        let (kind, args) = ask::parse_command(&params.command, params.arguments)
-            .map_err(|e| LspError::invalid_params(e.to_string()))?;
+        let (kind, args) =
+            ask::parse_command(&params.command, params.arguments).map_err(invalid)?;
 
         self.ask(kind, args).await?;
         Ok(None)
@@ -136,15 +136,24 @@ impl Backend {
         let Some(session) = self.state.session(SESSION_WAIT).await else {
             return Err(internal("the team's session is not open"));
         };
-        let request = self.state.next_request();
-        let blocks = ask::prompt_blocks(kind, &args);
-        // What the range holds now, for the edit to go in only over the same code.
-        let before = match (&args.uri, &args.range) {
-            (Some(uri), Some(range)) if kind == AskKind::Change => {
-                lock(&self.state.documents).text_in(uri, range)
-            }
+        // What the range holds now: the code asked about when there is no text, and
+        // for a change, what the edit may only replace.
+        let held = match (&args.uri, &args.range) {
+            (Some(uri), Some(range)) => lock(&self.state.documents).text_in(uri, range),
             _ => None,
         };
+        let text = match (&args.text, &held) {
+            (Some(text), _) if !text.trim().is_empty() => text.clone(),
+            (_, Some(code)) if code.len() > ask::MAX_TEXT => {
+                return Err(invalid(AskError::TooLarge(code.len())));
+            }
+            (_, Some(code)) if !code.trim().is_empty() => code.clone(),
+            (_, Some(_)) => return Err(invalid(AskError::EmptyText)),
+            (_, None) => return Err(invalid(AskError::NotOpen)),
+        };
+        let request = self.state.next_request();
+        let blocks = ask::prompt_blocks(kind, &args, &text);
+        let before = if kind == AskKind::Change { held } else { None };
         let ask = Ask { kind, args, before };
         lock(&self.state.asks).insert(request.clone(), ask);
         let prompt = Command::Prompt {
@@ -186,6 +195,10 @@ fn workspace_root(params: &InitializeParams) -> Option<PathBuf> {
 
 fn current_dir() -> PathBuf {
     std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+fn invalid(error: AskError) -> LspError {
+    LspError::invalid_params(error.to_string())
 }
 
 fn internal(message: &'static str) -> LspError {
