@@ -207,6 +207,72 @@ async fn asking_the_team_shows_each_roles_progress_and_answer() {
 }
 
 #[tokio::test]
+async fn a_permission_request_withdrawn_by_a_cancel_stops_waiting_and_a_late_answer_does_nothing() {
+    bounded(WAIT * 3, async {
+        let mut client = started(&["alpha"]).await;
+        ask(
+            &mut client,
+            "ourocodus.ask",
+            json!({ "role": "alpha", "text": "ask permission execute as Bash ls" }),
+        )
+        .await;
+        // The question arrives; the user does not answer it yet.
+        let question = loop {
+            let message = client.next().await;
+            if method_is(&message, "window/showMessageRequest") {
+                break message;
+            }
+            if message.get("method").is_some() && message.get("id").is_some() {
+                let answer = json!({ "jsonrpc": "2.0", "id": message["id"], "result": null });
+                client.send(&answer).await;
+            }
+        };
+        let cancel = json!({ "command": "ourocodus.cancel", "arguments": [] });
+        let response = client.request("workspace/executeCommand", cancel).await;
+        assert_eq!(response["result"], Value::Null, "{response}");
+        let read = client
+            .until(&mut |_| None, |m| {
+                method_is(m, "window/showMessage")
+                    && m["params"]["message"]
+                        .as_str()
+                        .is_some_and(|t| t.contains("withdrawn"))
+            })
+            .await;
+        let told = read.last().unwrap()["params"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(told.contains("answering it does nothing"), "{told}");
+        // The late answer is taken without harm, and the team goes on.
+        let late =
+            json!({ "jsonrpc": "2.0", "id": question["id"], "result": { "title": "Allow once" } });
+        client.send(&late).await;
+        ask(
+            &mut client,
+            "ourocodus.ask",
+            json!({ "role": "alpha", "text": "say after" }),
+        )
+        .await;
+        client
+            .until(&mut |_| None, |m| {
+                method_is(m, "window/showMessage") && m["params"]["message"] == "@alpha: after"
+            })
+            .await;
+        let updates: Vec<_> = client
+            .seen
+            .iter()
+            .filter(|m| method_is(m, "ourocodus/update"))
+            .collect();
+        let said = serde_json::to_string(&updates).unwrap();
+        assert!(
+            !said.contains("permission: allow-once"),
+            "the late answer reached no one"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_permission_request_is_a_message_request_and_the_choice_goes_back() {
     bounded(WAIT * 2, async {
         let mut client = started(&["alpha"]).await;

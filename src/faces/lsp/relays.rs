@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::json;
+use tokio::task::AbortHandle;
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::{
     MessageActionItem, MessageType, Range, TextEdit, Uri, WorkspaceEdit,
@@ -43,7 +44,8 @@ struct OptionView {
     name: String,
 }
 
-/// Asks the user, then answers the core (on a task of its own).
+/// Asks the user, then answers the core (on a task of its own, which the caller
+/// aborts if the core withdraws the request first).
 pub fn relay(
     client: &Client,
     state: &Arc<FaceState>,
@@ -51,9 +53,9 @@ pub fn relay(
     role: Role,
     kind: RelayKind,
     params: serde_json::Value,
-) {
+) -> AbortHandle {
     let (client, state) = (client.clone(), state.clone());
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let outcome = match kind {
             RelayKind::Permission => ask_permission(&client, &role, params).await,
             _ => Err(RpcError::new(
@@ -63,6 +65,7 @@ pub fn relay(
         };
         state.send(Command::Answer { relay, outcome }).await;
     });
+    task.abort_handle()
 }
 
 async fn ask_permission(

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::task::AbortHandle;
 use tower_lsp_server::ls_types::{MessageType, ProgressToken};
 use tower_lsp_server::{Client, OngoingProgress};
 
@@ -17,7 +18,7 @@ use super::ask::{self, AskKind};
 use super::effects::{Effect, EffectReceiver, Ending};
 use super::relays::{self, ProposedChange};
 use super::state::{Ask, FaceState, lock};
-use crate::core::Severity;
+use crate::core::{RelayId, Severity};
 use crate::ids::{Role, SessionId};
 use crate::jsonrpc::RequestId;
 
@@ -71,6 +72,8 @@ struct Runner {
     turns: HashMap<u64, Turn>,
     /// The face's prompts whose turn started, until they are answered.
     started: HashSet<RequestId>,
+    /// The relays waiting on the user, to stop asking when the core withdraws one.
+    relays: HashMap<RelayId, AbortHandle>,
 }
 
 /// Runs until the core lets go of the connection.
@@ -81,6 +84,7 @@ pub async fn run_effects(client: Client, mut effects: EffectReceiver, state: Arc
         session: None,
         turns: HashMap::new(),
         started: HashSet::new(),
+        relays: HashMap::new(),
     };
     while let Some((weight, effect)) = effects.recv().await {
         runner.handle(effect).await;
@@ -126,11 +130,30 @@ impl Runner {
                 role,
                 kind,
                 params,
-            } => relays::relay(&self.client, &self.state, relay, role, kind, params),
-            Effect::Withdraw { relay } => {
-                tracing::debug!(relay = relay.0, "a relayed request was withdrawn");
+            } => {
+                self.relays.retain(|_, task| !task.is_finished());
+                let task = relays::relay(&self.client, &self.state, relay, role, kind, params);
+                self.relays.insert(relay, task);
             }
+            Effect::Withdraw { relay } => self.withdraw(relay).await,
         }
+    }
+
+    /// The core no longer needs an answer (the turn was cancelled, the agent went):
+    /// the question stops waiting, and the user is told that answering it does
+    /// nothing (LSP gives a server no way to close a message request it sent).
+    async fn withdraw(&mut self, relay: RelayId) {
+        let Some(task) = self.relays.remove(&relay) else {
+            return;
+        };
+        if task.is_finished() {
+            return;
+        }
+        task.abort();
+        tracing::debug!(relay = relay.0, "a relayed request was withdrawn");
+        let message =
+            "a permission request was withdrawn (its turn ended): answering it does nothing";
+        self.client.show_message(MessageType::INFO, message).await;
     }
 
     /// A command's answer: a failure is shown, unless its turn ran (then each role's
