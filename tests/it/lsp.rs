@@ -613,3 +613,31 @@ async fn a_change_to_code_edited_since_it_was_asked_is_not_applied() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn when_the_session_cannot_open_a_command_says_why_at_once() {
+    bounded(WAIT * 2, async {
+        let mut client = LspClient::start(&fake_team(&["alpha"])).await;
+        // A root that is no directory: the core refuses a session without an absolute cwd.
+        let params =
+            json!({ "processId": null, "rootUri": "untitled:nowhere", "capabilities": {} });
+        client.request("initialize", params).await;
+        client.notify("initialized", json!({})).await;
+        let asked = std::time::Instant::now();
+        let response = ask(&mut client, "ourocodus.ask", json!({ "text": "say hi" })).await;
+        assert_eq!(response["error"]["code"], -32603, "{response}");
+        let message = response["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("the team's session could not be opened: "),
+            "{message}"
+        );
+        assert!(
+            asked.elapsed() < WAIT,
+            "answered without waiting out the session timeout"
+        );
+        let cancel = json!({ "command": "ourocodus.cancel", "arguments": [] });
+        let response = client.request("workspace/executeCommand", cancel).await;
+        assert_eq!(response["error"]["code"], -32603, "{response}");
+    })
+    .await;
+}

@@ -17,7 +17,7 @@ use tower_lsp_server::{Client, OngoingProgress};
 use super::ask::{self, AskKind};
 use super::effects::{Effect, EffectReceiver, Ending};
 use super::relays::{self, ProposedChange};
-use super::state::{Ask, FaceState, lock};
+use super::state::{Ask, FaceState, SessionState, lock};
 use crate::core::{RelayId, Severity};
 use crate::ids::{Role, SessionId};
 use crate::jsonrpc::RequestId;
@@ -104,7 +104,7 @@ impl Runner {
             }
             Effect::Opened { session } => {
                 self.session = Some(session.clone());
-                self.state.set_session(session);
+                self.state.set_session(SessionState::Open(session));
             }
             Effect::Replied { request, error } => self.replied(request, error).await,
             Effect::TurnStarted {
@@ -160,6 +160,10 @@ impl Runner {
     /// failure was told by the core's notices).
     async fn replied(&mut self, request: RequestId, error: Option<String>) {
         lock(&self.state.asks).remove(&request);
+        let opening = lock(&self.state.opening).as_ref() == Some(&request);
+        if let (true, Some(why)) = (opening, &error) {
+            self.state.set_session(SessionState::Failed(why.clone()));
+        }
         let turn_ran = self.started.remove(&request);
         if let Some(error) = error
             && !turn_ran

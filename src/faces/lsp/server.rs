@@ -55,8 +55,10 @@ impl LanguageServer for Backend {
         let hello = Command::Hello {
             request: self.state.next_request(),
         };
+        let opening = self.state.next_request();
+        *lock(&self.state.opening) = Some(opening.clone());
         let open = Command::NewSession {
-            request: self.state.next_request(),
+            request: opening,
             params: SessionParams {
                 cwd,
                 ..SessionParams::default()
@@ -117,9 +119,11 @@ impl Backend {
     /// `ourocodus.cancel`: every running turn of the workspace's session (their
     /// progress ends "cancelled" as the core says so).
     async fn cancel(&self) -> LspResult<()> {
-        let Some(session) = self.state.session(SESSION_WAIT).await else {
-            return Err(internal("the team's session is not open"));
-        };
+        let session = self
+            .state
+            .session(SESSION_WAIT)
+            .await
+            .map_err(internal_owned)?;
         let cancel = Command::Cancel {
             session,
             scope: CancelScope::Session,
@@ -133,9 +137,11 @@ impl Backend {
     /// Sends a question to the core as a prompt in the workspace's session; its
     /// answer comes back through the runner.
     async fn ask(&self, kind: AskKind, args: ask::AskArgs) -> LspResult<()> {
-        let Some(session) = self.state.session(SESSION_WAIT).await else {
-            return Err(internal("the team's session is not open"));
-        };
+        let session = self
+            .state
+            .session(SESSION_WAIT)
+            .await
+            .map_err(internal_owned)?;
         // What the range holds now: the code asked about when there is no text, and
         // for a change, what the edit may only replace.
         let held = match (&args.uri, &args.range) {
@@ -201,10 +207,14 @@ fn invalid(error: AskError) -> LspError {
     LspError::invalid_params(error.to_string())
 }
 
-fn internal(message: &'static str) -> LspError {
+fn internal_owned(message: String) -> LspError {
     LspError {
         code: ErrorCode::InternalError,
         message: message.into(),
         data: None,
     }
+}
+
+fn internal(message: &'static str) -> LspError {
+    internal_owned(message.into())
 }

@@ -27,11 +27,22 @@ pub struct Ask {
     pub before: Option<String>,
 }
 
+/// Where the workspace's session is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionState {
+    Opening,
+    Open(SessionId),
+    /// The core could not open it (why): commands are answered with this at once.
+    Failed(String),
+}
+
 /// The face's shared state.
 pub struct FaceState {
     inputs: ConnectionInputs,
-    /// The workspace's session, once the core opened it.
-    session: watch::Sender<Option<SessionId>>,
+    /// The workspace's session, as the core answered.
+    session: watch::Sender<SessionState>,
+    /// The request that opens it, to know its answer.
+    pub opening: Mutex<Option<RequestId>>,
     pub documents: Mutex<Documents>,
     pub roles: Mutex<Vec<Role>>,
     /// The face's prompts by request id, until their turn starts.
@@ -54,7 +65,8 @@ impl FaceState {
     pub fn new(inputs: ConnectionInputs) -> Self {
         FaceState {
             inputs,
-            session: watch::channel(None).0,
+            session: watch::channel(SessionState::Opening).0,
+            opening: Mutex::default(),
             documents: Mutex::default(),
             roles: Mutex::default(),
             asks: Mutex::default(),
@@ -80,17 +92,28 @@ impl FaceState {
         self.inputs.send(Inbound::Closed).await;
     }
 
-    pub fn set_session(&self, session: SessionId) {
-        self.session.send_replace(Some(session));
+    pub fn set_session(&self, session: SessionState) {
+        self.session.send_replace(session);
     }
 
-    /// The workspace's session, waiting for it at most `wait`.
-    pub async fn session(&self, wait: Duration) -> Option<SessionId> {
+    /// The workspace's session, waiting at most `wait` while it is being opened; the
+    /// reason when it could not be.
+    pub async fn session(&self, wait: Duration) -> Result<SessionId, String> {
         let mut session = self.session.subscribe();
-        let ready = session.wait_for(Option::is_some);
-        match tokio::time::timeout(wait, ready).await {
-            Ok(Ok(found)) => found.clone(),
-            _ => None,
+        let settled = session.wait_for(|s| *s != SessionState::Opening);
+        match tokio::time::timeout(wait, settled).await {
+            Ok(Ok(state)) => match &*state {
+                SessionState::Open(id) => Ok(id.clone()),
+                SessionState::Failed(why) => {
+                    Err(format!("the team's session could not be opened: {why}"))
+                }
+                SessionState::Opening => Err("the team's session is not open".into()),
+            },
+            Ok(Err(_)) => Err("the team is gone".into()),
+            Err(_) => Err(format!(
+                "the team's session did not open within {} s",
+                wait.as_secs()
+            )),
         }
     }
 
