@@ -22,6 +22,7 @@
 pub mod acp;
 pub mod agent;
 pub mod app;
+pub mod backlog;
 pub mod bench;
 pub mod beneath;
 pub mod config;

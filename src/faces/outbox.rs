@@ -4,10 +4,11 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use crate::backlog::Backlog;
 
 /// Above this many queued bytes the client counts as congested.
 pub const HIGH_WATER_BYTES: usize = 4 * 1024 * 1024;
@@ -25,7 +26,10 @@ pub struct Outbox {
     pending: RefCell<Vec<u8>>,
     /// Buffers the writer is done with, reused so steady output allocates nothing.
     spare: std::sync::mpsc::Receiver<Vec<u8>>,
-    shared: Arc<Shared>,
+    /// Bytes sent but not yet written.
+    backlog: Arc<Backlog>,
+    /// Cancelled when the core's side is dropped: the connection is detached.
+    detached: CancellationToken,
 }
 
 /// A flush happens anyway once this much is pending.
@@ -44,17 +48,7 @@ const SPARE_BUFFERS: usize = 16;
 pub struct OutboxReceiver {
     pub lines: mpsc::UnboundedReceiver<Vec<u8>>,
     spare: std::sync::mpsc::SyncSender<Vec<u8>>,
-    shared: Arc<Shared>,
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    /// Bytes sent but not yet written; an atomic because writer and core are
-    /// different threads and this is the only thing they share.
-    queued: AtomicUsize,
-    /// Wakes a core waiting for the queue to drain below the low-water mark.
-    drained: Notify,
-    /// Cancelled when the core's side is dropped: the connection is detached.
+    backlog: Arc<Backlog>,
     detached: CancellationToken,
 }
 
@@ -62,17 +56,20 @@ impl Outbox {
     pub fn new() -> (Outbox, OutboxReceiver) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel(SPARE_BUFFERS);
-        let shared = Arc::new(Shared::default());
+        let backlog = Backlog::new(HIGH_WATER_BYTES, LOW_WATER_BYTES);
+        let detached = CancellationToken::new();
         let outbox = Outbox {
             lines: tx,
             pending: RefCell::new(Vec::with_capacity(BUFFER_BYTES)),
             spare: spare_rx,
-            shared: shared.clone(),
+            backlog: backlog.clone(),
+            detached: detached.clone(),
         };
         let receiver = OutboxReceiver {
             lines: rx,
             spare: spare_tx,
-            shared,
+            backlog,
+            detached,
         };
         (outbox, receiver)
     }
@@ -124,47 +121,38 @@ impl Outbox {
                 std::mem::replace(&mut *pending, next)
             }
         };
-        self.shared.queued.fetch_add(chunk.len(), Ordering::Relaxed);
+        self.backlog.add(chunk.len());
         if self.lines.send(chunk).is_err() {
             tracing::debug!("client output closed; output dropped");
         }
     }
 
     pub fn queued_bytes(&self) -> usize {
-        self.shared.queued.load(Ordering::Relaxed)
+        self.backlog.queued()
     }
 
     pub fn congested(&self) -> bool {
-        self.queued_bytes() > HIGH_WATER_BYTES
+        self.backlog.congested()
     }
 
-    /// Resolves once the queue is below the low-water mark (owns what it needs, so
+    /// Resolves once the queue is at the low-water mark (owns what it needs, so
     /// awaiting it borrows nothing of the outbox).
     pub fn drained(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let shared = self.shared.clone();
-        async move {
-            loop {
-                let notified = shared.drained.notified();
-                if shared.queued.load(Ordering::Relaxed) <= LOW_WATER_BYTES {
-                    return;
-                }
-                notified.await;
-            }
-        }
+        self.backlog.drained()
     }
 }
 
 impl Drop for Outbox {
     fn drop(&mut self) {
         self.flush();
-        self.shared.detached.cancel();
+        self.detached.cancel();
     }
 }
 
 impl OutboxReceiver {
     /// Fires once the core has let go of this client (it detached, or the core ended).
     pub fn detached(&self) -> CancellationToken {
-        self.shared.detached.clone()
+        self.detached.clone()
     }
 
     /// Hands a written buffer back for reuse.
@@ -177,10 +165,7 @@ impl OutboxReceiver {
 
     /// Marks `bytes` as written; wakes the core when the queue drains.
     pub fn release(&self, bytes: usize) {
-        let before = self.shared.queued.fetch_sub(bytes, Ordering::Relaxed);
-        if before > LOW_WATER_BYTES && before - bytes <= LOW_WATER_BYTES {
-            self.shared.drained.notify_one();
-        }
+        self.backlog.release(bytes);
     }
 }
 

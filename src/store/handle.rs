@@ -2,7 +2,6 @@
 //! each flush hands it to the writer through the inbox; a byte count of the backlog gives
 //! backpressure. Knows the batch encoding and the inbox; nothing of SQL.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use tokio::sync::Notify;
 
 use super::batch;
 use super::inbox::{BUFFER_BYTES, Inbox};
+use crate::backlog::Backlog;
 use crate::ids::{Role, SessionId};
 
 /// Above this many handed-over bytes not yet written, the store counts as congested.
@@ -18,28 +18,6 @@ pub const HIGH_WATER_BYTES: usize = 2 * 1024 * 1024;
 pub const LOW_WATER_BYTES: usize = 512 * 1024;
 /// A pending batch this large is handed over at once, whatever the core's loop does.
 const FLUSH_BYTES: usize = 128 * 1024;
-
-/// The backlog both threads see: an atomic count, since it is all they share.
-#[derive(Debug, Default)]
-pub(crate) struct Backlog {
-    queued: AtomicUsize,
-    /// Wakes `drained` futures when the count falls to the low-water mark.
-    drained: Notify,
-}
-
-impl Backlog {
-    fn add(&self, bytes: usize) {
-        self.queued.fetch_add(bytes, Ordering::Relaxed);
-    }
-
-    /// Marks `bytes` as written (or given up); wakes waiters on crossing the low-water mark.
-    pub(crate) fn release(&self, bytes: usize) {
-        let before = self.queued.fetch_sub(bytes, Ordering::Relaxed);
-        if before > LOW_WATER_BYTES && before.saturating_sub(bytes) <= LOW_WATER_BYTES {
-            self.drained.notify_waiters();
-        }
-    }
-}
 
 /// Appends events for the writer thread. Owned by the core's one task: `append` and the
 /// flushes take `&mut self` and never block (the inbox's lock is held only for a push or a
@@ -77,7 +55,7 @@ pub(crate) enum Wake {
 
 pub(crate) fn channel(linger: Duration) -> (StoreHandle, WriterInput) {
     let inbox = Arc::new(Inbox::new(linger));
-    let backlog = Arc::new(Backlog::default());
+    let backlog = Backlog::new(HIGH_WATER_BYTES, LOW_WATER_BYTES);
     let exit = WriterExit(Arc::new(ExitSignal::default()));
     let handle = StoreHandle {
         pending: Vec::with_capacity(BUFFER_BYTES),
@@ -163,26 +141,17 @@ impl StoreHandle {
 
     /// Bytes handed over and not yet written.
     pub fn queued_bytes(&self) -> usize {
-        self.backlog.queued.load(Ordering::Relaxed)
+        self.backlog.queued()
     }
 
     /// More than `HIGH_WATER_BYTES` handed over and not yet written: stop taking agent output.
     pub fn congested(&self) -> bool {
-        self.queued_bytes() > HIGH_WATER_BYTES
+        self.backlog.congested()
     }
 
     /// Resolves once the backlog is at or below `LOW_WATER_BYTES` (owns what it needs).
     pub fn drained(&self) -> impl Future<Output = ()> + Send + 'static {
-        let backlog = self.backlog.clone();
-        async move {
-            loop {
-                let notified = backlog.drained.notified();
-                if backlog.queued.load(Ordering::Relaxed) <= LOW_WATER_BYTES {
-                    return;
-                }
-                notified.await;
-            }
-        }
+        self.backlog.drained()
     }
 
     /// Tells when the writer thread has committed everything and ended.

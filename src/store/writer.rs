@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::batch::Batch;
-use super::handle::{Backlog, ExitGuard, WriterInput};
+use super::handle::{ExitGuard, WriterInput};
 use super::inbox::Inbox;
 use super::insert::Inserter;
 use super::schema::is_busy;
+use crate::backlog::Backlog;
 
 /// What the writer thread tells the core.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,11 +4,11 @@
 //! LSP call, no core state.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
+use crate::backlog::Backlog;
 use crate::core::{RelayId, RelayKind, Severity};
 use crate::faces::{HIGH_WATER_BYTES, LOW_WATER_BYTES};
 use crate::ids::{Role, SessionId};
@@ -110,36 +110,29 @@ impl Effect {
 #[derive(Debug)]
 pub struct EffectSender {
     effects: mpsc::UnboundedSender<(usize, Effect)>,
-    shared: Arc<Shared>,
+    /// Weight sent and not yet done.
+    backlog: Arc<Backlog>,
 }
 
 /// The runner's side: take an effect, do it, then `release` it.
 #[derive(Debug)]
 pub struct EffectReceiver {
     effects: mpsc::UnboundedReceiver<(usize, Effect)>,
-    shared: Arc<Shared>,
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    /// Weight sent and not yet done; atomic since core and runner are on different
-    /// tasks and this is all they share.
-    queued: AtomicUsize,
-    drained: Notify,
+    backlog: Arc<Backlog>,
 }
 
 pub fn queue() -> (EffectSender, EffectReceiver) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let shared = Arc::new(Shared::default());
+    let backlog = Backlog::new(HIGH_WATER_BYTES, LOW_WATER_BYTES);
     let sender = EffectSender {
         effects: tx,
-        shared: shared.clone(),
+        backlog: backlog.clone(),
     };
     (
         sender,
         EffectReceiver {
             effects: rx,
-            shared,
+            backlog,
         },
     )
 }
@@ -147,28 +140,19 @@ pub fn queue() -> (EffectSender, EffectReceiver) {
 impl EffectSender {
     pub fn send(&self, effect: Effect) {
         let weight = effect.weight();
-        self.shared.queued.fetch_add(weight, Ordering::Relaxed);
+        self.backlog.add(weight);
         if self.effects.send((weight, effect)).is_err() {
             tracing::debug!("lsp client gone; effect dropped");
         }
     }
 
     pub fn congested(&self) -> bool {
-        self.shared.queued.load(Ordering::Relaxed) > HIGH_WATER_BYTES
+        self.backlog.congested()
     }
 
-    /// Resolves once the queue is below the low-water mark.
+    /// Resolves once the queue is at the low-water mark.
     pub fn drained(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let shared = self.shared.clone();
-        async move {
-            loop {
-                let notified = shared.drained.notified();
-                if shared.queued.load(Ordering::Relaxed) <= LOW_WATER_BYTES {
-                    return;
-                }
-                notified.await;
-            }
-        }
+        self.backlog.drained()
     }
 }
 
@@ -180,9 +164,6 @@ impl EffectReceiver {
 
     /// An effect is done: its weight no longer counts.
     pub fn release(&self, weight: usize) {
-        let before = self.shared.queued.fetch_sub(weight, Ordering::Relaxed);
-        if before.saturating_sub(weight) <= LOW_WATER_BYTES {
-            self.shared.drained.notify_waiters();
-        }
+        self.backlog.release(weight);
     }
 }
