@@ -37,7 +37,7 @@ impl Core {
     }
 
     fn next_task_for(&self, session_id: &SessionId, role: &Role) -> Option<TaskId> {
-        if self.stopping || !self.may_take_tasks(role) {
+        if self.stopping || !self.may_take_tasks(role) || self.merging.contains(role) {
             return None;
         }
         let session = self.sessions.get(session_id)?;

@@ -68,11 +68,16 @@ impl Core {
         turn: Option<u64>,
     ) -> Result<(), RpcError> {
         let root = self.ready_worktree(session, role)?.root.clone();
+        if self.merging.contains(role) {
+            return Err(RpcError::invalid_params(format!(
+                "{role}'s branch is being merged already"
+            )));
+        }
+        // Its worktree is the role's in every session: a turn in any of them writes there.
         let working = self
             .sessions
-            .get(session)
-            .and_then(|s| s.roles.get(role))
-            .is_some_and(|rs| !rs.turns.is_empty());
+            .values()
+            .any(|s| s.roles.get(role).is_some_and(|rs| !rs.turns.is_empty()));
         if working {
             return Err(RpcError::invalid_params(format!(
                 "{role} is working: `/merge {role}` once its turn is over (or cancel it)"
@@ -80,6 +85,8 @@ impl Core {
         }
         let cwd = self.session_cwd(session)?;
         tracing::info!(role = %role, session = %session, "merging the role's branch");
+        // Until it is done, prompts and tasks for the role wait (queued as for a busy role).
+        self.merging.insert(role.clone());
         let events = self.local_tx.clone();
         let mut done = MergeDone {
             session: session.clone(),
@@ -108,6 +115,8 @@ impl Core {
             Ok(report) => tracing::info!(role = %role, outcome = ?report.outcome, "merge done"),
             Err(why) => tracing::warn!(role = %role, why = %why, "merge not done"),
         }
+        self.merging.remove(&role);
+        self.resume_after_merge(&role);
         let Some(turn) = turn else {
             let reply = result
                 .map(|report| Reply::Merged { role, report })
@@ -126,6 +135,24 @@ impl Core {
             Err(why) => LocalOutcome::Warn(format!("/merge {role}: {why}")),
         };
         self.finish_local_command(&origin, &session, turn, outcome);
+    }
+}
+
+impl Core {
+    /// What waited for the merge goes on: the role's queued prompts, then its tasks.
+    fn resume_after_merge(&mut self, role: &Role) {
+        let sessions: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.roles.contains_key(role))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for session in &sessions {
+            self.pump_prompts(session, role);
+        }
+        for session in &sessions {
+            self.dispatch_tasks(session);
+        }
     }
 }
 

@@ -177,6 +177,9 @@ pub struct Core {
     /// Tool calls that came while a sink was congested.
     deferred_tools: std::collections::VecDeque<task_tools::ToolRequest>,
     dispatch_due: Vec<crate::ids::SessionId>,
+    /// Roles whose branch is being merged: they take no prompt in any session until it
+    /// is done (the merge commits and reads their worktree).
+    merging: std::collections::HashSet<Role>,
     /// The shutdown deadline passed: stop without waiting any longer.
     shutdown_overdue: bool,
     /// The store has settled every event numbered up to this.
@@ -253,6 +256,7 @@ impl Core {
             dispatching: false,
             deferred_tools: Default::default(),
             dispatch_due: Vec::new(),
+            merging: Default::default(),
             shutdown_overdue: false,
             settled_through: 0,
             uncommitted: false,

@@ -236,7 +236,10 @@ impl Core {
     /// While the answer to an earlier turn of the session waits for the store, the
     /// next prompt waits too, so its output never comes before that answer.
     pub(super) fn pump_prompts(&mut self, session_id: &SessionId, role: &Role) {
-        if self.stopping || self.connections.holds_answer_for(session_id) {
+        if self.stopping
+            || self.connections.holds_answer_for(session_id)
+            || self.merging.contains(role)
+        {
             return;
         }
         let Some(rs) = self

@@ -199,6 +199,50 @@ async fn merge_brings_the_roles_work_into_the_main_branch() {
 }
 
 #[tokio::test]
+async fn while_a_roles_branch_is_merged_its_prompts_wait_and_a_second_merge_is_refused() {
+    bounded(WAIT * 3, async {
+        let toml = team(&[("alpha", "worktree = true")]);
+        let (mut proxy, session) = proxy_in_repository(&toml).await;
+        let cwd = proxy.cwd().to_path_buf();
+        // Left uncommitted: the merge commits it first (git, a few processes, off the loop).
+        proxy.prompt(&session, "disk write left.txt first").await;
+        let merge = json!({ "sessionId": session, "role": "alpha" });
+        let first = proxy.request("_ourocodus/merge", merge.clone()).await;
+        let second = proxy.request("_ourocodus/merge", merge).await;
+        let during = proxy
+            .prompt_id(&session, "@alpha disk write during.txt while merging")
+            .await;
+        let (before_second, refused) = proxy.until_response(second, |_| None).await;
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("being merged already")),
+            "{refused}"
+        );
+        let (before_merged, merged) = proxy.until_response(first, |_| None).await;
+        assert_eq!(merged["result"]["outcome"], "merged", "{merged}");
+        assert_eq!(merged["result"]["files"], json!(["left.txt"]), "{merged}");
+        let early: Vec<_> = before_second.iter().chain(&before_merged).collect();
+        assert!(
+            !early.iter().any(|m| m.to_string().contains("during.txt")),
+            "the prompt reached alpha before the merge was done"
+        );
+        let (messages, answer) = proxy.until_response(during, |_| None).await;
+        assert_eq!(answer["result"]["stopReason"], "end_turn", "{answer}");
+        assert!(
+            text_from(&messages, "alpha").contains("disk wrote"),
+            "then it ran"
+        );
+        assert!(
+            !cwd.join("during.txt").exists(),
+            "in alpha's worktree, after the merge"
+        );
+        proxy.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_conflict_is_reported_with_its_files_and_the_main_tree_is_left_as_it_was() {
     bounded(WAIT * 2, async {
         let toml = team(&[("alpha", "worktree = true")]);
