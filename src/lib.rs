@@ -31,6 +31,7 @@ pub mod demo;
 pub mod error;
 pub mod faces;
 pub mod fake_agent;
+pub mod hub;
 pub mod ids;
 pub mod jsonrpc;
 pub mod policy;

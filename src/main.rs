@@ -49,6 +49,8 @@ enum Command {
     Acp(FaceArgs),
     /// Speak LSP on stdio (for editors without an ACP client), with the team behind it.
     Lsp(FaceArgs),
+    /// Print the hub's access token (made, 0600 in the config directory, if there is none).
+    Token,
     /// Write a commented starter configuration.
     Init {
         /// Where to write it.
@@ -128,6 +130,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Lsp(args) => {
             let (team, options) = face_options(args)?;
             Ok(ourocodus::app::run_lsp_stdio(team, options)?)
+        }
+        Command::Token => {
+            let path = ourocodus::hub::access::token_path()?;
+            let token = ourocodus::hub::access::load_or_create_token(&path)?;
+            println!("{}", token.as_str());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Init { path, force } => {
             ourocodus::config::starter::write_starter(&path, force)?;

@@ -1,0 +1,354 @@
+//! Who may reach the hub: its bearer token (made on first start, kept 0600 in the
+//! user's config directory, compared in constant time), the addresses it may listen
+//! on (loopback, unless remote access is asked for with TLS), the browser origins it
+//! accepts, and where clients find it. Knows files, addresses and strings; nothing of
+//! the protocol spoken once in.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Where the hub listens and clients look for it unless told otherwise.
+pub const DEFAULT_HUB: &str = "127.0.0.1:7420";
+/// The token file under the user's config directory.
+pub const TOKEN_FILE: &str = "ourocodus/token";
+/// Random bytes in a token (shown as twice as many hex digits).
+const TOKEN_BYTES: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error("no config directory: set $XDG_CONFIG_HOME or $HOME")]
+    NoConfigDir,
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} can be read by other users (mode {mode:o}): the hub refuses a token others can see; \
+         `chmod 600 {path}` or remove it to make a new one"
+    )]
+    Exposed { path: PathBuf, mode: u32 },
+    #[error("{path} does not hold a token (expected {expected} hex digits)")]
+    Malformed { path: PathBuf, expected: usize },
+    #[error(
+        "{addr} is not a loopback address: listening there needs --allow-remote and TLS material \
+         (--tls-cert, --tls-key)"
+    )]
+    RemoteRefused { addr: SocketAddr },
+    #[error("no hub token: set $OUROCODUS_TOKEN, or start `ourocodus serve` once to make {path}")]
+    NoToken { path: PathBuf },
+}
+
+/// The hub's secret. Shown only by `ourocodus token`; never logged (`Debug` hides it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(…)")
+    }
+}
+
+impl Token {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `presented` is this token, in time that does not depend on where they differ.
+    pub fn matches(&self, presented: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), presented.as_bytes());
+        let mut diff = a.len() ^ b.len();
+        for (i, byte) in a.iter().enumerate() {
+            diff |= usize::from(byte ^ b.get(i).copied().unwrap_or(0));
+        }
+        diff == 0
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<Token, AccessError> {
+        let text = text.trim();
+        let hex = text.len() == 2 * TOKEN_BYTES && text.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex {
+            return Err(AccessError::Malformed {
+                path: path.to_path_buf(),
+                expected: 2 * TOKEN_BYTES,
+            });
+        }
+        Ok(Token(text.to_ascii_lowercase()))
+    }
+
+    fn random() -> Result<Token, AccessError> {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        let urandom = Path::new("/dev/urandom");
+        std::fs::File::open(urandom)
+            .and_then(|mut f| f.read_exact(&mut bytes))
+            .map_err(|source| io(urandom, source))?;
+        Ok(Token(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+}
+
+fn io(path: &Path, source: std::io::Error) -> AccessError {
+    AccessError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `$XDG_CONFIG_HOME/ourocodus/token` (default `~/.config`), from the real environment.
+pub fn token_path() -> Result<PathBuf, AccessError> {
+    let xdg = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty());
+    let home = std::env::var_os("HOME").filter(|v| !v.is_empty());
+    let dir = match xdg.map(PathBuf::from).filter(|d| d.is_absolute()) {
+        Some(dir) => dir,
+        None => PathBuf::from(home.ok_or(AccessError::NoConfigDir)?).join(".config"),
+    };
+    Ok(dir.join(TOKEN_FILE))
+}
+
+/// The hub's token from `path`, made there first if there is none (the directory
+/// 0700, the file 0600, created exclusively so two starts cannot both write one).
+pub fn load_or_create_token(path: &Path) -> Result<Token, AccessError> {
+    match read_token(path) {
+        Err(AccessError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+        other => return other,
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| io(dir, e))?;
+    }
+    let token = Token::random()?;
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(mut file) => {
+            writeln!(file, "{}", token.as_str()).map_err(|e| io(path, e))?;
+            file.sync_all().map_err(|e| io(path, e))?;
+            Ok(token)
+        }
+        // Another start made it in between: take that one.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_token(path),
+        Err(e) => Err(io(path, e)),
+    }
+}
+
+/// The token in `path`, refused if others could read it.
+pub fn read_token(path: &Path) -> Result<Token, AccessError> {
+    let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    let mode = file
+        .metadata()
+        .map_err(|e| io(path, e))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(AccessError::Exposed {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let mut text = String::new();
+    file.take(1024)
+        .read_to_string(&mut text)
+        .map_err(|e| io(path, e))?;
+    Token::parse(&text, path)
+}
+
+/// What a client presents: `$OUROCODUS_TOKEN`, else the token file (never made here).
+pub fn client_token() -> Result<Token, AccessError> {
+    if let Some(value) = std::env::var("OUROCODUS_TOKEN")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        return Ok(Token(value.trim().to_string()));
+    }
+    let path = token_path()?;
+    match read_token(&path) {
+        Err(AccessError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(AccessError::NoToken { path })
+        }
+        other => other,
+    }
+}
+
+/// Where a client looks for the hub: `--hub`, else `$OUROCODUS_HUB`, else the default.
+pub fn hub_address(flag: Option<&str>) -> String {
+    let env = std::env::var("OUROCODUS_HUB").ok();
+    pick_hub_address(flag, env.as_deref())
+}
+
+fn pick_hub_address(flag: Option<&str>, env: Option<&str>) -> String {
+    [flag, env]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|v| !v.is_empty())
+        .unwrap_or(DEFAULT_HUB)
+        .to_string()
+}
+
+/// Whether the hub may listen on `addr`: loopback always; anything else only when
+/// remote access was asked for and TLS material was given.
+pub fn check_listen(addr: SocketAddr, allow_remote: bool, tls: bool) -> Result<(), AccessError> {
+    if addr.ip().is_loopback() || (allow_remote && tls) {
+        Ok(())
+    } else {
+        Err(AccessError::RemoteRefused { addr })
+    }
+}
+
+/// Whether a connection's `Origin` header may reach the hub. No header: not a
+/// browser (the token still decides). A browser must come from the hub's own pages
+/// (`http(s)://127.0.0.1:PORT`, `localhost`, `[::1]`, or the listen address) or from
+/// an origin the user allowed (`--allow-origin`, e.g. VS Code desktop's
+/// `vscode-file://vscode-app`).
+pub fn origin_allowed(origin: Option<&str>, listen: SocketAddr, allowed: &[String]) -> bool {
+    let Some(origin) = origin else {
+        return true;
+    };
+    let origin = origin.trim().trim_end_matches('/');
+    if allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
+        return true;
+    }
+    let port = listen.port();
+    let hosts = [
+        "127.0.0.1".to_string(),
+        "localhost".to_string(),
+        "[::1]".to_string(),
+        match listen {
+            SocketAddr::V4(v4) => v4.ip().to_string(),
+            SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+        },
+    ];
+    ["http", "https"].iter().any(|scheme| {
+        hosts
+            .iter()
+            .any(|host| origin.eq_ignore_ascii_case(&format!("{scheme}://{host}:{port}")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_token_is_made_once_0600_in_a_0700_directory_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("conf/ourocodus/token");
+        let made = load_or_create_token(&path).unwrap();
+        assert_eq!(made.as_str().len(), 64);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert_eq!(
+            load_or_create_token(&path).unwrap(),
+            made,
+            "the same one next time"
+        );
+        assert_ne!(Token::random().unwrap(), made);
+        assert_eq!(format!("{made:?}"), "Token(…)", "never shown by Debug");
+    }
+
+    #[test]
+    fn a_token_others_can_read_or_a_file_that_is_no_token_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        let made = load_or_create_token(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(
+            load_or_create_token(&path),
+            Err(AccessError::Exposed { mode: 0o644, .. })
+        ));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(&path, "short\n").unwrap();
+        assert!(matches!(
+            read_token(&path),
+            Err(AccessError::Malformed { .. })
+        ));
+        std::fs::write(&path, format!("{}\n", made.as_str().to_uppercase())).unwrap();
+        assert_eq!(read_token(&path).unwrap(), made, "hex in either case");
+    }
+
+    #[test]
+    fn matching_needs_the_whole_token() {
+        let token = Token("ab".repeat(32));
+        assert!(token.matches(&"ab".repeat(32)));
+        assert!(!token.matches(&"ab".repeat(31)));
+        assert!(!token.matches(&format!("{}a", "ab".repeat(32))));
+        assert!(!token.matches(&format!("{}ac", "ab".repeat(31))));
+        assert!(!token.matches(""));
+    }
+
+    #[test]
+    fn loopback_is_always_allowed_and_anything_else_needs_allow_remote_and_tls() {
+        for ok in ["127.0.0.1:7420", "[::1]:7420", "127.9.9.9:1"] {
+            assert!(check_listen(addr(ok), false, false).is_ok(), "{ok}");
+        }
+        for remote in ["0.0.0.0:7420", "192.168.1.4:7420", "[::]:7420"] {
+            assert!(
+                check_listen(addr(remote), false, false).is_err(),
+                "{remote}"
+            );
+            assert!(
+                check_listen(addr(remote), true, false).is_err(),
+                "{remote}: no TLS"
+            );
+            assert!(
+                check_listen(addr(remote), false, true).is_err(),
+                "{remote}: not asked"
+            );
+            assert!(check_listen(addr(remote), true, true).is_ok(), "{remote}");
+        }
+    }
+
+    #[test]
+    fn browsers_come_from_the_hubs_own_pages_or_an_allowed_origin() {
+        let listen = addr("127.0.0.1:7420");
+        let allowed = vec!["vscode-file://vscode-app".to_string()];
+        assert!(origin_allowed(None, listen, &[]), "not a browser");
+        for ok in [
+            "http://127.0.0.1:7420",
+            "http://localhost:7420/",
+            "https://[::1]:7420",
+            "HTTP://LOCALHOST:7420",
+        ] {
+            assert!(origin_allowed(Some(ok), listen, &[]), "{ok}");
+        }
+        assert!(origin_allowed(
+            Some("vscode-file://vscode-app"),
+            listen,
+            &allowed
+        ));
+        for bad in [
+            "http://127.0.0.1:7421",
+            "https://evil.example",
+            "null",
+            "http://localhost.evil:7420",
+            "http://127.0.0.1:7420.evil",
+            "",
+        ] {
+            assert!(!origin_allowed(Some(bad), listen, &allowed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn clients_find_the_hub_by_flag_then_environment_then_the_default() {
+        assert_eq!(
+            pick_hub_address(Some("10.0.0.1:1"), Some("h:2")),
+            "10.0.0.1:1"
+        );
+        assert_eq!(pick_hub_address(None, Some("h:2")), "h:2");
+        assert_eq!(pick_hub_address(Some(" "), None), DEFAULT_HUB);
+        assert_eq!(pick_hub_address(None, None), DEFAULT_HUB);
+    }
+}
