@@ -95,9 +95,15 @@ impl Core {
             turn,
             result: Err(String::new()),
         };
-        tokio::task::spawn_blocking(move || {
-            done.result =
-                crate::worktree::merge(&cwd, &root, done.role.as_str()).map_err(|e| e.to_string());
+        let role = role.clone();
+        // The outcome always comes back, a panic in the merge included: the role's mark
+        // is cleared only by it.
+        tokio::spawn(async move {
+            let merged = tokio::task::spawn_blocking(move || {
+                crate::worktree::merge(&cwd, &root, role.as_str()).map_err(|e| e.to_string())
+            })
+            .await;
+            done.result = merged.unwrap_or_else(|e| Err(format!("the merge stopped: {e}")));
             let _ = events.send(LocalEvent::Worktree(WorktreeDone::Merged(done)));
         });
         Ok(())
@@ -116,12 +122,16 @@ impl Core {
             Err(why) => tracing::warn!(role = %role, why = %why, "merge not done"),
         }
         self.merging.remove(&role);
-        self.resume_after_merge(&role);
         let Some(turn) = turn else {
             let reply = result
-                .map(|report| Reply::Merged { role, report })
+                .map(|report| Reply::Merged {
+                    role: role.clone(),
+                    report,
+                })
                 .map_err(RpcError::internal);
-            return self.reply(&origin, reply);
+            self.reply(&origin, reply);
+            // After the answer, so nothing the role says next comes before it.
+            return self.resume_after_merge(&role);
         };
         let outcome = match result {
             Ok(report) => {
@@ -135,6 +145,7 @@ impl Core {
             Err(why) => LocalOutcome::Warn(format!("/merge {role}: {why}")),
         };
         self.finish_local_command(&origin, &session, turn, outcome);
+        self.resume_after_merge(&role);
     }
 }
 

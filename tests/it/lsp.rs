@@ -75,14 +75,11 @@ async fn a_selection_gets_an_action_per_role_and_one_for_the_team() {
         let command = &actions[1]["command"];
         assert_eq!(command["command"], "ourocodus.ask");
         // The place, not the code: it is read from the document when the action runs.
-        assert_eq!(command["arguments"][0], json!({ "role": "beta", "uri": uri, "range": range(1, 4, 1, 10) }));
+        assert_eq!(command["arguments"][0], json!({ "role": "beta", "uri": uri, "range": range(1, 4, 1, 10), "version": 1 }));
         assert_eq!(actions[2]["command"]["arguments"][0]["role"], "all");
         let empty = json!({ "textDocument": { "uri": uri }, "range": range(1, 4, 1, 4), "context": { "diagnostics": [] } });
         assert_eq!(client.request("textDocument/codeAction", empty).await["result"], Value::Null);
-        // The document changed since the actions were offered: the code asked about is what it holds now.
-        let changed = json!({ "textDocument": { "uri": uri, "version": 2 },
-            "contentChanges": [{ "text": "fn main() {\n    walk();\n}\n" }] });
-        client.notify("textDocument/didChange", changed).await;
+        // Run as offered: the code asked about is read from the document when it runs.
         let response = ask(&mut client, "ourocodus.ask", command["arguments"][0].clone()).await;
         assert_eq!(response["result"], Value::Null, "{response}");
         let read = client
@@ -92,6 +89,24 @@ async fn a_selection_gets_an_action_per_role_and_one_for_the_team() {
             .await;
         let answer = read.last().unwrap()["params"]["message"].as_str().unwrap();
         // The fake agent echoes a prompt with no step in it.
+        assert_eq!(answer, "@beta: run();");
+        // The document changed since the actions were offered: the range may hold other
+        // code now, so the old action is refused and a new one asks about what is there.
+        let changed = json!({ "textDocument": { "uri": uri, "version": 2 },
+            "contentChanges": [{ "text": "fn main() {\n    walk();\n}\n" }] });
+        client.notify("textDocument/didChange", changed).await;
+        let response = ask(&mut client, "ourocodus.ask", command["arguments"][0].clone()).await;
+        assert_eq!(response["error"]["code"], -32602, "{response}");
+        assert!(response["error"]["message"].as_str().unwrap().contains("changed since"), "{response}");
+        let fresh = client.request("textDocument/codeAction", params.clone()).await["result"][1]["command"]["arguments"][0].clone();
+        assert_eq!(fresh["version"], 2);
+        ask(&mut client, "ourocodus.ask", fresh).await;
+        let read = client
+            .until(&mut |_| None, |m| {
+                method_is(m, "window/showMessage") && m["params"]["message"].as_str().is_some_and(|t| t.starts_with("@beta"))
+            })
+            .await;
+        let answer = read.last().unwrap()["params"]["message"].as_str().unwrap();
         assert_eq!(answer, "@beta: walk()");
     })
     .await;
@@ -331,6 +346,8 @@ async fn a_change_is_applied_only_after_the_user_approves_it() {
     bounded(WAIT * 2, async {
         let mut client = started(&["alpha"]).await;
         let uri = file_uri(&client, "a.rs");
+        let doc = json!({ "uri": uri, "languageId": "rust", "version": 1, "text": "fn a() {}\n" });
+        client.notify("textDocument/didOpen", json!({ "textDocument": doc })).await;
         let argument = json!({ "role": "alpha", "text": "say Here:\\n```rust\\nfn b() {}\\n```", "uri": uri, "range": range(0, 0, 0, 9) });
         ask(&mut client, "ourocodus.change", argument).await;
         let mut edits = Vec::new();
@@ -366,6 +383,8 @@ async fn a_discarded_change_is_never_applied() {
     bounded(WAIT * 2, async {
         let mut client = started(&["alpha"]).await;
         let uri = file_uri(&client, "a.rs");
+        let doc = json!({ "uri": uri, "languageId": "rust", "version": 1, "text": "fn a() {}\n" });
+        client.notify("textDocument/didOpen", json!({ "textDocument": doc })).await;
         let argument = json!({ "role": "alpha", "text": "say fn c() {}", "uri": uri, "range": range(0, 0, 0, 1) });
         ask(&mut client, "ourocodus.change", argument).await;
         client
@@ -447,6 +466,10 @@ async fn bad_command_arguments_are_invalid_params() {
                 .contains("open in the editor"),
             "{response}"
         );
+        // A change is applied only over code it saw: a closed document is refused, text or not.
+        let closed = json!({ "text": "fn x() {}", "uri": uri, "range": range(0, 0, 1, 0) });
+        let response = ask(&mut client, "ourocodus.change", closed).await;
+        assert_eq!(response["error"]["code"], -32602, "{response}");
         let response = ask(
             &mut client,
             "ourocodus.ask",

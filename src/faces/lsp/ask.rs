@@ -37,6 +37,10 @@ pub struct AskArgs {
     pub uri: Option<Uri>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<Range>,
+    /// The document's version when a code action offered this: the command is refused
+    /// once the document has changed (the range may hold other code by then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
 }
 
 /// Why a command's arguments were refused (said to the client as invalid params).
@@ -50,8 +54,12 @@ pub enum AskError {
     EmptyText,
     #[error("the text to ask about is {0} bytes; at most {MAX_TEXT}")]
     TooLarge(usize),
-    #[error("without text, uri and range must name code in a document open in the editor")]
+    #[error("uri and range must name code in a document open in the editor")]
     NotOpen,
+    #[error(
+        "the document changed since this was offered (version {offered}, now {now:?}): ask again"
+    )]
+    Stale { offered: i32, now: Option<i32> },
     #[error("a role name is letters, digits, `-` or `_`: {0:?}")]
     BadRole(String),
     #[error("{0} needs the uri and range of the code to change")]
@@ -107,12 +115,18 @@ fn is_role_name(name: &str) -> bool {
 /// The code actions offered for a selection: "Ask @role about this" per role, "Ask
 /// the team", and "Ask @role to change this" per role. They carry the place, not the
 /// code: it is read when one is run.
-pub fn code_actions(roles: &[Role], uri: &Uri, range: Range) -> Vec<CodeActionOrCommand> {
+pub fn code_actions(
+    roles: &[Role],
+    uri: &Uri,
+    range: Range,
+    version: Option<i32>,
+) -> Vec<CodeActionOrCommand> {
     let args = |role: &str| AskArgs {
         role: Some(role.to_string()),
         text: None,
         uri: Some(uri.clone()),
         range: Some(range),
+        version,
     };
     let mut actions: Vec<_> = roles
         .iter()
@@ -253,7 +267,7 @@ mod tests {
     fn each_role_gets_an_action_and_the_team_one() {
         let roles = [Role::new("backend"), Role::new("test")];
         let range = Range::new(Position::new(2, 0), Position::new(4, 1));
-        let actions = code_actions(&roles, &uri(), range);
+        let actions = code_actions(&roles, &uri(), range, None);
         let titles: Vec<_> = actions
             .iter()
             .map(|a| match a {
@@ -276,7 +290,7 @@ mod tests {
     #[test]
     fn an_action_carries_the_place_not_the_code_and_a_command_without_text_is_valid_with_a_place() {
         let range = Range::new(Position::new(2, 0), Position::new(4, 1));
-        let actions = code_actions(&[Role::new("backend")], &uri(), range);
+        let actions = code_actions(&[Role::new("backend")], &uri(), range, Some(3));
         let CodeActionOrCommand::CodeAction(action) = &actions[0] else {
             panic!("a code action");
         };
@@ -284,6 +298,7 @@ mod tests {
         assert_eq!(argument.get("text"), None);
         let (_, args) = parse_command(ASK, vec![argument]).unwrap();
         assert_eq!((args.uri, args.range), (Some(uri()), Some(range)));
+        assert_eq!(args.version, Some(3));
     }
 
     #[test]
@@ -293,6 +308,7 @@ mod tests {
             text: None,
             uri: Some(uri()),
             range: Some(Range::new(Position::new(2, 0), Position::new(4, 1))),
+            version: None,
         };
         let blocks = prompt_blocks(AskKind::Question, &args, "@x fn");
         assert_eq!(blocks[0]["text"], "@backend");

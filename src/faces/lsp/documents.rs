@@ -6,20 +6,20 @@ use std::collections::HashMap;
 
 use tower_lsp_server::ls_types::{Position, Range, Uri};
 
-/// Open documents by URI: their whole text, as last sent.
+/// Open documents by URI: their whole text and version, as last sent.
 #[derive(Debug, Default)]
 pub struct Documents {
-    texts: HashMap<Uri, String>,
+    texts: HashMap<Uri, (String, i32)>,
 }
 
 impl Documents {
-    pub fn open(&mut self, uri: Uri, text: String) {
-        self.texts.insert(uri, text);
+    pub fn open(&mut self, uri: Uri, text: String, version: i32) {
+        self.texts.insert(uri, (text, version));
     }
 
     /// A full-sync change: the last change's text is the document.
-    pub fn replace(&mut self, uri: Uri, text: String) {
-        self.texts.insert(uri, text);
+    pub fn replace(&mut self, uri: Uri, text: String, version: i32) {
+        self.texts.insert(uri, (text, version));
     }
 
     pub fn close(&mut self, uri: &Uri) {
@@ -28,8 +28,13 @@ impl Documents {
 
     /// The text of `range` in the document, if it is open.
     pub fn text_in(&self, uri: &Uri, range: &Range) -> Option<String> {
-        let text = self.texts.get(uri)?;
+        let (text, _) = self.texts.get(uri)?;
         Some(slice(text, range).to_string())
+    }
+
+    /// The document's version, if it is open.
+    pub fn version(&self, uri: &Uri) -> Option<i32> {
+        self.texts.get(uri).map(|(_, version)| *version)
     }
 }
 

@@ -148,9 +148,10 @@ pub fn propose_change(client: &Client, state: Arc<FaceState>, change: ProposedCh
 }
 
 async fn apply(client: &Client, state: &FaceState, change: ProposedChange) {
-    // Checked when it is applied: the user may have edited since asking.
+    // Checked when it is applied: the user may have edited since asking (and a
+    // change is only ever asked for code in an open document).
     let now = lock(&state.documents).text_in(&change.uri, &change.range);
-    if now != change.before {
+    if change.before.is_none() || now != change.before {
         let why = format!(
             "not applied: {} changed since @{} was asked",
             change.place, change.role

@@ -141,7 +141,8 @@ impl Runner {
 
     /// The core no longer needs an answer (the turn was cancelled, the agent went):
     /// the question stops waiting, and the user is told that answering it does
-    /// nothing (LSP gives a server no way to close a message request it sent).
+    /// nothing. (LSP would let the server send `$/cancelRequest`, but the LSP library
+    /// does not expose the id of a request it sent, so the client's prompt stays.)
     async fn withdraw(&mut self, relay: RelayId) {
         let Some(task) = self.relays.remove(&relay) else {
             return;
@@ -177,6 +178,10 @@ impl Runner {
             self.started.insert(request.clone());
         }
         let ask = request.and_then(|r| lock(&self.state.asks).remove(&r));
+        // A turn no role works on (a slash command) ends with its answer: nothing to keep.
+        if roles.is_empty() {
+            return;
+        }
         let mut shown = Turn {
             ask,
             roles: HashMap::new(),

@@ -75,12 +75,13 @@ impl LanguageServer for Backend {
 
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let document = params.text_document;
-        lock(&self.state.documents).open(document.uri, document.text);
+        lock(&self.state.documents).open(document.uri, document.text, document.version);
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
         if let Some(change) = params.content_changes.into_iter().last() {
-            lock(&self.state.documents).replace(params.text_document.uri, change.text);
+            let version = params.text_document.version;
+            lock(&self.state.documents).replace(params.text_document.uri, change.text, version);
         }
     }
 
@@ -93,14 +94,19 @@ impl LanguageServer for Backend {
         if range.start == range.end {
             return Ok(None);
         }
-        let blank = lock(&self.state.documents)
-            .text_in(&uri, &range)
-            .is_none_or(|text| text.trim().is_empty());
+        let (blank, version) = {
+            let documents = lock(&self.state.documents);
+            let text = documents.text_in(&uri, &range);
+            (
+                text.is_none_or(|t| t.trim().is_empty()),
+                documents.version(&uri),
+            )
+        };
         if blank {
             return Ok(None);
         }
         let roles = lock(&self.state.roles).clone();
-        Ok(Some(ask::code_actions(&roles, &uri, range)))
+        Ok(Some(ask::code_actions(&roles, &uri, range, version)))
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> LspResult<Option<Value>> {
@@ -144,10 +150,18 @@ impl Backend {
             .map_err(internal_owned)?;
         // What the range holds now: the code asked about when there is no text, and
         // for a change, what the edit may only replace.
-        let held = match (&args.uri, &args.range) {
-            (Some(uri), Some(range)) => lock(&self.state.documents).text_in(uri, range),
-            _ => None,
+        let (held, now) = match (&args.uri, &args.range) {
+            (Some(uri), Some(range)) => {
+                let documents = lock(&self.state.documents);
+                (documents.text_in(uri, range), documents.version(uri))
+            }
+            _ => (None, None),
         };
+        if let Some(offered) = args.version
+            && now != Some(offered)
+        {
+            return Err(invalid(AskError::Stale { offered, now }));
+        }
         let text = match (&args.text, &held) {
             (Some(text), _) if !text.trim().is_empty() => text.clone(),
             (_, Some(code)) if code.len() > ask::MAX_TEXT => {
@@ -157,6 +171,10 @@ impl Backend {
             (_, Some(_)) => return Err(invalid(AskError::EmptyText)),
             (_, None) => return Err(invalid(AskError::NotOpen)),
         };
+        // A change is applied only over the code it was asked for, which needs it open.
+        if kind == AskKind::Change && held.is_none() {
+            return Err(invalid(AskError::NotOpen));
+        }
         let request = self.state.next_request();
         let blocks = ask::prompt_blocks(kind, &args, &text);
         let before = if kind == AskKind::Change { held } else { None };
