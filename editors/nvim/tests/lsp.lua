@@ -200,6 +200,29 @@ test("transport = lsp: a selection goes with its text, file and lines; cancel en
   wait_text(nil, "turn ended: cancelled")
 end)
 
+test("transport = lsp: a question withdrawn by cancel says so, and a late answer does nothing", function()
+  local pending
+  vim.ui.select = function(items, _, on_choice)
+    pending = { items = items, on_choice = on_choice }
+  end
+  local said = {}
+  vim.notify = function(message)
+    said[#said + 1] = message
+  end
+  vim.cmd("OurocodusAsk @alpha tool call then ask permission execute as Bash ls")
+  t.wait_for("the question", function()
+    return pending ~= nil
+  end)
+  vim.cmd("OurocodusCancel")
+  wait_text(nil, "was withdrawn")
+  vim.notify = real_notify
+  t.contains(table.concat(said, "\n"), "answering it does nothing", "told in a notification too")
+  pending.on_choice(pending.items[1])
+  vim.ui.select = real_select
+  wait_text(nil, "turn ended: cancelled")
+  t.ok(not pane_text("alpha"):find("permission: allow-once", 1, true), "the late answer reached no one")
+end)
+
 test("transport = lsp: what LSP cannot carry says so", function()
   local said = {}
   vim.notify = function(message)

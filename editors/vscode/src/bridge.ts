@@ -11,6 +11,7 @@ import type * as acp from "@agentclientprotocol/sdk";
 import { OurocodusClient, type ClientOptions, type PermissionAnswer, type PermissionRequest } from "./client.js";
 import { PROXY_ROLE } from "./extensions.js";
 import type { ModelEvent } from "./model.js";
+import { Replay } from "./replay.js";
 import { asFromPanel, type FromPanel, type Layout, type PermissionPrompt, type ToPanel } from "./webview/protocol.js";
 
 /** Lines `first..last` (1-based, inclusive) of a file, as the user selected them. */
@@ -49,6 +50,8 @@ export interface BridgeOptions extends Omit<ClientOptions, "onPermission"> {
   onSessions?: () => void;
   /** How many messages a late panel is replayed at most (default 50,000; older ones are dropped first). */
   backlog?: number;
+  /** And how many bytes of them (default 32 MiB). */
+  backlogBytes?: number;
 }
 
 interface Waiting {
@@ -58,24 +61,25 @@ interface Waiting {
 
 export class TeamBridge {
   private readonly panels = new Set<(message: ToPanel) => void>();
-  private backlog: ToPanel[] = [];
-  private trimmed = 0;
+  private replay: Replay;
   private readonly waiting = new Map<string, Waiting>();
   private nextRequest = 1;
+  /** Request ids differ from any earlier bridge's, so a page that saw those shows these. */
+  private readonly requestPrefix = `r${globalThis.crypto.randomUUID().slice(0, 8)}-`;
   private layout: Layout;
-  private readonly limit: number;
+
   client!: OurocodusClient;
   sessionId!: string;
 
   private constructor(private readonly options: BridgeOptions) {
     this.layout = options.layout ?? "tabs";
-    this.limit = Math.max(100, options.backlog ?? 50_000);
+    this.replay = this.newReplay();
   }
 
   /** Starts the proxy, opens a session in `cwd`, and lists the team's roles. */
   static async start(options: BridgeOptions): Promise<TeamBridge> {
     const bridge = new TeamBridge(options);
-    const { notify: _n, onLayout: _l, onSessions: _s, backlog: _b, layout: _y, ...clientOptions } = options;
+    const { notify: _n, onLayout: _l, onSessions: _s, backlog: _b, backlogBytes: _bb, layout: _y, ...clientOptions } = options;
     bridge.client = await OurocodusClient.start({
       ...clientOptions,
       onPermission: (request, signal) => bridge.permission(request, signal),
@@ -103,17 +107,26 @@ export class TeamBridge {
    */
   attach(post: (message: ToPanel) => void): () => void {
     post({ type: "config", layout: this.layout });
-    if (this.trimmed > 0) post(this.trimNotice());
-    for (const message of this.backlog) post(message);
-    // What the dropped part may have held and still matters (the page takes each again harmlessly).
-    if (this.trimmed > 0) {
+    this.replayTo(post);
+    this.panels.add(post);
+    return () => this.panels.delete(post);
+  }
+
+  private newReplay(): Replay {
+    return new Replay(Math.max(100, this.options.backlog ?? 50_000), Math.max(64 * 1024, this.options.backlogBytes ?? 32 << 20));
+  }
+
+  /** The session so far, for one panel: what is kept, then what the dropped part may have held and still matters. */
+  private replayTo(post: (message: ToPanel) => void): void {
+    if (this.replay.trimmed > 0) post(this.trimNotice());
+    for (const message of this.replay.messages()) post(message);
+    // The page takes each of these again harmlessly.
+    if (this.replay.trimmed > 0) {
       const tasks = this.client.model.sessions.get(this.sessionId)?.tasks;
       if (tasks) post({ type: "event", event: { sessionId: this.sessionId, kind: "tasks", entries: tasks } });
       for (const summary of this.client.agents.values()) post({ type: "agent-status", summary });
     }
     for (const { prompt } of this.waiting.values()) post({ type: "permission-request", request: prompt });
-    this.panels.add(post);
-    return () => this.panels.delete(post);
   }
 
   /** Acts on a message from the page; anything malformed is dropped. Errors become notices in the panel. */
@@ -156,14 +169,22 @@ export class TeamBridge {
    * sent its history as the proxy replays it, and it is the session prompts go to.
    */
   async load(sessionId: string, title?: string): Promise<void> {
-    for (const waiting of [...this.waiting.values()]) waiting.answer({ cancelled: true });
+    const previous = { sessionId: this.sessionId, replay: this.replay };
+    // The panel shows one session: the one it leaves stops working (its questions answered cancelled).
+    await this.cancel().catch(() => undefined);
     this.sessionId = sessionId;
-    this.backlog = [];
-    this.trimmed = 0;
+    this.replay = this.newReplay();
     this.broadcast({ type: "reset", ...(title ? { title } : {}) });
     try {
       await this.client.loadSession(sessionId, this.options.cwd);
     } catch (error) {
+      // Back to the session it showed, as it was.
+      this.sessionId = previous.sessionId;
+      this.replay = previous.replay;
+      for (const post of this.panels) {
+        post({ type: "reset" });
+        this.replayTo(post);
+      }
       this.notice("error", "The session could not be opened", error instanceof Error ? error.message : String(error));
       return;
     }
@@ -218,7 +239,9 @@ export class TeamBridge {
 
   /** The client's permission callback: shown in every panel (and the host's notification); the first answer wins. */
   private permission(request: PermissionRequest, signal: AbortSignal): Promise<PermissionAnswer> {
-    const requestId = `r${this.nextRequest++}`;
+    // A question from a session the panel no longer shows cannot be seen, so it is not allowed.
+    if (request.sessionId !== this.sessionId) return Promise.resolve({ cancelled: true });
+    const requestId = `${this.requestPrefix}${this.nextRequest++}`;
     const prompt: PermissionPrompt = {
       requestId,
       role: request.role,
@@ -273,19 +296,13 @@ export class TeamBridge {
   }
 
   private trimNotice(): ToPanel {
-    const title = `${this.trimmed} earlier updates are not shown (the panel keeps the latest ${this.limit})`;
+    const title = `${this.replay.trimmed} earlier updates are not shown (the panel keeps the latest ${this.replay.maxMessages}, at most ${Math.round(this.replay.maxBytes / 1024)} KiB)`;
     return { type: "event", event: { sessionId: this.sessionId, kind: "notice", role: PROXY_ROLE, notice: { severity: "info", title } } };
   }
 
   /** Sends to every attached panel and keeps it for panels attached later. */
   private broadcast(message: ToPanel): void {
-    // A copy, as `postMessage` makes: the model goes on changing the objects its events carry (a tool call's status).
-    this.backlog.push(structuredClone(message));
-    if (this.backlog.length > this.limit) {
-      const drop = Math.ceil(this.limit / 10);
-      this.backlog = this.backlog.slice(drop);
-      this.trimmed += drop;
-    }
+    this.replay.push(message);
     for (const post of this.panels) post(message);
   }
 }

@@ -13,7 +13,7 @@ import { test } from "node:test";
 import { TeamBridge, selectionPrompt } from "../src/bridge.js";
 import type { PermissionRequest } from "../src/client.js";
 import type { PermissionPrompt, ToPanel } from "../src/webview/protocol.js";
-import { ourocodusBin, recorder, startBridge, teamToml, textOf, waitFor } from "./support.js";
+import { collapsedTools, ourocodusBin, recorder, startBridge, teamToml, textOf, waitFor, within } from "./support.js";
 
 const T = { timeout: 30_000 };
 
@@ -42,7 +42,7 @@ test("two roles stream into an attached panel, and a panel attached later is sen
   assert.ok(events(first.messages, "turn-end").length === 1);
   const late = recorder();
   bridge.attach(late.post);
-  assert.deepEqual(late.messages, first.messages, "a reopened panel is rebuilt from everything sent so far");
+  assert.deepEqual(late.messages, collapsedTools(first.messages), "a reopened panel is rebuilt from everything sent so far");
 });
 
 test("a permission answered in the panel reaches the agent, once; every panel sees it settled", T, async (t) => {
@@ -141,7 +141,7 @@ test("restart from the page restarts the role; a failed prompt and a failed rest
   const panel = recorder();
   bridge.attach(panel.post);
   const before = bridge.client.agents.get("beta")?.restarts ?? 0;
-  await bridge.receive({ type: "restart", role: "beta" });
+  await within("restart beta", bridge.receive({ type: "restart", role: "beta" }));
   await waitFor(bridge.client, "beta back", () => {
     const beta = bridge.client.agents.get("beta");
     return beta?.status === "idle" && (beta.restarts ?? 0) > before;
@@ -151,12 +151,12 @@ test("restart from the page restarts the role; a failed prompt and a failed rest
   const statuses = seen.map((s) => s.status);
   assert.deepEqual(statuses.slice(statuses.lastIndexOf("starting")), ["starting", "idle"], JSON.stringify(statuses));
   assert.ok((seen.at(-1)?.restarts ?? 0) > before);
-  await bridge.receive({ type: "restart", role: "nobody" });
-  await bridge.receive({ type: "prompt", text: "@beta crash" });
+  await within("restart nobody", bridge.receive({ type: "restart", role: "nobody" }));
+  await within("@beta crash", bridge.receive({ type: "prompt", text: "@beta crash" }));
   const notices = events(panel.messages, "notice").map((e) => ("notice" in e ? e.notice : undefined));
   assert.ok(notices.some((n) => n?.severity === "error" && n.title === "restart failed"), JSON.stringify(notices));
   assert.ok(notices.some((n) => n?.severity === "error" && n.title === "The prompt failed"), JSON.stringify(notices));
-  await bridge.receive({ type: "layout", layout: "split" });
+  await within("layout", bridge.receive({ type: "layout", layout: "split" }));
   assert.deepEqual(layouts, ["split"]);
   const again = recorder();
   bridge.attach(again.post);
@@ -243,4 +243,23 @@ test("an earlier session is listed and reopened: panels start again from its his
   await second.ask("@beta say again");
   const beta = second.client.model.sessions.get(earlier)!;
   assert.ok(textOf(beta, "beta").endsWith("again"));
+});
+
+test("an earlier session that cannot be opened leaves the panel on the session it showed", T, async (t) => {
+  const { bridge } = await startBridge(t, ["alpha"]);
+  await bridge.ask("@alpha say still here");
+  const panel = recorder();
+  bridge.attach(panel.post);
+  const shown = panel.messages.slice(1);
+  const session = bridge.sessionId;
+  await bridge.load("ouro-00000000000000000000000000000000");
+  assert.equal(bridge.sessionId, session);
+  const after = panel.messages.slice(1 + shown.length);
+  const lastReset = after.map((m) => m.type).lastIndexOf("reset");
+  assert.ok(lastReset > 0, "emptied for the other session, then again to go back");
+  const back = after.slice(lastReset + 1);
+  assert.deepEqual(back.slice(0, shown.length), shown, "the session it showed, as it was");
+  assert.ok(back.some((m) => m.type === "event" && m.event.kind === "notice" && m.event.notice.title === "The session could not be opened"));
+  await bridge.ask("@alpha say and goes on");
+  assert.match(textOf(bridge.client.model.sessions.get(session)!, "alpha"), /and goes on/);
 });

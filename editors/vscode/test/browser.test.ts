@@ -162,7 +162,9 @@ test("a recorded session as a user sees it: tabs with badges, panes, text kept a
   assert.ok(await task.isVisible());
   assert.ok(await task.locator("input").isChecked());
   // The permission request's buttons on its card; the recorded answer settled it, so they are disabled.
-  const request = team.locator('.permission[data-request-id="r1"]');
+  const recordedRequest = recorded.find((m) => m.type === "permission-request");
+  assert.ok(recordedRequest?.type === "permission-request");
+  const request = team.locator(`.permission[data-request-id="${recordedRequest.request.requestId}"]`);
   assert.deepEqual(await request.locator("button").allInnerTexts(), ["Allow once", "Always allow", "Reject", "Always reject"]);
   assert.ok(await request.locator("button").first().isDisabled());
   // beta's tab shows beta's pane alone, with its restart button.

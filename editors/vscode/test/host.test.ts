@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import type { ToPanel } from "../src/webview/protocol.js";
 import { FakeDocument, Position, fakeVscode, loadBundle, type Fake, type Script } from "./fake-vscode.js";
-import { ourocodusBin, teamToml } from "./support.js";
+import { collapsedTools, ourocodusBin, teamToml } from "./support.js";
 
 const T = { timeout: 30_000 };
 const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
@@ -93,7 +93,7 @@ test("the panel: its page under the CSP, the session when it is ready, a prompt 
   // A reloaded page (the user moved the view) is sent the session again from the start.
   const before = posted(fake).length;
   await fake.view.fromPage({ type: "ready" });
-  assert.deepEqual(posted(fake).slice(before + 1), posted(fake).slice(1, before));
+  assert.deepEqual(posted(fake).slice(before + 1), collapsedTools(posted(fake).slice(1, before)));
 });
 
 test("Ask About Selection sends the picked role the question and the selected lines with their file", T, async (t) => {
@@ -191,4 +191,26 @@ test("Open an Earlier Session shows the picked session's history in the panel, a
   const after = posted(fake).slice(reset);
   assert.ok(after.every((m) => m.type !== "event" || m.event.sessionId === earlier.event.sessionId));
   assert.match(saidBy(after, "alpha"), /from yesterday.*today/s);
+});
+
+test("after the proxy dies, the open panel follows the team the next prompt starts", T, async (t) => {
+  const { fake } = await activate(t, ["alpha"]);
+  await fake.commands.get("ourocodus.openPanel")!();
+  await fake.view.fromPage({ type: "ready" });
+  await fake.view.fromPage({ type: "prompt", text: "@alpha say before" });
+  const started = fake.log.map((l) => /^info ourocodus started \(pid (\d+)\)$/.exec(l)).find(Boolean);
+  assert.ok(started, fake.log.join("\n"));
+  process.kill(Number(started[1]), "SIGKILL");
+  const end = Date.now() + 10_000;
+  while (!fake.log.some((l) => l.startsWith("warn ourocodus exited"))) {
+    assert.ok(Date.now() < end, "the exit was noticed");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const before = posted(fake).length;
+  await fake.view.fromPage({ type: "prompt", text: "@alpha say after the restart" });
+  const after = posted(fake).slice(before);
+  const reset = after.findIndex((m) => m.type === "reset");
+  assert.ok(reset >= 0, "the page was emptied for the new team");
+  assert.match(saidBy(after.slice(reset), "alpha"), /after the restart/);
+  assert.equal(fake.log.filter((l) => l.startsWith("info ourocodus started")).length, 2);
 });

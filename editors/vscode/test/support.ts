@@ -3,7 +3,7 @@
  * is bounded; a failed wait says what the model holds.
  */
 
-import { existsSync } from "node:fs";
+import { appendFileSync, existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -133,7 +133,9 @@ export async function startBridge(
   const dir = await mkdtemp(join(tmpdir(), "ourocodus-bridge-"));
   const config = join(dir, "team.toml");
   await writeFile(config, teamToml(roles));
-  const bridge = await TeamBridge.start({ command: ourocodusBin(), args: ["--config", config, "--no-store"], cwd: dir, ...options });
+  const log = process.env.BRIDGE_STDERR;
+  const onStderr = log ? (line: string) => appendFileSync(log, line + "\n") : undefined;
+  const bridge = await TeamBridge.start({ command: ourocodusBin(), args: ["--config", config, "--no-store"], cwd: dir, onStderr, ...options });
   t.after(async () => {
     await bridge.close();
     await rm(dir, { recursive: true, force: true });
@@ -145,4 +147,38 @@ export async function startBridge(
 export function recorder(): { post: (message: ToPanel) => void; messages: ToPanel[] } {
   const messages: ToPanel[] = [];
   return { messages, post: (message) => messages.push(structuredClone(message)) };
+}
+
+/**
+ * What a panel attached later is sent in place of `messages`: each tool call once,
+ * its latest state at its first place (the bridge's replay keeps it so).
+ */
+export function collapsedTools(messages: ToPanel[]): ToPanel[] {
+  const firstAt = new Map<string, number>();
+  const out: ToPanel[] = [];
+  for (const message of messages) {
+    if (message.type === "event" && message.event.kind === "tool") {
+      const at = firstAt.get(message.event.toolCall.id);
+      if (at !== undefined) {
+        out[at] = message;
+        continue;
+      }
+      firstAt.set(message.event.toolCall.id, out.length);
+    }
+    out.push(message);
+  }
+  return out;
+}
+
+/** Awaits `promise`, failing with `what` after `ms` (to say which step hung). */
+export async function within<T>(what: string, promise: Promise<T>, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

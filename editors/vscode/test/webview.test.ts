@@ -50,7 +50,7 @@ test("a recorded session replayed: panes per role, the team pane, tool cards, a 
     }
     if (message.type === "permission-request") {
       const { requestId, toolCall } = message.request;
-      assert.equal(requestId, "r1");
+      assert.match(requestId, /^r[0-9a-f]{8}-1$/, "the bridge's first request");
       // The buttons are on the tool call's card, in the role's pane and the team's.
       for (const where of ["alpha", "team"]) {
         const card = pane(where).querySelector<HTMLElement>(`.tool-card[data-tool-call-id="${toolCall.id}"]`);
@@ -61,8 +61,8 @@ test("a recorded session replayed: panes per role, the team pane, tool cards, a 
       const allow = pane("alpha").querySelector<HTMLButtonElement>('button[data-option-id="allow-once"]')!;
       allow.click();
       allow.click(); // A second click posts nothing more.
-      assert.deepEqual(posted, [{ type: "permission", requestId: "r1", optionId: "allow-once" }]);
-      const buttons = document.querySelectorAll<HTMLButtonElement>('.permission[data-request-id="r1"] button');
+      assert.deepEqual(posted, [{ type: "permission", requestId, optionId: "allow-once" }]);
+      const buttons = document.querySelectorAll<HTMLButtonElement>(`.permission[data-request-id="${requestId}"] button`);
       assert.equal(buttons.length, 2 * message.request.options.length);
       assert.ok([...buttons].every((b) => b.disabled), "answered: every button of the request is disabled, in both panes");
       clicked = true;

@@ -70,9 +70,18 @@ function Client:handlers()
       self:on_progress(params or {})
     end,
     ["window/showMessage"] = function(_, params)
-      -- Answers are already in their role's pane as they streamed; what else it says is shown.
-      if params and params.type and params.type <= vim.lsp.protocol.MessageType.Warning then
-        render.info(self.view, params.message or "")
+      -- Answers are already in their role's pane as they streamed; what else it says is
+      -- shown (warnings and errors, and that a question still open was withdrawn).
+      local message = params and type(params.message) == "string" and params.message or nil
+      if not message then
+        return
+      end
+      local serious = type(params.type) == "number" and params.type <= vim.lsp.protocol.MessageType.Warning
+      if serious or message:find("withdrawn", 1, true) then
+        render.info(self.view, message)
+      end
+      if not serious and message:find("withdrawn", 1, true) then
+        vim.notify("ourocodus: " .. message, vim.log.levels.WARN)
       end
     end,
     ["window/logMessage"] = function() end,
@@ -155,7 +164,7 @@ function Client:on_progress(params)
     self.open[turn] = open
     self.view:set_status({ role = role, status = "working" })
   elseif value.kind == "end" then
-    local how = value.message or "done"
+    local how = type(value.message) == "string" and value.message or "done"
     self.view:set_status({ role = role, status = how:match("^failed") and "failed" or "idle", reason = how })
     local open = self.open[turn]
     if not open then

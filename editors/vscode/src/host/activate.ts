@@ -49,6 +49,8 @@ export class Host implements vscode.WebviewViewProvider {
   readonly log: vscode.LogOutputChannel;
   private bridge?: Promise<TeamBridge>;
   private view?: vscode.WebviewView;
+  /** The bridge the view's page is fed by, and how to stop that. */
+  private attached?: { bridge: TeamBridge; detach: () => void };
 
   constructor(
     private readonly api: VsCode,
@@ -89,10 +91,18 @@ export class Host implements vscode.WebviewViewProvider {
         void this.api.workspace.getConfiguration("ourocodus").update("layout", layout, this.api.ConfigurationTarget.Global);
       },
     });
+    this.log.info(`ourocodus started (pid ${bridge.client.pid ?? "?"})`);
     void bridge.client.exited.then((exit) => {
-      this.log.warn(`ourocodus exited (${exit.signal ?? exit.code}); the next command starts it again`);
+      const how = `ourocodus exited (${exit.signal ?? exit.code}); the next prompt starts it again`;
+      this.log.warn(how);
       this.bridge = undefined;
+      if (this.attached?.bridge === bridge) {
+        const notice = { severity: "warning" as const, title: how };
+        void this.view?.webview.postMessage({ type: "event", event: { sessionId: bridge.sessionId, kind: "notice", role: PROXY_ROLE, notice } });
+      }
     });
+    // A page already open follows the new team (after a restart of the proxy).
+    if (this.view && this.attached) this.attach(this.view, bridge, true);
     return bridge;
   }
 
@@ -117,7 +127,6 @@ export class Host implements vscode.WebviewViewProvider {
       scriptUri: view.webview.asWebviewUri(this.api.Uri.joinPath(dist, "webview.js")).toString(),
       styleUri: view.webview.asWebviewUri(this.api.Uri.joinPath(media, "panel.css")).toString(),
     });
-    let detach: (() => void) | undefined;
     const received = view.webview.onDidReceiveMessage(async (message: unknown) => {
       let bridge: TeamBridge;
       try {
@@ -130,17 +139,28 @@ export class Host implements vscode.WebviewViewProvider {
       }
       if ((message as { type?: unknown })?.type === "ready") {
         // A (re)loaded page: it gets the session so far, then what comes.
-        detach?.();
-        detach = bridge.attach((m) => void view.webview.postMessage(m));
+        this.attach(view, bridge, false);
         return;
       }
+      // A message for a team that has since ended goes to the one now running, and the
+      // page is switched over to it first.
+      if (this.attached?.bridge !== bridge) this.attach(view, bridge, true);
       await bridge.receive(message);
     });
     view.onDidDispose(() => {
-      detach?.();
+      this.attached?.detach();
+      this.attached = undefined;
       received.dispose();
       if (this.view === view) this.view = undefined;
     });
+  }
+
+  /** Feeds the view's page from `bridge` (emptied first when it showed another team). */
+  private attach(view: vscode.WebviewView, bridge: TeamBridge, reset: boolean): void {
+    this.attached?.detach();
+    if (reset) void view.webview.postMessage({ type: "reset" });
+    const detach = bridge.attach((m) => void view.webview.postMessage(m));
+    this.attached = { bridge, detach };
   }
 
   async openPanel(): Promise<void> {
