@@ -54,6 +54,15 @@ impl Core {
                 rs.persona_sent = false;
             }
         }
+        // A `session/new` the ended process never answered is asked again of the next
+        // one: left `Opening`, the session's prompts for the role would wait for good.
+        for session in self.sessions.values_mut() {
+            if let Some(rs) = session.roles.get_mut(role)
+                && matches!(rs.child, ChildSession::Opening)
+            {
+                rs.child = ChildSession::Pending;
+            }
+        }
         // The user learns what happened (and what comes next) before the errors.
         let owed = format!("{role} stopped: {reason}");
         self.agent_gone(role, reason, report.stderr_tail);

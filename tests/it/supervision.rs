@@ -189,6 +189,26 @@ async fn a_loaded_session_replays_history_the_editor_never_sees_twice() {
 }
 
 #[tokio::test]
+async fn a_role_restarted_before_its_session_opened_opens_it_again_and_answers() {
+    bounded(WAIT * 2, async {
+        // Its session/new is answered only after 300 ms: the restart comes first.
+        let toml = fake_team_flags(&["alpha", "beta"], &["--session-delay", "300ms"]);
+        let mut proxy = Proxy::start(&toml).await;
+        let session = proxy.plain_session().await;
+        let id = proxy
+            .request("_ourocodus/restart", json!({ "role": "beta" }))
+            .await;
+        let (_, restarted) = proxy.until_response(id, |_| None).await;
+        assert!(restarted.get("result").is_some(), "{restarted}");
+        wait_for_status_after(&mut proxy, "beta", "idle", 1).await;
+        let (messages, answer) = proxy.prompt(&session, "@beta say after").await;
+        assert_eq!(answer["result"]["stopReason"], "end_turn", "{answer}");
+        assert!(text_from(&messages, "beta").ends_with("after"));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn roles_are_spawned_killed_and_restarted_from_the_chat() {
     bounded(WAIT * 2, async {
         let mut proxy = Proxy::start(&fake_team_with(&["alpha"], "")).await;
