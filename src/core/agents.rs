@@ -117,6 +117,12 @@ impl Core {
         let Some(slot) = self.agents.get_mut(role) else {
             return;
         };
+        if slot.on_exit.is_some() {
+            // Stopped or restarted before it came up: its input is closed, so its
+            // sessions wait for the next process (asked now, they would fail for good).
+            tracing::info!(role = %role, "agent initialized while being stopped; its sessions wait");
+            return;
+        }
         tracing::info!(role = %role, agent = %caps.agent_name, version = %caps.agent_version, "agent initialized");
         slot.quirks = Quirks::from_agent_name(&caps.agent_name);
         slot.caps = Some(caps);

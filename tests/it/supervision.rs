@@ -202,7 +202,12 @@ async fn a_role_restarted_before_its_session_opened_opens_it_again_and_answers()
         assert!(restarted.get("result").is_some(), "{restarted}");
         wait_for_status_after(&mut proxy, "beta", "idle", 1).await;
         let (messages, answer) = proxy.prompt(&session, "@beta say after").await;
-        assert_eq!(answer["result"]["stopReason"], "end_turn", "{answer}");
+        assert_eq!(
+            answer["result"]["stopReason"],
+            "end_turn",
+            "{answer}\n{}",
+            proxy.debug_dump()
+        );
         assert!(text_from(&messages, "beta").ends_with("after"));
     })
     .await;
