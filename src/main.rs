@@ -220,9 +220,16 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         max_backlog: args.max_client_backlog,
     };
     ourocodus::hub::serve::run_serve(options, |addr, token| {
-        println!("ourocodus hub on ws://{addr} (token: `ourocodus token`)");
-        println!("connect: ws://{addr}/?tkn={}", token.as_str());
-        println!("the web monitor is not served yet; the hub has no sessions yet");
+        use std::io::Write;
+        let announce = format!(
+            "ourocodus hub on ws://{addr} (token: `ourocodus token`)\n\
+             connect: ws://{addr}/?tkn={}\n\
+             the web monitor is not served yet; the hub has no sessions yet\n",
+            token.as_str()
+        );
+        // Whoever started the hub may have stopped reading: the hub goes on regardless.
+        let _ = std::io::stdout().lock().write_all(announce.as_bytes());
+        let _ = std::io::stdout().flush();
     })?;
     Ok(())
 }

@@ -137,6 +137,8 @@ async fn serve_one(
     max_backlog: usize,
     shutdown: CancellationToken,
 ) {
+    // The callback's shape is tungstenite's (an unboxed error response).
+    #[allow(clippy::result_large_err)]
     let check = |request: &_, response| gate.check(request, response);
     let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config));
     // Cancel-safe: an upgrade cut short by shutdown or its timeout is just dropped.

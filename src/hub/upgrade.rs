@@ -22,6 +22,8 @@ pub struct Gate {
 
 impl Gate {
     /// The handshake's verdict on a request: the response to go on with, or the refusal.
+    /// The shape tungstenite's handshake callback takes, so the error stays unboxed.
+    #[allow(clippy::result_large_err)]
     pub fn check(&self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
         if !presented_token(request).is_some_and(|t| self.token.matches(t)) {
             return Err(refusal(
