@@ -10,8 +10,9 @@ use ahp_types::commands::{
 use ahp_types::errors::{ahp_error_codes, json_rpc_error_codes};
 use ahp_types::state::{AgentInfo, RootState, Snapshot, SnapshotState};
 use ahp_types::{ROOT_RESOURCE_URI, SUPPORTED_PROTOCOL_VERSIONS, negotiate_protocol_version};
-use serde::Serialize;
 use serde_json::Value;
+
+use super::rpc::{RpcFailure, failure_frame, success_frame, to_value};
 
 /// The AHP provider id the team is listed under.
 pub const PROVIDER: &str = "ourocodus";
@@ -64,46 +65,6 @@ pub enum Reply {
     Send(String),
     /// One frame back, then close the connection with this reason.
     SendThenClose(String, &'static str),
-}
-
-/// An error answered to the client (the connection goes on unless `Reply` says so).
-#[derive(Debug)]
-struct RpcFailure {
-    code: i32,
-    message: String,
-    data: Option<Value>,
-}
-
-impl RpcFailure {
-    fn new(code: i32, message: impl Into<String>) -> RpcFailure {
-        RpcFailure {
-            code,
-            message: message.into(),
-            data: None,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct Success<'a, T: Serialize> {
-    jsonrpc: &'static str,
-    id: &'a Value,
-    result: T,
-}
-
-#[derive(Serialize)]
-struct Failure<'a> {
-    jsonrpc: &'static str,
-    id: &'a Value,
-    error: ErrorBody<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: i32,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a Value>,
 }
 
 /// Answers one text frame.
@@ -296,33 +257,6 @@ fn string_list(params: &Value, key: &str) -> Option<Vec<String>> {
     list.iter()
         .map(|v| v.as_str().map(str::to_string))
         .collect()
-}
-
-fn to_value<T: Serialize>(result: T) -> Result<Value, RpcFailure> {
-    serde_json::to_value(result)
-        .map_err(|e| RpcFailure::new(json_rpc_error_codes::INTERNAL_ERROR, e.to_string()))
-}
-
-fn success_frame(id: &Value, result: &Value) -> String {
-    let success = Success {
-        jsonrpc: "2.0",
-        id,
-        result,
-    };
-    serde_json::to_string(&success).unwrap_or_default()
-}
-
-fn failure_frame(id: &Value, failure: &RpcFailure) -> String {
-    let body = Failure {
-        jsonrpc: "2.0",
-        id,
-        error: ErrorBody {
-            code: failure.code,
-            message: &failure.message,
-            data: failure.data.as_ref(),
-        },
-    };
-    serde_json::to_string(&body).unwrap_or_default()
 }
 
 #[cfg(test)]
