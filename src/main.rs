@@ -43,12 +43,41 @@ struct FaceArgs {
     no_store: bool,
 }
 
+/// Where and how `serve` listens.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0: any free port, printed on start).
+    #[arg(long, default_value = ourocodus::hub::access::DEFAULT_HUB)]
+    listen: std::net::SocketAddr,
+    /// Allow a non-loopback --listen address (needs --tls-cert and --tls-key).
+    #[arg(long)]
+    allow_remote: bool,
+    /// TLS certificate (PEM). TLS serving is not implemented yet: refused.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM). TLS serving is not implemented yet: refused.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// A browser origin allowed besides the hub's own (repeatable), e.g. vscode-file://vscode-app.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<String>,
+    /// Largest WebSocket message or frame a client may send; larger ones close its connection.
+    #[arg(long, default_value = "16MiB", value_parser = ourocodus::faces::parse_size)]
+    max_frame_size: usize,
+    /// Bytes a client may leave unread before it is dropped.
+    #[arg(long, default_value = "16MiB", value_parser = ourocodus::faces::parse_size, hide = true)]
+    max_client_backlog: usize,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Speak ACP on stdio to an editor, with the team behind it.
     Acp(FaceArgs),
     /// Speak LSP on stdio (for editors without an ACP client), with the team behind it.
     Lsp(FaceArgs),
+    /// Run the hub: a WebSocket front door speaking the Agent Host Protocol
+    /// (so far the connection-level commands only; no sessions yet).
+    Serve(ServeArgs),
     /// Print the hub's access token (made, 0600 in the config directory, if there is none).
     Token,
     /// Write a commented starter configuration.
@@ -131,6 +160,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let (team, options) = face_options(args)?;
             Ok(ourocodus::app::run_lsp_stdio(team, options)?)
         }
+        Command::Serve(args) => {
+            run_serve(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Token => {
             let path = ourocodus::hub::access::token_path()?;
             let token = ourocodus::hub::access::load_or_create_token(&path)?;
@@ -174,6 +207,31 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The hub, announcing where it listens on stdout (not a protocol face).
+fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let options = ourocodus::hub::serve::ServeOptions {
+        listen: args.listen,
+        allow_remote: args.allow_remote,
+        tls: args.tls_cert.zip(args.tls_key),
+        allowed_origins: args.allow_origins,
+        max_frame: args.max_frame_size,
+        max_backlog: args.max_client_backlog,
+    };
+    ourocodus::hub::serve::run_serve(options, |addr, token| {
+        use std::io::Write;
+        let announce = format!(
+            "ourocodus hub on ws://{addr} (token: `ourocodus token`)\n\
+             connect: ws://{addr}/?tkn={}\n\
+             the web monitor is not served yet; the hub has no sessions yet\n",
+            token.as_str()
+        );
+        // Whoever started the hub may have stopped reading: the hub goes on regardless.
+        let _ = std::io::stdout().lock().write_all(announce.as_bytes());
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(())
 }
 
 /// How `acp` and `lsp` run: the message cap, and the store the flags or the config choose.

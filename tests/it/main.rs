@@ -12,6 +12,7 @@ mod bad_input;
 mod cancel;
 mod editors;
 mod hostile;
+mod hub;
 mod hygiene;
 mod limits;
 mod lsp;

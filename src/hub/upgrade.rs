@@ -1,0 +1,128 @@
+//! The HTTP upgrade of a hub connection: the token (`?tkn=` or `Authorization:
+//! Bearer`, else 401), the browser Origin (else 403), and the WebSocket limits.
+//! Knows nothing of what is spoken once upgraded.
+
+use std::net::SocketAddr;
+
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{StatusCode, header};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::access::{Token, origin_allowed};
+
+/// Who may come in, for every connection of one hub.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub token: Token,
+    /// The address the hub listens on (its own pages' origin).
+    pub listen: SocketAddr,
+    /// `--allow-origin` values.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Gate {
+    /// The handshake's verdict on a request: the response to go on with, or the refusal.
+    /// The shape tungstenite's handshake callback takes, so the error stays unboxed.
+    #[allow(clippy::result_large_err)]
+    pub fn check(&self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
+        if !presented_token(request).is_some_and(|t| self.token.matches(t)) {
+            return Err(refusal(
+                StatusCode::UNAUTHORIZED,
+                "a valid hub token is required",
+            ));
+        }
+        let origin = request
+            .headers()
+            .get(header::ORIGIN)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+        if !origin_allowed(origin, self.listen, &self.allowed_origins) {
+            return Err(refusal(
+                StatusCode::FORBIDDEN,
+                "this origin may not reach the hub",
+            ));
+        }
+        Ok(response)
+    }
+}
+
+/// The token in the query (`tkn`, as VS Code sends it) or a bearer header.
+fn presented_token(request: &Request) -> Option<&str> {
+    let from_query = request
+        .uri()
+        .query()
+        .and_then(|query| query.split('&').find_map(|pair| pair.strip_prefix("tkn=")));
+    from_query.or_else(|| {
+        let value = request
+            .headers()
+            .get(header::AUTHORIZATION)?
+            .to_str()
+            .ok()?;
+        let (scheme, token) = value.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    })
+}
+
+fn refusal(status: StatusCode, reason: &str) -> ErrorResponse {
+    let mut response = ErrorResponse::new(Some(format!("{reason}\n")));
+    *response.status_mut() = status;
+    response
+}
+
+/// Limits for every connection: one message and one frame at most `max_frame` bytes.
+pub fn websocket_config(max_frame: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(max_frame))
+        .max_frame_size(Some(max_frame))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate() -> Gate {
+        let dir = tempfile::tempdir().unwrap();
+        let token = super::super::access::load_or_create_token(&dir.path().join("t")).unwrap();
+        Gate {
+            token,
+            listen: "127.0.0.1:7420".parse().unwrap(),
+            allowed_origins: vec!["vscode-file://vscode-app".to_string()],
+        }
+    }
+
+    fn status(gate: &Gate, uri: &str, headers: &[(&str, &str)]) -> u16 {
+        let mut builder = Request::builder().uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder.body(()).unwrap();
+        match gate.check(&request, Response::new(())) {
+            Ok(_) => 101,
+            Err(refused) => refused.status().as_u16(),
+        }
+    }
+
+    #[test]
+    fn the_token_comes_in_the_query_or_a_bearer_header_and_the_origin_is_checked() {
+        let gate = gate();
+        let token = gate.token.as_str().to_string();
+        assert_eq!(status(&gate, "/", &[]), 401);
+        assert_eq!(status(&gate, "/?tkn=nope", &[]), 401);
+        assert_eq!(status(&gate, &format!("/?a=1&tkn={token}"), &[]), 101);
+        let bearer = format!("Bearer {token}");
+        assert_eq!(status(&gate, "/", &[("authorization", &bearer)]), 101);
+        assert_eq!(status(&gate, "/", &[("authorization", "Bearer x")]), 401);
+        let query = format!("/?tkn={token}");
+        assert_eq!(
+            status(&gate, &query, &[("origin", "https://evil.example")]),
+            403
+        );
+        assert_eq!(
+            status(&gate, &query, &[("origin", "vscode-file://vscode-app")]),
+            101
+        );
+        assert_eq!(
+            status(&gate, &query, &[("origin", "http://localhost:7420")]),
+            101
+        );
+    }
+}
