@@ -59,6 +59,20 @@ function M.lacks(haystack, needle, what)
 end
 
 --- A project directory and a team config of fake agents, one per role.
+--- The text of a role's pane (the team pane when `role` is nil) of the plugin's view, flushed first.
+function M.pane_text(role)
+  local view = require("ourocodus").view()
+  view:flush()
+  return role and view:role(role):text() or view.team:text()
+end
+
+--- Waits until `needle` is in the role's (or the team's) pane.
+function M.wait_text(role, needle)
+  M.wait_for(("%q in the %s pane"):format(needle, role or "team"), function()
+    return M.pane_text(role):find(needle, 1, true) ~= nil
+  end)
+end
+
 function M.team(bin, roles)
   local dir = vim.fn.tempname()
   vim.fn.mkdir(dir .. "/project", "p")

@@ -130,17 +130,7 @@ vim.cmd.runtime("plugin/ourocodus.lua")
 local ourocodus = require("ourocodus")
 local real_select, real_notify = vim.ui.select, vim.notify
 
-local function pane_text(role)
-  local view = ourocodus.view()
-  view:flush()
-  return role and view:role(role):text() or view.team:text()
-end
-
-local function wait_text(role, needle)
-  t.wait_for(("%q in the %s pane"):format(needle, role or "team"), function()
-    return pane_text(role):find(needle, 1, true) ~= nil
-  end)
-end
+local pane_text, wait_text = t.pane_text, t.wait_text
 
 test("transport = lsp: :OurocodusAsk streams into the role's pane; progress marks it working, then idle; the turn ends", function()
   ourocodus.setup({ transport = "lsp", cmd = { bin, "lsp", "--config", team.config, "--no-store" }, cwd = team.project })

@@ -48,17 +48,7 @@ local function stop()
   vim.ui.select, vim.ui.input = real_select, real_input
 end
 
-local function pane_text(role)
-  local view = ourocodus.view()
-  view:flush()
-  return role and view:role(role):text() or view.team:text()
-end
-
-local function wait_text(role, needle)
-  t.wait_for(("%q in the %s pane"):format(needle, role or "team"), function()
-    return pane_text(role):find(needle, 1, true) ~= nil
-  end)
-end
+local pane_text, wait_text = t.pane_text, t.wait_text
 
 local function turn_ended(count)
   t.wait_for(count .. " answered prompt(s)", function()

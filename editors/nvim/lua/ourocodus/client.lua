@@ -5,6 +5,7 @@
 local elicit = require("ourocodus.elicit")
 local ext = require("ourocodus.extensions")
 local fs = require("ourocodus.fs")
+local lifecycle = require("ourocodus.lifecycle")
 local permission = require("ourocodus.permission")
 local render = require("ourocodus.render")
 local rpc = require("ourocodus.rpc")
@@ -13,6 +14,7 @@ local M = {}
 
 local Client = {}
 Client.__index = Client
+lifecycle.install(Client)
 
 M.PROTOCOL_VERSION = 1
 
@@ -91,38 +93,8 @@ function Client:new_session()
     end
     self.session_id = result.sessionId
     self.view.session_id = result.sessionId
-    self.view.headers_dirty = true
-    self.view:schedule_flush()
-    self.state = "ready"
-    local waiters = self.waiters
-    self.waiters = {}
-    for _, waiter in ipairs(waiters) do
-      waiter(nil)
-    end
+    self:ready()
   end)
-end
-
-function Client:fail(message)
-  self.state = "failed"
-  self.error = message
-  render.info(self.view, message)
-  vim.notify("ourocodus: " .. message, vim.log.levels.ERROR)
-  local waiters = self.waiters
-  self.waiters = {}
-  for _, waiter in ipairs(waiters) do
-    waiter(message)
-  end
-end
-
---- Calls `fn(err)` once the session is open (at once if it is).
-function Client:when_ready(fn)
-  if self.state == "ready" then
-    return fn(nil)
-  end
-  if self.state ~= "starting" then
-    return fn(self.error or "ourocodus is not running")
-  end
-  self.waiters[#self.waiters + 1] = fn
 end
 
 -- The role of an update: the proxy's tag, else the subagent session it came through.

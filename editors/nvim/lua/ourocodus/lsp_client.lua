@@ -5,12 +5,14 @@
 -- badges, permission requests come as `window/showMessageRequest` (vim.ui.select).
 -- The same surface as client.lua; what LSP cannot carry (session list and load,
 -- the team operations) answers with an error that says so. Knows no buffers.
+local lifecycle = require("ourocodus.lifecycle")
 local render = require("ourocodus.render")
 
 local M = {}
 
 local Client = {}
 Client.__index = Client
+lifecycle.install(Client)
 
 M.UNAVAILABLE = "not available over the LSP transport (setup({ transport = \"acp\" }) has it)"
 
@@ -98,38 +100,6 @@ function Client:lsp()
   return self.id and vim.lsp.get_client_by_id(self.id) or nil
 end
 
-function Client:ready()
-  self.state = "ready"
-  self.view.headers_dirty = true
-  self.view:schedule_flush()
-  local waiters = self.waiters
-  self.waiters = {}
-  for _, waiter in ipairs(waiters) do
-    waiter(nil)
-  end
-end
-
-function Client:fail(message)
-  self.state = "failed"
-  self.error = message
-  render.info(self.view, message)
-  vim.notify("ourocodus: " .. message, vim.log.levels.ERROR)
-  local waiters = self.waiters
-  self.waiters = {}
-  for _, waiter in ipairs(waiters) do
-    waiter(message)
-  end
-end
-
-function Client:when_ready(fn)
-  if self.state == "ready" then
-    return fn(nil)
-  end
-  if self.state ~= "starting" then
-    return fn(self.error or "ourocodus is not running")
-  end
-  self.waiters[#self.waiters + 1] = fn
-end
 
 --- `{ sessionId, role, turn?, update }`: rendered as the same update over ACP would be.
 function Client:on_update(params)
