@@ -34,6 +34,21 @@ fn method_is(message: &Value, method: &str) -> bool {
     message["method"] == method
 }
 
+/// Reads until a `window/showMessage` whose text matches `wanted` (answering the
+/// server's requests with nothing); returns that text.
+async fn shown(client: &mut LspClient, wanted: impl Fn(&str) -> bool) -> String {
+    let read = client
+        .until(&mut |_| None, |m| {
+            method_is(m, "window/showMessage")
+                && m["params"]["message"].as_str().is_some_and(&wanted)
+        })
+        .await;
+    read.last().unwrap()["params"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[tokio::test]
 async fn initialize_offers_code_actions_and_the_ask_commands() {
     bounded(WAIT * 2, async {
@@ -82,12 +97,7 @@ async fn a_selection_gets_an_action_per_role_and_one_for_the_team() {
         // Run as offered: the code asked about is read from the document when it runs.
         let response = ask(&mut client, "ourocodus.ask", command["arguments"][0].clone()).await;
         assert_eq!(response["result"], Value::Null, "{response}");
-        let read = client
-            .until(&mut |_| None, |m| {
-                method_is(m, "window/showMessage") && m["params"]["message"].as_str().is_some_and(|t| t.starts_with("@beta"))
-            })
-            .await;
-        let answer = read.last().unwrap()["params"]["message"].as_str().unwrap();
+        let answer = shown(&mut client, |t| t.starts_with("@beta")).await;
         // The fake agent echoes a prompt with no step in it.
         assert_eq!(answer, "@beta: run();");
         // The document changed since the actions were offered: the range may hold other
@@ -101,12 +111,7 @@ async fn a_selection_gets_an_action_per_role_and_one_for_the_team() {
         let fresh = client.request("textDocument/codeAction", params.clone()).await["result"][1]["command"]["arguments"][0].clone();
         assert_eq!(fresh["version"], 2);
         ask(&mut client, "ourocodus.ask", fresh).await;
-        let read = client
-            .until(&mut |_| None, |m| {
-                method_is(m, "window/showMessage") && m["params"]["message"].as_str().is_some_and(|t| t.starts_with("@beta"))
-            })
-            .await;
-        let answer = read.last().unwrap()["params"]["message"].as_str().unwrap();
+        let answer = shown(&mut client, |t| t.starts_with("@beta")).await;
         assert_eq!(answer, "@beta: walk()");
     })
     .await;
@@ -245,18 +250,7 @@ async fn a_permission_request_withdrawn_by_a_cancel_stops_waiting_and_a_late_ans
         let cancel = json!({ "command": "ourocodus.cancel", "arguments": [] });
         let response = client.request("workspace/executeCommand", cancel).await;
         assert_eq!(response["result"], Value::Null, "{response}");
-        let read = client
-            .until(&mut |_| None, |m| {
-                method_is(m, "window/showMessage")
-                    && m["params"]["message"]
-                        .as_str()
-                        .is_some_and(|t| t.contains("withdrawn"))
-            })
-            .await;
-        let told = read.last().unwrap()["params"]["message"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let told = shown(&mut client, |t| t.contains("withdrawn")).await;
         assert!(told.contains("answering it does nothing"), "{told}");
         // The late answer is taken without harm, and the team goes on.
         let late =
@@ -268,11 +262,7 @@ async fn a_permission_request_withdrawn_by_a_cancel_stops_waiting_and_a_late_ans
             json!({ "role": "alpha", "text": "say after" }),
         )
         .await;
-        client
-            .until(&mut |_| None, |m| {
-                method_is(m, "window/showMessage") && m["params"]["message"] == "@alpha: after"
-            })
-            .await;
+        shown(&mut client, |t| t == "@alpha: after").await;
         let updates: Vec<_> = client
             .seen
             .iter()

@@ -9,7 +9,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
-fail() { echo "tests/peers/install.sh: $*" >&2; exit 1; }
+INSTALLER="tests/peers/install.sh"
+# shellcheck source=/dev/null
+source "$here/../install-lib.sh"
 command -v node >/dev/null || fail "node not found on PATH"
 command -v npm >/dev/null || fail "npm not found on PATH"
 command -v python3 >/dev/null || fail "python3 not found on PATH"
@@ -18,16 +20,6 @@ command -v python3 >/dev/null || fail "python3 not found on PATH"
 exec 9>"$here/.install.lock"
 flock 9
 
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-step() { # step DESCRIPTION CMD...: run quietly; on failure show the output and stop
-  local what="$1"; shift
-  if ! "$@" >"$log" 2>&1; then
-    echo "tests/peers/install.sh: FAILED: $what ($*)" >&2
-    cat "$log" >&2
-    exit 1
-  fi
-}
 
 # --- node peers -------------------------------------------------------------------------
 node_key="$(sha256sum package.json package-lock.json .npmrc | sha256sum | cut -c1-64) node-$(node --version)"

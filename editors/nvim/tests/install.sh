@@ -10,23 +10,15 @@ tests="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 plugin="$(dirname "$tests")"
 venv="$plugin/.venv-nvim"
 
-fail() { echo "editors/nvim/tests/install.sh: $*" >&2; exit 1; }
+INSTALLER="editors/nvim/tests/install.sh"
+# shellcheck source=/dev/null
+source "$tests/../../../tests/install-lib.sh"
 command -v python3 >/dev/null || fail "python3 not found on PATH"
 
 # One install at a time (parallel jobs may call this together).
 exec 9>"$plugin/.install.lock"
 flock 9
 
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-step() { # step DESCRIPTION CMD...: run quietly; on failure show the output and stop
-  local what="$1"; shift
-  if ! "$@" >"$log" 2>&1; then
-    echo "editors/nvim/tests/install.sh: FAILED: $what ($*)" >&2
-    cat "$log" >&2
-    exit 1
-  fi
-}
 
 key="$(sha256sum "$tests/requirements.txt" | cut -c1-64) $(python3 -c 'import sys; print(sys.version.split()[0])')"
 stamp="$venv/.ourocodus-install-stamp"

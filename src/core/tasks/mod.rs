@@ -263,18 +263,23 @@ impl TaskGraph {
                 Ok(())
             }
             TaskStatus::Failed => self.move_to(id, to),
-            TaskStatus::Ready if task.created_by == caller => {
-                let waiting = self.waiting_status(&task.spec.depends_on);
-                if waiting != task.status {
-                    self.move_to(id, waiting)?;
-                }
-                let task = self.task_mut(id)?;
-                task.attempts = 0;
-                task.held = false;
-                Ok(())
-            }
+            TaskStatus::Ready if task.created_by == caller => self.hand_out_again(id),
             _ => Err(TaskError::NotSettable { task: id, to }),
         }
+    }
+
+    /// A task goes back to waiting for its dependencies (ready once they are done),
+    /// its attempts counted anew and no longer held.
+    fn hand_out_again(&mut self, id: TaskId) -> Result<(), TaskError> {
+        let task = self.task(id)?;
+        let waiting = self.waiting_status(&task.spec.depends_on);
+        if waiting != task.status {
+            self.move_to(id, waiting)?;
+        }
+        let task = self.task_mut(id)?;
+        task.attempts = 0;
+        task.held = false;
+        Ok(())
     }
 
     /// The user hands a blocked or failed task out again (as its creator could):
@@ -288,14 +293,8 @@ impl TaskGraph {
                 to: TaskStatus::Ready,
             });
         }
-        let waiting = self.waiting_status(&task.spec.depends_on);
-        if waiting != task.status {
-            self.move_to(id, waiting)?;
-        }
-        let task = self.task_mut(id)?;
-        task.attempts = 0;
-        task.held = false;
-        task.retry_at_ms = 0;
+        self.hand_out_again(id)?;
+        self.task_mut(id)?.retry_at_ms = 0;
         self.settle();
         Ok(())
     }

@@ -14,17 +14,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
-fail() { echo "editors/vscode/test/code-server/install.sh: $*" >&2; exit 1; }
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-step() {
-  local what="$1"; shift
-  if ! "$@" >"$log" 2>&1; then
-    echo "editors/vscode/test/code-server/install.sh: FAILED: $what ($*)" >&2
-    tail -n 60 "$log" >&2
-    exit 1
-  fi
-}
+INSTALLER="editors/vscode/test/code-server/install.sh"
+# shellcheck source=/dev/null
+source "$here/../../../../tests/install-lib.sh"
 
 key="$(sha256sum package-lock.json | cut -c1-64) $(node --version)"
 stamp="node_modules/.ourocodus-install-stamp"
@@ -32,18 +24,7 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$key" && -x node_modules/.bin/code-se
   exit 0
 fi
 
-missing=()
-for pkg in libkrb5-dev ripgrep make g++ python3; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  [[ "$(id -u)" == 0 ]] || fail "missing Debian packages: ${missing[*]} (as root: apt-get install ${missing[*]})"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
-    step "apt-get update" apt-get update -q
-    step "apt-get install ${missing[*]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-  fi
-fi
+debian_packages libkrb5-dev ripgrep make g++ python3
 
 step "npm ci (no scripts yet)" npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
