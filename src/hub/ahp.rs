@@ -69,7 +69,8 @@ pub enum Reply {
 
 /// Answers one text frame.
 pub fn handle_frame(state: &mut ConnectionState, text: &str) -> Reply {
-    let message: Value = match serde_json::from_str(text) {
+    // Strict: a key given twice is refused, so what the hub acts on is what any reader sees.
+    let message: Value = match crate::jsonrpc::from_str_strict(text) {
         Ok(value) => value,
         Err(e) => {
             let failure = RpcFailure::new(json_rpc_error_codes::PARSE_ERROR, e.to_string());

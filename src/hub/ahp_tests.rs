@@ -98,3 +98,14 @@ fn bad_frames_get_the_standard_errors() {
         Reply::Nothing
     );
 }
+
+#[test]
+fn a_message_giving_a_key_twice_is_refused_not_read_last_one_wins() {
+    let mut state = ConnectionState::default();
+    let reply = reply_value(
+        &mut state,
+        r#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"initialize"}"#,
+    );
+    assert_eq!(reply["error"]["code"], -32700, "{reply}");
+    assert!(reply["id"].is_null());
+}

@@ -94,7 +94,7 @@ async fn read_frames(
             }
             frame = stream.next() => frame,
         };
-        let text = match frame {
+        let message = match frame {
             None | Some(Ok(Message::Close(_))) => return Ending::quiet(),
             Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
                 let reason = format!("message of {size} bytes is over the cap of {max_size}");
@@ -104,9 +104,14 @@ async fn read_frames(
                 tracing::debug!(error = %e, "hub connection broke");
                 return Ending::quiet();
             }
-            Some(Ok(Message::Text(text))) => text.to_string(),
-            Some(Ok(Message::Binary(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
+            Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => message,
             Some(Ok(_)) => continue,
+        };
+        // Read where the frame lies: no copy of a text frame.
+        let text = match &message {
+            Message::Text(text) => std::borrow::Cow::Borrowed(text.as_str()),
+            Message::Binary(bytes) => String::from_utf8_lossy(bytes),
+            _ => continue,
         };
         let (frame, close) = match handle_frame(&mut state, &text) {
             Reply::Nothing => continue,
