@@ -28,8 +28,18 @@ impl Documents {
 
     /// The text of `range` in the document, if it is open.
     pub fn text_in(&self, uri: &Uri, range: &Range) -> Option<String> {
+        self.read_range(uri, range, str::to_string)
+    }
+
+    /// `read` applied to the text of `range` where it lies (no copy), if the document is open.
+    pub fn read_range<R>(
+        &self,
+        uri: &Uri,
+        range: &Range,
+        read: impl FnOnce(&str) -> R,
+    ) -> Option<R> {
         let (text, _) = self.texts.get(uri)?;
-        Some(slice(text, range).to_string())
+        Some(read(slice(text, range)))
     }
 
     /// The document's version, if it is open.

@@ -96,11 +96,9 @@ impl LanguageServer for Backend {
         }
         let (blank, version) = {
             let documents = lock(&self.state.documents);
-            let text = documents.text_in(&uri, &range);
-            (
-                text.is_none_or(|t| t.trim().is_empty()),
-                documents.version(&uri),
-            )
+            // Asked at every cursor move: the range is looked at, not copied.
+            let blank = documents.read_range(&uri, &range, |t| t.trim().is_empty());
+            (blank.unwrap_or(true), documents.version(&uri))
         };
         if blank {
             return Ok(None);
