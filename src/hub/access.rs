@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Where the hub listens and clients look for it unless told otherwise.
@@ -30,6 +30,8 @@ pub enum AccessError {
          `chmod 600 {path}` or remove it to make a new one"
     )]
     Exposed { path: PathBuf, mode: u32 },
+    #[error("{path} belongs to another user (uid {owner}): the hub takes only its own token file")]
+    NotOwned { path: PathBuf, owner: u32 },
     #[error("{path} does not hold a token (expected {expected} hex digits)")]
     Malformed { path: PathBuf, expected: usize },
     #[error(
@@ -140,13 +142,25 @@ pub fn load_or_create_token(path: &Path) -> Result<Token, AccessError> {
 
 /// The token in `path`, refused if others could read it.
 pub fn read_token(path: &Path) -> Result<Token, AccessError> {
-    let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
-    let mode = file
-        .metadata()
-        .map_err(|e| io(path, e))?
-        .permissions()
-        .mode()
-        & 0o777;
+    // Not through a symlink, and checked on the file opened: a token planted by another
+    // user (one they know) is never taken.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| io(path, e))?;
+    let metadata = file.metadata().map_err(|e| io(path, e))?;
+    // This process's effective user: the owner of its own /proc entry.
+    let me = std::fs::metadata("/proc/self")
+        .map_err(|e| io(Path::new("/proc/self"), e))?
+        .uid();
+    if metadata.uid() != me {
+        return Err(AccessError::NotOwned {
+            path: path.to_path_buf(),
+            owner: metadata.uid(),
+        });
+    }
+    let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(AccessError::Exposed {
             path: path.to_path_buf(),
@@ -277,6 +291,20 @@ mod tests {
         ));
         std::fs::write(&path, format!("{}\n", made.as_str().to_uppercase())).unwrap();
         assert_eq!(read_token(&path).unwrap(), made, "hex in either case");
+        // A symlink in the token's place is not followed.
+        let planted = dir.path().join("planted");
+        std::fs::rename(&path, &planted).unwrap();
+        std::os::unix::fs::symlink(&planted, &path).unwrap();
+        assert!(matches!(read_token(&path), Err(AccessError::Io { .. })));
+        // Another user's file is refused (needs root to make one; CI runs as root).
+        std::fs::remove_file(&path).unwrap();
+        std::fs::rename(&planted, &path).unwrap();
+        if std::os::unix::fs::chown(&path, Some(65534), None).is_ok() {
+            assert!(matches!(
+                read_token(&path),
+                Err(AccessError::NotOwned { owner: 65534, .. })
+            ));
+        }
     }
 
     #[test]
