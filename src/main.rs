@@ -67,6 +67,9 @@ struct ServeArgs {
     /// Bytes a client may leave unread before it is dropped.
     #[arg(long, default_value = "16MiB", value_parser = ourocodus::faces::parse_size, hide = true)]
     max_client_backlog: usize,
+    /// The team the hub hosts, its message cap and its store (as for `acp`).
+    #[command(flatten)]
+    face: FaceArgs,
 }
 
 #[derive(Subcommand)]
@@ -75,8 +78,8 @@ enum Command {
     Acp(FaceArgs),
     /// Speak LSP on stdio (for editors without an ACP client), with the team behind it.
     Lsp(FaceArgs),
-    /// Run the hub: a WebSocket front door speaking the Agent Host Protocol
-    /// (so far the connection-level commands only; no sessions yet).
+    /// Run the hub: the team as a long-lived host several clients attach to, over
+    /// WebSocket (the Agent Host Protocol, and ACP for `acp --attach`).
     Serve(ServeArgs),
     /// Print the hub's access token (made, 0600 in the config directory, if there is none).
     Token,
@@ -211,6 +214,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 /// The hub, announcing where it listens on stdout (not a protocol face).
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (team, face) = face_options(args.face)?;
     let options = ourocodus::hub::serve::ServeOptions {
         listen: args.listen,
         allow_remote: args.allow_remote,
@@ -219,7 +223,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         max_frame: args.max_frame_size,
         max_backlog: args.max_client_backlog,
     };
-    ourocodus::hub::serve::run_serve(options, |addr, token| {
+    ourocodus::hub::serve::run_serve(options, team, face, |addr, token| {
         use std::io::Write;
         let announce = format!(
             "ourocodus hub on ws://{addr} (token: `ourocodus token`)\n\

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::ahp::{ConnectionState, Reply, handle_frame};
 use crate::backlog::Backlog;
 
-type Socket = WebSocketStream<TcpStream>;
+pub type Socket = WebSocketStream<TcpStream>;
 
 /// How long a closing connection may take to say why before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);

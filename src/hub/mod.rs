@@ -6,6 +6,7 @@
 //! no sessions or chats are served.
 
 pub mod access;
+pub mod acp_socket;
 pub mod ahp;
 pub mod connection;
 pub mod rpc;

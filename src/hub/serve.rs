@@ -1,21 +1,25 @@
-//! `ourocodus serve`: the hub's listener. Checks where it may listen, loads the
-//! token, accepts connections (a task each, upgraded through the `upgrade` gate),
-//! and on SIGTERM or SIGINT stops accepting, closes every connection and returns.
-//! Knows nothing of the protocol spoken on a connection, nor yet of the team.
+//! `ourocodus serve`: the hub's assembly. Checks where it may listen, loads the
+//! token, starts the team's core (with its agents' transport, store and
+//! coordination tools, as `acp` does), accepts connections (a task each, upgraded
+//! through the `upgrade` gate), and on SIGTERM or SIGINT stops accepting, closes
+//! every connection, and winds the core down (agents ended, the store flushed).
+//! Knows nothing of the protocol spoken on a connection.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::access::{self, AccessError, Token};
 use super::connection::run_connection;
-use super::upgrade::{Gate, websocket_config};
+use super::upgrade::{Endpoint, Gate, websocket_config};
+use crate::app::{AcpOptions, Running};
+use crate::config::Team;
+use crate::core::CoreHandle;
 
 /// How long a client may take over its HTTP upgrade.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,6 +62,8 @@ pub enum ServeError {
 /// port when 0 was asked for) and the token, once connections are accepted.
 pub fn run_serve(
     options: ServeOptions,
+    team: Team,
+    face: AcpOptions,
     on_listening: impl FnOnce(SocketAddr, &Token),
 ) -> Result<(), ServeError> {
     access::check_listen(options.listen, options.allow_remote, options.tls.is_some())?;
@@ -70,22 +76,26 @@ pub fn run_serve(
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
-    runtime.block_on(serve(options, token, on_listening))
+    let served = runtime.block_on(serve(options, token, team, face, on_listening));
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    served
 }
 
 async fn serve(
     options: ServeOptions,
     token: Token,
+    team: Team,
+    face: AcpOptions,
     on_listening: impl FnOnce(SocketAddr, &Token),
 ) -> Result<(), ServeError> {
     let bind = |source| ServeError::Bind {
         addr: options.listen,
         source,
     };
+    // Bound before the team starts: a port in use costs no agent a start.
     let listener = TcpListener::bind(options.listen).await.map_err(bind)?;
     let local = listener.local_addr().map_err(bind)?;
-    let mut terminate = signal(SignalKind::terminate()).map_err(ServeError::Runtime)?;
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(ServeError::Runtime)?;
+    let running = Running::start(team, &face).await;
     on_listening(local, &token);
     let gate = Gate {
         token,
@@ -93,20 +103,25 @@ async fn serve(
         allowed_origins: options.allowed_origins.clone(),
     };
     let config = websocket_config(options.max_frame);
+    let hub = Hub {
+        core: running.handle.clone(),
+        max_message: face.max_message,
+        max_backlog: options.max_backlog,
+    };
     let connections = TaskTracker::new();
     let shutdown = CancellationToken::new();
     loop {
         // Every branch is cancel-safe: a signal or a connection not taken now is taken next time.
         tokio::select! {
-            _ = terminate.recv() => break,
-            _ = interrupt.recv() => break,
+            // A signal (the assembly's `Running` listens for SIGTERM and SIGINT).
+            _ = running.shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let gate = gate.clone();
                     let shutdown = shutdown.clone();
-                    let max_backlog = options.max_backlog;
+                    let hub = hub.clone();
                     connections.spawn(async move {
-                        serve_one(stream, peer, gate, config, max_backlog, shutdown).await;
+                        serve_one(stream, peer, gate, config, hub, shutdown).await;
                     });
                 }
                 Err(e) => {
@@ -120,13 +135,24 @@ async fn serve(
     drop(listener);
     shutdown.cancel();
     connections.close();
-    if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("hub connections did not close in time");
-    }
+    let closed = async {
+        if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("hub connections did not close in time");
+        }
+    };
+    running.wind_down(closed).await;
     Ok(())
+}
+
+/// What every connection of the hub reaches: the team's core and the limits.
+#[derive(Clone)]
+struct Hub {
+    core: CoreHandle,
+    max_message: usize,
+    max_backlog: usize,
 }
 
 async fn serve_one(
@@ -134,12 +160,17 @@ async fn serve_one(
     peer: SocketAddr,
     gate: Gate,
     config: WebSocketConfig,
-    max_backlog: usize,
+    hub: Hub,
     shutdown: CancellationToken,
 ) {
+    let mut endpoint = Endpoint::Ahp;
     // The callback's shape is tungstenite's (an unboxed error response).
     #[allow(clippy::result_large_err)]
-    let check = |request: &_, response| gate.check(request, response);
+    let check = |request: &_, response| {
+        let (endpoint_asked, checked) = gate.check(request, response);
+        endpoint = endpoint_asked;
+        checked
+    };
     let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config));
     // Cancel-safe: an upgrade cut short by shutdown or its timeout is just dropped.
     let socket = tokio::select! {
@@ -148,8 +179,14 @@ async fn serve_one(
     };
     match socket {
         Ok(Ok(socket)) => {
-            tracing::debug!(%peer, "hub connection open");
-            run_connection(socket, max_backlog, shutdown).await;
+            tracing::debug!(%peer, ?endpoint, "hub connection open");
+            match endpoint {
+                Endpoint::Ahp => run_connection(socket, hub.max_backlog, shutdown).await,
+                Endpoint::Acp => {
+                    let limits = (hub.max_message, hub.max_backlog);
+                    super::acp_socket::serve_acp(socket, &hub.core, limits, shutdown).await
+                }
+            }
             tracing::debug!(%peer, "hub connection closed");
         }
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "hub upgrade refused or failed"),

@@ -1,6 +1,7 @@
 //! The HTTP upgrade of a hub connection: the token (`?tkn=` or `Authorization:
-//! Bearer`, else 401), the browser Origin (else 403), and the WebSocket limits.
-//! Knows nothing of what is spoken once upgraded.
+//! Bearer`, else 401), the browser Origin (else 403), the endpoint the path names
+//! (`/` AHP, `/acp` ACP; else 404), and the WebSocket limits. Knows nothing of what
+//! is spoken once upgraded.
 
 use std::net::SocketAddr;
 
@@ -20,11 +21,44 @@ pub struct Gate {
     pub allowed_origins: Vec<String>,
 }
 
+/// What a connection speaks once upgraded, by the path it asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/`: the Agent Host Protocol.
+    Ahp,
+    /// `/acp`: ACP, one JSON-RPC message per text frame (`ourocodus acp --attach`).
+    Acp,
+}
+
+impl Endpoint {
+    fn of_path(path: &str) -> Option<Endpoint> {
+        match path {
+            "" | "/" => Some(Endpoint::Ahp),
+            "/acp" => Some(Endpoint::Acp),
+            _ => None,
+        }
+    }
+}
+
 impl Gate {
-    /// The handshake's verdict on a request: the response to go on with, or the refusal.
-    /// The shape tungstenite's handshake callback takes, so the error stays unboxed.
+    /// The handshake's verdict on a request: the endpoint asked for and the response
+    /// to go on with, or the refusal. The shape tungstenite's handshake callback
+    /// takes, so the error stays unboxed.
     #[allow(clippy::result_large_err)]
-    pub fn check(&self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
+    pub fn check(
+        &self,
+        request: &Request,
+        response: Response,
+    ) -> (Endpoint, Result<Response, ErrorResponse>) {
+        let Some(endpoint) = Endpoint::of_path(request.uri().path()) else {
+            let refused = refusal(StatusCode::NOT_FOUND, "no such endpoint: `/` or `/acp`");
+            return (Endpoint::Ahp, Err(refused));
+        };
+        (endpoint, self.admit(request, response))
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn admit(&self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
         if !presented_token(request).is_some_and(|t| self.token.matches(t)) {
             return Err(refusal(
                 StatusCode::UNAUTHORIZED,
@@ -95,7 +129,7 @@ mod tests {
             builder = builder.header(*name, *value);
         }
         let request = builder.body(()).unwrap();
-        match gate.check(&request, Response::new(())) {
+        match gate.check(&request, Response::new(())).1 {
             Ok(_) => 101,
             Err(refused) => refused.status().as_u16(),
         }
@@ -124,5 +158,20 @@ mod tests {
             status(&gate, &query, &[("origin", "http://localhost:7420")]),
             101
         );
+    }
+
+    #[test]
+    fn the_path_names_the_endpoint_and_an_unknown_one_is_not_found() {
+        let gate = gate();
+        let token = gate.token.as_str().to_string();
+        let endpoint = |uri: &str| {
+            let request = Request::builder().uri(uri).body(()).unwrap();
+            let (endpoint, verdict) = gate.check(&request, Response::new(()));
+            verdict.map(|_| endpoint).map_err(|e| e.status().as_u16())
+        };
+        assert_eq!(endpoint(&format!("/?tkn={token}")), Ok(Endpoint::Ahp));
+        assert_eq!(endpoint(&format!("/acp?tkn={token}")), Ok(Endpoint::Acp));
+        assert_eq!(endpoint(&format!("/other?tkn={token}")), Err(404));
+        assert_eq!(endpoint("/acp"), Err(401));
     }
 }

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::support::{bounded, ourocodus_bin};
+use crate::support::{bounded, fake_team, ourocodus_bin};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(10);
@@ -36,8 +36,14 @@ struct Hub {
 impl Hub {
     async fn start(extra: &[&str]) -> Hub {
         let config = tempfile::tempdir().unwrap();
+        let team = config.path().join("team.toml");
+        std::fs::write(&team, fake_team(&["backend", "test"])).unwrap();
         let mut child = Command::new(ourocodus_bin())
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .arg("--config")
+            .arg(&team)
+            .arg("--store")
+            .arg(config.path().join("store.db"))
             .args(extra)
             .env("XDG_CONFIG_HOME", config.path())
             .stdout(Stdio::piped())
