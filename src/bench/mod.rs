@@ -7,10 +7,11 @@
 //! - `peer`       a started process: its stdin, a fast reader of its stdout, cleanup.
 //! - `scan`       what the reader needs from a line, found cheaply; per-role tallies.
 //! - `procfs`     peak memory, CPU time and children from /proc.
-//! - `fan_in`, `latency`, `team_start`, `memory`, `store`   the scenarios.
+//! - `fan_in`, `latency`, `team_start`, `memory`, `store`, `hub`   the scenarios.
 //! - `stats`, `report`   medians and percentiles; the printed table.
 
 mod fan_in;
+mod hub;
 mod latency;
 mod memory;
 mod peer;
@@ -53,6 +54,7 @@ pub enum Scenario {
     TeamStart,
     Memory,
     Store,
+    Hub,
 }
 
 /// How much of everything to run.
@@ -129,6 +131,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     }
     if chosen(Scenario::Store) {
         store::run(&workspace, &plan, &mut report);
+    }
+    if chosen(Scenario::Hub) {
+        hub::run(&workspace, &plan, &mut report);
     }
     let command_line: Vec<String> = std::env::args().collect();
     // The report is this command's output.

@@ -117,7 +117,7 @@ impl Workspace {
         )
     }
 
-    fn team_config(&self, roles: usize, sandbox: bool) -> Result<PathBuf> {
+    pub fn team_config(&self, roles: usize, sandbox: bool) -> Result<PathBuf> {
         let path = self.dir.join(format!("team-{roles}-{sandbox}.toml"));
         std::fs::write(&path, team_toml(&self.exe, roles, sandbox))?;
         Ok(path)
