@@ -77,17 +77,20 @@ pub async fn serve_acp(
     ));
     let ending = pump(receiver, &out_tx, reason_rx, &shutdown).await;
     stop.cancel();
-    if ending.urgent {
-        abandon.cancel();
-    }
+    // Queued before `abandon`, so an abandoning sender still finds it.
     if let Some(frame) = ending.frame {
         let _ = out_tx.send(Outgoing::Close(frame));
     }
+    if ending.urgent {
+        abandon.cancel();
+    }
     drop(out_tx);
-    for task in [reader, sender] {
-        if tokio::time::timeout(CLOSE_GRACE * 3, task).await.is_err() {
-            tracing::debug!("hub ACP connection's task did not finish: dropped");
-        }
+    let both = async {
+        let _ = reader.await;
+        let _ = sender.await;
+    };
+    if tokio::time::timeout(CLOSE_GRACE * 3, both).await.is_err() {
+        tracing::debug!("hub ACP connection's tasks did not finish: dropped");
     }
 }
 

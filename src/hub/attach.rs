@@ -85,7 +85,8 @@ async fn attach(given: &str, max_message: usize) -> Result<(), AttachError> {
     let to_hub = stdin_to_hub(sink, max_message);
     let from_hub = hub_to_stdout(stream);
     tokio::pin!(to_hub, from_hub);
-    // Cancel-safe enough: the loser is either awaited below or dropped with the process.
+    // Both futures are pinned and polled in place: the one that loses is not dropped
+    // by the select, and `from_hub` is awaited on after stdin's end.
     tokio::select! {
         () = &mut to_hub => {
             // Our closing frame is out: wait (briefly) for the hub's answer.
@@ -97,7 +98,7 @@ async fn attach(given: &str, max_message: usize) -> Result<(), AttachError> {
 }
 
 /// `HOST:PORT` of `ws://HOST:PORT/any/path` or `HOST:PORT` (port 7420 if none).
-pub fn authority(given: &str) -> Result<String, AttachError> {
+fn authority(given: &str) -> Result<String, AttachError> {
     let bad = |reason| AttachError::BadAddress {
         given: given.to_string(),
         reason,

@@ -5,13 +5,20 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::net::TcpStream;
 use tokio::process::Command;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::hub::Hub;
 use crate::support::{Peer, Proxy, WAIT, bounded, ourocodus_bin, text_from};
 
 const LIMIT: Duration = Duration::from_secs(60);
+
+type Raw = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// An editor attached to `hub` through `acp --attach ws://ADDR`, with its token.
 async fn editor(hub: &Hub) -> Proxy {
@@ -184,20 +191,65 @@ async fn when_the_hub_stops_the_attached_editor_exits_with_a_message() {
     .await;
 }
 
+/// A raw WebSocket client of the hub's `/acp`, the token in a bearer header.
+async fn raw_acp(hub: &Hub) -> Raw {
+    let mut request = format!("ws://{}/acp", hub.addr)
+        .into_client_request()
+        .unwrap();
+    let bearer = format!("Bearer {}", hub.token).parse().unwrap();
+    request.headers_mut().insert("authorization", bearer);
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// The next text frame, as JSON.
+async fn next_json(socket: &mut Raw) -> Value {
+    loop {
+        let frame = tokio::time::timeout(WAIT, socket.next()).await.unwrap();
+        if let Some(Ok(Message::Text(text))) = frame {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_frame_over_the_message_cap_is_refused_and_the_connection_goes_on() {
+    bounded(LIMIT, async {
+        let hub = Hub::start(&["--max-message-size", "4KiB"]).await;
+        let mut socket = raw_acp(&hub).await;
+        let big = json!({ "jsonrpc": "2.0", "id": 7, "method": "initialize",
+            "params": { "pad": "x".repeat(8192) } });
+        socket.send(Message::text(big.to_string())).await.unwrap();
+        // The team's status notifications come first, on every new connection.
+        let mut refused = next_json(&mut socket).await;
+        while refused.get("method").is_some() {
+            refused = next_json(&mut socket).await;
+        }
+        assert!(refused["id"].is_null(), "{refused}");
+        let message = refused["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("over the size limit"), "{refused}");
+        let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": { "protocolVersion": 1, "clientCapabilities": {} } });
+        // One message per frame, binary frames read as UTF-8 text.
+        socket
+            .send(Message::binary(initialize.to_string().into_bytes()))
+            .await
+            .unwrap();
+        loop {
+            let answer = next_json(&mut socket).await;
+            if answer["id"] == 1 {
+                assert_eq!(answer["result"]["protocolVersion"], 1, "{answer}");
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_alone_and_the_others_go_on() {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     bounded(LIMIT, async {
         let hub = Hub::start(&["--max-client-backlog", "64KiB"]).await;
-        let mut request = format!("ws://{}/acp", hub.addr)
-            .into_client_request()
-            .unwrap();
-        let bearer = format!("Bearer {}", hub.token).parse().unwrap();
-        request.headers_mut().insert("authorization", bearer);
-        let (deaf, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let (mut deaf_tx, _deaf_rx_never_read) = deaf.split();
+        let (mut deaf_tx, _deaf_rx_never_read) = raw_acp(&hub).await.split();
         let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize",
             "params": { "protocolVersion": 1, "clientCapabilities": {} } })
         .to_string();
