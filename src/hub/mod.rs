@@ -1,10 +1,10 @@
 //! The hub (`ourocodus serve`): a long-lived team host several clients attach to.
 //! Its front door: who may reach it and where clients find it (`access`), the
 //! WebSocket upgrade (`upgrade`), the listener (`serve`), one AHP connection's
-//! queues (`connection`), the AHP commands answered on it (`ahp`) and the JSON-RPC
-//! frames written back (`rpc`); ACP clients of the hosted core on `/acp`
-//! (`acp_socket`), and the other end of those, `ourocodus acp --attach` (`attach`).
-//! Knows nothing of the core's state.
+//! queues (`connection`), the AHP commands answered on it (`ahp`), the team's AHP
+//! view (`host`) and the JSON-RPC frames written back (`rpc`); ACP clients of the
+//! hosted core on `/acp` (`acp_socket`), and the other end of those, `ourocodus acp
+//! --attach` (`attach`). Knows nothing of the core's insides.
 
 pub mod access;
 pub mod acp_socket;
