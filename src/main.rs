@@ -43,6 +43,27 @@ struct FaceArgs {
     no_store: bool,
 }
 
+/// `acp`: a face of its own team, or (`--attach`) of a running hub's.
+#[derive(clap::Args)]
+struct AcpArgs {
+    #[command(flatten)]
+    face: FaceArgs,
+    /// Attach to a running hub (`ourocodus serve`) instead of starting a team: ws://HOST:PORT
+    /// or HOST:PORT (default: --hub, else $OUROCODUS_HUB, else 127.0.0.1:7420). The token:
+    /// $OUROCODUS_TOKEN, else the hub's token file. The hub's team and store are used, so
+    /// --config, --store and --no-store are refused.
+    #[arg(
+        long,
+        value_name = "URL",
+        num_args = 0..=1,
+        conflicts_with_all = ["config", "store", "no_store"]
+    )]
+    attach: Option<Option<String>>,
+    /// Where the hub is, for --attach without a URL.
+    #[arg(long, value_name = "URL", requires = "attach")]
+    hub: Option<String>,
+}
+
 /// Where and how `serve` listens.
 #[derive(clap::Args)]
 struct ServeArgs {
@@ -74,8 +95,9 @@ struct ServeArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Speak ACP on stdio to an editor, with the team behind it.
-    Acp(FaceArgs),
+    /// Speak ACP on stdio to an editor, with the team behind it (or, with
+    /// --attach, with a running hub's team behind it).
+    Acp(AcpArgs),
     /// Speak LSP on stdio (for editors without an ACP client), with the team behind it.
     Lsp(FaceArgs),
     /// Run the hub: the team as a long-lived host several clients attach to, over
@@ -155,8 +177,18 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Acp(AcpArgs {
+            attach: Some(url),
+            hub,
+            face,
+        }) => {
+            let given = url.or(hub);
+            let attached =
+                ourocodus::hub::attach::run_attach(given.as_deref(), face.max_message_size)?;
+            Ok(attached)
+        }
         Command::Acp(args) => {
-            let (team, options) = face_options(args)?;
+            let (team, options) = face_options(args.face)?;
             Ok(ourocodus::app::run_acp_stdio(team, options)?)
         }
         Command::Lsp(args) => {

@@ -52,6 +52,11 @@ impl Workspace {
         &self.dir
     }
 
+    /// This very binary.
+    pub fn exe(&self) -> &Path {
+        &self.exe
+    }
+
     /// `ourocodus acp` with a team of `roles` fake agents (r0, r1, ...), recording
     /// into the workspace's store or into none; under the command in
     /// `OUROCODUS_BENCH_WRAP`, if set (a profiler, for `--profile-proxy`).

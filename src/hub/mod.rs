@@ -1,13 +1,15 @@
 //! The hub (`ourocodus serve`): a long-lived team host several clients attach to.
-//! So far its front door: who may reach it and where clients find it (`access`),
-//! the WebSocket upgrade (`upgrade`), the listener (`serve`), one connection's
-//! queues (`connection`), the AHP commands answered on it (`ahp`) and the
-//! JSON-RPC frames written back (`rpc`). Knows nothing of the core's state yet:
-//! no sessions or chats are served.
+//! Its front door: who may reach it and where clients find it (`access`), the
+//! WebSocket upgrade (`upgrade`), the listener (`serve`), one AHP connection's
+//! queues (`connection`), the AHP commands answered on it (`ahp`), the team's AHP
+//! view (`host`) and the JSON-RPC frames written back (`rpc`); ACP clients of the
+//! hosted core on `/acp` (`acp_socket`), and the other end of those, `ourocodus acp
+//! --attach` (`attach`). Knows nothing of the core's insides.
 
 pub mod access;
 pub mod acp_socket;
 pub mod ahp;
+pub mod attach;
 pub mod connection;
 pub mod host;
 pub mod rpc;
