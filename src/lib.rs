@@ -32,6 +32,7 @@ pub mod error;
 pub mod faces;
 pub mod fake_agent;
 pub mod hub;
+pub mod hub_client;
 pub mod ids;
 pub mod jsonrpc;
 pub mod policy;
