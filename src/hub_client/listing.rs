@@ -181,7 +181,15 @@ async fn hub_tasks(args: &TasksArgs, hub: &HubArg) -> Result<u8, HubCliError> {
         .await?;
     let mut tasks = result.tasks;
     tasks.sort_by_key(task_number);
-    print_tasks(&session_id_of(summary), tasks.iter(), args.json)?;
+    // The team's id for the heading (the store's), which the session's state names.
+    let session_id = if args.json {
+        session_id_of(summary)
+    } else {
+        let mut events = hub.client.events();
+        let session = team::open(&hub, &summary.resource, &mut events).await?;
+        session.session_id
+    };
+    print_tasks(&session_id, tasks.iter(), args.json)?;
     Ok(exit::OK)
 }
 

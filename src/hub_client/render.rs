@@ -36,13 +36,33 @@ fn role_colour(role: &str) -> u8 {
     ROLE_COLOURS[hash as usize % ROLE_COLOURS.len()]
 }
 
-/// `  42  backend     delta           Hello\nthere` — seq, role (`-` for none),
-/// the type without its `chat/` family, the text on one line.
-pub fn tail_line(action: &Described, colour: Colour) -> String {
+/// Where an action happened, as `tail` shows it: the session itself, its lead chat,
+/// or a role's own chat (the same text can show in both chats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Session,
+    Lead,
+    RoleChat,
+}
+
+impl Place {
+    fn label(self) -> &'static str {
+        match self {
+            Place::Session => "session",
+            Place::Lead => "lead",
+            Place::RoleChat => "role",
+        }
+    }
+}
+
+/// `    42  backend     lead     delta               Hello\nthere` — seq, role (`-`
+/// for none), where, the type without its `chat/` family, the text on one line.
+pub fn tail_line(action: &Described, place: Place, colour: Colour) -> String {
     let role = role_label(action.role.as_deref().unwrap_or("-"), ROLE_WIDTH, colour);
     let kind = action.kind.strip_prefix("chat/").unwrap_or(&action.kind);
     let text = escape_controls(&action.text);
-    format!("{:>6}  {role}  {kind:<18}  {text}", action.seq)
+    let place = place.label();
+    format!("{:>6}  {role}  {place:<7}  {kind:<18}  {text}", action.seq)
         .trim_end()
         .to_string()
 }
@@ -104,14 +124,19 @@ mod tests {
     fn a_tail_line_is_seq_role_kind_and_the_text_on_one_line() {
         let line = tail_line(
             &action("chat/delta", Some("backend"), "a\nb\u{1b}[2J"),
+            Place::Lead,
             Colour::Off,
         );
         assert_eq!(
             line,
-            "    42  backend     delta               a\\nb\\u{1b}[2J"
+            "    42  backend     lead     delta               a\\nb\\u{1b}[2J"
         );
-        let bare = tail_line(&action("session/titleChanged", None, ""), Colour::Off);
-        assert_eq!(bare, "    42  -           session/titleChanged");
+        let bare = tail_line(
+            &action("session/titleChanged", None, ""),
+            Place::Session,
+            Colour::Off,
+        );
+        assert_eq!(bare, "    42  -           session  session/titleChanged");
     }
 
     #[test]

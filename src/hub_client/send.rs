@@ -106,7 +106,7 @@ async fn send(args: &SendArgs) -> Result<u8, HubCliError> {
         turn_id: &turn_id,
         client_seq: dispatched.client_seq,
         yes: args.yes,
-        printer: Printer::new(colour, args.json, progress),
+        printer: Printer::new(colour, args.json, args.yes, progress),
     };
     let code = turn.follow(&mut events).await;
     turn.printer.finish()?;

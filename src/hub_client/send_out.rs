@@ -27,16 +27,19 @@ pub struct Printer {
     speaker: Option<String>,
     /// Parts whose first text was seen (the heading is dropped from it only).
     parts_seen: HashSet<String>,
+    /// `--yes`: requests are approved, not left to another client.
+    approve: bool,
     /// `Some(start)` when stderr is a terminal and wants a progress line.
     progress_since: Option<Instant>,
     progress_shown: bool,
 }
 
 impl Printer {
-    pub fn new(colour: Colour, json: bool, progress: bool) -> Printer {
+    pub fn new(colour: Colour, json: bool, approve: bool, progress: bool) -> Printer {
         Printer {
             colour,
             json,
+            approve,
             at_line_start: true,
             speaker: None,
             parts_seen: HashSet::new(),
@@ -77,9 +80,14 @@ impl Printer {
             StateAction::ChatToolCallReady(a) if a.confirmed.is_none() => {
                 let options: Vec<&str> =
                     a.options.iter().flatten().map(|o| o.id.as_str()).collect();
+                let how = if self.approve {
+                    "approving it (--yes)"
+                } else {
+                    "answer in the web monitor or an editor attached to the hub, or send \
+                     with --yes"
+                };
                 let asks = format!(
-                    "asks permission: {} [{}] (answer in the web monitor or an editor \
-                     attached to the hub, or send with --yes)",
+                    "asks permission: {} [{}] ({how})",
                     plain(&a.invocation_message),
                     options.join(", ")
                 );

@@ -13,7 +13,7 @@ use ahp::{ClientEventStream, SubscriptionEvent};
 
 use super::action::describe;
 use super::connect::{Hub, HubCliError, client_error};
-use super::render::{Colour, kind_matches, tail_line};
+use super::render::{Colour, Place, kind_matches, tail_line};
 use super::team::{self, TeamSession};
 use super::{HubArg, block_on, stdout_colour};
 
@@ -72,6 +72,13 @@ async fn tail(args: &TailArgs) -> Result<u8, HubCliError> {
         colour,
         last_seq: args.from.unwrap_or(0),
     };
+    // Said once subscribed: from here on nothing of the session is missed.
+    eprintln!(
+        "ourocodus: following session {} on {} ({} chats)",
+        session.session_id,
+        hub.addr,
+        session.channels().len() - 1
+    );
     if let Some(from) = args.from {
         replay(&hub, &session, from, &mut out).await?;
     }
@@ -134,6 +141,16 @@ struct TailOut<'a> {
 }
 
 impl TailOut<'_> {
+    fn place(&self, channel: &str) -> Place {
+        if channel == self.session.lead_chat {
+            Place::Lead
+        } else if channel == self.session.uri {
+            Place::Session
+        } else {
+            Place::RoleChat
+        }
+    }
+
     fn print(&mut self, envelope: &ActionEnvelope) -> Result<(), HubCliError> {
         if envelope.server_seq <= self.last_seq || !self.channels.contains(&envelope.channel) {
             return Ok(());
@@ -165,7 +182,7 @@ impl TailOut<'_> {
         let line = if self.args.json {
             serde_json::to_string(envelope).map_err(io::Error::from)?
         } else {
-            tail_line(&action, self.colour)
+            tail_line(&action, self.place(&envelope.channel), self.colour)
         };
         let mut stdout = io::stdout().lock();
         writeln!(stdout, "{line}")?;

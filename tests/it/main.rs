@@ -13,6 +13,7 @@ mod cancel;
 mod editors;
 mod hostile;
 mod hub;
+mod hub_cli;
 mod hub_team;
 mod hygiene;
 mod limits;
