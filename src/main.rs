@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ourocodus::app::StoreChoice;
+use ourocodus::hub_client::listing;
 
 #[derive(Parser)]
 #[command(
@@ -134,10 +135,29 @@ enum Command {
     Bench(ourocodus::bench::BenchArgs),
     /// Print recorded events of the event store (all sessions, or one; times in UTC).
     Log(ourocodus::store::cli::LogArgs),
-    /// List the sessions in the event store, most recently updated first.
-    Sessions(ourocodus::store::cli::SessionsArgs),
-    /// Print a session's task graph from the event store (default: the latest session).
-    Tasks(ourocodus::store::cli_tasks::TasksArgs),
+    /// List the sessions, most recently updated first: the hub's if one runs, else
+    /// the event store's (`--store` reads a store without asking a hub).
+    Sessions {
+        #[command(flatten)]
+        store: ourocodus::store::cli::SessionsArgs,
+        #[command(flatten)]
+        hub: ourocodus::hub_client::HubArg,
+    },
+    /// Print a session's task graph (default: the latest session): the hub's if one
+    /// runs, else as the event store last recorded it (`--store`: the store only).
+    Tasks {
+        #[command(flatten)]
+        store: ourocodus::store::cli_tasks::TasksArgs,
+        #[command(flatten)]
+        hub: ourocodus::hub_client::HubArg,
+    },
+    /// Send a prompt to the team on the hub and stream the turn's output (exit code:
+    /// 0 done, 1 failed, 2 stopped short, 3 no hub, 130 cancelled).
+    Send(ourocodus::hub_client::send::SendArgs),
+    /// Follow a session's actions on the hub, one line each (or `--json`).
+    Tail(ourocodus::hub_client::tail::TailArgs),
+    /// The team's agents as the hub reports them.
+    Agents(ourocodus::hub_client::agents::AgentsArgs),
     /// The baseline relay the benchmarks compare against (one parse-and-forward hop).
     #[command(hide = true)]
     BenchRelay {
@@ -233,13 +253,25 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             ourocodus::store::cli::run_log(&args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sessions(args) => {
-            ourocodus::store::cli::run_sessions(&args)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Tasks(args) => {
-            ourocodus::store::cli_tasks::run_tasks(&args)?;
-            Ok(ExitCode::SUCCESS)
+        Command::Sessions { store, hub } => hub_command(listing::run_sessions(&store, &hub)),
+        Command::Tasks { store, hub } => hub_command(listing::run_tasks(&store, &hub)),
+        Command::Send(args) => hub_command(ourocodus::hub_client::send::run_send(&args)),
+        Command::Tail(args) => hub_command(ourocodus::hub_client::tail::run_tail(&args)),
+        Command::Agents(args) => hub_command(ourocodus::hub_client::agents::run_agents(&args)),
+    }
+}
+
+/// A hub command's end: its own exit code, or its error on stderr with the code the
+/// error calls for (3: no hub); a closed pipe (`| head`) ends it quietly.
+fn hub_command(
+    result: Result<ExitCode, ourocodus::hub_client::HubCliError>,
+) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(code) => Ok(code),
+        Err(e) if e.is_closed_pipe() => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("ourocodus: {e}");
+            Ok(ExitCode::from(e.exit_code()))
         }
     }
 }

@@ -3,6 +3,7 @@
 //! message the proxy writes is checked against the ACP schema, and transcripts can be
 //! normalized and compared with golden files.
 
+pub mod hub_cli;
 pub mod lsp_client;
 pub mod schema;
 pub mod transcript;
