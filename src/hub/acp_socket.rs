@@ -44,11 +44,6 @@ pub async fn serve_acp(
     shutdown: CancellationToken,
 ) {
     let (max_message, max_backlog) = limits;
-    // A message is often a few small frames in a row: Nagle's algorithm would hold
-    // the second back until the client's delayed ACK (40 ms a reply, measured).
-    if let Err(e) = socket.get_ref().set_nodelay(true) {
-        tracing::debug!(error = %e, "TCP_NODELAY not set on a hub ACP connection");
-    }
     // Congested only at the cap, where the pump drops the client: a client that
     // stops reading holds nobody else's output up.
     let (outbox, receiver) = Outbox::with_marks(max_backlog, max_backlog / 4);

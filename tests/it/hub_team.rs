@@ -216,11 +216,26 @@ async fn a_permission_request_is_answered_by_the_first_client_and_a_later_answer
             .dispatch(chats.lead.clone(), confirmation(&turn, &call, true))
             .await
             .unwrap();
+        // Two connections' frames have no order between them: the first answers once
+        // the second's answer is known to be in.
+        loop {
+            let seen = next_action(&mut second_lead).await;
+            if kind(&seen) == "chat/toolCallConfirmed" {
+                break;
+            }
+        }
         first
             .dispatch(chats.lead.clone(), confirmation(&turn, &call, false))
             .await
             .unwrap();
-        let on_lead = until_turn_ends(&mut first_lead, "p1").await;
+        let mut on_lead = until_turn_ends(&mut first_lead, "p1").await;
+        // The later answer may be refused after the turn is over.
+        while !on_lead.iter().any(|e| {
+            kind(e) == "chat/toolCallConfirmed"
+                && e.origin.as_ref().is_some_and(|o| o.client_id == "first")
+        }) {
+            on_lead.push(next_action(&mut first_lead).await);
+        }
         let confirmations: Vec<&ActionEnvelope> = on_lead
             .iter()
             .filter(|e| kind(e) == "chat/toolCallConfirmed")
@@ -306,6 +321,12 @@ async fn a_hub_killed_and_started_again_hosts_its_sessions_with_their_history_an
             listed["items"][0]["resource"], "ourocodus:/kept",
             "{listed}"
         );
+        // Loaded again from the store: `creating` until its history is back.
+        let (subscribed, mut session) = client.subscribe("ourocodus:/kept".into()).await.unwrap();
+        let creating = serde_json::to_value(subscribed.snapshot.unwrap().state).unwrap();
+        if creating["lifecycle"] == "creating" {
+            while kind(&next_action(&mut session).await) != "session/ready" {}
+        }
         let chats = chats_of(&client, "ourocodus:/kept").await;
         let (snapshot, mut lead) = client.subscribe(chats.lead.clone()).await.unwrap();
         let Some(SnapshotState::Chat(chat)) = snapshot.snapshot.map(|s| s.state) else {

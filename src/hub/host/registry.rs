@@ -72,8 +72,12 @@ impl Host {
             if self.channels.contains_key(&uri) {
                 continue;
             }
-            // Hosted before the load answers: its replayed history builds the chats.
+            // Hosted before the load answers: its replayed history builds the chats,
+            // and it is `creating` until the load is done (then `session/ready`).
             self.host_session(session_id.clone(), Some(uri.clone()), &cwd);
+            if let Some(hosted) = self.sessions.get_mut(&session_id) {
+                hosted.state.lifecycle = ahp_types::state::SessionLifecycle::Creating;
+            }
             let params = SessionParams {
                 cwd,
                 ..SessionParams::default()

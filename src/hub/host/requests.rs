@@ -336,10 +336,13 @@ impl Host {
         match waiting {
             Waiting::Welcome => self.on_welcome(outcome),
             Waiting::Prompt { session, turn_id } => {
-                if let Err(e) = outcome {
-                    let how = super::translate::Ending::Failed(&e.message);
-                    self.end_turn(&session, None, &turn_id, how);
-                }
+                let outcome = match outcome {
+                    Ok(Reply::TurnEnded(stop)) => Ok(stop),
+                    Ok(_) => Ok(crate::core::StopReason::EndTurn),
+                    Err(e) => Err(e),
+                };
+                let how = super::translate::ending_of(&outcome);
+                self.end_turn(&session, None, &turn_id, how);
             }
             Waiting::Create {
                 client,
@@ -357,12 +360,19 @@ impl Host {
                 };
                 self.answer(client, &id, Some(answer));
             }
-            Waiting::Restore { uri } => {
-                if let Err(e) = outcome {
+            Waiting::Restore { uri } => match outcome {
+                Ok(_) => {
+                    if let Some(ready) =
+                        super::translate::action(json!({ "type": "session/ready" }))
+                    {
+                        self.publish(&uri, ready);
+                    }
+                }
+                Err(e) => {
                     tracing::warn!(session = %uri, error = %e.message, "a hosted session could not be loaded again");
                     self.unhost_uri(&uri);
                 }
-            }
+            },
             Waiting::Dispose {
                 client,
                 id,
@@ -379,6 +389,13 @@ impl Host {
                 self.answer(client, &id, Some(answer));
             }
         }
+    }
+
+    /// Whether a client's prompt started the lead turn `turn_id` and waits for its answer.
+    pub fn prompt_waits(&self, session: &SessionId, turn_id: &str) -> bool {
+        self.pending.values().any(|w| {
+            matches!(w, Waiting::Prompt { session: s, turn_id: t } if s == session && t == turn_id)
+        })
     }
 
     /// The turn id a client chose for the prompt `request`, while it runs.

@@ -214,6 +214,7 @@ impl Hosted {
             "modifiedAt": self.lead.state.modified_at,
             "workingDirectories": [file_uri(&self.cwd)],
             "workingDirectory": file_uri(&self.cwd),
+            "_meta": { "ourocodus": { "sessionId": self.id.as_str(), "cwd": self.cwd } },
         });
         serde_json::from_value(value).unwrap_or_else(|_| SessionSummary {
             provider: PROVIDER.to_string(),

@@ -220,15 +220,12 @@ impl Host {
         if hosted.lead_turn == Some(turn) {
             hosted.lead_turn = None;
         }
-        let how = match outcome {
-            Ok(StopReason::Cancelled) => Ending::Cancelled,
-            Ok(stop) => Ending::Complete {
-                stop: Some(*stop),
-                continues: false,
-            },
-            Err(e) => Ending::Failed(&e.message),
-        };
-        self.end_turn(session, None, &id, how);
+        if self.prompt_waits(session, &id) {
+            // A client's prompt: its turn ends with the core's answer, which comes
+            // once the turn's events are in the store.
+            return;
+        }
+        self.end_turn(session, None, &id, ending_of(outcome));
     }
 
     fn on_update(
@@ -391,6 +388,18 @@ impl Host {
         role: Option<&Role>,
     ) -> Option<&mut super::sessions::Chat> {
         self.sessions.get_mut(session)?.chat_mut(role)
+    }
+}
+
+/// How a team turn's outcome ends its lead turn.
+pub fn ending_of(outcome: &Result<StopReason, RpcError>) -> Ending<'_> {
+    match outcome {
+        Ok(StopReason::Cancelled) => Ending::Cancelled,
+        Ok(stop) => Ending::Complete {
+            stop: Some(*stop),
+            continues: false,
+        },
+        Err(e) => Ending::Failed(&e.message),
     }
 }
 
