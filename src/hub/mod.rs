@@ -9,6 +9,8 @@ pub mod access;
 pub mod acp_socket;
 pub mod ahp;
 pub mod connection;
+pub mod http;
+pub mod monitor;
 pub mod rpc;
 pub mod serve;
 pub mod upgrade;

@@ -13,6 +13,7 @@ mod cancel;
 mod editors;
 mod hostile;
 mod hub;
+mod hub_monitor;
 mod hygiene;
 mod limits;
 mod lsp;
