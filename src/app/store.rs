@@ -23,6 +23,17 @@ pub enum StoreChoice {
     Path(PathBuf),
 }
 
+impl StoreChoice {
+    /// The store's file, if there is one.
+    pub fn path(&self) -> Option<PathBuf> {
+        match self {
+            StoreChoice::Off => None,
+            StoreChoice::Path(path) => Some(path.clone()),
+            StoreChoice::Default => store::default_path(),
+        }
+    }
+}
+
 /// The store's writer, to wait for at exit.
 pub struct OpenStore {
     exit: WriterExit,

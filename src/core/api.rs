@@ -107,6 +107,12 @@ pub trait Connection: Send {
     /// When `tick` is due, if ever (e.g. a speaker's patience running out).
     fn next_tick(&self) -> Option<Instant>;
     fn tick(&mut self, now: Instant);
+    /// A watcher (the hub's host) joins every session as it opens, whoever opened
+    /// it, is told so with `Output::SessionOpened`, and is asked every question
+    /// relayed in it alongside the turn's origin.
+    fn watches_all_sessions(&self) -> bool {
+        false
+    }
 }
 
 /// The event store as the core sees it: events go in without waiting; the store

@@ -161,6 +161,28 @@ impl Core {
         self.offer_waiting_relays(session);
     }
 
+    /// Joins every watcher but `opener` to a session just opened, and tells them.
+    pub(super) fn join_watchers(&mut self, opener: ConnectionId, session: &SessionId) {
+        let watchers: SmallVec<[ConnectionId; 2]> = self
+            .connections
+            .map
+            .iter()
+            .filter(|(id, a)| **id != opener && a.connection.watches_all_sessions())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in watchers {
+            self.join(id, session);
+            let Some(s) = self.sessions.get(session) else {
+                return;
+            };
+            let output = Output::SessionOpened {
+                session,
+                cwd: &s.cwd,
+            };
+            self.connections.deliver(id, output);
+        }
+    }
+
     /// Records an event of a session, then shows it to every connection attached to
     /// it (those still catching up on its history get it after their replay).
     /// Returns the store's number for it, if there is a store.

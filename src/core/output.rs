@@ -46,6 +46,12 @@ pub enum Output<'a> {
     Withdraw { relay: RelayId },
     /// A role's status changed.
     AgentStatus(&'a AgentSummary),
+    /// A session another connection opened (new or loaded), to a watcher, which is
+    /// now attached to it (see `Connection::watches_all_sessions`).
+    SessionOpened {
+        session: &'a SessionId,
+        cwd: &'a std::path::Path,
+    },
     /// A notification from an agent that clients take as it is (e.g.
     /// `elicitation/complete`).
     Notification {

@@ -139,7 +139,19 @@ impl Core {
             .and_then(|t| self.turns.get(&t))
             .and_then(|t| t.origin.connection());
         if let Some(origin) = origin.filter(|o| able.contains(o)) {
-            return SmallVec::from_slice(&[origin]);
+            let mut targets = SmallVec::from_slice(&[origin]);
+            if matches!(kind, RelayKind::Permission | RelayKind::Elicitation) {
+                // A watcher (the hub) is asked too: the first answer wins.
+                let watchers = able.iter().copied().filter(|c| {
+                    *c != origin
+                        && self
+                            .connections
+                            .get(*c)
+                            .is_some_and(|a| a.connection.watches_all_sessions())
+                });
+                targets.extend(watchers);
+            }
+            return targets;
         }
         match kind {
             RelayKind::Permission | RelayKind::Elicitation => able,

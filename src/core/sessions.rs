@@ -42,6 +42,7 @@ impl Core {
         let record = self.session_record(&session);
         self.sessions.insert(session_id.clone(), session);
         self.join(from, &session_id);
+        self.join_watchers(from, &session_id);
         tracing::info!(session = %session_id, connection = %from, "session created");
         self.emit(&session_id, &TeamEvent::Opened(&record));
         self.reply_opened(origin, &session_id);
@@ -261,6 +262,7 @@ impl Core {
         let roles: Vec<Role> = session.roles.keys().cloned().collect();
         self.sessions.insert(id.clone(), session);
         self.join(job.connection, &id);
+        self.join_watchers(job.connection, &id);
         tracing::info!(session = %id, connection = %job.connection, "session loaded");
         self.close_interrupted_turns(&id, &job.open_turns);
         self.reply_opened(&job.origin, &id);

@@ -1,7 +1,8 @@
-//! One hub connection after its upgrade: a reader that answers each frame through
-//! `ahp`, and a writer task draining a byte-counted queue, so answering never waits
-//! on the client; a client that stops reading past the cap is dropped with a reason,
-//! alone. Knows nothing of tokens, the listener or what the frames mean.
+//! One AHP connection after its upgrade: a reader that hands each frame to the
+//! host, and a writer task draining the byte-counted queue the host fills, so the
+//! host never waits on the client; a client that stops reading past the cap is
+//! dropped with a reason, alone. Knows nothing of tokens, the listener or what the
+//! frames mean.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,13 +12,13 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
-use super::ahp::{ConnectionState, Reply, handle_frame};
+use super::host::{ClientOut, HostHandle};
 use crate::backlog::Backlog;
 
 pub type Socket = WebSocketStream<TcpStream>;
@@ -25,8 +26,8 @@ pub type Socket = WebSocketStream<TcpStream>;
 /// How long a closing connection may take to say why before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-enum Outgoing {
-    Text(String),
+pub enum Outgoing {
+    Text(Utf8Bytes),
     /// The last frame: the writer ends after it.
     Close(CloseFrame),
 }
@@ -60,13 +61,25 @@ impl Ending {
 
 /// Serves one connection until the client leaves, breaks a limit or the hub stops.
 /// `max_backlog`: bytes answered and not yet taken by the client before it is dropped.
-pub async fn run_connection(socket: Socket, max_backlog: usize, shutdown: CancellationToken) {
+pub async fn run_connection(
+    socket: Socket,
+    host: &HostHandle,
+    max_backlog: usize,
+    shutdown: CancellationToken,
+) {
     let (sink, stream) = socket.split();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let backlog = Backlog::new(max_backlog, max_backlog / 2);
     let abandon = CancellationToken::new();
     let writer = tokio::spawn(run_writer(sink, out_rx, backlog.clone(), abandon.clone()));
-    let ending = read_frames(stream, &out_tx, &backlog, &shutdown).await;
+    let out = ClientOut::new(out_tx.clone(), backlog.clone(), abandon.clone());
+    let client = host.join(out);
+    let local = Local {
+        out: out_tx.clone(),
+        backlog,
+    };
+    let ending = read_frames(stream, host, client, &local, &abandon, &shutdown).await;
+    host.leave(client);
     if let Some(frame) = ending.frame {
         let _ = out_tx.send(Outgoing::Close(frame));
     }
@@ -79,22 +92,32 @@ pub async fn run_connection(socket: Socket, max_backlog: usize, shutdown: Cancel
     }
 }
 
+/// Answers the connection task gives itself (read-only questions the host's
+/// directory answers), on the same queue as the host's.
+struct Local {
+    out: mpsc::UnboundedSender<Outgoing>,
+    backlog: Arc<Backlog>,
+}
+
 async fn read_frames(
     mut stream: SplitStream<Socket>,
-    out_tx: &mpsc::UnboundedSender<Outgoing>,
-    backlog: &Arc<Backlog>,
+    host: &HostHandle,
+    client: u64,
+    local: &Local,
+    abandon: &CancellationToken,
     shutdown: &CancellationToken,
 ) -> Ending {
-    let mut state = ConnectionState::default();
     loop {
-        // Both branches are cancel-safe: a token and `next()` lose nothing when the other wins.
+        // Every branch is cancel-safe: tokens and `next()` lose nothing when another wins.
         let frame = tokio::select! {
             _ = shutdown.cancelled() => {
                 return Ending::close(CloseCode::Away, "the hub is shutting down", false);
             }
+            // The host dropped the client (it stopped reading); the host queued the reason.
+            _ = abandon.cancelled() => return Ending::quiet(),
             frame = stream.next() => frame,
         };
-        let message = match frame {
+        let text = match frame {
             None | Some(Ok(Message::Close(_))) => return Ending::quiet(),
             Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
                 let reason = format!("message of {size} bytes is over the cap of {max_size}");
@@ -104,33 +127,22 @@ async fn read_frames(
                 tracing::debug!(error = %e, "hub connection broke");
                 return Ending::quiet();
             }
-            Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => message,
+            // Handed over where it lies: no copy of a text frame.
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Binary(bytes))) => match Utf8Bytes::try_from(bytes) {
+                Ok(text) => text,
+                Err(_) => Utf8Bytes::from("\u{fffd}"),
+            },
             Some(Ok(_)) => continue,
         };
-        // Read where the frame lies: no copy of a text frame.
-        let text = match &message {
-            Message::Text(text) => std::borrow::Cow::Borrowed(text.as_str()),
-            Message::Binary(bytes) => String::from_utf8_lossy(bytes),
-            _ => continue,
-        };
-        let (frame, close) = match handle_frame(&mut state, &text) {
-            Reply::Nothing => continue,
-            Reply::Send(frame) => (frame, None),
-            Reply::SendThenClose(frame, reason) => (frame, Some(reason)),
-        };
-        backlog.add(frame.len());
-        let _ = out_tx.send(Outgoing::Text(frame));
-        if backlog.congested() {
-            let reason = "the client stopped reading: too much unread";
-            tracing::info!(
-                queued = backlog.queued(),
-                "hub connection dropped: {reason}"
-            );
-            return Ending::close(CloseCode::Policy, reason, true);
+        // Parsed here, off the host's task.
+        let message = super::host::parse_frame(&text);
+        if let Some(answer) = host.answer_locally(&message) {
+            local.backlog.add(answer.len());
+            let _ = local.out.send(Outgoing::Text(answer.into()));
+            continue;
         }
-        if let Some(reason) = close {
-            return Ending::close(CloseCode::Normal, reason, false);
-        }
+        host.frame(client, message);
     }
 }
 

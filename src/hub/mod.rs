@@ -9,6 +9,7 @@ pub mod access;
 pub mod acp_socket;
 pub mod ahp;
 pub mod connection;
+pub mod host;
 pub mod http;
 pub mod monitor;
 pub mod rpc;

@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 
 use super::access::{self, AccessError, Token};
 use super::connection::run_connection;
+use super::host::{HostHandle, HostOptions, start_host};
 use super::upgrade::{Endpoint, Gate, websocket_config};
 use crate::app::{AcpOptions, Running};
 use crate::config::Team;
@@ -96,6 +97,19 @@ async fn serve(
     let listener = TcpListener::bind(options.listen).await.map_err(bind)?;
     let local = listener.local_addr().map_err(bind)?;
     let running = Running::start(team, &face).await;
+    let host_options = HostOptions {
+        // Beside the store: the sessions the hub hosts, to host them again after a restart.
+        registry: face
+            .store
+            .path()
+            .map(|p| p.with_extension("hub-sessions.json")),
+        default_cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+    };
+    let host = start_host(&running.handle, host_options, running.shutdown.clone())
+        .await
+        .ok_or_else(|| {
+            ServeError::Runtime(std::io::Error::other("the team's core did not start"))
+        })?;
     on_listening(local, &token);
     let gate = Gate {
         token,
@@ -105,6 +119,7 @@ async fn serve(
     let config = websocket_config(options.max_frame);
     let hub = Hub {
         core: running.handle.clone(),
+        host,
         max_message: face.max_message,
         max_backlog: options.max_backlog,
     };
@@ -151,6 +166,7 @@ async fn serve(
 #[derive(Clone)]
 struct Hub {
     core: CoreHandle,
+    host: HostHandle,
     max_message: usize,
     max_backlog: usize,
 }
@@ -191,7 +207,7 @@ async fn serve_one(
         Ok(Ok(socket)) => {
             tracing::debug!(%peer, ?endpoint, "hub connection open");
             match endpoint {
-                Endpoint::Ahp => run_connection(socket, hub.max_backlog, shutdown).await,
+                Endpoint::Ahp => run_connection(socket, &hub.host, hub.max_backlog, shutdown).await,
                 Endpoint::Acp => {
                     let limits = (hub.max_message, hub.max_backlog);
                     super::acp_socket::serve_acp(socket, &hub.core, limits, shutdown).await

@@ -25,19 +25,26 @@ const WAIT: Duration = Duration::from_secs(10);
 type Raw = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A running `ourocodus serve` with its own config directory (and so its own token).
-struct Hub {
+pub(crate) struct Hub {
     child: Child,
     /// `127.0.0.1:PORT` as the hub printed it.
-    addr: String,
-    token: String,
+    pub(crate) addr: String,
+    pub(crate) token: String,
     _config: tempfile::TempDir,
 }
 
 impl Hub {
-    async fn start(extra: &[&str]) -> Hub {
-        let config = tempfile::tempdir().unwrap();
+    pub(crate) async fn start(extra: &[&str]) -> Hub {
+        Hub::start_in(tempfile::tempdir().unwrap(), extra).await
+    }
+
+    /// A hub in this directory (its token, team, store and log), e.g. one a
+    /// killed hub left.
+    pub(crate) async fn start_in(config: tempfile::TempDir, extra: &[&str]) -> Hub {
         let team = config.path().join("team.toml");
-        std::fs::write(&team, fake_team(&["backend", "test"])).unwrap();
+        if !team.exists() {
+            std::fs::write(&team, fake_team(&["backend", "test"])).unwrap();
+        }
         let mut child = Command::new(ourocodus_bin())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .arg("--config")
@@ -79,17 +86,19 @@ impl Hub {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("ws://{}/?tkn={}", self.addr, self.token)
     }
 
-    async fn client(&self) -> Client {
+    pub(crate) async fn client(&self) -> Client {
         let transport = ahp_ws::WebSocketTransport::connect(&self.url())
             .await
             .unwrap();
-        Client::connect(transport, ClientConfig::default())
-            .await
-            .unwrap()
+        let config = ClientConfig {
+            subscription_buffer: 65_536,
+            ..ClientConfig::default()
+        };
+        Client::connect(transport, config).await.unwrap()
     }
 
     async fn raw(&self) -> Raw {
@@ -116,11 +125,22 @@ impl Hub {
     }
 
     /// What the hub logged so far.
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self._config.path().join("hub.log")).unwrap_or_default()
     }
 
-    fn signal(&self, signal: Signal) {
+    /// SIGKILL, then the directory it leaves.
+    pub(crate) async fn kill9(mut self) -> tempfile::TempDir {
+        self.signal(Signal::SIGKILL);
+        let _ = self.child.wait().await;
+        std::mem::replace(&mut self._config, tempfile::tempdir().unwrap())
+    }
+
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self._config.path()
+    }
+
+    pub(crate) fn signal(&self, signal: Signal) {
         let pid = self.child.id().unwrap();
         kill(Pid::from_raw(pid as i32), signal).unwrap();
     }
@@ -184,7 +204,7 @@ async fn the_ahp_client_initializes_with_1_0_0_and_sees_the_team_in_the_root_sna
         assert_eq!(root.agents[0].display_name, "Ourocodus team");
         client.ping().await.unwrap();
         let refused = client
-            .request::<_, Value>("createSession", json!({"channel": "ahp-session:/x"}))
+            .request::<_, Value>("createChat", json!({"channel": "ahp-session:/x"}))
             .await;
         assert!(
             matches!(&refused, Err(ClientError::Rpc(e)) if e.code == -32601),
@@ -209,7 +229,14 @@ async fn a_vs_code_style_0_9_0_offer_negotiates_0_9_0_and_reconnect_without_a_ch
         let reconnect = r#"{"jsonrpc":"2.0","id":"r","method":"reconnect","params":{"clientId":"vs","lastSeenServerSeq":0,"subscriptions":["ahp-root://"]}}"#;
         let reply = exchange(&mut again, reconnect).await;
         assert_eq!(reply["id"], "r");
-        assert_eq!(reply["result"]["type"], "snapshot");
+        // Nothing happened since: a replay of nothing.
+        assert_eq!(reply["result"]["type"], "replay", "{reply}");
+        assert_eq!(reply["result"]["actions"], json!([]));
+        // A sequence number this hub never gave (another run's): fresh snapshots.
+        let reconnect = r#"{"jsonrpc":"2.0","id":"s","method":"reconnect","params":{"clientId":"vs","lastSeenServerSeq":999,"subscriptions":["ahp-root://"]}}"#;
+        let reply = exchange(&mut again, reconnect).await;
+        assert_eq!(reply["result"]["type"], "snapshot", "{reply}");
+        assert_eq!(reply["result"]["snapshots"][0]["resource"], "ahp-root://");
     })
     .await;
 }

@@ -14,6 +14,7 @@ mod editors;
 mod hostile;
 mod hub;
 mod hub_monitor;
+mod hub_team;
 mod hygiene;
 mod limits;
 mod lsp;

@@ -82,6 +82,7 @@ pub fn deliver(face: &mut AcpConnection, output: Output<'_>) {
             face.notification(AGENT_STATUS, Some(&params));
         }
         Output::Notification { method, params } => face.notification(method, params),
+        Output::SessionOpened { .. } => {}
     }
 }
 

@@ -193,7 +193,7 @@ impl Connection for LspConnection {
             Output::AgentStatus(summary) => self.effects.send(Effect::RoleSeen {
                 role: summary.role.clone(),
             }),
-            Output::State { .. } | Output::Notification { .. } => {}
+            Output::State { .. } | Output::Notification { .. } | Output::SessionOpened { .. } => {}
         }
     }
 
