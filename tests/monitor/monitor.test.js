@@ -7,7 +7,8 @@
  * request answered, an approval gate approved on the task board, a restart, the
  * page's CSP as the browser enforces it. Screenshots go to `artifacts/` (with
  * `UPDATE_SCREENSHOT=1` also `docs/monitor.png`, the one the README shows), and the
- * time to render a session of 10,000 events is printed (never asserted).
+ * time to render a session of 10,000 events is printed (never asserted). The hub's
+ * log is `artifacts/hub.log`.
  *
  * Without Chromium or the binary the tests are skipped, unless
  * `OUROCODUS_REQUIRE_BROWSER=1` (as in `.ci/run`), which makes either a failure.
@@ -15,7 +16,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -53,8 +54,10 @@ async function startHub() {
   for (const sub of ["config", "data", "project"]) mkdirSync(join(dir, sub));
   writeFileSync(join(dir, "team.toml"), teamToml());
   const args = ["serve", "--listen", "127.0.0.1:0", "--config", join(dir, "team.toml"), "--store", join(dir, "store.db")];
-  const env = { ...process.env, XDG_CONFIG_HOME: join(dir, "config"), XDG_DATA_HOME: join(dir, "data"), RUST_LOG: process.env.RUST_LOG ?? "warn" };
-  const child = spawn(BIN, args, { cwd: join(dir, "project"), env, stdio: ["ignore", "pipe", "inherit"] });
+  const env = { ...process.env, XDG_CONFIG_HOME: join(dir, "config"), XDG_DATA_HOME: join(dir, "data") };
+  mkdirSync(artifacts, { recursive: true });
+  const log = openSync(join(artifacts, "hub.log"), "w");
+  const child = spawn(BIN, args, { cwd: join(dir, "project"), env, stdio: ["ignore", "pipe", log] });
   const lines = createInterface({ input: child.stdout });
   const printed = [];
   const monitor = await new Promise((done, fail) => {
@@ -100,6 +103,21 @@ async function openPage(url) {
 
 const chat = (role) => page.locator(`.chat[data-role="${role}"]`);
 
+/** Starts a session from the page and waits until it is the one shown, its chats empty. */
+async function newSession() {
+  const before = await page.locator(".session[data-uri]").count();
+  await page.getByRole("button", { name: "New session" }).click();
+  await page.waitForFunction(
+    (n) => {
+      const sessions = document.querySelectorAll(".session[data-uri]");
+      const shown = sessions.length === n + 1 && sessions[0].classList.contains("selected");
+      return shown && document.querySelector('.chat[data-role="lead"]') && !document.querySelector(".chat .turn");
+    },
+    before,
+    { timeout: 15_000 },
+  );
+}
+
 /** Types a prompt into the box and sends it with Enter. */
 async function prompt(text) {
   const box = page.locator("#prompt");
@@ -134,8 +152,7 @@ test("the page takes the token from its fragment, forgets the fragment, and star
   assert.ok(csp.includes(`connect-src 'self' ws://${new URL(hub.origin).host}`), csp);
   assert.equal(new URL(page.url()).hash, "", "the token is gone from the address bar");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("ourocodus.hub.token")), hub.token);
-  await page.getByRole("button", { name: "New session" }).click();
-  await page.locator(".session.selected").waitFor();
+  await newSession();
   for (const role of ["lead", ...ROLES]) await chat(role).waitFor();
   await page.locator('#agents tr[data-role="backend"]').waitFor();
   assert.deepEqual(await page.evaluate(() => window.__violations), []);
@@ -220,19 +237,17 @@ test("the page's policy blocks an injected inline script", T, async () => {
 });
 
 test("a session of 10,000 events loads and renders (time printed, not asserted)", T, async () => {
-  await page.getByRole("button", { name: "New session" }).click();
-  await page.locator(".session.selected").waitFor();
-  await chat("backend").waitFor();
+  await newSession();
   await prompt("@backend stream 10000 chunks of 40 bytes");
   const last = (on) => on.locator('.chat[data-role="backend"] .text', { hasText: "#10000 " });
   const streamed = Date.now();
   await last(page).waitFor({ timeout: 120_000 });
-  console.log(`# monitor: 10,000 chunks streamed live and rendered in ${Date.now() - streamed} ms`);
+  console.log(`monitor: 10,000 chunks streamed live and rendered in ${Date.now() - streamed} ms`);
   const started = Date.now();
   const { opened } = await openPage(hub.monitor);
   await last(opened).waitFor({ timeout: 120_000 });
   const rendered = Date.now() - started;
   const events = await opened.evaluate(() => performance.getEntriesByType("navigation")[0]?.domContentLoadedEventEnd ?? 0);
-  console.log(`# monitor: page load with a session of 10,000 events: first full render in ${rendered} ms (DOMContentLoaded at ${Math.round(events)} ms)`);
+  console.log(`monitor: page load with a session of 10,000 events: first full render in ${rendered} ms (DOMContentLoaded at ${Math.round(events)} ms)`);
   await opened.close();
 });

@@ -1,28 +1,62 @@
 // chats.js: the selected session's transcripts (the lead chat and one per role,
 // from the local chat states) and its permission requests (tool calls waiting for
-// confirmation) with their options as buttons. Knows AHP's turn and response part
-// shapes; nothing of the socket.
+// confirmation) with their options as buttons. A chat is drawn again only when it
+// changed, and in it only the turns that changed; a very long part shows its
+// latest text. Knows AHP's turn and response part shapes; nothing of the socket.
 
 import { el, fill, plain } from "./dom.js";
 import { pendingConfirmations } from "./reduce.js";
 
 /** Turns shown per chat (the latest ones). */
 const SHOWN_TURNS = 30;
+/** Characters of one part shown (its end). */
+const SHOWN_CHARS = 64 * 1024;
 
-/** `chats`: [{ label, role, channel, state }] in the order shown. */
-export function renderChats(container, chats) {
-  fill(
-    container,
-    chats.map(({ label, role, state }) =>
-      el(
-        "section",
-        { class: "chat", dataset: { role } },
-        el("h3", {}, label, state.activeTurn && el("span", { class: "working", text: "working" })),
-        el("div", { class: "turns" }, turns(state).map((turn) => renderTurn(turn, role === "lead"))),
-      ),
-    ),
-  );
-  for (const body of container.querySelectorAll(".turns")) body.scrollTop = body.scrollHeight;
+/** What is on screen for each chat: its section and its turns' nodes. */
+const drawn = new Map();
+
+/**
+ * `chats`: [{ label, role, channel, state }] in the order shown; `changed`: the
+ * channels to draw again (all when null).
+ */
+export function renderChats(container, chats, changed) {
+  const sections = chats.map((chat) => {
+    let view = drawn.get(chat.channel);
+    if (!view) {
+      const body = el("div", { class: "turns" });
+      const title = el("h3", {});
+      view = { section: el("section", { class: "chat", dataset: { role: chat.role } }, title, body), title, body, turns: new Map() };
+      drawn.set(chat.channel, view);
+      changed = null;
+    }
+    if (!changed || changed.has(chat.channel)) drawChat(view, chat);
+    return view.section;
+  });
+  for (const channel of [...drawn.keys()]) if (!chats.some((c) => c.channel === channel)) drawn.delete(channel);
+  if (sections.some((s, i) => container.children[i] !== s) || container.children.length !== sections.length) fill(container, sections);
+}
+
+function drawChat(view, { label, role, state }) {
+  fill(view.title, label, state.activeTurn && el("span", { class: "working", text: "working" }));
+  if (view.state !== state) {
+    // A fresh snapshot: nothing drawn before is known to match it.
+    view.turns = new Map();
+    view.state = state;
+  }
+  const touched = state.touched ?? new Set();
+  state.touched = new Set();
+  const shown = turns(state);
+  const nodes = new Map();
+  for (const turn of shown) {
+    const key = `${turn.id}/${turn.state ?? "active"}`;
+    const kept = view.turns.get(key);
+    nodes.set(key, kept && !touched.has(turn.id) ? kept : renderTurn(turn, role === "lead"));
+  }
+  view.turns = nodes;
+  const atBottom = view.body.scrollTop + view.body.clientHeight >= view.body.scrollHeight - 8;
+  const list = [...nodes.values()];
+  if (list.some((n, i) => view.body.children[i] !== n) || view.body.children.length !== list.length) fill(view.body, list);
+  if (atBottom) view.body.scrollTop = view.body.scrollHeight;
 }
 
 function turns(state) {
@@ -42,12 +76,18 @@ function renderTurn(turn, isLead) {
   );
 }
 
+/** The end of a long text, saying how much is left out. */
+function tail(text) {
+  if (text.length <= SHOWN_CHARS) return [text];
+  return [el("span", { class: "muted", text: `… ${text.length - SHOWN_CHARS} characters before\n` }), text.slice(-SHOWN_CHARS)];
+}
+
 function renderPart(part) {
   switch (part.kind) {
     case "markdown":
-      return el("div", { class: "text", text: part.content ?? "" });
+      return el("div", { class: "text" }, tail(part.content ?? ""));
     case "reasoning":
-      return el("div", { class: "reasoning", text: part.content ?? "" });
+      return el("div", { class: "reasoning" }, tail(part.content ?? ""));
     case "toolCall":
       return toolCall(part.toolCall ?? {});
     case "systemNotification":

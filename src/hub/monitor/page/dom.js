@@ -65,15 +65,22 @@ export function uuid() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** Calls `render` at most once a frame, however often it is asked for. */
-export function throttled(render) {
+/**
+ * Calls `render` at most once a frame and at most every `gapMs`, however often it
+ * is asked for: a flood of actions is drawn in a few batches, not one by one.
+ */
+export function throttled(render, gapMs = 0) {
   let asked = false;
+  let last = 0;
   return () => {
     if (asked) return;
     asked = true;
-    requestAnimationFrame(() => {
-      asked = false;
-      render();
-    });
+    const wait = Math.max(0, last + gapMs - performance.now());
+    setTimeout(() =>
+      requestAnimationFrame(() => {
+        asked = false;
+        last = performance.now();
+        render();
+      }), wait);
   };
 }

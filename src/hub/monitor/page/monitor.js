@@ -32,7 +32,7 @@ const state = {
   usage: null,
   retryMs: 500,
   /** What changed since the last render (the board and transcripts are rebuilt only then). */
-  dirty: { board: true, chats: true },
+  dirty: { board: true, chats: "all" },
 };
 
 const view = {
@@ -141,7 +141,7 @@ async function select(uri) {
     if (channel) state.client.send({ jsonrpc: "2.0", method: "unsubscribe", params: { channel } });
   }
   Object.assign(state, { selected: uri, session: null, chats: new Map(), tasks: [], usage: null });
-  state.dirty = { board: true, chats: true };
+  state.dirty = { board: true, chats: "all" };
   events.clear();
   render();
   const subscribed = await ask("subscribe", { channel: uri });
@@ -175,8 +175,13 @@ async function loadChat(channel) {
   chat.fromSeq = snapshot?.fromSeq ?? 0;
   for (const envelope of chat.queued) applyToChat(chat, envelope);
   chat.queued = [];
-  state.dirty.chats = true;
+  markChat(channel);
   render();
+}
+
+/** Asks for a chat to be drawn again at the next render. */
+function markChat(channel) {
+  if (state.dirty.chats !== "all") state.dirty.chats.add(channel);
 }
 
 function applyToChat(chat, envelope) {
@@ -251,7 +256,7 @@ function onAction(envelope) {
   } else if (chat) {
     if (chat.fromSeq === null) chat.queued.push(envelope);
     else applyToChat(chat, envelope);
-    state.dirty.chats = true;
+    markChat(envelope.channel);
     if (action.type === "chat/usage" || action.type === "chat/turnComplete") refreshUsageSoon();
   }
   render();
@@ -259,7 +264,7 @@ function onAction(envelope) {
 
 /** The chats in the order shown: the lead chat, then the roles'. */
 function chatList() {
-  return [...state.chats.values()].map((chat) => ({ ...chat, channel: chat.state.resource ?? chat.channel }));
+  return [...state.chats.values()];
 }
 
 /** The running turn to cancel: the lead chat's, else any role's. */
@@ -342,14 +347,15 @@ const render = throttled(() => {
   renderAgents(view.agents, state.agents, state.usage, restart);
   if (state.dirty.board) renderBoard(view.board, state.tasks, taskActions);
   const chats = chatList();
-  if (state.dirty.chats) {
-    renderChats(view.chats, chats);
+  const changed = state.dirty.chats;
+  if (changed === "all" || changed.size > 0) {
+    renderChats(view.chats, chats, changed === "all" ? null : changed);
     renderPermissions(view.permissions, chats, answerPermission);
   }
-  state.dirty = { board: false, chats: false };
+  state.dirty = { board: false, chats: new Set() };
   events.flush();
   setRunning(Boolean(activeTurn()));
-});
+}, 100);
 
 function debounce(run, ms) {
   let timer = null;

@@ -12,7 +12,10 @@ export function emptyChat(resource) {
 export function applyChatAction(chat, action) {
   const reducer = CHAT_REDUCERS[action?.type];
   if (!reducer) return false;
-  return reducer(chat, action) !== false;
+  const changed = reducer(chat, action) !== false;
+  // The turns a view has to draw again (`touched`), the rest it may keep.
+  if (changed && action.turnId !== undefined) (chat.touched ??= new Set()).add(action.turnId);
+  return changed;
 }
 
 /** Applies one action to a session state in place; returns whether it changed. */
