@@ -1,9 +1,9 @@
 //! The hub (`ourocodus serve`): a long-lived team host several clients attach to.
-//! So far its front door: who may reach it and where clients find it (`access`),
+//! Its front door: who may reach it and where clients find it (`access`),
 //! the WebSocket upgrade (`upgrade`), the listener (`serve`), one connection's
 //! queues (`connection`), the AHP commands answered on it (`ahp`) and the
-//! JSON-RPC frames written back (`rpc`). Knows nothing of the core's state yet:
-//! no sessions or chats are served.
+//! JSON-RPC frames written back (`rpc`), the team's AHP view (`host`); on the same
+//! port, a plain HTTP request gets the web monitor's page (`http`, `monitor`).
 
 pub mod access;
 pub mod acp_socket;

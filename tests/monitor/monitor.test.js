@@ -213,6 +213,17 @@ test("a task that needs approval waits in review and is approved from the board"
   await chat("backend").getByText("docs written").waitFor({ timeout: 20_000 });
 });
 
+test("Cancel stops the running turn", T, async () => {
+  await prompt("@backend say started; sleep 20s; say too late");
+  await chat("backend").getByText("started").waitFor({ timeout: 20_000 });
+  const cancel = page.getByRole("button", { name: "Cancel" });
+  await page.waitForFunction(() => !document.querySelector("#cancel").disabled, null, { timeout: 10_000 });
+  await cancel.click();
+  await chat("lead").locator('.turn[data-state="cancelled"]').last().waitFor({ timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelector("#cancel").disabled, null, { timeout: 10_000 });
+  assert.equal(await chat("backend").getByText("too late").count(), 0);
+});
+
 test("restarting a role from the agents table counts one more restart", T, async () => {
   const row = page.locator('#agents tr[data-role="backend"]');
   await page.locator('#agents tr[data-role="backend"] .status[data-status="idle"]').waitFor({ timeout: 20_000 });
