@@ -196,7 +196,7 @@ test("a permission request is answered by clicking one of its options", T, async
   await page.locator(".permission").first().waitFor({ state: "detached", timeout: 10_000 });
 });
 
-test("a task that needs approval waits in review and is approved from the board", T, async () => {
+test("a task that needs approval waits in review, is rejected with feedback, then approved from the board", T, async () => {
   const plan = [
     String.raw`mcp delegate {"role": "backend", "title": "api", "requires_approval": true, "description": "mcp complete_task {\"id\": \"t1\", \"summary\": \"api done\"}"}`,
     String.raw`mcp delegate {"role": "backend", "title": "docs", "depends_on": ["t1"], "description": "say docs written"}`,
@@ -206,6 +206,10 @@ test("a task that needs approval waits in review and is approved from the board"
   await t1.waitFor({ timeout: 30_000 });
   assert.equal(await page.locator('.task[data-task="t2"] .deps').textContent(), "after t1");
   await shot("review");
+  // Rejected: back to its role, whose next prompt is the feedback (a script for the fake agent).
+  await t1.locator(".feedback").fill(String.raw`mcp complete_task {"id": "t1", "summary": "second try"}`);
+  await t1.getByRole("button", { name: "Reject" }).click();
+  await page.locator('.column[data-status="review"] .task[data-task="t1"] .summary', { hasText: "second try" }).waitFor({ timeout: 20_000 });
   await t1.getByRole("button", { name: "Approve" }).click();
   await page.locator('.column[data-status="done"] .task[data-task="t1"]').waitFor({ timeout: 20_000 });
   // The gate asked as a permission request is settled by the approval.
