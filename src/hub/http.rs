@@ -12,9 +12,10 @@ use tokio::net::TcpStream;
 
 use super::monitor::{self, Asset};
 
-/// The largest request head looked at; a longer one goes on to the upgrade gate,
-/// which refuses it there.
-const MAX_HEAD: usize = 8 * 1024;
+/// The largest request head looked at (a browser sends every cookie of `localhost`,
+/// whichever local server set it); a longer one goes on to the upgrade gate, which
+/// refuses it there.
+const MAX_HEAD: usize = 32 * 1024;
 /// Headers looked at in one head.
 const MAX_HEADERS: usize = 64;
 /// How long a client may take to send its request head.
