@@ -12,6 +12,8 @@
 //! - `beneath`    opening files beneath a directory, no symlink followed: the proxy's own file work.
 //! - `core`       THE event loop: sessions, roles, agents, turns, relays, policy; typed in and out.
 //! - `faces`      how clients reach the core: ACP on stdio (and in memory, for tests).
+//! - `hub`        `ourocodus serve`: the team as a long-lived host clients reach over WebSocket.
+//! - `hub_client` `send`, `tail`, `agents` and the hub side of `sessions`/`tasks`: AHP clients.
 //! - `store`      the event store (SQLite): a writer thread fed without waiting, replay, `log`.
 //! - `worktree`   a role's git worktree and branch, and merging it back, by running `git`.
 //! - `app`        the assembly: core + transport + store + faces, and when to exit.
@@ -32,6 +34,7 @@ pub mod error;
 pub mod faces;
 pub mod fake_agent;
 pub mod hub;
+pub mod hub_client;
 pub mod ids;
 pub mod jsonrpc;
 pub mod policy;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ourocodus::app::StoreChoice;
+use ourocodus::hub_client::listing;
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +44,27 @@ struct FaceArgs {
     no_store: bool,
 }
 
+/// `acp`: a face of its own team, or (`--attach`) of a running hub's.
+#[derive(clap::Args)]
+struct AcpArgs {
+    #[command(flatten)]
+    face: FaceArgs,
+    /// Attach to a running hub (`ourocodus serve`) instead of starting a team: ws://HOST:PORT
+    /// or HOST:PORT (default: --hub, else $OUROCODUS_HUB, else 127.0.0.1:7420). The token:
+    /// $OUROCODUS_TOKEN, else the hub's token file. The hub's team and store are used, so
+    /// --config, --store and --no-store are refused.
+    #[arg(
+        long,
+        value_name = "URL",
+        num_args = 0..=1,
+        conflicts_with_all = ["config", "store", "no_store"]
+    )]
+    attach: Option<Option<String>>,
+    /// Where the hub is, for --attach without a URL.
+    #[arg(long, value_name = "URL", requires = "attach")]
+    hub: Option<String>,
+}
+
 /// Where and how `serve` listens.
 #[derive(clap::Args)]
 struct ServeArgs {
@@ -74,8 +96,9 @@ struct ServeArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Speak ACP on stdio to an editor, with the team behind it.
-    Acp(FaceArgs),
+    /// Speak ACP on stdio to an editor, with the team behind it (or, with
+    /// --attach, with a running hub's team behind it).
+    Acp(AcpArgs),
     /// Speak LSP on stdio (for editors without an ACP client), with the team behind it.
     Lsp(FaceArgs),
     /// Run the hub: the team as a long-lived host several clients attach to, over
@@ -112,10 +135,29 @@ enum Command {
     Bench(ourocodus::bench::BenchArgs),
     /// Print recorded events of the event store (all sessions, or one; times in UTC).
     Log(ourocodus::store::cli::LogArgs),
-    /// List the sessions in the event store, most recently updated first.
-    Sessions(ourocodus::store::cli::SessionsArgs),
-    /// Print a session's task graph from the event store (default: the latest session).
-    Tasks(ourocodus::store::cli_tasks::TasksArgs),
+    /// List the sessions, most recently updated first: the hub's if one runs, else
+    /// the event store's (`--store` reads a store without asking a hub).
+    Sessions {
+        #[command(flatten)]
+        store: ourocodus::store::cli::SessionsArgs,
+        #[command(flatten)]
+        hub: ourocodus::hub_client::HubArg,
+    },
+    /// Print a session's task graph (default: the latest session): the hub's if one
+    /// runs, else as the event store last recorded it (`--store`: the store only).
+    Tasks {
+        #[command(flatten)]
+        store: ourocodus::store::cli_tasks::TasksArgs,
+        #[command(flatten)]
+        hub: ourocodus::hub_client::HubArg,
+    },
+    /// Send a prompt to the team on the hub and stream the turn's output (exit code:
+    /// 0 done, 1 failed, 2 stopped short, 3 no hub, 130 cancelled).
+    Send(ourocodus::hub_client::send::SendArgs),
+    /// Follow a session's actions on the hub, one line each (or `--json`).
+    Tail(ourocodus::hub_client::tail::TailArgs),
+    /// The team's agents as the hub reports them.
+    Agents(ourocodus::hub_client::agents::AgentsArgs),
     /// The baseline relay the benchmarks compare against (one parse-and-forward hop).
     #[command(hide = true)]
     BenchRelay {
@@ -155,8 +197,18 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Acp(AcpArgs {
+            attach: Some(url),
+            hub,
+            face,
+        }) => {
+            let given = url.or(hub);
+            let attached =
+                ourocodus::hub::attach::run_attach(given.as_deref(), face.max_message_size)?;
+            Ok(attached)
+        }
         Command::Acp(args) => {
-            let (team, options) = face_options(args)?;
+            let (team, options) = face_options(args.face)?;
             Ok(ourocodus::app::run_acp_stdio(team, options)?)
         }
         Command::Lsp(args) => {
@@ -201,13 +253,25 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             ourocodus::store::cli::run_log(&args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sessions(args) => {
-            ourocodus::store::cli::run_sessions(&args)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Tasks(args) => {
-            ourocodus::store::cli_tasks::run_tasks(&args)?;
-            Ok(ExitCode::SUCCESS)
+        Command::Sessions { store, hub } => hub_command(listing::run_sessions(&store, &hub)),
+        Command::Tasks { store, hub } => hub_command(listing::run_tasks(&store, &hub)),
+        Command::Send(args) => hub_command(ourocodus::hub_client::send::run_send(&args)),
+        Command::Tail(args) => hub_command(ourocodus::hub_client::tail::run_tail(&args)),
+        Command::Agents(args) => hub_command(ourocodus::hub_client::agents::run_agents(&args)),
+    }
+}
+
+/// A hub command's end: its own exit code, or its error on stderr with the code the
+/// error calls for (3: no hub); a closed pipe (`| head`) ends it quietly.
+fn hub_command(
+    result: Result<ExitCode, ourocodus::hub_client::HubCliError>,
+) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(code) => Ok(code),
+        Err(e) if e.is_closed_pipe() => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("ourocodus: {e}");
+            Ok(ExitCode::from(e.exit_code()))
         }
     }
 }

@@ -67,18 +67,18 @@ impl Pinged {
 }
 
 /// One side's pings, measured.
-struct Pings {
+pub(super) struct Pings {
     pings: Vec<Ping>,
     /// Context switches of the peer process during the measured pings.
     switches: u64,
 }
 
 impl Pings {
-    fn switches_per_ping(&self) -> f64 {
+    pub(super) fn switches_per_ping(&self) -> f64 {
         self.switches as f64 / self.pings.len() as f64
     }
 
-    fn first_updates(&self) -> Vec<f64> {
+    pub(super) fn first_updates(&self) -> Vec<f64> {
         self.pings.iter().map(|p| p.first_update_us).collect()
     }
 }
@@ -119,17 +119,29 @@ enum Side {
 /// Warms up both sides, then pings them alternately, `plan.latency_pings` each.
 fn pinged(workspace: &Workspace, plan: &Plan, sides: [Side; 2]) -> Result<[Pings; 2]> {
     let open = |side: Side| match side {
-        Side::Relay => Pinged::open(workspace.relay()?, workspace),
-        Side::Proxy(store) => Pinged::open(workspace.proxy(1, store)?, workspace),
+        Side::Relay => workspace.relay(),
+        Side::Proxy(store) => workspace.proxy(1, store),
     };
-    let mut pair = [open(sides[0])?, open(sides[1])?];
-    for _ in 0..plan.latency_warmup {
+    let peers = [open(sides[0])?, open(sides[1])?];
+    ping_pair(workspace, (plan.latency_warmup, plan.latency_pings), peers)
+}
+
+/// Opens a session on each peer, warms both up with `rounds.0` pings, then pings
+/// them alternately, `rounds.1` each; closes them.
+pub(super) fn ping_pair(
+    workspace: &Workspace,
+    rounds: (usize, usize),
+    peers: [Peer; 2],
+) -> Result<[Pings; 2]> {
+    let [a, b] = peers;
+    let mut pair = [Pinged::open(a, workspace)?, Pinged::open(b, workspace)?];
+    for _ in 0..rounds.0 {
         for side in &mut pair {
             side.ping()?;
         }
     }
     let switches_before = pair.each_ref().map(|side| side.context_switches());
-    for i in 0..plan.latency_pings {
+    for i in 0..rounds.1 {
         // Alternate who goes first, so neither always follows the other.
         for k in 0..2 {
             let side = &mut pair[(i + k) % 2];

@@ -7,10 +7,12 @@
 //! - `peer`       a started process: its stdin, a fast reader of its stdout, cleanup.
 //! - `scan`       what the reader needs from a line, found cheaply; per-role tallies.
 //! - `procfs`     peak memory, CPU time and children from /proc.
-//! - `fan_in`, `latency`, `team_start`, `memory`, `store`   the scenarios.
+//! - `fan_in`, `latency`, `team_start`, `memory`, `store`, `hub`, `hub_attach`   the scenarios.
 //! - `stats`, `report`   medians and percentiles; the printed table.
 
 mod fan_in;
+mod hub;
+mod hub_attach;
 mod latency;
 mod memory;
 mod peer;
@@ -53,6 +55,8 @@ pub enum Scenario {
     TeamStart,
     Memory,
     Store,
+    Hub,
+    HubAttach,
 }
 
 /// How much of everything to run.
@@ -72,6 +76,8 @@ pub struct Plan {
     /// Updates of the session loaded against the same live.
     pub replay_updates: u64,
     pub replay_rounds: usize,
+    /// Pings through `acp --attach` and the hub, and through `acp` directly, each.
+    pub hub_pings: usize,
 }
 
 impl Plan {
@@ -88,6 +94,7 @@ impl Plan {
                 append_events: 50_000,
                 replay_updates: 20_000,
                 replay_rounds: 1,
+                hub_pings: 300,
             };
         }
         Plan {
@@ -101,6 +108,7 @@ impl Plan {
             append_events: 200_000,
             replay_updates: 100_000,
             replay_rounds: 3,
+            hub_pings: 1000,
         }
     }
 }
@@ -129,6 +137,12 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     }
     if chosen(Scenario::Store) {
         store::run(&workspace, &plan, &mut report);
+    }
+    if chosen(Scenario::Hub) {
+        hub::run(&workspace, &plan, &mut report);
+    }
+    if chosen(Scenario::HubAttach) {
+        hub_attach::run(&workspace, &plan, &mut report);
     }
     let command_line: Vec<String> = std::env::args().collect();
     // The report is this command's output.

@@ -52,6 +52,11 @@ impl Workspace {
         &self.dir
     }
 
+    /// This very binary.
+    pub fn exe(&self) -> &Path {
+        &self.exe
+    }
+
     /// `ourocodus acp` with a team of `roles` fake agents (r0, r1, ...), recording
     /// into the workspace's store or into none; under the command in
     /// `OUROCODUS_BENCH_WRAP`, if set (a profiler, for `--profile-proxy`).
@@ -117,7 +122,7 @@ impl Workspace {
         )
     }
 
-    fn team_config(&self, roles: usize, sandbox: bool) -> Result<PathBuf> {
+    pub fn team_config(&self, roles: usize, sandbox: bool) -> Result<PathBuf> {
         let path = self.dir.join(format!("team-{roles}-{sandbox}.toml"));
         std::fs::write(&path, team_toml(&self.exe, roles, sandbox))?;
         Ok(path)

@@ -54,9 +54,15 @@ pub struct OutboxReceiver {
 
 impl Outbox {
     pub fn new() -> (Outbox, OutboxReceiver) {
+        Outbox::with_marks(HIGH_WATER_BYTES, LOW_WATER_BYTES)
+    }
+
+    /// An outbox congested above `high` queued bytes and drained at `low` (a hub
+    /// client is dropped at its cap instead of holding every agent's output up).
+    pub fn with_marks(high: usize, low: usize) -> (Outbox, OutboxReceiver) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel(SPARE_BUFFERS);
-        let backlog = Backlog::new(HIGH_WATER_BYTES, LOW_WATER_BYTES);
+        let backlog = Backlog::new(high, low.min(high));
         let detached = CancellationToken::new();
         let outbox = Outbox {
             lines: tx,
@@ -166,6 +172,17 @@ impl OutboxReceiver {
     /// Marks `bytes` as written; wakes the core when the queue drains.
     pub fn release(&self, bytes: usize) {
         self.backlog.release(bytes);
+    }
+
+    /// Whether more is queued than the high-water mark.
+    pub fn congested(&self) -> bool {
+        self.backlog.congested()
+    }
+
+    /// The byte count itself, for a writer that releases from another task than
+    /// the one taking the lines.
+    pub fn counter(&self) -> Arc<Backlog> {
+        self.backlog.clone()
     }
 }
 

@@ -1,13 +1,16 @@
 //! The hub (`ourocodus serve`): a long-lived team host several clients attach to.
-//! Its front door: who may reach it and where clients find it (`access`),
-//! the WebSocket upgrade (`upgrade`), the listener (`serve`), one connection's
-//! queues (`connection`), the AHP commands answered on it (`ahp`) and the
-//! JSON-RPC frames written back (`rpc`), the team's AHP view (`host`); on the same
-//! port, a plain HTTP request gets the web monitor's page (`http`, `monitor`).
+//! Its front door: who may reach it and where clients find it (`access`), the
+//! WebSocket upgrade (`upgrade`), the listener (`serve`), one AHP connection's
+//! queues (`connection`), the AHP commands answered on it (`ahp`), the team's AHP
+//! view (`host`) and the JSON-RPC frames written back (`rpc`); ACP clients of the
+//! hosted core on `/acp` (`acp_socket`), and the other end of those, `ourocodus acp
+//! --attach` (`attach`); on the same port, a plain HTTP request gets the web
+//! monitor's page (`http`, `monitor`). Knows nothing of the core's insides.
 
 pub mod access;
 pub mod acp_socket;
 pub mod ahp;
+pub mod attach;
 pub mod connection;
 pub mod host;
 pub mod http;

@@ -166,16 +166,9 @@ fn write_event(
     )
 }
 
-/// ANSI colours a role can get: one per role name, the same every run.
-const ROLE_COLOURS: [u8; 12] = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96];
-
 fn coloured(role: &str) -> String {
-    // FNV-1a: stable across runs and builds, unlike std's hasher.
-    let hash = role.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    let colour = ROLE_COLOURS[hash as usize % ROLE_COLOURS.len()];
-    format!("\x1b[{colour}m{role:<10}\x1b[0m")
+    use crate::hub_client::render::{Colour, role_label};
+    role_label(role, 10, Colour::On)
 }
 
 pub fn run_sessions(args: &SessionsArgs) -> Result<(), CliError> {

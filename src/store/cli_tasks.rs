@@ -44,7 +44,7 @@ pub fn run_tasks(args: &TasksArgs) -> Result<(), CliError> {
         },
     };
     let tasks = last_snapshots(&reader, &session)?;
-    quiet_on_closed_pipe(print_tasks(&session, &tasks, args.json))
+    quiet_on_closed_pipe(print_tasks(session.as_str(), tasks.values(), args.json))
 }
 
 /// Each task's last recorded snapshot, by number (`t2` before `t10`).
@@ -76,16 +76,18 @@ fn last_snapshots(
     Ok(tasks)
 }
 
-fn print_tasks(
-    session: &SessionId,
-    tasks: &BTreeMap<u64, Value>,
+/// A session's tasks, one line each after a heading, or one JSON object per line
+/// (the store's snapshots and the hub's `_ourocodus/tasks` alike).
+pub(crate) fn print_tasks<'a>(
+    session: &str,
+    tasks: impl ExactSizeIterator<Item = &'a Value>,
     json: bool,
 ) -> Result<(), CliError> {
     let mut out = io::BufWriter::new(io::stdout().lock());
     if !json {
         writeln!(out, "session {session}: {} tasks", tasks.len())?;
     }
-    for task in tasks.values() {
+    for task in tasks {
         if json {
             serde_json::to_writer(&mut out, task).map_err(io::Error::from)?;
             writeln!(out)?;

@@ -31,7 +31,7 @@ mod insert;
 #[cfg(test)]
 mod layouts;
 mod read;
-mod render;
+pub(crate) mod render;
 mod schema;
 mod time;
 mod writer;

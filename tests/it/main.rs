@@ -13,6 +13,8 @@ mod cancel;
 mod editors;
 mod hostile;
 mod hub;
+mod hub_attach;
+mod hub_cli;
 mod hub_monitor;
 mod hub_team;
 mod hygiene;

@@ -3,6 +3,7 @@
 //! message the proxy writes is checked against the ACP schema, and transcripts can be
 //! normalized and compared with golden files.
 
+pub mod hub_cli;
 pub mod lsp_client;
 pub mod schema;
 pub mod transcript;
@@ -160,18 +161,43 @@ impl Proxy {
         for name in remove {
             command.env_remove(name);
         }
-        let mut child = command
+        command
             .arg("acp")
             .arg("--config")
             .arg(&config)
             .args(store_args(dir.path(), args))
             .args(args)
-            .current_dir(dir.path())
             .env("OUROCODUS_LOG", "debug")
             .envs(env.iter().copied())
+            .stderr(stderr);
+        Self::run(command, dir, stderr_path)
+    }
+
+    /// Starts `ourocodus acp --attach URL` (an editor of a running hub's team) in a
+    /// fresh directory (the session cwd, and an empty config directory: no token
+    /// file), with `env` set (`OUROCODUS_TOKEN`, usually).
+    pub async fn attach(url: &str, env: &[(&str, &str)]) -> Proxy {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stderr_path = dir.path().join("attach.stderr");
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut command = Command::new(ourocodus_bin());
+        command
+            .args(["acp", "--attach", url])
+            .env("XDG_CONFIG_HOME", dir.path())
+            .env_remove("OUROCODUS_HUB")
+            .env_remove("OUROCODUS_TOKEN")
+            .env("OUROCODUS_LOG", "debug")
+            .envs(env.iter().copied())
+            .stderr(stderr);
+        Self::run(command, dir, stderr_path)
+    }
+
+    /// Spawns `command` in `dir` with piped stdin and stdout, and reads its lines.
+    fn run(mut command: Command, dir: tempfile::TempDir, stderr_path: PathBuf) -> Proxy {
+        let mut child = command
+            .current_dir(dir.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(stderr)
             .spawn()
             .expect("spawn ourocodus acp");
         let stdout = child.stdout.take().expect("stdout");
@@ -287,6 +313,14 @@ impl Proxy {
                 "proxy did not exit after stdin closed\n{}",
                 self.debug_dump()
             ),
+        }
+    }
+
+    /// Waits (bounded) for the process to exit on its own, its stdin still open.
+    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
+        match tokio::time::timeout(WAIT, self.child.wait()).await {
+            Ok(status) => status.expect("wait"),
+            Err(_) => panic!("the process did not exit\n{}", self.debug_dump()),
         }
     }
 
