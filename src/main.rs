@@ -291,9 +291,9 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         use std::io::Write;
         let announce = format!(
             "ourocodus hub on ws://{addr} (token: `ourocodus token`)\n\
-             connect: ws://{addr}/?tkn={}\n\
-             the web monitor is not served yet; the hub has no sessions yet\n",
-            token.as_str()
+             connect: ws://{addr}/?tkn={token}\n\
+             monitor: http://{addr}/#tkn={token}\n",
+            token = token.as_str()
         );
         // Whoever started the hub may have stopped reading: the hub goes on regardless.
         let _ = std::io::stdout().lock().write_all(announce.as_bytes());

@@ -4,7 +4,8 @@
 //! queues (`connection`), the AHP commands answered on it (`ahp`), the team's AHP
 //! view (`host`) and the JSON-RPC frames written back (`rpc`); ACP clients of the
 //! hosted core on `/acp` (`acp_socket`), and the other end of those, `ourocodus acp
-//! --attach` (`attach`). Knows nothing of the core's insides.
+//! --attach` (`attach`); on the same port, a plain HTTP request gets the web
+//! monitor's page (`http`, `monitor`). Knows nothing of the core's insides.
 
 pub mod access;
 pub mod acp_socket;
@@ -12,6 +13,8 @@ pub mod ahp;
 pub mod attach;
 pub mod connection;
 pub mod host;
+pub mod http;
+pub mod monitor;
 pub mod rpc;
 pub mod serve;
 pub mod upgrade;

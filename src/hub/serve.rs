@@ -172,13 +172,23 @@ struct Hub {
 }
 
 async fn serve_one(
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
     gate: Gate,
     config: WebSocketConfig,
     hub: Hub,
     shutdown: CancellationToken,
 ) {
+    // A plain HTTP request gets the web monitor's page; an upgrade goes on.
+    // Cancel-safe: a page cut short by shutdown is just dropped.
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        front = super::http::front_door(&mut stream, gate.listen) => {
+            if front == super::http::Front::Done {
+                return;
+            }
+        }
+    }
     let mut endpoint = Endpoint::Ahp;
     // The callback's shape is tungstenite's (an unboxed error response).
     #[allow(clippy::result_large_err)]

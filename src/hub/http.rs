@@ -1,0 +1,177 @@
+//! The plain-HTTP side of the hub's port: a first look at each connection's request
+//! head (peeked, so a WebSocket upgrade still finds it whole), and for a request that
+//! is no upgrade, the web monitor's page answered here (HTTP/1.1, one response, then
+//! close), under a strict Content-Security-Policy naming the hub's own address.
+//! Knows nothing of tokens, WebSockets or what the page says (`monitor` holds it).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::monitor::{self, Asset};
+
+/// The largest request head looked at (a browser sends every cookie of `localhost`,
+/// whichever local server set it); a longer one goes on to the upgrade gate, which
+/// refuses it there.
+const MAX_HEAD: usize = 32 * 1024;
+/// Headers looked at in one head.
+const MAX_HEADERS: usize = 64;
+/// How long a client may take to send its request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long between two looks at a head not complete yet.
+const PEEK_PAUSE: Duration = Duration::from_millis(10);
+/// How long a client may take to read a page.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What became of a connection at the front door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Front {
+    /// It asks for a WebSocket (or could not be read as plain HTTP): its bytes are
+    /// untouched, for the upgrade to read.
+    Upgrade,
+    /// It was answered here, or gave up: nothing more to do with it.
+    Done,
+}
+
+/// What a request head asks for, read without consuming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Head {
+    /// Not all of it has come yet.
+    Incomplete,
+    /// A WebSocket upgrade, or something only the upgrade gate should answer.
+    Upgrade,
+    /// A plain request: the method, the path (without its query) and the head's length.
+    Plain {
+        method: String,
+        path: String,
+        len: usize,
+    },
+}
+
+/// Decides between the WebSocket upgrade and a page, answering a page request here.
+/// `listen` is the hub's own address, named in the page's policy.
+pub async fn front_door(stream: &mut TcpStream, listen: SocketAddr) -> Front {
+    let head = match tokio::time::timeout(HEAD_TIMEOUT, peek_head(stream)).await {
+        Ok(Some(head)) => head,
+        Ok(None) | Err(_) => return Front::Done,
+    };
+    let Head::Plain { method, path, len } = head else {
+        return Front::Upgrade;
+    };
+    let response = respond(&method, &path, listen);
+    let answered = async {
+        // The head is read off first: closing with unread bytes would reset the
+        // connection and could cut the response short.
+        let mut consumed = vec![0u8; len];
+        stream.read_exact(&mut consumed).await?;
+        stream.write_all(&response).await?;
+        stream.shutdown().await
+    };
+    match tokio::time::timeout(WRITE_TIMEOUT, answered).await {
+        Ok(Ok(())) => tracing::debug!(%method, %path, "hub page served"),
+        Ok(Err(e)) => tracing::debug!(error = %e, "hub page not delivered"),
+        Err(_) => tracing::debug!("hub page: the client did not read in time"),
+    }
+    Front::Done
+}
+
+/// Looks at the request head until it is complete (or too long to be a page
+/// request); `None` when the client left first.
+async fn peek_head(stream: &TcpStream) -> Option<Head> {
+    let mut buffer = vec![0u8; MAX_HEAD];
+    let mut seen = 0;
+    loop {
+        let got = stream.peek(&mut buffer).await.ok()?;
+        if got == 0 {
+            return None;
+        }
+        match read_head(&buffer[..got]) {
+            Head::Incomplete if got < MAX_HEAD => {}
+            Head::Incomplete => return Some(Head::Upgrade),
+            decided => return Some(decided),
+        }
+        if got == seen {
+            // Peeking again at once would see the same bytes: wait for more.
+            tokio::time::sleep(PEEK_PAUSE).await;
+        }
+        seen = got;
+    }
+}
+
+/// Reads a request head from the bytes seen so far.
+fn read_head(bytes: &[u8]) -> Head {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    let len = match request.parse(bytes) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Head::Incomplete,
+        // Not HTTP this side can read: the upgrade refuses it in its own words.
+        Err(_) => return Head::Upgrade,
+    };
+    let asks_upgrade = request.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("upgrade")
+            && String::from_utf8_lossy(h.value)
+                .split(',')
+                .any(|v| v.trim().eq_ignore_ascii_case("websocket"))
+    });
+    match (asks_upgrade, request.method, request.path) {
+        (false, Some(method), Some(target)) => Head::Plain {
+            method: method.to_string(),
+            path: target.split(['?', '#']).next().unwrap_or("").to_string(),
+            len,
+        },
+        _ => Head::Upgrade,
+    }
+}
+
+/// The whole response to a plain request: the page's files to GET (HEAD: the same
+/// without the body), 404 for any other path, 405 for any other method.
+fn respond(method: &str, path: &str, listen: SocketAddr) -> Vec<u8> {
+    let (status, asset) = match (method, monitor::asset(path)) {
+        ("GET" | "HEAD", Some(asset)) => ("200 OK", Some(asset)),
+        ("GET" | "HEAD", None) => ("404 Not Found", None),
+        _ => ("405 Method Not Allowed", None),
+    };
+    let (content_type, body) = match asset {
+        Some(Asset {
+            content_type, body, ..
+        }) => (*content_type, body.as_bytes()),
+        None => ("text/plain; charset=utf-8", status.as_bytes()),
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\n\
+         Content-Type: {content_type}\r\n\
+         Content-Length: {}\r\n\
+         Cache-Control: no-store\r\n\
+         X-Content-Type-Options: nosniff\r\n\
+         Referrer-Policy: no-referrer\r\n\
+         Content-Security-Policy: {}\r\n\
+         Connection: close\r\n",
+        body.len(),
+        policy(listen)
+    );
+    if status.starts_with("405") {
+        head.push_str("Allow: GET, HEAD\r\n");
+    }
+    head.push_str("\r\n");
+    let mut response = head.into_bytes();
+    if method != "HEAD" {
+        response.extend_from_slice(body);
+    }
+    response
+}
+
+/// The page's Content-Security-Policy: its own files only, no inline script or
+/// style, and sockets only to the hub.
+pub fn policy(listen: SocketAddr) -> String {
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws://{listen}; \
+         img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+}
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;
