@@ -169,6 +169,28 @@ async fn send(socket: &mut Socket, frame: &Value) -> Result<()> {
         .map_err(|e| Error::Other(format!("send: {e}")))
 }
 
+/// The `serverSeq` written in an action frame's text.
+fn server_seq(text: &str) -> u64 {
+    let Some((_, rest)) = text.split_once(r#""serverSeq":"#) else {
+        return 0;
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or(0)
+}
+
+async fn next_text(socket: &mut Socket) -> Result<String> {
+    loop {
+        let message = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .map_err(|_| Error::Other("the hub went quiet".into()))?
+            .ok_or_else(|| Error::Other("the hub closed the connection".into()))?
+            .map_err(|e| Error::Other(format!("read: {e}")))?;
+        if let Message::Text(text) = message {
+            return Ok(text.to_string());
+        }
+    }
+}
+
 async fn next_json(socket: &mut Socket) -> Result<Value> {
     loop {
         let message = tokio::time::timeout(WAIT, socket.next())
@@ -192,8 +214,20 @@ fn prompt(lead: &str, seq: i64, turn: &str, text: &str) -> Value {
 /// The serverSeqs of a turn's actions on one subscriber's `channel`, until the turn ends.
 async fn read_turn(socket: &mut Socket, channel: &str, turn: &str) -> Result<Vec<u64>> {
     let mut seqs = Vec::new();
+    let on_channel = format!(r#""channel":"{channel}""#);
     loop {
-        let message = next_json(socket).await?;
+        let text = next_text(socket).await?;
+        // The hub is measured, not this client: a delta is counted from its text;
+        // only frames that may end the turn are parsed whole.
+        if !text.contains(&on_channel) {
+            continue;
+        }
+        if text.contains(r#""type":"chat/delta""#) {
+            seqs.push(server_seq(&text));
+            continue;
+        }
+        let message: Value =
+            serde_json::from_str(&text).map_err(|e| Error::Other(e.to_string()))?;
         if message["method"] != "action" || message["params"]["channel"] != channel {
             continue;
         }

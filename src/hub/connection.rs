@@ -23,6 +23,9 @@ use crate::backlog::Backlog;
 
 pub type Socket = WebSocketStream<TcpStream>;
 
+/// Frames written in one go at most.
+const WRITE_BATCH: usize = 256;
+
 /// How long a closing connection may take to say why before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -165,15 +168,38 @@ async fn run_writer(
             None => return,
             Some(Outgoing::Close(frame)) => return close(&mut sink, frame).await,
             Some(Outgoing::Text(text)) => {
-                let len = text.len();
+                // What is queued already goes out in one write (one flush, not one
+                // syscall and segment per frame); a close ends the batch.
+                let mut batch = vec![text];
+                let mut closing = None;
+                while batch.len() < WRITE_BATCH {
+                    match out_rx.try_recv() {
+                        Ok(Outgoing::Text(text)) => batch.push(text),
+                        Ok(Outgoing::Close(frame)) => {
+                            closing = Some(frame);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let len: usize = batch.iter().map(|t| t.len()).sum();
+                let write = async {
+                    for text in batch {
+                        sink.feed(Message::text(text)).await?;
+                    }
+                    sink.flush().await
+                };
                 let sent = tokio::select! {
                     biased;
                     _ = abandon.cancelled() => break,
-                    sent = sink.send(Message::text(text)) => sent,
+                    sent = write => sent,
                 };
                 backlog.release(len);
                 if sent.is_err() {
                     return;
+                }
+                if let Some(frame) = closing {
+                    return close(&mut sink, frame).await;
                 }
             }
         }
