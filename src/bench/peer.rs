@@ -181,12 +181,16 @@ impl Peer {
     }
 
     /// An error naming this peer, with the end of its stderr.
-    pub fn failure(&self, what: &str) -> Error {
+    pub fn failure(&mut self, what: &str) -> Error {
+        let exited = match self.child.try_wait() {
+            Ok(Some(status)) => format!(" ({status})"),
+            _ => String::new(),
+        };
         let log = std::fs::read_to_string(&self.stderr_log).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(5).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         Error::Other(format!(
-            "{}: {what}; stderr: {}",
+            "{}{exited}: {what}; stderr: {}",
             self.name,
             tail.join(" | ")
         ))

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -36,6 +37,8 @@ pub struct Workspace {
     dir: PathBuf,
     /// This very binary: it is the proxy, the relay and the fake agent.
     exe: PathBuf,
+    /// Numbers the files of one run (proxy logs, configs), so no two share a name.
+    serial: AtomicUsize,
 }
 
 impl Workspace {
@@ -45,6 +48,7 @@ impl Workspace {
         Ok(Workspace {
             dir,
             exe: std::env::current_exe()?,
+            serial: AtomicUsize::new(0),
         })
     }
 
@@ -86,7 +90,9 @@ impl Workspace {
             StoreUse::Off => command.arg("--no-store"),
             StoreUse::On => command.arg("--store").arg(self.store_path()),
         };
-        Peer::start("proxy", command, self.dir.join("proxy.stderr"))
+        let index = self.serial.fetch_add(1, Ordering::Relaxed);
+        let log = self.dir.join(format!("proxy-{index}.stderr"));
+        Peer::start("proxy", command, log)
     }
 
     /// The store the proxy records into when the store is on.
@@ -123,8 +129,13 @@ impl Workspace {
     }
 
     pub fn team_config(&self, roles: usize, sandbox: bool) -> Result<PathBuf> {
+        // Written aside and renamed into place: a proxy started a moment ago may be
+        // reading the same file, and must never see it half written.
         let path = self.dir.join(format!("team-{roles}-{sandbox}.toml"));
-        std::fs::write(&path, team_toml(&self.exe, roles, sandbox))?;
+        let index = self.serial.fetch_add(1, Ordering::Relaxed);
+        let aside = self.dir.join(format!(".team-{index}.toml"));
+        std::fs::write(&aside, team_toml(&self.exe, roles, sandbox))?;
+        std::fs::rename(&aside, &path)?;
         Ok(path)
     }
 }
@@ -203,7 +214,7 @@ pub fn finish_prompt(peer: &mut Peer, id: i64, limit: Duration) -> Result<Respon
     }
 }
 
-fn result_of(peer: &Peer, response: &Response) -> Result<Value> {
+fn result_of(peer: &mut Peer, response: &Response) -> Result<Value> {
     let message: Value = serde_json::from_slice(&response.line)
         .map_err(|e| Error::Other(format!("unreadable response: {e}")))?;
     match message.get("result") {
