@@ -74,10 +74,10 @@ struct ServeArgs {
     /// Allow a non-loopback --listen address (needs --tls-cert and --tls-key).
     #[arg(long)]
     allow_remote: bool,
-    /// TLS certificate (PEM). TLS serving is not implemented yet: refused.
+    /// Serve TLS only (wss://, https://) with this certificate chain (PEM, leaf first).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
-    /// TLS private key (PEM). TLS serving is not implemented yet: refused.
+    /// The TLS certificate's private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// A browser origin allowed besides the hub's own (repeatable), e.g. vscode-file://vscode-app.
@@ -279,6 +279,7 @@ fn hub_command(
 /// The hub, announcing where it listens on stdout (not a protocol face).
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let (team, face) = face_options(args.face)?;
+    let secure = args.tls_cert.is_some();
     let options = ourocodus::hub::serve::ServeOptions {
         listen: args.listen,
         allow_remote: args.allow_remote,
@@ -289,10 +290,15 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     ourocodus::hub::serve::run_serve(options, team, face, |addr, token| {
         use std::io::Write;
+        let (ws, http) = if secure {
+            ("wss", "https")
+        } else {
+            ("ws", "http")
+        };
         let announce = format!(
-            "ourocodus hub on ws://{addr} (token: `ourocodus token`)\n\
-             connect: ws://{addr}/?tkn={token}\n\
-             monitor: http://{addr}/#tkn={token}\n",
+            "ourocodus hub on {ws}://{addr} (token: `ourocodus token`)\n\
+             connect: {ws}://{addr}/?tkn={token}\n\
+             monitor: {http}://{addr}/#tkn={token}\n",
             token = token.as_str()
         );
         // Whoever started the hub may have stopped reading: the hub goes on regardless.

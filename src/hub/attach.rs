@@ -1,5 +1,6 @@
 //! `ourocodus acp --attach`: the ACP face of a running hub on this process's stdio.
-//! Connects to `ws://HOST:PORT/acp` with the client's token in a bearer header, then
+//! Connects to `ws://HOST:PORT/acp` (or `wss://`, trusting what `tls` trusts) with
+//! the client's token in a bearer header, then
 //! pipes stdin lines to text frames and frames to stdout lines, one side waiting
 //! on the other so memory stays bounded both ways (a stalled editor stops the socket
 //! being read; a stalled hub stops stdin being read). Knows nothing of ACP or the core.
@@ -11,14 +12,15 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::error::Error as WsError;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, header};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::access::{self, AccessError};
+use super::tls::{self, TlsError};
 use super::upgrade::websocket_config;
 use crate::jsonrpc::{Frame as Line, LineSplitter};
 
@@ -30,7 +32,22 @@ const IO_CHUNK: usize = 64 * 1024;
 /// The port of an address given without one.
 const DEFAULT_PORT: u16 = 7420;
 
-type Socket = WebSocketStream<TcpStream>;
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Where the hub is and whether it speaks TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    tls: bool,
+    /// `HOST:PORT`.
+    authority: String,
+}
+
+impl Target {
+    fn url(&self, path: &str) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}{path}", self.authority)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AttachError {
@@ -42,6 +59,8 @@ pub enum AttachError {
     Timeout { addr: String },
     #[error(transparent)]
     Token(#[from] AccessError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("the hub token in $OUROCODUS_TOKEN cannot be sent: it holds characters no header may")]
     TokenUnsendable,
     #[error(
@@ -57,6 +76,12 @@ pub enum AttachError {
     },
     #[error("cannot attach to the hub at {addr}: {error}")]
     Handshake { addr: String, error: WsError },
+    #[error(
+        "cannot attach to the hub at {addr} over TLS: {error} (for a hub whose certificate is \
+         self-made, set ${ca} to the PEM file of the authority that signed it)",
+        ca = tls::CA_VAR
+    )]
+    TlsHandshake { addr: String, error: std::io::Error },
     #[error("the hub at {addr} closed the connection: {reason}")]
     HubGone { addr: String, reason: String },
     #[error("cannot start: {0}")]
@@ -78,8 +103,9 @@ pub fn run_attach(given: Option<&str>, max_message: usize) -> Result<ExitCode, A
 }
 
 async fn attach(given: &str, max_message: usize) -> Result<(), AttachError> {
-    let addr = authority(given)?;
-    let socket = connect(&addr, max_message).await?;
+    let target = target(given)?;
+    let socket = connect(&target, max_message).await?;
+    let addr = target.authority;
     tracing::debug!(%addr, "attached to the hub");
     let (sink, stream) = socket.split();
     let to_hub = stdin_to_hub(sink, max_message);
@@ -97,41 +123,40 @@ async fn attach(given: &str, max_message: usize) -> Result<(), AttachError> {
     }
 }
 
-/// `HOST:PORT` of `ws://HOST:PORT/any/path` or `HOST:PORT` (port 7420 if none).
-fn authority(given: &str) -> Result<String, AttachError> {
+/// The hub of `ws://HOST:PORT/any/path`, `wss://…` or `HOST:PORT` (port 7420 if none).
+fn target(given: &str) -> Result<Target, AttachError> {
+    const EXPECTED: &str = "expected ws://HOST:PORT, wss://HOST:PORT or HOST:PORT";
     let bad = |reason| AttachError::BadAddress {
         given: given.to_string(),
         reason,
     };
     let given_trimmed = given.trim();
-    let rest = match given_trimmed.split_once("://") {
-        None => given_trimmed,
-        Some(("ws" | "WS", rest)) => rest,
-        Some(("wss" | "https", _)) => {
-            return Err(bad(
-                "the hub serves no TLS yet: use ws:// (through an SSH tunnel from elsewhere)",
-            ));
-        }
-        Some(_) => return Err(bad("expected ws://HOST:PORT or HOST:PORT")),
+    let (tls, rest) = match given_trimmed.split_once("://") {
+        None => (false, given_trimmed),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("ws") => (false, rest),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("wss") => (true, rest),
+        Some(_) => return Err(bad(EXPECTED)),
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.is_empty() || authority.contains('@') {
-        return Err(bad("expected ws://HOST:PORT or HOST:PORT"));
+        return Err(bad(EXPECTED));
     }
     let has_port = match authority.rsplit_once(']') {
         Some((_, after)) => after.starts_with(':'),
         None => authority.contains(':'),
     };
-    if has_port {
-        Ok(authority.to_string())
+    let authority = if has_port {
+        authority.to_string()
     } else {
-        Ok(format!("{authority}:{DEFAULT_PORT}"))
-    }
+        format!("{authority}:{DEFAULT_PORT}")
+    };
+    Ok(Target { tls, authority })
 }
 
-/// The upgraded connection to `ws://ADDR/acp`, the token in a bearer header (never
-/// in the URL, which proxies and logs keep).
-async fn connect(addr: &str, max_message: usize) -> Result<Socket, AttachError> {
+/// The upgraded connection to `ws(s)://ADDR/acp`, the token in a bearer header
+/// (never in the URL, which proxies and logs keep).
+async fn connect(target: &Target, max_message: usize) -> Result<Socket, AttachError> {
+    let addr = target.authority.as_str();
     let timeout = || AttachError::Timeout {
         addr: addr.to_string(),
     };
@@ -148,18 +173,32 @@ async fn connect(addr: &str, max_message: usize) -> Result<Socket, AttachError> 
         addr: addr.to_string(),
         error,
     };
-    let mut request = format!("ws://{addr}/acp")
+    let mut request = target
+        .url("/acp")
         .into_client_request()
         .map_err(handshake)?;
     let bearer = HeaderValue::from_str(&format!("Bearer {}", token.as_str()))
         .map_err(|_| AttachError::TokenUnsendable)?;
     request.headers_mut().insert(header::AUTHORIZATION, bearer);
     let config = websocket_config(max_message);
-    let upgrade = tokio_tungstenite::client_async_with_config(request, tcp, Some(config));
+    let connector = match target.tls {
+        true => Connector::Rustls(tls::client_config()?),
+        false => Connector::Plain,
+    };
+    let upgrade = tokio_tungstenite::client_async_tls_with_config(
+        request,
+        tcp,
+        Some(config),
+        Some(connector),
+    );
     match tokio::time::timeout(CONNECT_TIMEOUT, upgrade).await {
         Err(_) => Err(timeout()),
         Ok(Ok((socket, _))) => Ok(socket),
         Ok(Err(WsError::Http(response))) => Err(refusal(addr, &response)),
+        Ok(Err(WsError::Io(error))) if target.tls => Err(AttachError::TlsHandshake {
+            addr: addr.to_string(),
+            error,
+        }),
         Ok(Err(error)) => Err(handshake(error)),
     }
 }
@@ -305,7 +344,7 @@ mod tests {
 
     #[test]
     fn the_hub_is_named_by_a_ws_url_or_host_and_port_with_any_path() {
-        let ok = |given: &str| authority(given).unwrap();
+        let ok = |given: &str| target(given).unwrap().authority;
         assert_eq!(ok("ws://127.0.0.1:7421"), "127.0.0.1:7421");
         assert_eq!(ok("ws://127.0.0.1:7421/"), "127.0.0.1:7421");
         assert_eq!(ok("ws://127.0.0.1:7421/acp?x=1"), "127.0.0.1:7421");
@@ -313,8 +352,12 @@ mod tests {
         assert_eq!(ok("localhost"), "localhost:7420");
         assert_eq!(ok("[::1]:5"), "[::1]:5");
         assert_eq!(ok("ws://[::1]/acp"), "[::1]:7420");
-        for bad in ["wss://h:1", "http://h:1", "", "ws://", "ws://u:p@h:1"] {
-            assert!(authority(bad).is_err(), "{bad}");
+        for bad in ["http://h:1", "", "ws://", "wss://", "ws://u:p@h:1"] {
+            assert!(target(bad).is_err(), "{bad}");
         }
+        let tls = target("WSS://hub.example/acp").unwrap();
+        assert!(tls.tls);
+        assert_eq!(tls.url("/acp"), "wss://hub.example:7420/acp");
+        assert!(!target("ws://h:1").unwrap().tls);
     }
 }

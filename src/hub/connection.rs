@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
@@ -19,9 +18,10 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use super::host::{ClientOut, HostHandle};
+use super::stream::HubStream;
 use crate::backlog::Backlog;
 
-pub type Socket = WebSocketStream<TcpStream>;
+pub type Socket = WebSocketStream<HubStream>;
 
 /// Frames written in one go at most.
 const WRITE_BATCH: usize = 256;

@@ -1,16 +1,17 @@
 //! The plain-HTTP side of the hub's port: a first look at each connection's request
-//! head (peeked, so a WebSocket upgrade still finds it whole), and for a request that
-//! is no upgrade, the web monitor's page answered here (HTTP/1.1, one response, then
-//! close), under a strict Content-Security-Policy naming the hub's own address.
+//! head (read, then put back, so a WebSocket upgrade still finds it whole), and for a
+//! request that is no upgrade, the web monitor's page answered here (HTTP/1.1, one
+//! response, then close), under a strict Content-Security-Policy naming the hub's
+//! own socket address (`ws://`, or `wss://` under TLS).
 //! Knows nothing of tokens, WebSockets or what the page says (`monitor` holds it).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::monitor::{self, Asset};
+use super::stream::HubStream;
 
 /// The largest request head looked at (a browser sends every cookie of `localhost`,
 /// whichever local server set it); a longer one goes on to the upgrade gate, which
@@ -20,8 +21,8 @@ const MAX_HEAD: usize = 32 * 1024;
 const MAX_HEADERS: usize = 64;
 /// How long a client may take to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long between two looks at a head not complete yet.
-const PEEK_PAUSE: Duration = Duration::from_millis(10);
+/// Bytes asked for in each read of a head.
+const READ_CHUNK: usize = 4096;
 /// How long a client may take to read a page.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -42,30 +43,59 @@ enum Head {
     Incomplete,
     /// A WebSocket upgrade, or something only the upgrade gate should answer.
     Upgrade,
-    /// A plain request: the method, the path (without its query) and the head's length.
+    /// A plain request: the method, the path (without its query), the head's length
+    /// and its `Host` header.
     Plain {
         method: String,
         path: String,
         len: usize,
+        host: Option<String>,
     },
+}
+
+/// Where the page's sockets may go: the hub as the browser reached it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketOrigin(String);
+
+impl SocketOrigin {
+    /// `ws://LISTEN` in the clear (loopback only); `wss://HOST` under TLS, the host
+    /// the browser asked for (a hub listening on every address has no one name),
+    /// when it is a plain host name or address.
+    fn of(tls: bool, listen: SocketAddr, host: Option<&str>) -> SocketOrigin {
+        match host.filter(|h| tls && is_plain_host(h)) {
+            Some(host) => SocketOrigin(format!("wss://{host}")),
+            None if tls => SocketOrigin(format!("wss://{listen}")),
+            None => SocketOrigin(format!("ws://{listen}")),
+        }
+    }
+}
+
+/// A `Host` value safe to repeat in a header: letters, digits, `.-:[]` only.
+fn is_plain_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
 }
 
 /// Decides between the WebSocket upgrade and a page, answering a page request here.
 /// `listen` is the hub's own address, named in the page's policy.
-pub async fn front_door(stream: &mut TcpStream, listen: SocketAddr) -> Front {
-    let head = match tokio::time::timeout(HEAD_TIMEOUT, peek_head(stream)).await {
-        Ok(Some(head)) => head,
+pub async fn front_door(stream: &mut HubStream, listen: SocketAddr) -> Front {
+    let (head, bytes) = match tokio::time::timeout(HEAD_TIMEOUT, take_head(stream)).await {
+        Ok(Some(taken)) => taken,
         Ok(None) | Err(_) => return Front::Done,
     };
-    let Head::Plain { method, path, len } = head else {
+    let Head::Plain {
+        method, path, host, ..
+    } = head
+    else {
+        stream.unread(&bytes);
         return Front::Upgrade;
     };
-    let response = respond(&method, &path, listen);
+    let sockets = SocketOrigin::of(stream.is_tls(), listen, host.as_deref());
+    let response = respond(&method, &path, &sockets);
     let answered = async {
-        // The head is read off first: closing with unread bytes would reset the
-        // connection and could cut the response short.
-        let mut consumed = vec![0u8; len];
-        stream.read_exact(&mut consumed).await?;
         stream.write_all(&response).await?;
         stream.shutdown().await
     };
@@ -77,26 +107,22 @@ pub async fn front_door(stream: &mut TcpStream, listen: SocketAddr) -> Front {
     Front::Done
 }
 
-/// Looks at the request head until it is complete (or too long to be a page
-/// request); `None` when the client left first.
-async fn peek_head(stream: &TcpStream) -> Option<Head> {
-    let mut buffer = vec![0u8; MAX_HEAD];
-    let mut seen = 0;
+/// Reads the request head until it is complete (or too long to be a page request):
+/// what it asks for and every byte read; `None` when the client left first.
+async fn take_head(stream: &mut HubStream) -> Option<(Head, Vec<u8>)> {
+    let mut bytes = Vec::with_capacity(READ_CHUNK);
+    let mut chunk = [0u8; READ_CHUNK];
     loop {
-        let got = stream.peek(&mut buffer).await.ok()?;
+        let got = stream.read(&mut chunk).await.ok()?;
         if got == 0 {
             return None;
         }
-        match read_head(&buffer[..got]) {
-            Head::Incomplete if got < MAX_HEAD => {}
-            Head::Incomplete => return Some(Head::Upgrade),
-            decided => return Some(decided),
+        bytes.extend_from_slice(&chunk[..got]);
+        match read_head(&bytes) {
+            Head::Incomplete if bytes.len() < MAX_HEAD => {}
+            Head::Incomplete => return Some((Head::Upgrade, bytes)),
+            decided => return Some((decided, bytes)),
         }
-        if got == seen {
-            // Peeking again at once would see the same bytes: wait for more.
-            tokio::time::sleep(PEEK_PAUSE).await;
-        }
-        seen = got;
     }
 }
 
@@ -116,11 +142,18 @@ fn read_head(bytes: &[u8]) -> Head {
                 .split(',')
                 .any(|v| v.trim().eq_ignore_ascii_case("websocket"))
     });
+    let host = request
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("host"))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
+        .map(|v| v.trim().to_string());
     match (asks_upgrade, request.method, request.path) {
         (false, Some(method), Some(target)) => Head::Plain {
             method: method.to_string(),
             path: target.split(['?', '#']).next().unwrap_or("").to_string(),
             len,
+            host,
         },
         _ => Head::Upgrade,
     }
@@ -128,7 +161,7 @@ fn read_head(bytes: &[u8]) -> Head {
 
 /// The whole response to a plain request: the page's files to GET (HEAD: the same
 /// without the body), 404 for any other path, 405 for any other method.
-fn respond(method: &str, path: &str, listen: SocketAddr) -> Vec<u8> {
+fn respond(method: &str, path: &str, sockets: &SocketOrigin) -> Vec<u8> {
     let (status, asset) = match (method, monitor::asset(path)) {
         ("GET" | "HEAD", Some(asset)) => ("200 OK", Some(asset)),
         ("GET" | "HEAD", None) => ("404 Not Found", None),
@@ -150,7 +183,7 @@ fn respond(method: &str, path: &str, listen: SocketAddr) -> Vec<u8> {
          Content-Security-Policy: {}\r\n\
          Connection: close\r\n",
         body.len(),
-        policy(listen)
+        policy(sockets)
     );
     if status.starts_with("405") {
         head.push_str("Allow: GET, HEAD\r\n");
@@ -165,9 +198,10 @@ fn respond(method: &str, path: &str, listen: SocketAddr) -> Vec<u8> {
 
 /// The page's Content-Security-Policy: its own files only, no inline script or
 /// style, and sockets only to the hub.
-pub fn policy(listen: SocketAddr) -> String {
+pub fn policy(sockets: &SocketOrigin) -> String {
+    let sockets = &sockets.0;
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws://{listen}; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' {sockets}; \
          img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 }

@@ -1,7 +1,11 @@
 use super::*;
 
-fn listen() -> SocketAddr {
-    "127.0.0.1:7420".parse().unwrap()
+fn listen() -> SocketOrigin {
+    SocketOrigin::of(
+        false,
+        "127.0.0.1:7420".parse().unwrap(),
+        Some("evil.example:7420"),
+    )
 }
 
 fn text(response: &[u8]) -> String {
@@ -28,6 +32,7 @@ fn an_upgrade_goes_on_to_the_websocket_and_a_plain_get_is_a_page() {
         method: "GET".into(),
         path: "/monitor.js".into(),
         len: page.len(),
+        host: Some("h".into()),
     };
     assert_eq!(read_head(page.as_bytes()), expected);
     // Another protocol's upgrade is no WebSocket: a plain request.
@@ -47,7 +52,7 @@ fn a_head_not_complete_yet_is_waited_for_and_garbage_is_left_to_the_upgrade() {
 
 #[test]
 fn the_page_comes_with_its_type_length_and_a_strict_policy_naming_the_hub() {
-    let response = text(&respond("GET", "/", listen()));
+    let response = text(&respond("GET", "/", &listen()));
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     assert_eq!(
         header(&response, "content-type"),
@@ -66,30 +71,51 @@ fn the_page_comes_with_its_type_length_and_a_strict_policy_naming_the_hub() {
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws://127.0.0.1:7420; \
          img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     );
-    let script = text(&respond("GET", "/monitor.js", listen()));
+    let script = text(&respond("GET", "/monitor.js", &listen()));
     assert_eq!(
         header(&script, "content-type"),
         Some("text/javascript; charset=utf-8")
     );
-    let v6 = policy("[::1]:9000".parse().unwrap());
+    let v6 = policy(&SocketOrigin::of(
+        false,
+        "[::1]:9000".parse().unwrap(),
+        None,
+    ));
     assert!(v6.contains("connect-src 'self' ws://[::1]:9000;"), "{v6}");
 }
 
 #[test]
+fn under_tls_the_page_may_open_sockets_to_the_host_it_was_loaded_from_and_nowhere_else() {
+    let any: SocketAddr = "0.0.0.0:7420".parse().unwrap();
+    let named = policy(&SocketOrigin::of(true, any, Some("hub.example:7420")));
+    assert!(
+        named.contains("connect-src 'self' wss://hub.example:7420;"),
+        "{named}"
+    );
+    for hostile in ["a.example; script-src *", "a b", "x\"y", ""] {
+        let kept = policy(&SocketOrigin::of(true, any, Some(hostile)));
+        assert!(
+            kept.contains("connect-src 'self' wss://0.0.0.0:7420;"),
+            "{kept}"
+        );
+    }
+}
+
+#[test]
 fn other_paths_are_not_found_and_other_methods_not_allowed() {
-    let missing = text(&respond("GET", "/etc/passwd", listen()));
+    let missing = text(&respond("GET", "/etc/passwd", &listen()));
     assert!(
         missing.starts_with("HTTP/1.1 404 Not Found\r\n"),
         "{missing}"
     );
     assert!(header(&missing, "content-security-policy").is_some());
-    let post = text(&respond("POST", "/", listen()));
+    let post = text(&respond("POST", "/", &listen()));
     assert!(
         post.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
         "{post}"
     );
     assert_eq!(header(&post, "allow"), Some("GET, HEAD"));
-    let head = text(&respond("HEAD", "/", listen()));
+    let head = text(&respond("HEAD", "/", &listen()));
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
     assert!(head.ends_with("\r\n\r\n"), "HEAD has no body");
     assert_ne!(header(&head, "content-length"), Some("0"));
@@ -101,7 +127,7 @@ async fn a_page_request_is_answered_and_closed_and_an_upgrade_is_left_unread() {
     let addr = listener.local_addr().unwrap();
     let bounded = Duration::from_secs(10);
     let client = tokio::spawn(async move {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         // Sent in two pieces: the head is waited for.
         stream.write_all(b"GET /monitor.css HT").await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -113,7 +139,7 @@ async fn a_page_request_is_answered_and_closed_and_an_upgrade_is_left_unread() {
         stream.read_to_end(&mut response).await.unwrap();
         response
     });
-    let (mut served, _) = listener.accept().await.unwrap();
+    let mut served = HubStream::plain(listener.accept().await.unwrap().0);
     let front = tokio::time::timeout(bounded, front_door(&mut served, addr));
     assert_eq!(front.await.unwrap(), Front::Done);
     let response = text(
@@ -126,9 +152,9 @@ async fn a_page_request_is_answered_and_closed_and_an_upgrade_is_left_unread() {
     assert!(response.contains("text/css"), "{response}");
 
     let upgrade = b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n";
-    let mut client = TcpStream::connect(addr).await.unwrap();
+    let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
     client.write_all(upgrade).await.unwrap();
-    let (mut served, _) = listener.accept().await.unwrap();
+    let mut served = HubStream::plain(listener.accept().await.unwrap().0);
     let front = tokio::time::timeout(bounded, front_door(&mut served, addr));
     assert_eq!(front.await.unwrap(), Front::Upgrade);
     let mut left = vec![0u8; upgrade.len()];

@@ -5,7 +5,8 @@
 //! view (`host`) and the JSON-RPC frames written back (`rpc`); ACP clients of the
 //! hosted core on `/acp` (`acp_socket`), and the other end of those, `ourocodus acp
 //! --attach` (`attach`); on the same port, a plain HTTP request gets the web
-//! monitor's page (`http`, `monitor`). Knows nothing of the core's insides.
+//! monitor's page (`http`, `monitor`). Each connection is plain TCP or TLS
+//! (`stream`, `tls`). Knows nothing of the core's insides.
 
 pub mod access;
 pub mod acp_socket;
@@ -17,4 +18,6 @@ pub mod http;
 pub mod monitor;
 pub mod rpc;
 pub mod serve;
+pub mod stream;
+pub mod tls;
 pub mod upgrade;

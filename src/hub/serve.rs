@@ -1,7 +1,8 @@
 //! `ourocodus serve`: the hub's assembly. Checks where it may listen, loads the
-//! token, starts the team's core (with its agents' transport, store and
-//! coordination tools, as `acp` does), accepts connections (a task each, upgraded
-//! through the `upgrade` gate), and on SIGTERM or SIGINT stops accepting, closes
+//! token and any TLS material, starts the team's core (with its agents' transport,
+//! store and coordination tools, as `acp` does), accepts connections (a task each,
+//! TLS first when it serves TLS, then upgraded through the `upgrade` gate), and on
+//! SIGTERM or SIGINT stops accepting, closes
 //! every connection, and winds the core down (agents ended, the store flushed).
 //! Knows nothing of the protocol spoken on a connection.
 
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -17,12 +19,14 @@ use tokio_util::task::TaskTracker;
 use super::access::{self, AccessError, Token};
 use super::connection::run_connection;
 use super::host::{HostHandle, HostOptions, start_host};
+use super::stream::HubStream;
+use super::tls::{self, TlsError};
 use super::upgrade::{Endpoint, Gate, websocket_config};
 use crate::app::{AcpOptions, Running};
 use crate::config::Team;
 use crate::core::CoreHandle;
 
-/// How long a client may take over its HTTP upgrade.
+/// How long a client may take over its TLS handshake, then over its HTTP upgrade.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long connections get to close once the hub stops.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
@@ -44,12 +48,8 @@ pub struct ServeOptions {
 pub enum ServeError {
     #[error(transparent)]
     Access(#[from] AccessError),
-    /// TLS material was given, but the hub cannot serve TLS yet.
-    #[error(
-        "TLS serving is not implemented yet: the hub listens only on loopback, without --tls-cert/--tls-key \
-         (reach it from elsewhere through an SSH tunnel)"
-    )]
-    TlsNotImplemented,
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -68,23 +68,24 @@ pub fn run_serve(
     on_listening: impl FnOnce(SocketAddr, &Token),
 ) -> Result<(), ServeError> {
     access::check_listen(options.listen, options.allow_remote, options.tls.is_some())?;
-    if options.tls.is_some() {
-        // Refused rather than served in the clear: the flags promise encryption.
-        return Err(ServeError::TlsNotImplemented);
-    }
+    // Read before anything starts: bad material costs no agent a start.
+    let tls = match &options.tls {
+        Some((cert, key)) => Some(TlsAcceptor::from(tls::server_config(cert, key)?)),
+        None => None,
+    };
     let token = access::load_or_create_token(&access::token_path()?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
-    let served = runtime.block_on(serve(options, token, team, face, on_listening));
+    let served = runtime.block_on(serve(options, (token, tls), team, face, on_listening));
     runtime.shutdown_timeout(Duration::from_millis(200));
     served
 }
 
 async fn serve(
     options: ServeOptions,
-    token: Token,
+    (token, tls): (Token, Option<TlsAcceptor>),
     team: Team,
     face: AcpOptions,
     on_listening: impl FnOnce(SocketAddr, &Token),
@@ -115,6 +116,7 @@ async fn serve(
         token,
         listen: local,
         allowed_origins: options.allowed_origins.clone(),
+        tls: tls.is_some(),
     };
     let config = websocket_config(options.max_frame);
     let hub = Hub {
@@ -122,6 +124,7 @@ async fn serve(
         host,
         max_message: face.max_message,
         max_backlog: options.max_backlog,
+        tls,
     };
     let connections = TaskTracker::new();
     let shutdown = CancellationToken::new();
@@ -169,16 +172,49 @@ struct Hub {
     host: HostHandle,
     max_message: usize,
     max_backlog: usize,
+    /// Every connection speaks TLS first when this is set.
+    tls: Option<TlsAcceptor>,
+}
+
+/// TLS (when the hub serves it) over a fresh connection, within the handshake's time.
+async fn open(tcp: TcpStream, tls: Option<&TlsAcceptor>) -> Option<HubStream> {
+    // Small frames go at once: Nagle's algorithm held a reply's second frame
+    // until the client's delayed ACK (40 ms a reply, measured on `/acp`).
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "TCP_NODELAY not set");
+    }
+    let Some(acceptor) = tls else {
+        return Some(HubStream::plain(tcp));
+    };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => Some(HubStream::tls(stream)),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "hub TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("hub TLS handshake timed out");
+            None
+        }
+    }
 }
 
 async fn serve_one(
-    mut stream: TcpStream,
+    tcp: TcpStream,
     peer: SocketAddr,
     gate: Gate,
     config: WebSocketConfig,
     hub: Hub,
     shutdown: CancellationToken,
 ) {
+    // Cancel-safe: a handshake cut short by shutdown is just dropped.
+    let opened = tokio::select! {
+        _ = shutdown.cancelled() => return,
+        opened = open(tcp, hub.tls.as_ref()) => opened,
+    };
+    let Some(mut stream) = opened else {
+        return;
+    };
     // A plain HTTP request gets the web monitor's page; an upgrade goes on.
     // Cancel-safe: a page cut short by shutdown is just dropped.
     tokio::select! {
@@ -205,11 +241,6 @@ async fn serve_one(
     };
     match socket {
         Ok(Ok(socket)) => {
-            // Small frames go at once: Nagle's algorithm held a reply's second frame
-            // until the client's delayed ACK (40 ms a reply, measured on `/acp`).
-            if let Err(e) = socket.get_ref().set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
             tracing::debug!(%peer, ?endpoint, "hub connection open");
             match endpoint {
                 Endpoint::Ahp => run_connection(socket, &hub.host, hub.max_backlog, shutdown).await,

@@ -19,6 +19,10 @@ pub struct Gate {
     pub listen: SocketAddr,
     /// `--allow-origin` values.
     pub allowed_origins: Vec<String>,
+    /// Whether connections come over TLS: then the hub's own pages are also at
+    /// `https://HOST`, whatever name the browser reached it by (a certificate the
+    /// browser accepted vouches for that name).
+    pub tls: bool,
 }
 
 /// What a connection speaks once upgraded, by the path it asked for.
@@ -69,13 +73,32 @@ impl Gate {
             .headers()
             .get(header::ORIGIN)
             .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-        if !origin_allowed(origin, self.listen, &self.allowed_origins) {
+        if !origin_allowed(origin, self.listen, &self.allowed_origins)
+            && !self.same_origin_over_tls(request, origin)
+        {
             return Err(refusal(
                 StatusCode::FORBIDDEN,
                 "this origin may not reach the hub",
             ));
         }
         Ok(response)
+    }
+}
+
+impl Gate {
+    /// An `Origin` of `https://` and the request's own `Host`, on a TLS connection.
+    fn same_origin_over_tls(&self, request: &Request, origin: Option<&str>) -> bool {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok());
+        match (self.tls, origin, host) {
+            (true, Some(origin), Some(host)) => {
+                let origin = origin.trim().trim_end_matches('/');
+                origin.eq_ignore_ascii_case(&format!("https://{}", host.trim()))
+            }
+            _ => false,
+        }
     }
 }
 
@@ -120,6 +143,7 @@ mod tests {
             token,
             listen: "127.0.0.1:7420".parse().unwrap(),
             allowed_origins: vec!["vscode-file://vscode-app".to_string()],
+            tls: false,
         }
     }
 
@@ -158,6 +182,23 @@ mod tests {
             status(&gate, &query, &[("origin", "http://localhost:7420")]),
             101
         );
+    }
+
+    #[test]
+    fn over_tls_a_page_from_the_host_the_browser_asked_for_is_the_hubs_own() {
+        let mut gate = gate();
+        gate.listen = "0.0.0.0:7420".parse().unwrap();
+        let query = format!("/?tkn={}", gate.token.as_str());
+        let from = |gate: &Gate, origin: &str, host: &str| {
+            status(gate, &query, &[("origin", origin), ("host", host)])
+        };
+        let (page, host) = ("https://hub.example:7420", "hub.example:7420");
+        assert_eq!(from(&gate, page, host), 403, "in the clear, no");
+        gate.tls = true;
+        assert_eq!(from(&gate, page, host), 101);
+        assert_eq!(from(&gate, "http://hub.example:7420", host), 403);
+        assert_eq!(from(&gate, "https://evil.example:7420", host), 403);
+        assert_eq!(from(&gate, page, "evil.example:7420"), 403);
     }
 
     #[test]

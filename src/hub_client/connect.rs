@@ -1,6 +1,7 @@
 //! Reaching the hub: its address and token (as `hub::access` finds them), the
-//! WebSocket URL (`?tkn=`, all `ahp-ws` can present), the `ahp` client over it and
-//! `initialize`; and the errors a hub command ends with, each with its exit code.
+//! WebSocket upgrade (the token in a bearer header; TLS for `wss://`, trusting what
+//! `hub::tls` trusts), the `ahp` client over it and `initialize`; and the errors a
+//! hub command ends with, each with its exit code.
 //! Knows nothing of sessions or chats.
 
 use std::time::Duration;
@@ -10,11 +11,17 @@ use ahp::{Client, ClientConfig, ClientError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderValue, header};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::exit;
-use crate::hub::access::{AccessError, client_token, hub_address};
+use crate::hub::access::{AccessError, Token, client_token, hub_address};
+use crate::hub::tls::{self, TlsError};
 use crate::store::cli::CliError;
 
+/// The port of an address given without one.
+const DEFAULT_PORT: u16 = 7420;
 /// How long reaching the hub (TCP, upgrade) may take before it counts as absent.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Actions a command may fall behind by before the client skips some: generous, so
@@ -32,8 +39,16 @@ pub enum HubCliError {
     Refused { addr: String, status: u16 },
     #[error("cannot reach the hub at {addr}: {reason}")]
     Connect { addr: String, reason: String },
+    #[error(
+        "cannot reach the hub at {addr} over TLS: {reason} (for a hub whose certificate is \
+         self-made, set ${ca} to the PEM file of the authority that signed it)",
+        ca = tls::CA_VAR
+    )]
+    TlsHandshake { addr: String, reason: String },
     #[error(transparent)]
     Access(#[from] AccessError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("the hub refused {method}: {message} (error {code})")]
     Rpc {
         method: String,
@@ -89,13 +104,11 @@ impl Hub {
                 return Err(e.into());
             }
         };
-        let url = ws_url(&addr, token.as_str());
-        let connecting = ahp_ws::WebSocketTransport::connect(&url);
-        let transport = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-            Ok(Ok(transport)) => transport,
-            Ok(Err(e)) => return Err(connect_error(&addr, e)),
+        let socket = match tokio::time::timeout(CONNECT_TIMEOUT, upgrade(&addr, &token)).await {
+            Ok(socket) => socket?,
             Err(_) => return Err(no_answer(&addr)),
         };
+        let transport = ahp_ws::WebSocketTransport::from_stream(socket);
         let config = ClientConfig {
             subscription_buffer: EVENT_BUFFER,
             ..ClientConfig::default()
@@ -165,21 +178,49 @@ pub fn client_error(method: &str, error: ClientError) -> HubCliError {
     }
 }
 
-fn connect_error(addr: &str, error: ahp_ws::WebSocketTransportError) -> HubCliError {
-    use ahp_ws::WebSocketTransportError as E;
-    match error {
-        E::WebSocket(tungstenite::Error::Io(e)) => HubCliError::NoHub {
+/// The WebSocket to the hub at `addr`: TCP, TLS for `wss://`, then the upgrade
+/// with the token in a bearer header (never in the URL, which logs keep).
+async fn upgrade(
+    addr: &str,
+    token: &Token,
+) -> Result<WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>, HubCliError> {
+    let url = ws_url(addr);
+    let tls = url.starts_with("wss://");
+    let connect_failed = |reason: String| HubCliError::Connect {
+        addr: addr.to_string(),
+        reason,
+    };
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| connect_failed(e.to_string()))?;
+    let bearer = HeaderValue::from_str(&format!("Bearer {}", token.as_str()))
+        .map_err(|_| connect_failed("the token holds characters no header may".to_string()))?;
+    request.headers_mut().insert(header::AUTHORIZATION, bearer);
+    let tcp = tokio::net::TcpStream::connect(authority(addr))
+        .await
+        .map_err(|e| HubCliError::NoHub {
             addr: addr.to_string(),
             reason: e.to_string(),
-        },
-        E::WebSocket(tungstenite::Error::Http(response)) => HubCliError::Refused {
+        })?;
+    let _ = tcp.set_nodelay(true);
+    let connector = match tls {
+        true => Connector::Rustls(tls::client_config()?),
+        false => Connector::Plain,
+    };
+    let upgraded =
+        tokio_tungstenite::client_async_tls_with_config(request, tcp, None, Some(connector)).await;
+    match upgraded {
+        Ok((socket, _)) => Ok(socket),
+        Err(tungstenite::Error::Http(response)) => Err(HubCliError::Refused {
             addr: addr.to_string(),
             status: response.status().as_u16(),
-        },
-        other => HubCliError::Connect {
+        }),
+        Err(tungstenite::Error::Io(e)) if tls => Err(HubCliError::TlsHandshake {
             addr: addr.to_string(),
-            reason: other.to_string(),
-        },
+            reason: e.to_string(),
+        }),
+        Err(other) => Err(connect_failed(other.to_string())),
     }
 }
 
@@ -192,7 +233,8 @@ fn no_answer(addr: &str) -> HubCliError {
 
 /// Whether anything listens at the hub's address: `NoHub` if not.
 async fn probe(addr: &str) -> Result<(), HubCliError> {
-    let connecting = tokio::net::TcpStream::connect(authority(addr));
+    let authority = authority(addr);
+    let connecting = tokio::net::TcpStream::connect(authority.as_str());
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(HubCliError::NoHub {
@@ -203,8 +245,9 @@ async fn probe(addr: &str) -> Result<(), HubCliError> {
     }
 }
 
-/// `ws://host:port/PATH?tkn=TOKEN` from `host:port` or a `ws(s)://` / `http(s)://` URL.
-pub fn ws_url(addr: &str, token: &str) -> String {
+/// `ws://host:port/PATH` (`wss://` for TLS) from `host:port` or a `ws(s)://` /
+/// `http(s)://` URL.
+pub fn ws_url(addr: &str) -> String {
     let (scheme, rest) = split_scheme(addr.trim());
     let (authority, path) = match rest.find(['/', '?']) {
         Some(at) => rest.split_at(at),
@@ -215,17 +258,24 @@ pub fn ws_url(addr: &str, token: &str) -> String {
     } else {
         path.to_string()
     };
-    let join = if path.contains('?') { '&' } else { '?' };
-    format!(
-        "{scheme}://{authority}{path}{join}tkn={}",
-        percent_encode(token)
-    )
+    format!("{scheme}://{}{path}", with_port(authority))
 }
 
-/// `host:port` of a hub address, for a plain TCP probe.
-fn authority(addr: &str) -> &str {
+/// `host:port` of a hub address (port 7420 if none), for TCP.
+fn authority(addr: &str) -> String {
     let (_, rest) = split_scheme(addr.trim());
-    rest.split(['/', '?']).next().unwrap_or(rest)
+    with_port(rest.split(['/', '?']).next().unwrap_or(rest))
+}
+
+fn with_port(authority: &str) -> String {
+    let has_port = match authority.rsplit_once(']') {
+        Some((_, after)) => after.starts_with(':'),
+        None => authority.contains(':'),
+    };
+    match has_port {
+        true => authority.to_string(),
+        false => format!("{authority}:{DEFAULT_PORT}"),
+    }
 }
 
 fn split_scheme(addr: &str) -> (&'static str, &str) {
@@ -242,34 +292,18 @@ fn split_scheme(addr: &str) -> (&'static str, &str) {
     ("ws", addr)
 }
 
-/// RFC 3986 unreserved characters kept, every other byte `%XX`.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_hub_address_becomes_a_websocket_url_with_the_token_in_the_query() {
-        assert_eq!(
-            ws_url("127.0.0.1:7420", "ab12"),
-            "ws://127.0.0.1:7420/?tkn=ab12"
-        );
-        assert_eq!(ws_url(" ws://h:1/ ", "t"), "ws://h:1/?tkn=t");
-        assert_eq!(ws_url("http://h:1", "t"), "ws://h:1/?tkn=t");
-        assert_eq!(ws_url("https://h:1/x?a=b", "t"), "wss://h:1/x?a=b&tkn=t");
-        assert_eq!(ws_url("h:1?a=b", "t"), "ws://h:1/?a=b&tkn=t");
-        assert_eq!(ws_url("h:1", "a b&c"), "ws://h:1/?tkn=a%20b%26c");
+    fn a_hub_address_becomes_a_websocket_url_without_the_token() {
+        assert_eq!(ws_url("127.0.0.1:7420"), "ws://127.0.0.1:7420/");
+        assert_eq!(ws_url(" ws://h:1/ "), "ws://h:1/");
+        assert_eq!(ws_url("http://h:1"), "ws://h:1/");
+        assert_eq!(ws_url("https://h:1/x?a=b"), "wss://h:1/x?a=b");
+        assert_eq!(ws_url("wss://hub.example"), "wss://hub.example:7420/");
+        assert_eq!(ws_url("h:1?a=b"), "ws://h:1/?a=b");
     }
 
     #[test]
@@ -277,6 +311,7 @@ mod tests {
         assert_eq!(authority("127.0.0.1:7420"), "127.0.0.1:7420");
         assert_eq!(authority("ws://h:1/x?y"), "h:1");
         assert_eq!(authority("http://h:1?y"), "h:1");
+        assert_eq!(authority("wss://[::1]/"), "[::1]:7420");
     }
 
     #[test]

@@ -46,7 +46,13 @@ impl Hub {
             std::fs::write(&team, fake_team(&["backend", "test"])).unwrap();
         }
         let mut child = Command::new(ourocodus_bin())
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .arg("serve")
+            // Any free loopback port, unless the test says where.
+            .args(
+                ["--listen", "127.0.0.1:0"]
+                    .iter()
+                    .filter(|_| !extra.contains(&"--listen")),
+            )
             .arg("--config")
             .arg(&team)
             .arg("--store")
@@ -69,6 +75,7 @@ impl Hub {
         let first = next().await;
         let addr = first
             .strip_prefix("ourocodus hub on ws://")
+            .or_else(|| first.strip_prefix("ourocodus hub on wss://"))
             .and_then(|rest| rest.split(' ').next())
             .unwrap_or_else(|| panic!("unexpected first line: {first}"))
             .to_string();
@@ -376,22 +383,26 @@ async fn a_non_loopback_listen_address_is_refused_without_allow_remote() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("not a loopback address"), "{stderr}");
         assert!(stderr.contains("--allow-remote"), "{stderr}");
+        // With --allow-remote, TLS material is still required, and must be readable.
         let out = Command::new(ourocodus_bin())
             .args(["serve", "--listen", "0.0.0.0:0", "--allow-remote"])
-            .args(["--tls-cert", "c.pem", "--tls-key", "k.pem"])
             .env("XDG_CONFIG_HOME", config.path())
             .output()
             .await
             .unwrap();
-        assert!(
-            !out.status.success(),
-            "TLS is not served, so never in the clear"
-        );
+        assert!(!out.status.success(), "never in the clear");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains("TLS serving is not implemented yet"),
-            "{stderr}"
-        );
+        assert!(stderr.contains("not a loopback address"), "{stderr}");
+        let out = Command::new(ourocodus_bin())
+            .args(["serve", "--listen", "0.0.0.0:0", "--allow-remote"])
+            .args(["--tls-cert", "missing-c.pem", "--tls-key", "missing-k.pem"])
+            .env("XDG_CONFIG_HOME", config.path())
+            .output()
+            .await
+            .unwrap();
+        assert!(!out.status.success(), "material it cannot read is refused");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("missing-c.pem"), "{stderr}");
     })
     .await;
 }

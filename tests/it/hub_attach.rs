@@ -36,7 +36,10 @@ async fn until_said(editor: &mut Proxy, role: &str, text: &str) -> Vec<Value> {
 }
 
 /// `acp --attach` run to its end with stdin closed: its exit status and stderr.
-async fn attach_fails(url: &str, env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
+pub(crate) async fn attach_fails(
+    url: &str,
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
     let config = tempfile::tempdir().unwrap();
     let run = Command::new(ourocodus_bin())
         .args(["acp", "--attach", url])

@@ -17,6 +17,7 @@ mod hub_attach;
 mod hub_cli;
 mod hub_monitor;
 mod hub_team;
+mod hub_tls;
 mod hygiene;
 mod limits;
 mod lsp;
