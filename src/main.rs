@@ -89,6 +89,9 @@ struct ServeArgs {
     /// Bytes a client may leave unread before it is dropped.
     #[arg(long, default_value = "16MiB", value_parser = ourocodus::faces::parse_size, hide = true)]
     max_client_backlog: usize,
+    /// Connections open at once at most; one more is closed at once (and logged).
+    #[arg(long, default_value_t = 256)]
+    max_connections: usize,
     /// The team the hub hosts, its message cap and its store (as for `acp`).
     #[command(flatten)]
     face: FaceArgs,
@@ -287,6 +290,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         allowed_origins: args.allow_origins,
         max_frame: args.max_frame_size,
         max_backlog: args.max_client_backlog,
+        max_connections: args.max_connections,
     };
     ourocodus::hub::serve::run_serve(options, team, face, |addr, token| {
         use std::io::Write;

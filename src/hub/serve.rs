@@ -8,9 +8,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
@@ -42,6 +44,8 @@ pub struct ServeOptions {
     pub max_frame: usize,
     /// Bytes a client may leave unread before it is dropped.
     pub max_backlog: usize,
+    /// Connections served at once; one over is closed as soon as it is accepted.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +131,7 @@ async fn serve(
         tls,
     };
     let connections = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(options.max_connections));
     let shutdown = CancellationToken::new();
     loop {
         // Every branch is cancel-safe: a signal or a connection not taken now is taken next time.
@@ -135,11 +140,18 @@ async fn serve(
             _ = running.shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    // Held for the connection's life: a flood of idle sockets costs
+                    // a bounded number of tasks and buffers.
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        tracing::warn!(%peer, max = options.max_connections, "hub full: connection closed");
+                        continue;
+                    };
                     let gate = gate.clone();
                     let shutdown = shutdown.clone();
                     let hub = hub.clone();
                     connections.spawn(async move {
                         serve_one(stream, peer, gate, config, hub, shutdown).await;
+                        drop(slot);
                     });
                 }
                 Err(e) => {
