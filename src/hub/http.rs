@@ -1,15 +1,19 @@
 //! The plain-HTTP side of the hub's port: a first look at each connection's request
 //! head (peeked, so a WebSocket upgrade still finds it whole), and for a request that
-//! is no upgrade, the web monitor's page answered here (HTTP/1.1, one response, then
-//! close), under a strict Content-Security-Policy naming the hub's own address.
-//! Knows nothing of tokens, WebSockets or what the page says (`monitor` holds it).
+//! is no upgrade, the web monitor's page or its `/login` answered here (HTTP/1.1, one
+//! response, then close), under a strict Content-Security-Policy naming the hub's
+//! own address. Knows nothing of tokens, WebSockets or what the page says (`monitor`
+//! holds it; `login_page` what `/login` answers).
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::keys::Keys;
+use super::login_page;
 use super::monitor::{self, Asset};
 
 /// The largest request head looked at (a browser sends every cookie of `localhost`,
@@ -42,25 +46,48 @@ enum Head {
     Incomplete,
     /// A WebSocket upgrade, or something only the upgrade gate should answer.
     Upgrade,
-    /// A plain request: the method, the path (without its query) and the head's length.
+    /// A plain request: the method, the path and query apart, and the head's length.
     Plain {
         method: String,
         path: String,
+        query: String,
         len: usize,
     },
 }
 
+/// One response to a plain request, before the headers every response carries.
+pub struct Reply {
+    /// `200 OK`, `303 See Other`, …
+    pub status: &'static str,
+    pub content_type: &'static str,
+    pub body: Cow<'static, [u8]>,
+    /// Header lines of its own (`Location: /`), without the line end.
+    pub headers: Vec<String>,
+}
+
 /// Decides between the WebSocket upgrade and a page, answering a page request here.
-/// `listen` is the hub's own address, named in the page's policy.
-pub async fn front_door(stream: &mut TcpStream, listen: SocketAddr) -> Front {
+/// `listen` is the hub's own address, named in the page's policy; `keys` take the
+/// login codes `/login` is given.
+pub async fn front_door(stream: &mut TcpStream, listen: SocketAddr, keys: &Keys) -> Front {
     let head = match tokio::time::timeout(HEAD_TIMEOUT, peek_head(stream)).await {
         Ok(Some(head)) => head,
         Ok(None) | Err(_) => return Front::Done,
     };
-    let Head::Plain { method, path, len } = head else {
+    let Head::Plain {
+        method,
+        path,
+        query,
+        len,
+    } = head
+    else {
         return Front::Upgrade;
     };
-    let response = respond(&method, &path, listen);
+    let response = match path.as_str() {
+        login_page::LOGIN_PATH => {
+            encode(login_page::answer(&method, &query, keys), &method, listen)
+        }
+        _ => respond(&method, &path, listen),
+    };
     let answered = async {
         // The head is read off first: closing with unread bytes would reset the
         // connection and could cut the response short.
@@ -117,11 +144,16 @@ fn read_head(bytes: &[u8]) -> Head {
                 .any(|v| v.trim().eq_ignore_ascii_case("websocket"))
     });
     match (asks_upgrade, request.method, request.path) {
-        (false, Some(method), Some(target)) => Head::Plain {
-            method: method.to_string(),
-            path: target.split(['?', '#']).next().unwrap_or("").to_string(),
-            len,
-        },
+        (false, Some(method), Some(target)) => {
+            let target = target.split('#').next().unwrap_or("");
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            Head::Plain {
+                method: method.to_string(),
+                path: path.to_string(),
+                query: query.to_string(),
+                len,
+            }
+        }
         _ => Head::Upgrade,
     }
 }
@@ -134,31 +166,59 @@ fn respond(method: &str, path: &str, listen: SocketAddr) -> Vec<u8> {
         ("GET" | "HEAD", None) => ("404 Not Found", None),
         _ => ("405 Method Not Allowed", None),
     };
-    let (content_type, body) = match asset {
+    let mut reply = match asset {
         Some(Asset {
             content_type, body, ..
-        }) => (*content_type, body.as_bytes()),
-        None => ("text/plain; charset=utf-8", status.as_bytes()),
+        }) => Reply {
+            status,
+            content_type,
+            body: Cow::Borrowed(body.as_bytes()),
+            headers: Vec::new(),
+        },
+        None => Reply::text(status, status),
     };
+    if status.starts_with("405") {
+        reply.headers.push("Allow: GET, HEAD".to_string());
+    }
+    encode(reply, method, listen)
+}
+
+impl Reply {
+    /// A plain-text reply.
+    pub fn text(status: &'static str, body: &'static str) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: Cow::Borrowed(body.as_bytes()),
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// The reply's bytes, with the headers every response carries (and no body to `HEAD`).
+fn encode(reply: Reply, method: &str, listen: SocketAddr) -> Vec<u8> {
     let mut head = format!(
-        "HTTP/1.1 {status}\r\n\
-         Content-Type: {content_type}\r\n\
+        "HTTP/1.1 {}\r\n\
+         Content-Type: {}\r\n\
          Content-Length: {}\r\n\
          Cache-Control: no-store\r\n\
          X-Content-Type-Options: nosniff\r\n\
          Referrer-Policy: no-referrer\r\n\
          Content-Security-Policy: {}\r\n\
          Connection: close\r\n",
-        body.len(),
+        reply.status,
+        reply.content_type,
+        reply.body.len(),
         policy(listen)
     );
-    if status.starts_with("405") {
-        head.push_str("Allow: GET, HEAD\r\n");
+    for line in &reply.headers {
+        head.push_str(line);
+        head.push_str("\r\n");
     }
     head.push_str("\r\n");
     let mut response = head.into_bytes();
     if method != "HEAD" {
-        response.extend_from_slice(body);
+        response.extend_from_slice(&reply.body);
     }
     response
 }

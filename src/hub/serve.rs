@@ -1,5 +1,5 @@
 //! `ourocodus serve`: the hub's assembly. Checks where it may listen, loads the
-//! token, starts the team's core (with its agents' transport, store and
+//! token (watched from then on, with the browser logins: `keys`), starts the team's core (with its agents' transport, store and
 //! coordination tools, as `acp` does), accepts connections (a task each, upgraded
 //! through the `upgrade` gate), and on SIGTERM or SIGINT stops accepting, closes
 //! every connection, and winds the core down (agents ended, the store flushed).
@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -17,7 +18,11 @@ use tokio_util::task::TaskTracker;
 use super::access::{self, AccessError, Token};
 use super::connection::run_connection;
 use super::host::{HostHandle, HostOptions, start_host};
-use super::upgrade::{Endpoint, Gate, websocket_config};
+use super::keys::Keys;
+use super::login_book::LoginLimits;
+use super::login_link::LinkIssuer;
+use super::login_page::login_url;
+use super::upgrade::{Admission, Endpoint, Gate, Verdict, websocket_config};
 use crate::app::{AcpOptions, Running};
 use crate::config::Team;
 use crate::core::CoreHandle;
@@ -60,34 +65,35 @@ pub enum ServeError {
 }
 
 /// Runs the hub until a signal. `on_listening` is told the bound address (the real
-/// port when 0 was asked for) and the token, once connections are accepted.
+/// port when 0 was asked for), the token and a one-time login link for the monitor,
+/// once connections are accepted.
 pub fn run_serve(
     options: ServeOptions,
     team: Team,
     face: AcpOptions,
-    on_listening: impl FnOnce(SocketAddr, &Token),
+    on_listening: impl FnOnce(SocketAddr, &Token, &str),
 ) -> Result<(), ServeError> {
     access::check_listen(options.listen, options.allow_remote, options.tls.is_some())?;
     if options.tls.is_some() {
         // Refused rather than served in the clear: the flags promise encryption.
         return Err(ServeError::TlsNotImplemented);
     }
-    let token = access::load_or_create_token(&access::token_path()?)?;
+    let keys = Keys::load(&access::token_path()?, LoginLimits::default())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
-    let served = runtime.block_on(serve(options, token, team, face, on_listening));
+    let served = runtime.block_on(serve(options, keys, team, face, on_listening));
     runtime.shutdown_timeout(Duration::from_millis(200));
     served
 }
 
 async fn serve(
     options: ServeOptions,
-    token: Token,
+    keys: Keys,
     team: Team,
     face: AcpOptions,
-    on_listening: impl FnOnce(SocketAddr, &Token),
+    on_listening: impl FnOnce(SocketAddr, &Token, &str),
 ) -> Result<(), ServeError> {
     let bind = |source| ServeError::Bind {
         addr: options.listen,
@@ -110,9 +116,16 @@ async fn serve(
         .ok_or_else(|| {
             ServeError::Runtime(std::io::Error::other("the team's core did not start"))
         })?;
-    on_listening(local, &token);
+    let keys = Arc::new(keys);
+    let token = keys.token().ok_or_else(|| {
+        ServeError::Runtime(std::io::Error::other(
+            "the hub's token file changed as it started",
+        ))
+    })?;
+    let login = login_url(local, keys.secure_cookies, &keys.issue_code()?);
+    on_listening(local, &token, &login);
     let gate = Gate {
-        token,
+        keys,
         listen: local,
         allowed_origins: options.allowed_origins.clone(),
     };
@@ -183,19 +196,26 @@ async fn serve_one(
     // Cancel-safe: a page cut short by shutdown is just dropped.
     tokio::select! {
         _ = shutdown.cancelled() => return,
-        front = super::http::front_door(&mut stream, gate.listen) => {
+        front = super::http::front_door(&mut stream, gate.listen, &gate.keys) => {
             if front == super::http::Front::Done {
                 return;
             }
         }
     }
     let mut endpoint = Endpoint::Ahp;
+    let mut admission = Admission::Session;
     // The callback's shape is tungstenite's (an unboxed error response).
     #[allow(clippy::result_large_err)]
     let check = |request: &_, response| {
-        let (endpoint_asked, checked) = gate.check(request, response);
-        endpoint = endpoint_asked;
-        checked
+        let Verdict {
+            endpoint: asked,
+            admitted,
+        } = gate.check(request, response);
+        endpoint = asked;
+        admitted.map(|(response, how)| {
+            admission = how;
+            response
+        })
     };
     let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config));
     // Cancel-safe: an upgrade cut short by shutdown or its timeout is just dropped.
@@ -210,9 +230,16 @@ async fn serve_one(
             if let Err(e) = socket.get_ref().set_nodelay(true) {
                 tracing::debug!(error = %e, "TCP_NODELAY not set");
             }
-            tracing::debug!(%peer, ?endpoint, "hub connection open");
+            tracing::debug!(%peer, ?endpoint, ?admission, "hub connection open");
+            // Only the token's holder makes login links.
+            let links = (admission == Admission::Token).then(|| LinkIssuer {
+                keys: gate.keys.clone(),
+                listen: gate.listen,
+            });
             match endpoint {
-                Endpoint::Ahp => run_connection(socket, &hub.host, hub.max_backlog, shutdown).await,
+                Endpoint::Ahp => {
+                    run_connection(socket, &hub.host, hub.max_backlog, links, shutdown).await
+                }
                 Endpoint::Acp => {
                     let limits = (hub.max_message, hub.max_backlog);
                     super::acp_socket::serve_acp(socket, &hub.core, limits, shutdown).await
