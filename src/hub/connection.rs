@@ -108,7 +108,7 @@ struct Local {
 }
 
 impl Local {
-    /// The answer to `message` if this task gives it.
+    /// Answers `message` here if this task is the one to: whether it did.
     fn answer(&self, host: &HostHandle, message: &Result<serde_json::Value, String>) -> bool {
         let answer = host.answer_locally(message).or_else(|| {
             let message = message.as_ref().ok()?;

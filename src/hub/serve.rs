@@ -1,9 +1,10 @@
 //! `ourocodus serve`: the hub's assembly. Checks where it may listen, loads the
-//! token (watched from then on, with the browser logins: `keys`), starts the team's core (with its agents' transport, store and
-//! coordination tools, as `acp` does), accepts connections (a task each, upgraded
-//! through the `upgrade` gate), and on SIGTERM or SIGINT stops accepting, closes
-//! every connection, and winds the core down (agents ended, the store flushed).
-//! Knows nothing of the protocol spoken on a connection.
+//! token (watched from then on, with the browser logins: `keys`), starts the team's
+//! core (with its agents' transport, store and coordination tools, as `acp` does),
+//! announces itself with a first login link, accepts connections (a task each,
+//! upgraded through the `upgrade` gate), and on SIGTERM or SIGINT stops accepting,
+//! closes every connection, and winds the core down (agents ended, the store
+//! flushed). Knows nothing of the protocol spoken on a connection.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -203,6 +204,7 @@ async fn serve_one(
         }
     }
     let mut endpoint = Endpoint::Ahp;
+    // Set by the check; until then, the least a connection may do.
     let mut admission = Admission::Session;
     // The callback's shape is tungstenite's (an unboxed error response).
     #[allow(clippy::result_large_err)]

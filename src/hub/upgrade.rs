@@ -89,9 +89,10 @@ impl Gate {
             .map(|v| v.to_str().unwrap_or("\u{fffd}"));
         let allowed = origin_allowed(origin, self.listen, &self.allowed_origins);
         if presented_token(request).is_some_and(|t| self.keys.token_matches(t)) {
-            return match allowed {
-                true => Ok(Admission::Token),
-                false => Err(forbidden_origin()),
+            return if allowed {
+                Ok(Admission::Token)
+            } else {
+                Err(forbidden_origin())
             };
         }
         let mut sessions = session_cookies(request).peekable();
