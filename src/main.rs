@@ -108,7 +108,15 @@ enum Command {
     /// WebSocket (the Agent Host Protocol, and ACP for `acp --attach`).
     Serve(ServeArgs),
     /// Print the hub's access token (made, 0600 in the config directory, if there is none).
-    Token,
+    Token {
+        /// Replace it with a new one first: a running hub refuses the old one from its
+        /// next connection on, and ends every browser session and login link.
+        #[arg(long)]
+        rotate: bool,
+    },
+    /// Ask the running hub for a new one-time login link to its web monitor (good once,
+    /// for 10 minutes) and print it.
+    LoginLink(ourocodus::hub_client::HubArg),
     /// Write a commented starter configuration.
     Init {
         /// Where to write it.
@@ -222,11 +230,23 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             run_serve(args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Token => {
+        Command::Token { rotate } => {
             let path = ourocodus::hub::access::token_path()?;
-            let token = ourocodus::hub::access::load_or_create_token(&path)?;
+            let token = if rotate {
+                let token = ourocodus::hub::access::rotate_token(&path)?;
+                eprintln!(
+                    "new token in {}: a running hub refuses the old one from now on",
+                    path.display()
+                );
+                token
+            } else {
+                ourocodus::hub::access::load_or_create_token(&path)?
+            };
             println!("{}", token.as_str());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::LoginLink(hub) => {
+            hub_command(ourocodus::hub_client::login_link::run_login_link(&hub))
         }
         Command::Init { path, force } => {
             ourocodus::config::starter::write_starter(&path, force)?;
@@ -292,17 +312,13 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         max_backlog: args.max_client_backlog,
         max_connections: args.max_connections,
     };
-    ourocodus::hub::serve::run_serve(options, team, face, |addr, token| {
+    ourocodus::hub::serve::run_serve(options, team, face, |addr, token, login| {
         use std::io::Write;
-        let (ws, http) = if secure {
-            ("wss", "https")
-        } else {
-            ("ws", "http")
-        };
+        let ws = if secure { "wss" } else { "ws" };
         let announce = format!(
             "ourocodus hub on {ws}://{addr} (token: `ourocodus token`)\n\
              connect: {ws}://{addr}/?tkn={token}\n\
-             monitor: {http}://{addr}/#tkn={token}\n",
+             monitor: {login}\n",
             token = token.as_str()
         );
         // Whoever started the hub may have stopped reading: the hub goes on regardless.

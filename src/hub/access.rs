@@ -60,12 +60,7 @@ impl Token {
 
     /// Whether `presented` is this token, in time that does not depend on where they differ.
     pub fn matches(&self, presented: &str) -> bool {
-        let (a, b) = (self.0.as_bytes(), presented.as_bytes());
-        let mut diff = a.len() ^ b.len();
-        for (i, byte) in a.iter().enumerate() {
-            diff |= usize::from(byte ^ b.get(i).copied().unwrap_or(0));
-        }
-        diff == 0
+        same_secret(&self.0, presented)
     }
 
     fn parse(text: &str, path: &Path) -> Result<Token, AccessError> {
@@ -81,13 +76,29 @@ impl Token {
     }
 
     fn random() -> Result<Token, AccessError> {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        let urandom = Path::new("/dev/urandom");
-        std::fs::File::open(urandom)
-            .and_then(|mut f| f.read_exact(&mut bytes))
-            .map_err(|source| io(urandom, source))?;
-        Ok(Token(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+        random_hex(TOKEN_BYTES).map(Token)
     }
+}
+
+/// Whether `presented` is `secret`, in time that depends on neither where they differ
+/// nor how much of them agrees (only on `secret`'s length).
+pub fn same_secret(secret: &str, presented: &str) -> bool {
+    let (a, b) = (secret.as_bytes(), presented.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for (i, byte) in a.iter().enumerate() {
+        diff |= usize::from(byte ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+/// `bytes` random bytes from /dev/urandom, as twice as many lowercase hex digits.
+pub fn random_hex(bytes: usize) -> Result<String, AccessError> {
+    let mut buffer = vec![0u8; bytes];
+    let urandom = Path::new("/dev/urandom");
+    std::fs::File::open(urandom)
+        .and_then(|mut f| f.read_exact(&mut buffer))
+        .map_err(|source| io(urandom, source))?;
+    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn io(path: &Path, source: std::io::Error) -> AccessError {
@@ -138,6 +149,48 @@ pub fn load_or_create_token(path: &Path) -> Result<Token, AccessError> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_token(path),
         Err(e) => Err(io(path, e)),
     }
+}
+
+/// A new token in `path`, replacing the one there (if any) at once: written 0600 to
+/// a file beside it, then renamed over it, so a reader sees the old token or the new
+/// one, never half of one. A running hub notices at its next connection.
+pub fn rotate_token(path: &Path) -> Result<Token, AccessError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| io(dir, e))?;
+    let token = Token::random()?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let aside = dir.join(format!(
+        ".{}.{}.new",
+        name.as_deref().unwrap_or("token"),
+        std::process::id()
+    ));
+    // One left by a rotation that died half way: ours to replace.
+    let _ = std::fs::remove_file(&aside);
+    let written = write_new(&aside, &token).and_then(|()| std::fs::rename(&aside, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&aside);
+        return Err(io(path, e));
+    }
+    // The rename itself made durable (best effort: not every filesystem can).
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(token)
+}
+
+fn write_new(path: &Path, token: &Token) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    writeln!(file, "{}", token.as_str())?;
+    file.sync_all()
 }
 
 /// The token in `path`, refused if others could read it.
@@ -305,6 +358,30 @@ mod tests {
                 Err(AccessError::NotOwned { owner: 65534, .. })
             ));
         }
+    }
+
+    #[test]
+    fn rotating_replaces_the_token_at_once_and_keeps_the_file_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ourocodus/token");
+        let first = load_or_create_token(&path).unwrap();
+        let inode = std::fs::metadata(&path).unwrap().ino();
+        let second = rotate_token(&path).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(read_token(&path).unwrap(), second);
+        let metadata = std::fs::metadata(&path).unwrap();
+        assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
+        assert_ne!(metadata.ino(), inode, "a new file renamed into place");
+        let left: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["token"], "nothing left aside");
+        // With no token yet, rotating makes one.
+        let fresh = dir.path().join("other/token");
+        assert_eq!(read_token(&fresh).ok(), None);
+        let made = rotate_token(&fresh).unwrap();
+        assert_eq!(read_token(&fresh).unwrap(), made);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! host, and a writer task draining the byte-counted queue the host fills, so the
 //! host never waits on the client; a client that stops reading past the cap is
 //! dropped with a reason, alone. Knows nothing of tokens, the listener or what the
-//! frames mean.
+//! frames mean (but for the few it answers itself).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use super::host::{ClientOut, HostHandle};
+use super::login_link::{self, LinkIssuer};
 use super::stream::HubStream;
 use crate::backlog::Backlog;
 
@@ -64,10 +65,12 @@ impl Ending {
 
 /// Serves one connection until the client leaves, breaks a limit or the hub stops.
 /// `max_backlog`: bytes answered and not yet taken by the client before it is dropped.
+/// `links`: how it makes login links, if it may (it came in with the token).
 pub async fn run_connection(
     socket: Socket,
     host: &HostHandle,
     max_backlog: usize,
+    links: Option<LinkIssuer>,
     shutdown: CancellationToken,
 ) {
     let (sink, stream) = socket.split();
@@ -80,6 +83,7 @@ pub async fn run_connection(
     let local = Local {
         out: out_tx.clone(),
         backlog,
+        links,
     };
     let ending = read_frames(stream, host, client, &local, &abandon, &shutdown).await;
     host.leave(client);
@@ -96,10 +100,27 @@ pub async fn run_connection(
 }
 
 /// Answers the connection task gives itself (read-only questions the host's
-/// directory answers), on the same queue as the host's.
+/// directory answers, login links), on the same queue as the host's.
 struct Local {
     out: mpsc::UnboundedSender<Outgoing>,
     backlog: Arc<Backlog>,
+    links: Option<LinkIssuer>,
+}
+
+impl Local {
+    /// Answers `message` here if this task is the one to: whether it did.
+    fn answer(&self, host: &HostHandle, message: &Result<serde_json::Value, String>) -> bool {
+        let answer = host.answer_locally(message).or_else(|| {
+            let message = message.as_ref().ok()?;
+            login_link::answer(message, self.links.as_ref())
+        });
+        let Some(answer) = answer else {
+            return false;
+        };
+        self.backlog.add(answer.len());
+        let _ = self.out.send(Outgoing::Text(answer.into()));
+        true
+    }
 }
 
 async fn read_frames(
@@ -140,12 +161,9 @@ async fn read_frames(
         };
         // Parsed here, off the host's task.
         let message = super::host::parse_frame(&text);
-        if let Some(answer) = host.answer_locally(&message) {
-            local.backlog.add(answer.len());
-            let _ = local.out.send(Outgoing::Text(answer.into()));
-            continue;
+        if !local.answer(host, &message) {
+            host.frame(client, message);
         }
-        host.frame(client, message);
     }
 }
 

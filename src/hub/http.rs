@@ -1,15 +1,19 @@
 //! The plain-HTTP side of the hub's port: a first look at each connection's request
 //! head (read, then put back, so a WebSocket upgrade still finds it whole), and for a
-//! request that is no upgrade, the web monitor's page answered here (HTTP/1.1, one
-//! response, then close), under a strict Content-Security-Policy naming the hub's
-//! own socket address (`ws://`, or `wss://` under TLS).
-//! Knows nothing of tokens, WebSockets or what the page says (`monitor` holds it).
+//! request that is no upgrade, the web monitor's page or its `/login` answered here
+//! (HTTP/1.1, one response, then close), under a strict Content-Security-Policy
+//! naming the hub's own socket address (`ws://`, or `wss://` under TLS). Knows
+//! nothing of tokens, WebSockets or what the page says (`monitor` holds it;
+//! `login_page` what `/login` answers).
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::keys::Keys;
+use super::login_page;
 use super::monitor::{self, Asset};
 use super::stream::HubStream;
 
@@ -43,11 +47,12 @@ enum Head {
     Incomplete,
     /// A WebSocket upgrade, or something only the upgrade gate should answer.
     Upgrade,
-    /// A plain request: the method, the path (without its query), the head's length
-    /// and its `Host` header.
+    /// A plain request: the method, the path and query apart, the head's length and
+    /// its `Host` header.
     Plain {
         method: String,
         path: String,
+        query: String,
         len: usize,
         host: Option<String>,
     },
@@ -79,22 +84,42 @@ fn is_plain_host(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
 }
 
+/// One response to a plain request, before the headers every response carries.
+pub struct Reply {
+    /// `200 OK`, `303 See Other`, …
+    pub status: &'static str,
+    pub content_type: &'static str,
+    pub body: Cow<'static, [u8]>,
+    /// Header lines of its own (`Location: /`), without the line end.
+    pub headers: Vec<String>,
+}
+
 /// Decides between the WebSocket upgrade and a page, answering a page request here.
-/// `listen` is the hub's own address, named in the page's policy.
-pub async fn front_door(stream: &mut HubStream, listen: SocketAddr) -> Front {
+/// `listen` is the hub's own address, named in the page's policy; `keys` take the
+/// login codes `/login` is given.
+pub async fn front_door(stream: &mut HubStream, listen: SocketAddr, keys: &Keys) -> Front {
     let (head, bytes) = match tokio::time::timeout(HEAD_TIMEOUT, take_head(stream)).await {
         Ok(Some(taken)) => taken,
         Ok(None) | Err(_) => return Front::Done,
     };
     let Head::Plain {
-        method, path, host, ..
+        method,
+        path,
+        query,
+        host,
+        ..
     } = head
     else {
         stream.unread(&bytes);
         return Front::Upgrade;
     };
     let sockets = SocketOrigin::of(stream.is_tls(), listen, host.as_deref());
-    let response = respond(&method, &path, &sockets);
+    let response = match path.as_str() {
+        login_page::LOGIN_PATH => {
+            encode(login_page::answer(&method, &query, keys), &method, &sockets)
+        }
+        _ => respond(&method, &path, &sockets),
+    };
     let answered = async {
         stream.write_all(&response).await?;
         stream.shutdown().await
@@ -149,12 +174,17 @@ fn read_head(bytes: &[u8]) -> Head {
         .and_then(|h| std::str::from_utf8(h.value).ok())
         .map(|v| v.trim().to_string());
     match (asks_upgrade, request.method, request.path) {
-        (false, Some(method), Some(target)) => Head::Plain {
-            method: method.to_string(),
-            path: target.split(['?', '#']).next().unwrap_or("").to_string(),
-            len,
-            host,
-        },
+        (false, Some(method), Some(target)) => {
+            let target = target.split('#').next().unwrap_or("");
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            Head::Plain {
+                method: method.to_string(),
+                path: path.to_string(),
+                query: query.to_string(),
+                len,
+                host,
+            }
+        }
         _ => Head::Upgrade,
     }
 }
@@ -167,31 +197,59 @@ fn respond(method: &str, path: &str, sockets: &SocketOrigin) -> Vec<u8> {
         ("GET" | "HEAD", None) => ("404 Not Found", None),
         _ => ("405 Method Not Allowed", None),
     };
-    let (content_type, body) = match asset {
+    let mut reply = match asset {
         Some(Asset {
             content_type, body, ..
-        }) => (*content_type, body.as_bytes()),
-        None => ("text/plain; charset=utf-8", status.as_bytes()),
+        }) => Reply {
+            status,
+            content_type,
+            body: Cow::Borrowed(body.as_bytes()),
+            headers: Vec::new(),
+        },
+        None => Reply::text(status, status),
     };
+    if status.starts_with("405") {
+        reply.headers.push("Allow: GET, HEAD".to_string());
+    }
+    encode(reply, method, sockets)
+}
+
+impl Reply {
+    /// A plain-text reply.
+    pub fn text(status: &'static str, body: &'static str) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: Cow::Borrowed(body.as_bytes()),
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// The reply's bytes, with the headers every response carries (and no body to `HEAD`).
+fn encode(reply: Reply, method: &str, sockets: &SocketOrigin) -> Vec<u8> {
     let mut head = format!(
-        "HTTP/1.1 {status}\r\n\
-         Content-Type: {content_type}\r\n\
+        "HTTP/1.1 {}\r\n\
+         Content-Type: {}\r\n\
          Content-Length: {}\r\n\
          Cache-Control: no-store\r\n\
          X-Content-Type-Options: nosniff\r\n\
          Referrer-Policy: no-referrer\r\n\
          Content-Security-Policy: {}\r\n\
          Connection: close\r\n",
-        body.len(),
+        reply.status,
+        reply.content_type,
+        reply.body.len(),
         policy(sockets)
     );
-    if status.starts_with("405") {
-        head.push_str("Allow: GET, HEAD\r\n");
+    for line in &reply.headers {
+        head.push_str(line);
+        head.push_str("\r\n");
     }
     head.push_str("\r\n");
     let mut response = head.into_bytes();
     if method != "HEAD" {
-        response.extend_from_slice(body);
+        response.extend_from_slice(&reply.body);
     }
     response
 }

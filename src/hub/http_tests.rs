@@ -31,6 +31,7 @@ fn an_upgrade_goes_on_to_the_websocket_and_a_plain_get_is_a_page() {
     let expected = Head::Plain {
         method: "GET".into(),
         path: "/monitor.js".into(),
+        query: "v=1".into(),
         len: page.len(),
         host: Some("h".into()),
     };
@@ -139,8 +140,10 @@ async fn a_page_request_is_answered_and_closed_and_an_upgrade_is_left_unread() {
         stream.read_to_end(&mut response).await.unwrap();
         response
     });
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::load(&dir.path().join("token"), Default::default()).unwrap();
     let mut served = HubStream::plain(listener.accept().await.unwrap().0);
-    let front = tokio::time::timeout(bounded, front_door(&mut served, addr));
+    let front = tokio::time::timeout(bounded, front_door(&mut served, addr, &keys));
     assert_eq!(front.await.unwrap(), Front::Done);
     let response = text(
         &tokio::time::timeout(bounded, client)
@@ -155,7 +158,7 @@ async fn a_page_request_is_answered_and_closed_and_an_upgrade_is_left_unread() {
     let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
     client.write_all(upgrade).await.unwrap();
     let mut served = HubStream::plain(listener.accept().await.unwrap().0);
-    let front = tokio::time::timeout(bounded, front_door(&mut served, addr));
+    let front = tokio::time::timeout(bounded, front_door(&mut served, addr, &keys));
     assert_eq!(front.await.unwrap(), Front::Upgrade);
     let mut left = vec![0u8; upgrade.len()];
     served.read_exact(&mut left).await.unwrap();

@@ -5,8 +5,11 @@
 //! view (`host`) and the JSON-RPC frames written back (`rpc`); ACP clients of the
 //! hosted core on `/acp` (`acp_socket`), and the other end of those, `ourocodus acp
 //! --attach` (`attach`); on the same port, a plain HTTP request gets the web
-//! monitor's page (`http`, `monitor`). Each connection is plain TCP or TLS
-//! (`stream`, `tls`). Knows nothing of the core's insides.
+//! monitor's page (`http`, `monitor`) and its login (`login_page`), with the
+//! credentials a running hub takes (`keys`: the token file watched, the browser
+//! logins of `login_book`) and the links `ourocodus login-link` asks for
+//! (`login_link`). Each connection is plain TCP or TLS (`stream`, `tls`). Knows
+//! nothing of the core's insides.
 
 pub mod access;
 pub mod acp_socket;
@@ -15,6 +18,10 @@ pub mod attach;
 pub mod connection;
 pub mod host;
 pub mod http;
+pub mod keys;
+pub mod login_book;
+pub mod login_link;
+pub mod login_page;
 pub mod monitor;
 pub mod rpc;
 pub mod serve;

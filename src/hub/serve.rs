@@ -1,8 +1,9 @@
 //! `ourocodus serve`: the hub's assembly. Checks where it may listen, loads the
-//! token and any TLS material, starts the team's core (with its agents' transport,
-//! store and coordination tools, as `acp` does), accepts connections (a task each,
-//! TLS first when it serves TLS, then upgraded through the `upgrade` gate), and on
-//! SIGTERM or SIGINT stops accepting, closes
+//! token (watched from then on, with the browser logins: `keys`) and any TLS
+//! material, starts the team's core (with its agents' transport, store and
+//! coordination tools, as `acp` does), announces itself with a first login link,
+//! accepts connections (a task each, TLS first when it serves TLS, then upgraded
+//! through the `upgrade` gate), and on SIGTERM or SIGINT stops accepting, closes
 //! every connection, and winds the core down (agents ended, the store flushed).
 //! Knows nothing of the protocol spoken on a connection.
 
@@ -21,9 +22,13 @@ use tokio_util::task::TaskTracker;
 use super::access::{self, AccessError, Token};
 use super::connection::run_connection;
 use super::host::{HostHandle, HostOptions, start_host};
+use super::keys::Keys;
+use super::login_book::LoginLimits;
+use super::login_link::LinkIssuer;
+use super::login_page::login_url;
 use super::stream::HubStream;
 use super::tls::{self, TlsError};
-use super::upgrade::{Endpoint, Gate, websocket_config};
+use super::upgrade::{Admission, Endpoint, Gate, Verdict, websocket_config};
 use crate::app::{AcpOptions, Running};
 use crate::config::Team;
 use crate::core::CoreHandle;
@@ -64,12 +69,13 @@ pub enum ServeError {
 }
 
 /// Runs the hub until a signal. `on_listening` is told the bound address (the real
-/// port when 0 was asked for) and the token, once connections are accepted.
+/// port when 0 was asked for), the token and a one-time login link for the monitor,
+/// once connections are accepted.
 pub fn run_serve(
     options: ServeOptions,
     team: Team,
     face: AcpOptions,
-    on_listening: impl FnOnce(SocketAddr, &Token),
+    on_listening: impl FnOnce(SocketAddr, &Token, &str),
 ) -> Result<(), ServeError> {
     access::check_listen(options.listen, options.allow_remote, options.tls.is_some())?;
     // Read before anything starts: bad material costs no agent a start.
@@ -77,22 +83,24 @@ pub fn run_serve(
         Some((cert, key)) => Some(TlsAcceptor::from(tls::server_config(cert, key)?)),
         None => None,
     };
-    let token = access::load_or_create_token(&access::token_path()?)?;
+    let mut keys = Keys::load(&access::token_path()?, LoginLimits::default())?;
+    // Browser logins over TLS are never sent in the clear.
+    keys.secure_cookies = tls.is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
-    let served = runtime.block_on(serve(options, (token, tls), team, face, on_listening));
+    let served = runtime.block_on(serve(options, (keys, tls), team, face, on_listening));
     runtime.shutdown_timeout(Duration::from_millis(200));
     served
 }
 
 async fn serve(
     options: ServeOptions,
-    (token, tls): (Token, Option<TlsAcceptor>),
+    (keys, tls): (Keys, Option<TlsAcceptor>),
     team: Team,
     face: AcpOptions,
-    on_listening: impl FnOnce(SocketAddr, &Token),
+    on_listening: impl FnOnce(SocketAddr, &Token, &str),
 ) -> Result<(), ServeError> {
     let bind = |source| ServeError::Bind {
         addr: options.listen,
@@ -115,9 +123,16 @@ async fn serve(
         .ok_or_else(|| {
             ServeError::Runtime(std::io::Error::other("the team's core did not start"))
         })?;
-    on_listening(local, &token);
+    let keys = Arc::new(keys);
+    let token = keys.token().ok_or_else(|| {
+        ServeError::Runtime(std::io::Error::other(
+            "the hub's token file changed as it started",
+        ))
+    })?;
+    let login = login_url(local, keys.secure_cookies, &keys.issue_code()?);
+    on_listening(local, &token, &login);
     let gate = Gate {
-        token,
+        keys,
         listen: local,
         allowed_origins: options.allowed_origins.clone(),
         tls: tls.is_some(),
@@ -231,19 +246,27 @@ async fn serve_one(
     // Cancel-safe: a page cut short by shutdown is just dropped.
     tokio::select! {
         _ = shutdown.cancelled() => return,
-        front = super::http::front_door(&mut stream, gate.listen) => {
+        front = super::http::front_door(&mut stream, gate.listen, &gate.keys) => {
             if front == super::http::Front::Done {
                 return;
             }
         }
     }
     let mut endpoint = Endpoint::Ahp;
+    // Set by the check; until then, the least a connection may do.
+    let mut admission = Admission::Session;
     // The callback's shape is tungstenite's (an unboxed error response).
     #[allow(clippy::result_large_err)]
     let check = |request: &_, response| {
-        let (endpoint_asked, checked) = gate.check(request, response);
-        endpoint = endpoint_asked;
-        checked
+        let Verdict {
+            endpoint: asked,
+            admitted,
+        } = gate.check(request, response);
+        endpoint = asked;
+        admitted.map(|(response, how)| {
+            admission = how;
+            response
+        })
     };
     let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config));
     // Cancel-safe: an upgrade cut short by shutdown or its timeout is just dropped.
@@ -253,9 +276,16 @@ async fn serve_one(
     };
     match socket {
         Ok(Ok(socket)) => {
-            tracing::debug!(%peer, ?endpoint, "hub connection open");
+            tracing::debug!(%peer, ?endpoint, ?admission, "hub connection open");
+            // Only the token's holder makes login links.
+            let links = (admission == Admission::Token).then(|| LinkIssuer {
+                keys: gate.keys.clone(),
+                listen: gate.listen,
+            });
             match endpoint {
-                Endpoint::Ahp => run_connection(socket, &hub.host, hub.max_backlog, shutdown).await,
+                Endpoint::Ahp => {
+                    run_connection(socket, &hub.host, hub.max_backlog, links, shutdown).await
+                }
                 Endpoint::Acp => {
                     let limits = (hub.max_message, hub.max_backlog);
                     super::acp_socket::serve_acp(socket, &hub.core, limits, shutdown).await

@@ -1,20 +1,29 @@
 //! The HTTP upgrade of a hub connection: the token (`?tkn=` or `Authorization:
-//! Bearer`, else 401), the browser Origin (else 403), the endpoint the path names
-//! (`/` AHP, `/acp` ACP; else 404), and the WebSocket limits. Knows nothing of what
-//! is spoken once upgraded.
+//! Bearer`) or a browser session's cookie (only with an Origin the hub allows: a
+//! cookie goes wherever the browser is made to connect), else 401; the browser
+//! Origin (else 403); the endpoint the path names (`/` AHP, `/acp` ACP; else 404);
+//! and the WebSocket limits. Knows nothing of what is spoken once upgraded.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{StatusCode, header};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::access::{Token, origin_allowed};
+use super::access::origin_allowed;
+use super::keys::Keys;
+
+/// The cookie a browser session is known by (set by `GET /login`).
+pub const SESSION_COOKIE: &str = "ourocodus_session";
+/// Cookies of that name looked at in one request, at most.
+const MAX_SESSION_COOKIES: usize = 8;
 
 /// Who may come in, for every connection of one hub.
 #[derive(Debug, Clone)]
 pub struct Gate {
-    pub token: Token,
+    /// The token and the browser sessions, as they are at each upgrade.
+    pub keys: Arc<Keys>,
     /// The address the hub listens on (its own pages' origin).
     pub listen: SocketAddr,
     /// `--allow-origin` values.
@@ -44,44 +53,73 @@ impl Endpoint {
     }
 }
 
+/// What let a connection in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The hub's token: anything a client may do.
+    Token,
+    /// A browser session's cookie: the monitor's page, which mints no login links.
+    Session,
+}
+
+/// The gate's answer to one upgrade request.
+pub struct Verdict {
+    /// What the path asks for (`Ahp` when refused before that was known).
+    pub endpoint: Endpoint,
+    /// The response to go on with and what admitted the connection, or the refusal.
+    pub admitted: Result<(Response, Admission), ErrorResponse>,
+}
+
 impl Gate {
     /// The handshake's verdict on a request: the endpoint asked for and the response
-    /// to go on with, or the refusal. The shape tungstenite's handshake callback
-    /// takes, so the error stays unboxed.
-    #[allow(clippy::result_large_err)]
-    pub fn check(
-        &self,
-        request: &Request,
-        response: Response,
-    ) -> (Endpoint, Result<Response, ErrorResponse>) {
+    /// to go on with, or the refusal.
+    pub fn check(&self, request: &Request, response: Response) -> Verdict {
         let Some(endpoint) = Endpoint::of_path(request.uri().path()) else {
             let refused = refusal(StatusCode::NOT_FOUND, "no such endpoint: `/` or `/acp`");
-            return (Endpoint::Ahp, Err(refused));
+            return Verdict {
+                endpoint: Endpoint::Ahp,
+                admitted: Err(refused),
+            };
         };
-        (endpoint, self.admit(request, response))
+        let admitted = self.admit(request).map(|how| (response, how));
+        Verdict { endpoint, admitted }
     }
 
     #[allow(clippy::result_large_err)]
-    fn admit(&self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
-        if !presented_token(request).is_some_and(|t| self.token.matches(t)) {
+    fn admit(&self, request: &Request) -> Result<Admission, ErrorResponse> {
+        let origin = request
+            .headers()
+            .get(header::ORIGIN)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+        let allowed = origin_allowed(origin, self.listen, &self.allowed_origins)
+            || self.same_origin_over_tls(request, origin);
+        if presented_token(request).is_some_and(|t| self.keys.token_matches(t)) {
+            return if allowed {
+                Ok(Admission::Token)
+            } else {
+                Err(forbidden_origin())
+            };
+        }
+        let mut sessions = session_cookies(request).peekable();
+        if sessions.peek().is_none() {
             return Err(refusal(
                 StatusCode::UNAUTHORIZED,
                 "a valid hub token is required",
             ));
         }
-        let origin = request
-            .headers()
-            .get(header::ORIGIN)
-            .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-        if !origin_allowed(origin, self.listen, &self.allowed_origins)
-            && !self.same_origin_over_tls(request, origin)
-        {
-            return Err(refusal(
-                StatusCode::FORBIDDEN,
-                "this origin may not reach the hub",
-            ));
+        // A cookie comes with any request the browser is made to send: only the
+        // hub's own pages (or an allowed origin) may use it, and a request with no
+        // Origin at all is no browser page's.
+        if origin.is_none() || !allowed {
+            return Err(forbidden_origin());
         }
-        Ok(response)
+        if sessions.any(|session| self.keys.session_matches(session)) {
+            return Ok(Admission::Session);
+        }
+        Err(refusal(
+            StatusCode::UNAUTHORIZED,
+            "this browser session is over: run `ourocodus login-link` for a new link",
+        ))
     }
 }
 
@@ -100,6 +138,25 @@ impl Gate {
             _ => false,
         }
     }
+}
+
+fn forbidden_origin() -> ErrorResponse {
+    refusal(StatusCode::FORBIDDEN, "this origin may not reach the hub")
+}
+
+/// The values of every `ourocodus_session` cookie the request carries (a few at most).
+fn session_cookies(request: &Request) -> impl Iterator<Item = &str> {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then(|| value.trim().trim_matches('"'))
+        })
+        .take(MAX_SESSION_COOKIES)
 }
 
 /// The token in the query (`tkn`, as VS Code sends it) or a bearer header.
@@ -136,33 +193,67 @@ pub fn websocket_config(max_frame: usize) -> WebSocketConfig {
 mod tests {
     use super::*;
 
-    fn gate() -> Gate {
+    use super::super::login_book::LoginLimits;
+
+    /// A gate, and the directory its token file is in (kept for the gate's life).
+    fn gate() -> (Gate, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let token = super::super::access::load_or_create_token(&dir.path().join("t")).unwrap();
-        Gate {
-            token,
+        let keys = Keys::load(&dir.path().join("t"), LoginLimits::default()).unwrap();
+        let gate = Gate {
+            keys: Arc::new(keys),
             listen: "127.0.0.1:7420".parse().unwrap(),
             allowed_origins: vec!["vscode-file://vscode-app".to_string()],
             tls: false,
-        }
+        };
+        (gate, dir)
     }
 
-    fn status(gate: &Gate, uri: &str, headers: &[(&str, &str)]) -> u16 {
+    fn verdict(gate: &Gate, uri: &str, headers: &[(&str, &str)]) -> Result<Admission, u16> {
         let mut builder = Request::builder().uri(uri);
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
         let request = builder.body(()).unwrap();
-        match gate.check(&request, Response::new(())).1 {
-            Ok(_) => 101,
-            Err(refused) => refused.status().as_u16(),
+        match gate.check(&request, Response::new(())).admitted {
+            Ok((_, how)) => Ok(how),
+            Err(refused) => Err(refused.status().as_u16()),
         }
+    }
+
+    fn status(gate: &Gate, uri: &str, headers: &[(&str, &str)]) -> u16 {
+        verdict(gate, uri, headers).map_or_else(|status| status, |_| 101)
+    }
+
+    #[test]
+    fn a_session_cookie_opens_only_with_the_hubs_own_origin() {
+        let (gate, _dir) = gate();
+        let code = gate.keys.issue_code().unwrap();
+        let session = gate.keys.redeem(&code).unwrap().unwrap();
+        let cookie = format!("other=1; {SESSION_COOKIE}={session}");
+        let own = ("origin", "http://127.0.0.1:7420");
+        assert_eq!(
+            verdict(&gate, "/", &[("cookie", &cookie), own]),
+            Ok(Admission::Session)
+        );
+        assert_eq!(status(&gate, "/", &[("cookie", &cookie)]), 403, "no Origin");
+        let foreign = ("origin", "http://127.0.0.1:8080");
+        assert_eq!(status(&gate, "/", &[("cookie", &cookie), foreign]), 403);
+        let made_up = format!("{SESSION_COOKIE}={}", "ab".repeat(32));
+        assert_eq!(status(&gate, "/", &[("cookie", &made_up), own]), 401);
+        assert_eq!(status(&gate, "/", &[own]), 401, "neither cookie nor token");
+        let named_alike = format!("x{SESSION_COOKIE}={session}");
+        assert_eq!(status(&gate, "/", &[("cookie", &named_alike), own]), 401);
+        let token = gate.keys.token().unwrap();
+        assert_eq!(
+            verdict(&gate, &format!("/?tkn={}", token.as_str()), &[own]),
+            Ok(Admission::Token)
+        );
     }
 
     #[test]
     fn the_token_comes_in_the_query_or_a_bearer_header_and_the_origin_is_checked() {
-        let gate = gate();
-        let token = gate.token.as_str().to_string();
+        let (gate, _dir) = gate();
+        let token = gate.keys.token().unwrap().as_str().to_string();
         assert_eq!(status(&gate, "/", &[]), 401);
         assert_eq!(status(&gate, "/?tkn=nope", &[]), 401);
         assert_eq!(status(&gate, &format!("/?a=1&tkn={token}"), &[]), 101);
@@ -186,9 +277,9 @@ mod tests {
 
     #[test]
     fn over_tls_a_page_from_the_host_the_browser_asked_for_is_the_hubs_own() {
-        let mut gate = gate();
+        let (mut gate, _dir) = gate();
         gate.listen = "0.0.0.0:7420".parse().unwrap();
-        let query = format!("/?tkn={}", gate.token.as_str());
+        let query = format!("/?tkn={}", gate.keys.token().unwrap().as_str());
         let from = |gate: &Gate, origin: &str, host: &str| {
             status(gate, &query, &[("origin", origin), ("host", host)])
         };
@@ -199,16 +290,30 @@ mod tests {
         assert_eq!(from(&gate, "http://hub.example:7420", host), 403);
         assert_eq!(from(&gate, "https://evil.example:7420", host), 403);
         assert_eq!(from(&gate, page, "evil.example:7420"), 403);
+        // A browser login works from that page too, and from no other.
+        let code = gate.keys.issue_code().unwrap();
+        let session = gate.keys.redeem(&code).unwrap().unwrap();
+        let cookie = format!("{SESSION_COOKIE}={session}");
+        let with = |origin: &str| {
+            let headers = [
+                ("cookie", cookie.as_str()),
+                ("origin", origin),
+                ("host", host),
+            ];
+            verdict(&gate, "/", &headers)
+        };
+        assert_eq!(with(page), Ok(Admission::Session));
+        assert_eq!(with("https://evil.example:7420"), Err(403));
     }
 
     #[test]
     fn the_path_names_the_endpoint_and_an_unknown_one_is_not_found() {
-        let gate = gate();
-        let token = gate.token.as_str().to_string();
+        let (gate, _dir) = gate();
+        let token = gate.keys.token().unwrap().as_str().to_string();
         let endpoint = |uri: &str| {
             let request = Request::builder().uri(uri).body(()).unwrap();
-            let (endpoint, verdict) = gate.check(&request, Response::new(()));
-            verdict.map(|_| endpoint).map_err(|e| e.status().as_u16())
+            let Verdict { endpoint, admitted } = gate.check(&request, Response::new(()));
+            admitted.map(|_| endpoint).map_err(|e| e.status().as_u16())
         };
         assert_eq!(endpoint(&format!("/?tkn={token}")), Ok(Endpoint::Ahp));
         assert_eq!(endpoint(&format!("/acp?tkn={token}")), Ok(Endpoint::Acp));

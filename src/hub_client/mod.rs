@@ -9,11 +9,13 @@
 //! - `render`   colours, labels, one line per action
 //! - `send`, `send_out`  a prompt as a turn on the lead chat, its output streamed
 //! - `tail`, `agents`, `listing` (sessions and tasks, the store when no hub answers)
+//! - `login_link`  a new one-time link to the web monitor
 
 pub mod action;
 pub mod agents;
 pub mod connect;
 pub mod listing;
+pub mod login_link;
 pub mod render;
 pub mod send;
 mod send_out;

@@ -30,6 +30,8 @@ pub(crate) struct Hub {
     /// `127.0.0.1:PORT` as the hub printed it.
     pub(crate) addr: String,
     pub(crate) token: String,
+    /// The monitor's one-time login link, as `serve` printed it.
+    pub(crate) login_link: String,
     _config: tempfile::TempDir,
 }
 
@@ -81,6 +83,11 @@ impl Hub {
             .to_string();
         let second = next().await;
         let token = second.rsplit("tkn=").next().unwrap().to_string();
+        let third = next().await;
+        let login_link = third
+            .strip_prefix("monitor: ")
+            .unwrap_or_else(|| panic!("unexpected third line: {third}"))
+            .to_string();
         // Keep reading whatever else it prints, so it never writes into a closed pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let from_file = std::fs::read_to_string(config.path().join("ourocodus/token")).unwrap();
@@ -89,6 +96,7 @@ impl Hub {
             child,
             addr,
             token,
+            login_link,
             _config: config,
         }
     }
@@ -116,7 +124,7 @@ impl Hub {
     }
 
     /// The HTTP status the upgrade answers, with these headers on the request.
-    async fn upgrade_status(&self, url: &str, headers: &[(&str, &str)]) -> u16 {
+    pub(crate) async fn upgrade_status(&self, url: &str, headers: &[(&str, &str)]) -> u16 {
         let mut request = url.into_client_request().unwrap();
         for (name, value) in headers {
             let name =

@@ -100,7 +100,13 @@ async fn serve_announces_the_monitor_and_serves_its_page_without_the_token_under
         let hub = Hub::start().await;
         let (addr, token) = (hub.addr().to_string(), hub.token().to_string());
         assert_eq!(hub.lines[1], format!("connect: ws://{addr}/?tkn={token}"));
-        assert_eq!(hub.lines[2], format!("monitor: http://{addr}/#tkn={token}"));
+        let code = hub.lines[2]
+            .strip_prefix(&format!("monitor: http://{addr}/login?code="))
+            .unwrap_or_else(|| panic!("a login link: {}", hub.lines[2]));
+        assert!(
+            code.len() == 64 && code.bytes().all(|b| b.is_ascii_hexdigit()) && code != token,
+            "{code}"
+        );
 
         let page = hub.fetch("GET", "/").await;
         assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");

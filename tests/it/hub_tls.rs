@@ -179,13 +179,13 @@ async fn agents_and_acp_attach_reach_a_tls_hub_with_its_authority_in_ourocodus_t
     .await;
 }
 
-/// Everything a server answers to one request over TLS, read to its end.
-async fn tls_get(addr: &str, ca: &Path, host: &str) -> String {
+/// Everything a server answers to one GET of `path` over TLS, read to its end.
+async fn tls_get(addr: &str, ca: &Path, host: &str, path: &str) -> String {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let connector = tokio_rustls::TlsConnector::from(trusting(ca));
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = connector.connect(name, tcp).await.unwrap();
-    let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
     tls.write_all(request.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
     // The hub closes without a TLS close_notify on some paths: what came is enough.
@@ -202,7 +202,7 @@ async fn on_every_address_with_allow_remote_the_monitor_page_names_wss_to_the_ho
         let port = hub.addr.rsplit(':').next().unwrap();
         let local = format!("127.0.0.1:{port}");
         let host = format!("localhost:{port}");
-        let page = tls_get(&local, &ca, &host).await;
+        let page = tls_get(&local, &ca, &host, "/").await;
         assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
         let policy = page
             .lines()
@@ -239,6 +239,27 @@ async fn on_every_address_with_allow_remote_the_monitor_page_names_wss_to_the_ho
             .await;
             assert_eq!(upgraded.is_ok(), admitted, "{origin}");
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_printed_login_link_is_https_and_its_cookie_is_never_sent_in_the_clear() {
+    bounded(LIMIT, async {
+        let (hub, ca) = tls_hub(&[]).await;
+        let prefix = format!("https://{}", hub.addr);
+        let path = hub
+            .login_link
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("an https link: {}", hub.login_link));
+        let answer = tls_get(&hub.addr, &ca, &hub.addr, path).await;
+        assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+        let cookie = answer
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+            .unwrap_or_else(|| panic!("a cookie: {answer}"));
+        assert!(cookie.contains("; Secure"), "{cookie}");
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
     })
     .await;
 }

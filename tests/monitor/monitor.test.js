@@ -1,8 +1,8 @@
 /**
  * The hub's web monitor in headless Chromium (Debian's `/usr/bin/chromium`, driven
  * by `playwright-core`; never a downloaded browser), against the real binary:
- * `ourocodus serve` with a team of fake agents, its page opened from the monitor
- * link it prints, and what a user sees and clicks: sessions, a prompt with an
+ * `ourocodus serve` with a team of fake agents, its page opened from the one-time
+ * login link it prints (and from a `#tkn=` link), and what a user sees and clicks: sessions, a prompt with an
  * @mention streamed into the role's transcript and the event stream, a permission
  * request answered, an approval gate approved on the task board, a restart, the
  * page's CSP as the browser enforces it. Screenshots go to `artifacts/` (with
@@ -48,7 +48,8 @@ function teamToml() {
   return toml;
 }
 
-/** Starts `ourocodus serve` on a free port and reads the monitor link it prints. */
+/** Starts `ourocodus serve` on a free port and reads the links it prints: the
+ * monitor's one-time login link, and the token (`#tkn=` links open the page too). */
 async function startHub() {
   const dir = mkdtempSync(join(tmpdir(), "ourocodus-monitor-"));
   for (const sub of ["config", "data", "project"]) mkdirSync(join(dir, sub));
@@ -74,8 +75,10 @@ async function startHub() {
   });
   assert.match(printed[0], /^ourocodus hub on ws:\/\/127\.0\.0\.1:\d+ /);
   assert.match(printed[1], /^connect: ws:\/\/127\.0\.0\.1:\d+\/\?tkn=[0-9a-f]{64}$/);
-  const token = new URL(monitor).hash.replace("#tkn=", "");
-  return { child, dir, monitor, token, origin: new URL(monitor).origin };
+  assert.match(monitor, /^http:\/\/127\.0\.0\.1:\d+\/login\?code=[0-9a-f]{64}$/);
+  const token = printed[1].split("tkn=")[1];
+  const origin = new URL(monitor).origin;
+  return { child, dir, login: monitor, monitor: `${origin}/#tkn=${token}`, token, origin };
 }
 
 async function stopHub() {
@@ -143,6 +146,26 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await stopHub();
+});
+
+test("the printed one-time link logs the page in with an HttpOnly cookie, and works once", T, async () => {
+  const { opened, response } = await openPage(hub.login);
+  assert.equal(response.status(), 200);
+  assert.equal(new URL(opened.url()).pathname, "/", "redirected to the monitor");
+  assert.equal(new URL(opened.url()).search, "", "the code is gone from the address bar");
+  assert.equal(await opened.evaluate(() => sessionStorage.getItem("ourocodus.hub.token")), null, "no token: the cookie let it in");
+  const [cookie] = await opened.context().cookies();
+  assert.equal(cookie.name, "ourocodus_session");
+  assert.equal(cookie.httpOnly, true);
+  assert.equal(cookie.sameSite, "Strict");
+  assert.equal(await opened.evaluate(() => document.cookie), "", "scripts never see it");
+  await opened.locator('#agents tr[data-role="backend"]').waitFor();
+  await opened.close();
+  const again = await browser.newPage();
+  const refused = await again.goto(hub.login);
+  assert.equal(refused.status(), 401);
+  assert.match(await again.textContent("body"), /ourocodus login-link/);
+  await again.close();
 });
 
 test("the page takes the token from its fragment, forgets the fragment, and starts a session", T, async () => {

@@ -1,6 +1,7 @@
-// monitor.js: the web monitor's controller. Takes the token from the URL fragment
-// (kept in sessionStorage, the fragment removed), connects to the hub it was served
-// from as an AHP client, keeps local copies of the sessions, the selected session,
+// monitor.js: the web monitor's controller. Connects to the hub it was served from
+// as an AHP client, with the session cookie a `/login` link set (it goes with the
+// upgrade by itself), or with a token taken from the URL fragment `#tkn=` (kept in
+// sessionStorage, the fragment removed), keeps local copies of the sessions, the selected session,
 // its chats, agents and tasks, and renders them. Knows the hub's AHP contract
 // (docs/hub.md); the DOM is built by the view modules.
 
@@ -85,12 +86,10 @@ async function ask(method, params) {
 
 async function connect() {
   const token = takeToken();
-  if (!token) {
-    setConnection("no token: open the monitor link `ourocodus serve` printed", "error");
-    return;
-  }
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const client = new AhpClient(`${scheme}//${location.host}/?tkn=${encodeURIComponent(token)}`, state.clientId, { onNotification, onClose });
+  // Without a token, the browser session's cookie (HttpOnly: never seen here) is the key.
+  const query = token ? `?tkn=${encodeURIComponent(token)}` : "";
+  const client = new AhpClient(`${scheme}//${location.host}/${query}`, state.clientId, { onNotification, onClose });
   state.client = client;
   try {
     await client.open();
@@ -102,7 +101,9 @@ async function connect() {
       initialSubscriptions: [ROOT],
     });
   } catch (error) {
-    setConnection(`not connected: ${error.message}`, "error");
+    // A browser is not told why an upgrade failed: the hub is down, or this login is over.
+    const how = "if the hub runs, run `ourocodus login-link` for a new link (it works once, for 10 minutes)";
+    setConnection(`not connected (${error.message}): ${how}; retrying`, "error");
     return;
   }
   state.retryMs = 500;

@@ -1,0 +1,199 @@
+//! What a running hub accepts as proof right now: its token, as the token file holds
+//! it (looked at with a `stat` at each use and read again only when the file
+//! changed, so `ourocodus token --rotate` takes effect without a restart), and the
+//! browser logins of its `LoginBook`, all ended when the token changes. Knows files
+//! and secrets; nothing of HTTP, cookies or WebSockets.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Instant, SystemTime};
+
+use super::access::{self, AccessError, Token};
+use super::login_book::{LoginBook, LoginLimits};
+
+/// Random bytes in a login code or a browser session id (hex: twice as many digits).
+const SECRET_BYTES: usize = 32;
+
+/// Which version of the token file was read: a rotation (a new file renamed into
+/// place) changes the inode, an edit in place the time or the length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    device: u64,
+    inode: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl FileStamp {
+    /// The file's stamp; `None` when there is no file to look at.
+    fn of(path: &Path) -> Option<FileStamp> {
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+        })
+    }
+}
+
+struct KeyState {
+    /// `None` while the file holds no token the hub takes: every token is refused.
+    token: Option<Token>,
+    /// The file as it was before the token was read from it: a change made while
+    /// reading shows as a different stamp next time, and is read then.
+    seen: Option<FileStamp>,
+    book: LoginBook,
+}
+
+/// The hub's credentials, shared by every connection.
+pub struct Keys {
+    path: PathBuf,
+    /// A std Mutex: held for a `stat` (and, after a rotation, one small read) and a
+    /// few comparisons, never across an await.
+    state: Mutex<KeyState>,
+    /// Whether the session cookie is marked `Secure` (only sent over TLS).
+    pub secure_cookies: bool,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("path", &self.path)
+            .field("secure_cookies", &self.secure_cookies)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keys {
+    /// The hub's keys: the token in `path` (made there if there is none), no logins yet.
+    pub fn load(path: &Path, limits: LoginLimits) -> Result<Keys, AccessError> {
+        let seen = FileStamp::of(path);
+        let token = access::load_or_create_token(path)?;
+        // Made just now: the stamp is the new file's.
+        let seen = seen.or_else(|| FileStamp::of(path));
+        let state = KeyState {
+            token: Some(token),
+            seen,
+            book: LoginBook::new(limits),
+        };
+        Ok(Keys {
+            path: path.to_path_buf(),
+            state: Mutex::new(state),
+            secure_cookies: false,
+        })
+    }
+
+    /// The token as the file holds it now, if the hub takes it.
+    pub fn token(&self) -> Option<Token> {
+        self.fresh().token.clone()
+    }
+
+    /// Whether `presented` is the token the file holds now.
+    pub fn token_matches(&self, presented: &str) -> bool {
+        self.fresh()
+            .token
+            .as_ref()
+            .is_some_and(|t| t.matches(presented))
+    }
+
+    /// Whether `session` is a live browser session.
+    pub fn session_matches(&self, session: &str) -> bool {
+        self.fresh().book.has_session(session, Instant::now())
+    }
+
+    /// A new one-time login code.
+    pub fn issue_code(&self) -> Result<String, AccessError> {
+        let code = access::random_hex(SECRET_BYTES)?;
+        self.fresh().book.add_code(code.clone(), Instant::now());
+        Ok(code)
+    }
+
+    /// Uses up `code`: the new browser session's id if it was good, `None` if not.
+    pub fn redeem(&self, code: &str) -> Result<Option<String>, AccessError> {
+        let session = access::random_hex(SECRET_BYTES)?;
+        let redeemed = self
+            .fresh()
+            .book
+            .redeem(code, session.clone(), Instant::now());
+        Ok(redeemed.then_some(session))
+    }
+
+    /// How long a login code lasts, in seconds.
+    pub fn code_life_secs(&self) -> u64 {
+        self.lock().book.limits().code_life.as_secs()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, KeyState> {
+        // A panic elsewhere while holding it left nothing half done worth refusing for.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The state, after reading the token file again if it changed since last read.
+    fn fresh(&self) -> MutexGuard<'_, KeyState> {
+        let mut state = self.lock();
+        let now = FileStamp::of(&self.path);
+        if now != state.seen {
+            state.seen = now;
+            state.token = match access::read_token(&self.path) {
+                Ok(token) => Some(token),
+                Err(e) => {
+                    tracing::warn!(error = %e, "hub token file unusable: every token refused until it is fixed");
+                    None
+                }
+            };
+            state.book.clear();
+            tracing::info!("hub token file changed: token read again, browser logins ended");
+        }
+        state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_rotated_token_is_taken_at_once_and_ends_every_login() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        let keys = Keys::load(&path, LoginLimits::default()).unwrap();
+        let old = keys.token().unwrap();
+        assert!(keys.token_matches(old.as_str()));
+        let code = keys.issue_code().unwrap();
+        let waiting = keys.issue_code().unwrap();
+        assert_eq!(code.len(), 64);
+        let session = keys.redeem(&code).unwrap().unwrap();
+        assert!(keys.session_matches(&session));
+        assert_eq!(keys.redeem(&code).unwrap(), None, "once only");
+
+        let new = access::rotate_token(&path).unwrap();
+        assert!(
+            !keys.token_matches(old.as_str()),
+            "the old token is refused"
+        );
+        assert!(keys.token_matches(new.as_str()));
+        assert!(!keys.session_matches(&session), "sessions ended");
+        assert_eq!(keys.redeem(&waiting).unwrap(), None, "codes ended");
+        let after = keys.issue_code().unwrap();
+        assert!(keys.redeem(&after).unwrap().is_some(), "new logins work");
+    }
+
+    #[test]
+    fn a_token_file_gone_or_spoiled_refuses_every_token_until_it_is_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        let keys = Keys::load(&path, LoginLimits::default()).unwrap();
+        let token = keys.token().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(!keys.token_matches(token.as_str()));
+        std::fs::write(&path, "not a token\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(!keys.token_matches(token.as_str()));
+        let back = access::rotate_token(&path).unwrap();
+        assert!(keys.token_matches(back.as_str()));
+        assert!(!format!("{keys:?}").contains(back.as_str()));
+    }
+}

@@ -1,0 +1,85 @@
+//! `_ourocodus/loginLink`, answered on the connection that asks: a new one-time
+//! login code as the monitor's `/login` URL (what `ourocodus login-link` prints).
+//! Only a connection that came in with the hub's token may ask; one that came in
+//! with a browser session may not mint itself more. Knows the request's shape and
+//! its answer; the codes are `Keys`'s.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ahp_types::errors::json_rpc_error_codes;
+use serde_json::{Value, json};
+
+use super::keys::Keys;
+use super::login_page::login_url;
+use super::rpc::{RpcFailure, failure_frame, success_frame};
+
+pub const METHOD: &str = "_ourocodus/loginLink";
+
+/// What a token-holding connection makes links with.
+#[derive(Debug, Clone)]
+pub struct LinkIssuer {
+    pub keys: Arc<Keys>,
+    /// The hub's address, as the link names it.
+    pub listen: SocketAddr,
+}
+
+/// The frame answering `message`, if it is a `_ourocodus/loginLink` request.
+/// `issuer`: `None` when this connection may not ask.
+pub fn answer(message: &Value, issuer: Option<&LinkIssuer>) -> Option<String> {
+    if message.get("method").and_then(Value::as_str) != Some(METHOD) {
+        return None;
+    }
+    let id = message
+        .get("id")
+        .filter(|id| id.is_number() || id.is_string())?;
+    let Some(issuer) = issuer else {
+        let refused = RpcFailure::new(
+            json_rpc_error_codes::INVALID_REQUEST,
+            "`_ourocodus/loginLink` needs the hub's token (a browser session cannot make links)",
+        );
+        return Some(failure_frame(id, &refused));
+    };
+    Some(match issuer.keys.issue_code() {
+        Ok(code) => {
+            let url = login_url(issuer.listen, issuer.keys.secure_cookies, &code);
+            let expires = issuer.keys.code_life_secs();
+            success_frame(id, &json!({ "url": url, "expiresInSecs": expires }))
+        }
+        Err(e) => {
+            let failed = RpcFailure::new(json_rpc_error_codes::INTERNAL_ERROR, e.to_string());
+            failure_frame(id, &failed)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::login_book::LoginLimits;
+
+    #[test]
+    fn a_token_connection_gets_a_working_link_and_a_browser_session_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::load(&dir.path().join("token"), LoginLimits::default()).unwrap();
+        let issuer = LinkIssuer {
+            keys: Arc::new(keys),
+            listen: "127.0.0.1:7420".parse().unwrap(),
+        };
+        let ask = json!({"jsonrpc": "2.0", "id": 3, "method": METHOD, "params": {}});
+        let frame = answer(&ask, Some(&issuer)).unwrap();
+        let reply: Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(reply["id"], 3);
+        assert_eq!(reply["result"]["expiresInSecs"], 600);
+        let url = reply["result"]["url"].as_str().unwrap();
+        let code = url
+            .strip_prefix("http://127.0.0.1:7420/login?code=")
+            .unwrap();
+        assert!(issuer.keys.redeem(code).unwrap().is_some());
+
+        let refused: Value = serde_json::from_str(&answer(&ask, None).unwrap()).unwrap();
+        assert_eq!(refused["error"]["code"], -32600, "{refused}");
+        let other = json!({"jsonrpc": "2.0", "id": 4, "method": "ping"});
+        assert_eq!(answer(&other, Some(&issuer)), None);
+    }
+}

@@ -1,0 +1,132 @@
+//! `GET /login?code=CODE`: a one-time login code (printed by `serve`, or made by
+//! `ourocodus login-link`) exchanged for a browser session cookie and a redirect to
+//! the monitor, or a short page saying the link was used or expired and how to get
+//! another. Knows the URL, the cookie's attributes and the words; the codes and
+//! sessions are `Keys`'s, the bytes on the wire `http`'s.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+
+use super::http::Reply;
+use super::keys::Keys;
+use super::upgrade::SESSION_COOKIE;
+
+/// Where a login link points.
+pub const LOGIN_PATH: &str = "/login";
+
+/// The link that logs a browser in with `code`. `secure`: the hub serves TLS.
+pub fn login_url(listen: SocketAddr, secure: bool, code: &str) -> String {
+    let scheme = if secure { "https" } else { "http" };
+    format!("{scheme}://{listen}{LOGIN_PATH}?code={code}")
+}
+
+const REFUSED: &str = "<!doctype html>
+<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Ourocodus: login link refused</title></head>
+<body>
+<h1>This login link was already used, or it expired</h1>
+<p>A login link works once, within 10 minutes of being made.</p>
+<p>For a new one, run <code>ourocodus login-link</code> where the hub runs
+(or restart <code>ourocodus serve</code>, which prints one), and open the link it prints.</p>
+</body></html>
+";
+
+/// The answer to a request for `/login`.
+pub fn answer(method: &str, query: &str, keys: &Keys) -> Reply {
+    if method != "GET" {
+        // Not even HEAD: a look at the link must not use it up.
+        let mut reply = Reply::text("405 Method Not Allowed", "405 Method Not Allowed");
+        reply.headers.push("Allow: GET".to_string());
+        return reply;
+    }
+    let code = query.split('&').find_map(|pair| pair.strip_prefix("code="));
+    let redeemed = match code.filter(|c| !c.is_empty()).map(|c| keys.redeem(c)) {
+        Some(Ok(redeemed)) => redeemed,
+        None => None,
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "hub login: no session id could be made");
+            return Reply::text("500 Internal Server Error", "no session could be made\n");
+        }
+    };
+    match redeemed {
+        Some(session) => logged_in(&session, keys.secure_cookies),
+        None => {
+            tracing::info!("hub login refused: link used, expired or unknown");
+            Reply {
+                status: "401 Unauthorized",
+                content_type: "text/html; charset=utf-8",
+                body: Cow::Borrowed(REFUSED.as_bytes()),
+                headers: Vec::new(),
+            }
+        }
+    }
+}
+
+/// 303 to the monitor, with the session cookie: sent back only by this site's own
+/// requests, never shown to the page's scripts.
+fn logged_in(session: &str, secure: bool) -> Reply {
+    let mut cookie =
+        format!("Set-Cookie: {SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/");
+    if secure {
+        cookie.push_str("; Secure");
+    }
+    tracing::info!("hub login: a browser session begins");
+    let mut reply = Reply::text("303 See Other", "logged in: on to the monitor\n");
+    reply.headers.extend(["Location: /".to_string(), cookie]);
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::login_book::LoginLimits;
+
+    fn keys() -> (Keys, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::load(&dir.path().join("token"), LoginLimits::default()).unwrap();
+        (keys, dir)
+    }
+
+    fn header(reply: &Reply, name: &str) -> Option<String> {
+        reply.headers.iter().find_map(|line| {
+            let (n, v) = line.split_once(": ")?;
+            n.eq_ignore_ascii_case(name).then(|| v.to_string())
+        })
+    }
+
+    #[test]
+    fn a_code_logs_in_once_with_a_strict_http_only_cookie() {
+        let (keys, _dir) = keys();
+        let code = keys.issue_code().unwrap();
+        let query = format!("x=1&code={code}");
+        assert!(answer("HEAD", &query, &keys).status.starts_with("405"));
+        let first = answer("GET", &query, &keys);
+        assert_eq!(first.status, "303 See Other");
+        assert_eq!(header(&first, "location").as_deref(), Some("/"));
+        let cookie = header(&first, "set-cookie").unwrap();
+        let (pair, attributes) = cookie.split_once("; ").unwrap();
+        assert_eq!(attributes, "HttpOnly; SameSite=Strict; Path=/");
+        let session = pair.strip_prefix("ourocodus_session=").unwrap();
+        assert!(keys.session_matches(session));
+        let again = answer("GET", &query, &keys);
+        assert_eq!(again.status, "401 Unauthorized", "used once");
+        assert!(String::from_utf8_lossy(&again.body).contains("ourocodus login-link"));
+        assert!(answer("GET", "", &keys).status.starts_with("401"));
+        assert!(answer("GET", "code=", &keys).status.starts_with("401"));
+    }
+
+    #[test]
+    fn over_tls_the_cookie_is_secure_and_the_link_https() {
+        let reply = logged_in("s", true);
+        assert!(
+            header(&reply, "set-cookie")
+                .unwrap()
+                .ends_with("; Path=/; Secure")
+        );
+        let listen = "127.0.0.1:7420".parse().unwrap();
+        assert_eq!(
+            login_url(listen, false, "c0de"),
+            "http://127.0.0.1:7420/login?code=c0de"
+        );
+        assert!(login_url(listen, true, "c").starts_with("https://"));
+    }
+}
