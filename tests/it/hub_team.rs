@@ -311,7 +311,7 @@ async fn a_hub_killed_and_started_again_hosts_its_sessions_with_their_history_an
             .dispatch(chats.lead.clone(), prompt("k1", "@backend say remembered"))
             .await
             .unwrap();
-        until_turn_ends(&mut lead, "k1").await;
+        let last_before = until_turn_ends(&mut lead, "k1").await.last().unwrap().server_seq;
         drop(client);
         let dir = hub.kill9().await;
         let hub = Hub::start_in(dir, &[]).await;
@@ -334,6 +334,17 @@ async fn a_hub_killed_and_started_again_hosts_its_sessions_with_their_history_an
         };
         let history = serde_json::to_string(&chat.turns).unwrap();
         assert!(history.contains("remembered"), "{history}");
+        // The old hub's numbers mean nothing to the new one: a client coming back with
+        // one gets snapshots, never another hub's actions replayed as the ones it missed.
+        let back = hub.client().await;
+        let result = back
+            .reconnect("before".into(), last_before as i64, vec![chats.lead.clone()])
+            .await
+            .unwrap();
+        assert!(
+            matches!(result, ReconnectResult::Snapshot(_)),
+            "snapshots after a restart: {result:?}"
+        );
         client
             .dispatch(chats.lead.clone(), prompt("k2", "@backend say back again"))
             .await

@@ -260,6 +260,66 @@ test("restarting a role from the agents table counts one more restart", T, async
   await page.locator('#agents tr[data-role="backend"] .status[data-status="idle"]').waitFor({ timeout: 20_000 });
 });
 
+/** Runs `ourocodus ARGS` against the hub; resolves with its exit code and output. */
+function cli(args) {
+  const env = { ...process.env, OUROCODUS_HUB: new URL(hub.origin).host, OUROCODUS_TOKEN: hub.token, NO_COLOR: "1" };
+  const child = spawn(BIN, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  return new Promise((done) => child.on("exit", (code) => done({ code, out })));
+}
+
+test("a page whose connection drops catches up with reconnect: what was said meanwhile shows once, and its prompts go through after", T, async () => {
+  const opened = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
+  const routes = [];
+  const fromPage = [];
+  let away = false;
+  // Every socket of this page passes through here: the test can cut it, and see what the page sends.
+  await opened.routeWebSocket(/.*/, (ws) => {
+    if (away) return ws.close({ code: 1001, reason: "test: the network is gone" });
+    const server = ws.connectToServer();
+    ws.onMessage((message) => {
+      fromPage.push(String(message));
+      server.send(message);
+    });
+    routes.push({ ws, server });
+  });
+  await opened.goto(hub.monitor);
+  await opened.locator("#connection[data-state=open]").waitFor({ timeout: 15_000 });
+  const backend = opened.locator('.chat[data-role="backend"]');
+  await backend.waitFor({ timeout: 15_000 });
+  await opened.locator("body[data-ready=true]").waitFor({ timeout: 15_000 });
+  const say = async (text) => {
+    const box = opened.locator("#prompt");
+    await box.fill(`@backend say ${text}`);
+    await box.press("Escape");
+    await box.press("Enter");
+    await backend.locator(".text", { hasText: text }).first().waitFor({ timeout: 20_000 });
+  };
+  await say("typed before the drop");
+
+  away = true;
+  await routes[0].ws.close({ code: 1001, reason: "test: the network is gone" });
+  await routes[0].server.close();
+  await opened.locator("#connection[data-state=error]").waitFor({ timeout: 10_000 });
+  const sent = await cli(["send", "--role", "backend", "say said while away"]);
+  assert.equal(sent.code, 0, sent.out);
+  const before = fromPage.length;
+  away = false;
+
+  await opened.locator("#connection[data-state=open]").waitFor({ timeout: 30_000 });
+  await backend.locator(".text", { hasText: "said while away" }).first().waitFor({ timeout: 15_000 });
+  assert.equal(await backend.locator(".text", { hasText: "said while away" }).count(), 1, "shown once");
+  const methods = fromPage.slice(before).map((frame) => JSON.parse(frame).method);
+  assert.ok(methods.includes("reconnect"), methods.join(","));
+  assert.ok(!methods.includes("initialize"), `resumed, not started over: ${methods.join(",")}`);
+
+  // Its dispatches count on from where they were, so the hub takes them as new.
+  await say("typed after the drop");
+  await opened.close();
+});
+
 test("the page's policy blocks an injected inline script", T, async () => {
   const ran = await page.evaluate(async () => {
     const script = document.createElement("script");

@@ -63,6 +63,16 @@ pub struct Host {
     pub saver: Option<mpsc::UnboundedSender<String>>,
 }
 
+/// The serverSeq before this hub's first action: the wall clock in microseconds, so
+/// a hub started again numbers past every action of the one before (unless that one
+/// averaged over a million actions a second), and a client's `lastSeenServerSeq`
+/// from before a restart is never taken for one of the new hub's. Far below 2^53,
+/// so a browser's numbers hold it exactly.
+fn first_seq() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(0))
+}
+
 impl Host {
     pub fn new(
         commands: mpsc::UnboundedSender<Command>,
@@ -86,7 +96,7 @@ impl Host {
             sessions: IndexMap::new(),
             channels,
             root,
-            seq: 0,
+            seq: first_seq(),
             ring: Ring::default(),
             dispatches: Dispatches::default(),
             pending: Pending::default(),

@@ -5,14 +5,18 @@
 const TIMEOUT_MS = 20_000;
 
 export class AhpClient {
-  /** `onNotification(method, params)`, `onClose(reason)`. */
-  constructor(url, clientId, { onNotification, onClose }) {
+  /**
+   * `onNotification(method, params)`, `onClose(reason)`. `clientSeq`: the last one
+   * this clientId used on an earlier connection (the hub takes each (clientId,
+   * clientSeq) once, so a client that comes back goes on counting).
+   */
+  constructor(url, clientId, { onNotification, onClose }, clientSeq = 0) {
     this.url = url;
     this.clientId = clientId;
     this.onNotification = onNotification;
     this.onClose = onClose;
     this.nextId = 1;
-    this.clientSeq = 0;
+    this.clientSeq = clientSeq;
     this.pending = new Map();
     this.socket = null;
   }

@@ -32,6 +32,8 @@ const state = {
   tasks: [],
   usage: null,
   retryMs: 500,
+  /** The highest serverSeq up to which this page has every action of the channels it follows. */
+  lastSeq: null,
   /** What changed since the last render (the board and transcripts are rebuilt only then). */
   dirty: { board: true, chats: "all" },
 };
@@ -89,17 +91,23 @@ async function connect() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   // Without a token, the browser session's cookie (HttpOnly: never seen here) is the key.
   const query = token ? `?tkn=${encodeURIComponent(token)}` : "";
-  const client = new AhpClient(`${scheme}//${location.host}/${query}`, state.clientId, { onNotification, onClose });
+  const clientSeq = state.client?.clientSeq ?? 0;
+  const client = new AhpClient(`${scheme}//${location.host}/${query}`, state.clientId, { onNotification, onClose }, clientSeq);
   state.client = client;
+  let resumed;
   try {
     await client.open();
-    await client.request("initialize", {
-      channel: ROOT,
-      protocolVersions: ["1.0.0"],
-      clientId: state.clientId,
-      clientInfo: { name: "ourocodus-monitor", version: "1" },
-      initialSubscriptions: [ROOT],
-    });
+    resumed = await resume();
+    if (resumed === null) {
+      const init = await client.request("initialize", {
+        channel: ROOT,
+        protocolVersions: ["1.0.0"],
+        clientId: state.clientId,
+        clientInfo: { name: "ourocodus-monitor", version: "1" },
+        initialSubscriptions: [ROOT],
+      });
+      seen(init?.serverSeq);
+    }
   } catch (error) {
     // A browser is not told why an upgrade failed: the hub is down, or this login is over.
     const how = "if the hub runs, run `ourocodus login-link` for a new link (it works once, for 10 minutes)";
@@ -107,14 +115,57 @@ async function connect() {
     return;
   }
   state.retryMs = 500;
-  setConnection("connected", "open");
+  setConnection(resumed ? "connected (caught up)" : "connected", "open");
   await Promise.all([loadSessions(), loadAgents()]);
+  if (resumed) {
+    document.body.dataset.ready = "true";
+    return render();
+  }
   const again = state.selected;
   state.selected = null;
   const newest = [...state.sessions.keys()][0];
   if (again ?? newest) await select(again ?? newest);
   document.body.dataset.ready = "true";
   render();
+}
+
+/** Notes that every action up to `seq` on the followed channels is here. */
+function seen(seq) {
+  if (Number.isSafeInteger(seq)) state.lastSeq = Math.max(state.lastSeq ?? 0, seq);
+}
+
+/**
+ * After a drop, asks the hub with `reconnect` for what this page missed since the
+ * last serverSeq it saw. True: replayed (each missed action once, as if live);
+ * false: the hub sent fresh snapshots instead (too long ago), to be loaded again;
+ * null: nothing to resume, a first connection.
+ */
+async function resume() {
+  if (state.lastSeq === null || !state.selected) return null;
+  const followed = [ROOT, state.selected, ...state.chats.keys()];
+  const result = await state.client.request("reconnect", {
+    channel: ROOT,
+    clientId: state.clientId,
+    lastSeenServerSeq: state.lastSeq,
+    subscriptions: followed,
+  });
+  if (result?.type !== "replay") {
+    // Snapshots (too long ago, or another hub since): the session is loaded again,
+    // and only the numbers of this hub count from now on.
+    state.lastSeq = null;
+    return false;
+  }
+  for (const envelope of result.actions ?? []) onAction(envelope);
+  const missing = result.missing ?? [];
+  if (missing.includes(state.selected)) return false;
+  for (const channel of missing) {
+    const chat = state.chats.get(channel);
+    if (chat) {
+      chat.fromSeq = null;
+      void loadChat(channel);
+    }
+  }
+  return true;
 }
 
 function onClose(reason) {
@@ -147,6 +198,7 @@ async function select(uri) {
   render();
   const subscribed = await ask("subscribe", { channel: uri });
   if (state.selected !== uri) return;
+  seen(subscribed?.snapshot?.fromSeq);
   state.session = subscribed?.snapshot?.state ?? { title: uri };
   await Promise.all([syncChats(), refreshTasks(), refreshUsage()]);
   render();
@@ -171,6 +223,7 @@ async function loadChat(channel) {
   const chat = state.chats.get(channel);
   if (!chat) return;
   const snapshot = subscribed?.snapshot;
+  seen(snapshot?.fromSeq);
   chat.state = { ...emptyChat(channel), ...(snapshot?.state ?? {}) };
   chat.state.turns = chat.state.turns ?? [];
   chat.fromSeq = snapshot?.fromSeq ?? 0;
@@ -244,6 +297,7 @@ function onNotification(method, params) {
 function onAction(envelope) {
   const action = envelope?.action;
   if (!action || typeof action.type !== "string") return;
+  seen(envelope.serverSeq);
   const chat = state.chats.get(envelope.channel);
   const role = roleOfAction(action) ?? (chat ? chat.role : envelope.channel === ROOT ? "root" : "session");
   const detail = envelope.rejectionReason ? `rejected: ${envelope.rejectionReason}` : detailOf(action);
