@@ -260,6 +260,22 @@ fn pick_hub_address(flag: Option<&str>, env: Option<&str>) -> String {
         .to_string()
 }
 
+/// Whether `authority` (`HOST:PORT`, `[V6]:PORT`, or a bare host) names this
+/// machine's loopback: `localhost`, or a loopback address. A token is sent in the
+/// clear (`ws://`) only there; anywhere else it would cross a network.
+pub fn is_loopback_host(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Whether the hub may listen on `addr`: loopback always; anything else only when
 /// remote access was asked for and TLS material was given.
 pub fn check_listen(addr: SocketAddr, allow_remote: bool, tls: bool) -> Result<(), AccessError> {
@@ -392,6 +408,28 @@ mod tests {
         assert!(!token.matches(&format!("{}a", "ab".repeat(32))));
         assert!(!token.matches(&format!("{}ac", "ab".repeat(31))));
         assert!(!token.matches(""));
+    }
+
+    #[test]
+    fn only_loopback_hosts_may_be_sent_a_token_in_the_clear() {
+        for near in [
+            "127.0.0.1:7420",
+            "localhost:1",
+            "LOCALHOST",
+            "[::1]:7420",
+            "127.3.4.5",
+        ] {
+            assert!(is_loopback_host(near), "{near}");
+        }
+        for far in [
+            "hub.example:7420",
+            "10.0.0.1:7420",
+            "[2001:db8::1]:1",
+            "localhost.example:1",
+            "",
+        ] {
+            assert!(!is_loopback_host(far), "{far}");
+        }
     }
 
     #[test]

@@ -157,6 +157,13 @@ fn target(given: &str) -> Result<Target, AttachError> {
 /// (never in the URL, which proxies and logs keep).
 async fn connect(target: &Target, max_message: usize) -> Result<Socket, AttachError> {
     let addr = target.authority.as_str();
+    if !target.tls && !access::is_loopback_host(addr) {
+        return Err(AttachError::BadAddress {
+            given: addr.to_string(),
+            reason: "the token would cross the network in the clear: use wss:// (the hub serves \
+                     TLS with --tls-cert/--tls-key), or an SSH tunnel to a local port",
+        });
+    }
     let timeout = || AttachError::Timeout {
         addr: addr.to_string(),
     };

@@ -1,13 +1,16 @@
 //! What a running hub accepts as proof right now: its token, as the token file holds
 //! it (looked at with a `stat` at each use and read again only when the file
 //! changed, so `ourocodus token --rotate` takes effect without a restart), and the
-//! browser logins of its `LoginBook`, all ended when the token changes. Knows files
-//! and secrets; nothing of HTTP, cookies or WebSockets.
+//! browser logins of its `LoginBook`, all ended when the token changes, and the
+//! *era* a connection was let in under, cancelled by that change so the connection
+//! ends too. Knows files and secrets; nothing of HTTP, cookies or WebSockets.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
+
+use tokio_util::sync::CancellationToken;
 
 use super::access::{self, AccessError, Token};
 use super::login_book::{LoginBook, LoginLimits};
@@ -45,6 +48,8 @@ struct KeyState {
     /// reading shows as a different stamp next time, and is read then.
     seen: Option<FileStamp>,
     book: LoginBook,
+    /// Cancelled when the token changes: what was let in under it ends.
+    era: CancellationToken,
 }
 
 /// The hub's credentials, shared by every connection.
@@ -77,6 +82,7 @@ impl Keys {
             token: Some(token),
             seen,
             book: LoginBook::new(limits),
+            era: CancellationToken::new(),
         };
         Ok(Keys {
             path: path.to_path_buf(),
@@ -92,15 +98,26 @@ impl Keys {
 
     /// Whether `presented` is the token the file holds now.
     pub fn token_matches(&self, presented: &str) -> bool {
-        self.fresh()
-            .token
-            .as_ref()
-            .is_some_and(|t| t.matches(presented))
+        self.token_era(presented).is_some()
+    }
+
+    /// The era `presented` lets a connection in under, if it is the token now.
+    pub fn token_era(&self, presented: &str) -> Option<CancellationToken> {
+        let state = self.fresh();
+        let matches = state.token.as_ref().is_some_and(|t| t.matches(presented));
+        matches.then(|| state.era.clone())
     }
 
     /// Whether `session` is a live browser session.
     pub fn session_matches(&self, session: &str) -> bool {
-        self.fresh().book.has_session(session, Instant::now())
+        self.session_era(session).is_some()
+    }
+
+    /// The era `session` lets a connection in under, if it is a live browser session.
+    pub fn session_era(&self, session: &str) -> Option<CancellationToken> {
+        let mut state = self.fresh();
+        let live = state.book.has_session(session, Instant::now());
+        live.then(|| state.era.clone())
     }
 
     /// A new one-time login code.
@@ -108,6 +125,23 @@ impl Keys {
         let code = access::random_hex(SECRET_BYTES)?;
         self.fresh().book.add_code(code.clone(), Instant::now());
         Ok(code)
+    }
+
+    /// A new one-time login code for a connection let in under `era`; `None` when
+    /// the token changed since (what it was let in with no longer counts).
+    pub fn issue_code_in(&self, era: &CancellationToken) -> Result<Option<String>, AccessError> {
+        let code = access::random_hex(SECRET_BYTES)?;
+        let mut state = self.fresh();
+        if era.is_cancelled() {
+            return Ok(None);
+        }
+        state.book.add_code(code.clone(), Instant::now());
+        Ok(Some(code))
+    }
+
+    /// Looks at the token file now (a `stat`), ending the era if it changed.
+    pub fn look(&self) {
+        drop(self.fresh());
     }
 
     /// Uses up `code`: the new browser session's id if it was good, `None` if not.
@@ -144,6 +178,8 @@ impl Keys {
                 }
             };
             state.book.clear();
+            state.era.cancel();
+            state.era = CancellationToken::new();
             tracing::info!("hub token file changed: token read again, browser logins ended");
         }
         state
@@ -179,6 +215,31 @@ mod tests {
         assert_eq!(keys.redeem(&waiting).unwrap(), None, "codes ended");
         let after = keys.issue_code().unwrap();
         assert!(keys.redeem(&after).unwrap().is_some(), "new logins work");
+    }
+
+    #[test]
+    fn a_rotation_ends_the_era_the_old_token_and_its_sessions_let_connections_in_under() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        let keys = Keys::load(&path, LoginLimits::default()).unwrap();
+        let old = keys.token().unwrap();
+        let by_token = keys.token_era(old.as_str()).unwrap();
+        let code = keys.issue_code().unwrap();
+        let session = keys.redeem(&code).unwrap().unwrap();
+        let by_cookie = keys.session_era(&session).unwrap();
+        assert!(keys.issue_code_in(&by_token).unwrap().is_some());
+        assert!(keys.token_era("0").is_none());
+
+        access::rotate_token(&path).unwrap();
+        keys.look();
+        assert!(by_token.is_cancelled() && by_cookie.is_cancelled());
+        assert_eq!(
+            keys.issue_code_in(&by_token).unwrap(),
+            None,
+            "no links for it"
+        );
+        let new = keys.token().unwrap();
+        assert!(!keys.token_era(new.as_str()).unwrap().is_cancelled());
     }
 
     #[test]

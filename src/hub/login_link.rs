@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use ahp_types::errors::json_rpc_error_codes;
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 use super::keys::Keys;
 use super::login_page::login_url;
@@ -22,6 +23,8 @@ pub struct LinkIssuer {
     pub keys: Arc<Keys>,
     /// The hub's address, as the link names it.
     pub listen: SocketAddr,
+    /// The era the connection was let in under: once the token changed, it makes none.
+    pub era: CancellationToken,
 }
 
 /// The frame answering `message`, if it is a `_ourocodus/loginLink` request.
@@ -40,8 +43,15 @@ pub fn answer(message: &Value, issuer: Option<&LinkIssuer>) -> Option<String> {
         );
         return Some(failure_frame(id, &refused));
     };
-    Some(match issuer.keys.issue_code() {
-        Ok(code) => {
+    Some(match issuer.keys.issue_code_in(&issuer.era) {
+        Ok(None) => {
+            let refused = RpcFailure::new(
+                json_rpc_error_codes::INVALID_REQUEST,
+                "the hub's token changed since this connection came in: reconnect with the new one",
+            );
+            failure_frame(id, &refused)
+        }
+        Ok(Some(code)) => {
             let url = login_url(issuer.listen, issuer.keys.secure_cookies, &code);
             let expires = issuer.keys.code_life_secs();
             success_frame(id, &json!({ "url": url, "expiresInSecs": expires }))
@@ -62,9 +72,11 @@ mod tests {
     fn a_token_connection_gets_a_working_link_and_a_browser_session_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let keys = Keys::load(&dir.path().join("token"), LoginLimits::default()).unwrap();
+        let era = keys.token_era(keys.token().unwrap().as_str()).unwrap();
         let issuer = LinkIssuer {
             keys: Arc::new(keys),
             listen: "127.0.0.1:7420".parse().unwrap(),
+            era,
         };
         let ask = json!({"jsonrpc": "2.0", "id": 3, "method": METHOD, "params": {}});
         let frame = answer(&ask, Some(&issuer)).unwrap();

@@ -35,6 +35,8 @@ use crate::core::CoreHandle;
 
 /// How long a client may take over its TLS handshake, then over its HTTP upgrade.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the token file is looked at (a `stat`) when nothing else looks.
+const TOKEN_LOOK: Duration = Duration::from_secs(1);
 /// How long connections get to close once the hub stops.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -145,6 +147,9 @@ async fn serve(
         max_backlog: options.max_backlog,
         tls,
     };
+    // A rotation is seen within a second even if no one connects: the connections let
+    // in with the old token end then, not at the next upgrade.
+    tokio::spawn(watch_token(gate.keys.clone(), running.shutdown.clone()));
     let connections = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(options.max_connections));
     let shutdown = CancellationToken::new();
@@ -203,6 +208,37 @@ struct Hub {
     tls: Option<TlsAcceptor>,
 }
 
+/// Looks at the token file every `TOKEN_LOOK` until the hub stops.
+async fn watch_token(keys: Arc<Keys>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(TOKEN_LOOK) => keys.look(),
+        }
+    }
+}
+
+/// A token for one connection: cancelled when the hub stops or `era` ends (the
+/// hub's token changed); cancel it when the connection ends, so its watch ends too.
+fn ended_with(
+    hub: &CancellationToken,
+    era: CancellationToken,
+    peer: SocketAddr,
+) -> CancellationToken {
+    let connection = hub.child_token();
+    let watched = connection.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = era.cancelled() => {
+                tracing::info!(%peer, "hub token changed: a connection let in with the old one closed");
+                watched.cancel();
+            }
+            () = watched.cancelled() => {}
+        }
+    });
+    connection
+}
+
 /// TLS (when the hub serves it) over a fresh connection, within the handshake's time.
 async fn open(tcp: TcpStream, tls: Option<&TlsAcceptor>) -> Option<HubStream> {
     // Small frames go at once: Nagle's algorithm held a reply's second frame
@@ -255,6 +291,7 @@ async fn serve_one(
     let mut endpoint = Endpoint::Ahp;
     // Set by the check; until then, the least a connection may do.
     let mut admission = Admission::Session;
+    let mut era = CancellationToken::new();
     // The callback's shape is tungstenite's (an unboxed error response).
     #[allow(clippy::result_large_err)]
     let check = |request: &_, response| {
@@ -263,8 +300,9 @@ async fn serve_one(
             admitted,
         } = gate.check(request, response);
         endpoint = asked;
-        admitted.map(|(response, how)| {
+        admitted.map(|(response, how, under)| {
             admission = how;
+            era = under;
             response
         })
     };
@@ -281,7 +319,11 @@ async fn serve_one(
             let links = (admission == Admission::Token).then(|| LinkIssuer {
                 keys: gate.keys.clone(),
                 listen: gate.listen,
+                era: era.clone(),
             });
+            // Ends with the hub, or when the token it came in with is rotated away.
+            let shutdown = ended_with(&shutdown, era, peer);
+            let _done = shutdown.clone().drop_guard();
             match endpoint {
                 Endpoint::Ahp => {
                     run_connection(socket, &hub.host, hub.max_backlog, links, shutdown).await

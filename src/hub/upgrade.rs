@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{StatusCode, header};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::sync::CancellationToken;
 
 use super::access::origin_allowed;
 use super::keys::Keys;
@@ -66,8 +67,9 @@ pub enum Admission {
 pub struct Verdict {
     /// What the path asks for (`Ahp` when refused before that was known).
     pub endpoint: Endpoint,
-    /// The response to go on with and what admitted the connection, or the refusal.
-    pub admitted: Result<(Response, Admission), ErrorResponse>,
+    /// The response to go on with, what admitted the connection and the era it was
+    /// let in under (cancelled when the token changes), or the refusal.
+    pub admitted: Result<(Response, Admission, CancellationToken), ErrorResponse>,
 }
 
 impl Gate {
@@ -81,21 +83,21 @@ impl Gate {
                 admitted: Err(refused),
             };
         };
-        let admitted = self.admit(request).map(|how| (response, how));
+        let admitted = self.admit(request).map(|(how, era)| (response, how, era));
         Verdict { endpoint, admitted }
     }
 
     #[allow(clippy::result_large_err)]
-    fn admit(&self, request: &Request) -> Result<Admission, ErrorResponse> {
+    fn admit(&self, request: &Request) -> Result<(Admission, CancellationToken), ErrorResponse> {
         let origin = request
             .headers()
             .get(header::ORIGIN)
             .map(|v| v.to_str().unwrap_or("\u{fffd}"));
         let allowed = origin_allowed(origin, self.listen, &self.allowed_origins)
             || self.same_origin_over_tls(request, origin);
-        if presented_token(request).is_some_and(|t| self.keys.token_matches(t)) {
+        if let Some(era) = presented_token(request).and_then(|t| self.keys.token_era(t)) {
             return if allowed {
-                Ok(Admission::Token)
+                Ok((Admission::Token, era))
             } else {
                 Err(forbidden_origin())
             };
@@ -113,8 +115,8 @@ impl Gate {
         if origin.is_none() || !allowed {
             return Err(forbidden_origin());
         }
-        if sessions.any(|session| self.keys.session_matches(session)) {
-            return Ok(Admission::Session);
+        if let Some(era) = sessions.find_map(|session| self.keys.session_era(session)) {
+            return Ok((Admission::Session, era));
         }
         Err(refusal(
             StatusCode::UNAUTHORIZED,
@@ -215,7 +217,7 @@ mod tests {
         }
         let request = builder.body(()).unwrap();
         match gate.check(&request, Response::new(())).admitted {
-            Ok((_, how)) => Ok(how),
+            Ok((_, how, _)) => Ok(how),
             Err(refused) => Err(refused.status().as_u16()),
         }
     }

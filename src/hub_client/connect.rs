@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, header};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::exit;
-use crate::hub::access::{AccessError, Token, client_token, hub_address};
+use crate::hub::access::{AccessError, Token, client_token, hub_address, is_loopback_host};
 use crate::hub::tls::{self, TlsError};
 use crate::store::cli::CliError;
 
@@ -190,6 +190,13 @@ async fn upgrade(
         addr: addr.to_string(),
         reason,
     };
+    if !tls && !is_loopback_host(&authority(addr)) {
+        return Err(connect_failed(
+            "the token would cross the network in the clear: use wss:// (the hub serves TLS \
+             with --tls-cert/--tls-key), or an SSH tunnel to a local port"
+                .to_string(),
+        ));
+    }
     let mut request = url
         .as_str()
         .into_client_request()

@@ -240,9 +240,11 @@ async fn a_vs_code_style_0_9_0_offer_negotiates_0_9_0_and_reconnect_without_a_ch
         let reply = exchange(&mut socket, init).await;
         assert_eq!(reply["result"]["protocolVersion"], "0.9.0");
         assert_eq!(reply["result"]["snapshots"][0]["state"]["agents"][0]["provider"], "ourocodus");
+        let now = reply["result"]["serverSeq"].as_u64().unwrap();
         let mut again = hub.raw().await;
-        let reconnect = r#"{"jsonrpc":"2.0","id":"r","method":"reconnect","params":{"clientId":"vs","lastSeenServerSeq":0,"subscriptions":["ahp-root://"]}}"#;
-        let reply = exchange(&mut again, reconnect).await;
+        let reconnect = json!({"jsonrpc": "2.0", "id": "r", "method": "reconnect", "params":
+            {"clientId": "vs", "lastSeenServerSeq": now, "subscriptions": ["ahp-root://"]}});
+        let reply = exchange(&mut again, &reconnect.to_string()).await;
         assert_eq!(reply["id"], "r");
         // Nothing happened since: a replay of nothing.
         assert_eq!(reply["result"]["type"], "replay", "{reply}");

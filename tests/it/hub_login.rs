@@ -209,3 +209,47 @@ async fn a_rotated_token_refuses_the_old_token_cookies_and_links_at_once_and_tak
     })
     .await;
 }
+
+/// Waits for the hub to close `socket`; panics if it is still open after `WAIT`.
+async fn closed_by_the_hub(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+) {
+    let ended = async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, ended)
+        .await
+        .expect("the hub closes it");
+}
+
+#[tokio::test]
+async fn connections_let_in_with_a_rotated_token_or_its_cookies_are_closed_without_anyone_connecting()
+ {
+    bounded(LIMIT, async {
+        let hub = Hub::start(&[]).await;
+        let cookie = log_in(&hub.login_link).await;
+        let (mut by_token, _) = tokio_tungstenite::connect_async(hub.url()).await.unwrap();
+        let mut request = format!("ws://{}/", hub.addr).into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+        let origin = format!("http://{}", hub.addr);
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        let (mut by_cookie, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        by_token.send(Message::text(PING)).await.unwrap();
+        assert!(matches!(by_token.next().await, Some(Ok(Message::Text(_)))));
+
+        ourocodus(&hub, &["token", "--rotate"]).await;
+        closed_by_the_hub(&mut by_token).await;
+        closed_by_the_hub(&mut by_cookie).await;
+        assert!(hub.log().contains("old one closed"), "{}", hub.log());
+    })
+    .await;
+}

@@ -311,7 +311,11 @@ async fn a_hub_killed_and_started_again_hosts_its_sessions_with_their_history_an
             .dispatch(chats.lead.clone(), prompt("k1", "@backend say remembered"))
             .await
             .unwrap();
-        let last_before = until_turn_ends(&mut lead, "k1").await.last().unwrap().server_seq;
+        let last_before = until_turn_ends(&mut lead, "k1")
+            .await
+            .last()
+            .unwrap()
+            .server_seq;
         drop(client);
         let dir = hub.kill9().await;
         let hub = Hub::start_in(dir, &[]).await;
@@ -338,7 +342,11 @@ async fn a_hub_killed_and_started_again_hosts_its_sessions_with_their_history_an
         // one gets snapshots, never another hub's actions replayed as the ones it missed.
         let back = hub.client().await;
         let result = back
-            .reconnect("before".into(), last_before as i64, vec![chats.lead.clone()])
+            .reconnect(
+                "before".into(),
+                last_before as i64,
+                vec![chats.lead.clone()],
+            )
             .await
             .unwrap();
         assert!(

@@ -263,3 +263,26 @@ async fn the_printed_login_link_is_https_and_its_cookie_is_never_sent_in_the_cle
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_clients_never_send_the_token_in_the_clear_beyond_loopback() {
+    bounded(LIMIT, async {
+        let dir = tempfile::tempdir().unwrap();
+        let far = HubAt {
+            addr: "ws://hub.example:7420".into(),
+            token: "ab".repeat(32),
+        };
+        let refused = run(command(&far, dir.path(), &["agents"]), WAIT).await;
+        assert_eq!(refused.status.code(), Some(1));
+        let said = stderr_of(&refused);
+        assert!(
+            said.contains("in the clear") && said.contains("wss://"),
+            "{said}"
+        );
+        let token = [("OUROCODUS_TOKEN", far.token.as_str())];
+        let (status, said) = crate::hub_attach::attach_fails("10.0.0.1:7420", &token).await;
+        assert!(!status.success());
+        assert!(said.contains("in the clear"), "{said}");
+    })
+    .await;
+}
