@@ -126,25 +126,10 @@ pub fn load_or_create_token(path: &Path) -> Result<Token, AccessError> {
         Err(AccessError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
         other => return other,
     }
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| io(dir, e))?;
-    }
+    private_dir(path.parent().unwrap_or(Path::new(".")))?;
     let token = Token::random()?;
-    let created = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path);
-    match created {
-        Ok(mut file) => {
-            writeln!(file, "{}", token.as_str()).map_err(|e| io(path, e))?;
-            file.sync_all().map_err(|e| io(path, e))?;
-            Ok(token)
-        }
+    match write_new(path, &token) {
+        Ok(()) => Ok(token),
         // Another start made it in between: take that one.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_token(path),
         Err(e) => Err(io(path, e)),
@@ -156,11 +141,7 @@ pub fn load_or_create_token(path: &Path) -> Result<Token, AccessError> {
 /// one, never half of one. A running hub notices at its next connection.
 pub fn rotate_token(path: &Path) -> Result<Token, AccessError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| io(dir, e))?;
+    private_dir(dir)?;
     let token = Token::random()?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let aside = dir.join(format!(
@@ -182,6 +163,16 @@ pub fn rotate_token(path: &Path) -> Result<Token, AccessError> {
     Ok(token)
 }
 
+/// `dir` and its parents, made 0700 where missing.
+fn private_dir(dir: &Path) -> Result<(), AccessError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| io(dir, e))
+}
+
+/// `token` in a file made for it (0600, never through a symlink), synced.
 fn write_new(path: &Path, token: &Token) -> std::io::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -260,6 +251,31 @@ fn pick_hub_address(flag: Option<&str>, env: Option<&str>) -> String {
         .to_string()
 }
 
+/// The port of a hub address given without one.
+pub const DEFAULT_PORT: u16 = 7420;
+
+/// `authority` with the default port added if it names none (`[::1]` and `h` get
+/// `:7420`; `[::1]:5` and `h:5` are kept).
+pub fn with_default_port(authority: &str) -> String {
+    let has_port = match authority.rsplit_once(']') {
+        Some((_, after)) => after.starts_with(':'),
+        None => authority.contains(':'),
+    };
+    match has_port {
+        true => authority.to_string(),
+        false => format!("{authority}:{DEFAULT_PORT}"),
+    }
+}
+
+/// Why a client may not send the token to `authority` without TLS: `None` over TLS
+/// or to loopback, where it crosses no network.
+pub fn cleartext_refusal(tls: bool, authority: &str) -> Option<&'static str> {
+    (!tls && !is_loopback_host(authority)).then_some(
+        "the token would cross the network in the clear: use wss:// (the hub serves TLS with \
+         --tls-cert/--tls-key), or an SSH tunnel to a local port",
+    )
+}
+
 /// Whether `authority` (`HOST:PORT`, `[V6]:PORT`, or a bare host) names this
 /// machine's loopback: `localhost`, or a loopback address. A token is sent in the
 /// clear (`ws://`) only there; anywhere else it would cross a network.
@@ -290,13 +306,24 @@ pub fn check_listen(addr: SocketAddr, allow_remote: bool, tls: bool) -> Result<(
 /// browser (the token still decides). A browser must come from the hub's own pages
 /// (`http(s)://127.0.0.1:PORT`, `localhost`, `[::1]`, or the listen address) or from
 /// an origin the user allowed (`--allow-origin`, e.g. VS Code desktop's
-/// `vscode-file://vscode-app`).
-pub fn origin_allowed(origin: Option<&str>, listen: SocketAddr, allowed: &[String]) -> bool {
+/// `vscode-file://vscode-app`). `tls_host`: on a TLS connection, the `Host` the
+/// request names; `https://` and it is then the hub's own page too, whatever name
+/// the browser reached it by (a certificate the browser accepted vouches for it).
+pub fn origin_allowed(
+    origin: Option<&str>,
+    listen: SocketAddr,
+    allowed: &[String],
+    tls_host: Option<&str>,
+) -> bool {
     let Some(origin) = origin else {
         return true;
     };
     let origin = origin.trim().trim_end_matches('/');
     if allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
+        return true;
+    }
+    if tls_host.is_some_and(|host| origin.eq_ignore_ascii_case(&format!("https://{}", host.trim())))
+    {
         return true;
     }
     let port = listen.port();
@@ -458,19 +485,20 @@ mod tests {
     fn browsers_come_from_the_hubs_own_pages_or_an_allowed_origin() {
         let listen = addr("127.0.0.1:7420");
         let allowed = vec!["vscode-file://vscode-app".to_string()];
-        assert!(origin_allowed(None, listen, &[]), "not a browser");
+        assert!(origin_allowed(None, listen, &[], None), "not a browser");
         for ok in [
             "http://127.0.0.1:7420",
             "http://localhost:7420/",
             "https://[::1]:7420",
             "HTTP://LOCALHOST:7420",
         ] {
-            assert!(origin_allowed(Some(ok), listen, &[]), "{ok}");
+            assert!(origin_allowed(Some(ok), listen, &[], None), "{ok}");
         }
         assert!(origin_allowed(
             Some("vscode-file://vscode-app"),
             listen,
-            &allowed
+            &allowed,
+            None
         ));
         for bad in [
             "http://127.0.0.1:7421",
@@ -480,7 +508,7 @@ mod tests {
             "http://127.0.0.1:7420.evil",
             "",
         ] {
-            assert!(!origin_allowed(Some(bad), listen, &allowed), "{bad}");
+            assert!(!origin_allowed(Some(bad), listen, &allowed, None), "{bad}");
         }
     }
 

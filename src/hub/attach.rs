@@ -29,8 +29,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the hub may take to answer our closing frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 const IO_CHUNK: usize = 64 * 1024;
-/// The port of an address given without one.
-const DEFAULT_PORT: u16 = 7420;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -76,11 +74,7 @@ pub enum AttachError {
     },
     #[error("cannot attach to the hub at {addr}: {error}")]
     Handshake { addr: String, error: WsError },
-    #[error(
-        "cannot attach to the hub at {addr} over TLS: {error} (for a hub whose certificate is \
-         self-made, set ${ca} to the PEM file of the authority that signed it)",
-        ca = tls::CA_VAR
-    )]
+    #[error("cannot attach to the hub at {addr} over TLS: {error} ({hint})", hint = tls::UNTRUSTED_HINT)]
     TlsHandshake { addr: String, error: std::io::Error },
     #[error("the hub at {addr} closed the connection: {reason}")]
     HubGone { addr: String, reason: String },
@@ -141,15 +135,7 @@ fn target(given: &str) -> Result<Target, AttachError> {
     if authority.is_empty() || authority.contains('@') {
         return Err(bad(EXPECTED));
     }
-    let has_port = match authority.rsplit_once(']') {
-        Some((_, after)) => after.starts_with(':'),
-        None => authority.contains(':'),
-    };
-    let authority = if has_port {
-        authority.to_string()
-    } else {
-        format!("{authority}:{DEFAULT_PORT}")
-    };
+    let authority = access::with_default_port(authority);
     Ok(Target { tls, authority })
 }
 
@@ -157,11 +143,10 @@ fn target(given: &str) -> Result<Target, AttachError> {
 /// (never in the URL, which proxies and logs keep).
 async fn connect(target: &Target, max_message: usize) -> Result<Socket, AttachError> {
     let addr = target.authority.as_str();
-    if !target.tls && !access::is_loopback_host(addr) {
+    if let Some(reason) = access::cleartext_refusal(target.tls, addr) {
         return Err(AttachError::BadAddress {
             given: addr.to_string(),
-            reason: "the token would cross the network in the clear: use wss:// (the hub serves \
-                     TLS with --tls-cert/--tls-key), or an SSH tunnel to a local port",
+            reason,
         });
     }
     let timeout = || AttachError::Timeout {

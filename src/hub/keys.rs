@@ -58,15 +58,16 @@ pub struct Keys {
     /// A std Mutex: held for a `stat` (and, after a rotation, one small read) and a
     /// few comparisons, never across an await.
     state: Mutex<KeyState>,
-    /// Whether the session cookie is marked `Secure` (only sent over TLS).
-    pub secure_cookies: bool,
+    /// Whether the hub serves TLS: its cookies are `Secure`, its links `https://`,
+    /// and a page at `https://HOST` is its own.
+    pub tls: bool,
 }
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keys")
             .field("path", &self.path)
-            .field("secure_cookies", &self.secure_cookies)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -87,7 +88,7 @@ impl Keys {
         Ok(Keys {
             path: path.to_path_buf(),
             state: Mutex::new(state),
-            secure_cookies: false,
+            tls: false,
         })
     }
 
@@ -97,6 +98,7 @@ impl Keys {
     }
 
     /// Whether `presented` is the token the file holds now.
+    #[cfg(test)]
     pub fn token_matches(&self, presented: &str) -> bool {
         self.token_era(presented).is_some()
     }
@@ -109,6 +111,7 @@ impl Keys {
     }
 
     /// Whether `session` is a live browser session.
+    #[cfg(test)]
     pub fn session_matches(&self, session: &str) -> bool {
         self.session_era(session).is_some()
     }
@@ -191,11 +194,17 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    #[test]
-    fn a_rotated_token_is_taken_at_once_and_ends_every_login() {
+    /// Keys over a new token file in a directory of their own (kept while in use).
+    fn fresh_keys() -> (tempfile::TempDir, PathBuf, Keys) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token");
         let keys = Keys::load(&path, LoginLimits::default()).unwrap();
+        (dir, path, keys)
+    }
+
+    #[test]
+    fn a_rotated_token_is_taken_at_once_and_ends_every_login() {
+        let (_dir, path, keys) = fresh_keys();
         let old = keys.token().unwrap();
         assert!(keys.token_matches(old.as_str()));
         let code = keys.issue_code().unwrap();
@@ -219,9 +228,7 @@ mod tests {
 
     #[test]
     fn a_rotation_ends_the_era_the_old_token_and_its_sessions_let_connections_in_under() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("token");
-        let keys = Keys::load(&path, LoginLimits::default()).unwrap();
+        let (_dir, path, keys) = fresh_keys();
         let old = keys.token().unwrap();
         let by_token = keys.token_era(old.as_str()).unwrap();
         let code = keys.issue_code().unwrap();
@@ -244,9 +251,7 @@ mod tests {
 
     #[test]
     fn a_token_file_gone_or_spoiled_refuses_every_token_until_it_is_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("token");
-        let keys = Keys::load(&path, LoginLimits::default()).unwrap();
+        let (_dir, path, keys) = fresh_keys();
         let token = keys.token().unwrap();
         std::fs::remove_file(&path).unwrap();
         assert!(!keys.token_matches(token.as_str()));

@@ -52,7 +52,7 @@ pub fn answer(message: &Value, issuer: Option<&LinkIssuer>) -> Option<String> {
             failure_frame(id, &refused)
         }
         Ok(Some(code)) => {
-            let url = login_url(issuer.listen, issuer.keys.secure_cookies, &code);
+            let url = login_url(issuer.listen, issuer.keys.tls, &code);
             let expires = issuer.keys.code_life_secs();
             success_frame(id, &json!({ "url": url, "expiresInSecs": expires }))
         }

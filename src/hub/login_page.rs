@@ -48,7 +48,7 @@ pub fn answer(method: &str, query: &str, keys: &Keys) -> Reply {
         }
     };
     match redeemed {
-        Some(session) => logged_in(&session, keys.secure_cookies),
+        Some(session) => logged_in(&session, keys.tls),
         None => {
             tracing::info!("hub login refused: link used, expired or unknown");
             Reply {

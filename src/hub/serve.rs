@@ -87,7 +87,7 @@ pub fn run_serve(
     };
     let mut keys = Keys::load(&access::token_path()?, LoginLimits::default())?;
     // Browser logins over TLS are never sent in the clear.
-    keys.secure_cookies = tls.is_some();
+    keys.tls = tls.is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -131,13 +131,12 @@ async fn serve(
             "the hub's token file changed as it started",
         ))
     })?;
-    let login = login_url(local, keys.secure_cookies, &keys.issue_code()?);
+    let login = login_url(local, keys.tls, &keys.issue_code()?);
     on_listening(local, &token, &login);
     let gate = Gate {
         keys,
         listen: local,
         allowed_origins: options.allowed_origins.clone(),
-        tls: tls.is_some(),
     };
     let config = websocket_config(options.max_frame);
     let hub = Hub {

@@ -15,6 +15,10 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 /// The variable naming a PEM file of certificate authorities a client trusts too.
 pub const CA_VAR: &str = "OUROCODUS_TLS_CA";
 
+/// What a client says when the hub's certificate is not trusted.
+pub const UNTRUSTED_HINT: &str = "for a hub whose certificate is self-made, set \
+    $OUROCODUS_TLS_CA to the PEM file of the authority that signed it";
+
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("{path}: {reason}")]
@@ -92,6 +96,11 @@ pub fn client_config_with(ca: Option<&Path>) -> Result<Arc<ClientConfig>, TlsErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_untrusted_hint_names_the_variable_clients_read() {
+        assert!(UNTRUSTED_HINT.contains(&format!("${CA_VAR} ")));
+    }
 
     #[test]
     fn missing_or_empty_material_is_named_with_its_path() {

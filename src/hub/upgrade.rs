@@ -29,10 +29,6 @@ pub struct Gate {
     pub listen: SocketAddr,
     /// `--allow-origin` values.
     pub allowed_origins: Vec<String>,
-    /// Whether connections come over TLS: then the hub's own pages are also at
-    /// `https://HOST`, whatever name the browser reached it by (a certificate the
-    /// browser accepted vouches for that name).
-    pub tls: bool,
 }
 
 /// What a connection speaks once upgraded, by the path it asked for.
@@ -93,8 +89,9 @@ impl Gate {
             .headers()
             .get(header::ORIGIN)
             .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-        let allowed = origin_allowed(origin, self.listen, &self.allowed_origins)
-            || self.same_origin_over_tls(request, origin);
+        let host = request.headers().get(header::HOST);
+        let tls_host = host.and_then(|v| v.to_str().ok()).filter(|_| self.keys.tls);
+        let allowed = origin_allowed(origin, self.listen, &self.allowed_origins, tls_host);
         if let Some(era) = presented_token(request).and_then(|t| self.keys.token_era(t)) {
             return if allowed {
                 Ok((Admission::Token, era))
@@ -122,23 +119,6 @@ impl Gate {
             StatusCode::UNAUTHORIZED,
             "this browser session is over: run `ourocodus login-link` for a new link",
         ))
-    }
-}
-
-impl Gate {
-    /// An `Origin` of `https://` and the request's own `Host`, on a TLS connection.
-    fn same_origin_over_tls(&self, request: &Request, origin: Option<&str>) -> bool {
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok());
-        match (self.tls, origin, host) {
-            (true, Some(origin), Some(host)) => {
-                let origin = origin.trim().trim_end_matches('/');
-                origin.eq_ignore_ascii_case(&format!("https://{}", host.trim()))
-            }
-            _ => false,
-        }
     }
 }
 
@@ -205,7 +185,6 @@ mod tests {
             keys: Arc::new(keys),
             listen: "127.0.0.1:7420".parse().unwrap(),
             allowed_origins: vec!["vscode-file://vscode-app".to_string()],
-            tls: false,
         };
         (gate, dir)
     }
@@ -279,7 +258,7 @@ mod tests {
 
     #[test]
     fn over_tls_a_page_from_the_host_the_browser_asked_for_is_the_hubs_own() {
-        let (mut gate, _dir) = gate();
+        let (mut gate, dir) = gate();
         gate.listen = "0.0.0.0:7420".parse().unwrap();
         let query = format!("/?tkn={}", gate.keys.token().unwrap().as_str());
         let from = |gate: &Gate, origin: &str, host: &str| {
@@ -287,7 +266,10 @@ mod tests {
         };
         let (page, host) = ("https://hub.example:7420", "hub.example:7420");
         assert_eq!(from(&gate, page, host), 403, "in the clear, no");
-        gate.tls = true;
+        // The same token file, served over TLS.
+        let mut keys = Keys::load(&dir.path().join("t"), LoginLimits::default()).unwrap();
+        keys.tls = true;
+        gate.keys = Arc::new(keys);
         assert_eq!(from(&gate, page, host), 101);
         assert_eq!(from(&gate, "http://hub.example:7420", host), 403);
         assert_eq!(from(&gate, "https://evil.example:7420", host), 403);

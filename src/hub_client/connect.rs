@@ -16,12 +16,12 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, header};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::exit;
-use crate::hub::access::{AccessError, Token, client_token, hub_address, is_loopback_host};
+use crate::hub::access::{
+    AccessError, Token, cleartext_refusal, client_token, hub_address, with_default_port,
+};
 use crate::hub::tls::{self, TlsError};
 use crate::store::cli::CliError;
 
-/// The port of an address given without one.
-const DEFAULT_PORT: u16 = 7420;
 /// How long reaching the hub (TCP, upgrade) may take before it counts as absent.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Actions a command may fall behind by before the client skips some: generous, so
@@ -39,11 +39,7 @@ pub enum HubCliError {
     Refused { addr: String, status: u16 },
     #[error("cannot reach the hub at {addr}: {reason}")]
     Connect { addr: String, reason: String },
-    #[error(
-        "cannot reach the hub at {addr} over TLS: {reason} (for a hub whose certificate is \
-         self-made, set ${ca} to the PEM file of the authority that signed it)",
-        ca = tls::CA_VAR
-    )]
+    #[error("cannot reach the hub at {addr} over TLS: {reason} ({hint})", hint = tls::UNTRUSTED_HINT)]
     TlsHandshake { addr: String, reason: String },
     #[error(transparent)]
     Access(#[from] AccessError),
@@ -190,12 +186,8 @@ async fn upgrade(
         addr: addr.to_string(),
         reason,
     };
-    if !tls && !is_loopback_host(&authority(addr)) {
-        return Err(connect_failed(
-            "the token would cross the network in the clear: use wss:// (the hub serves TLS \
-             with --tls-cert/--tls-key), or an SSH tunnel to a local port"
-                .to_string(),
-        ));
+    if let Some(refused) = cleartext_refusal(tls, &authority(addr)) {
+        return Err(connect_failed(refused.to_string()));
     }
     let mut request = url
         .as_str()
@@ -265,24 +257,13 @@ pub fn ws_url(addr: &str) -> String {
     } else {
         path.to_string()
     };
-    format!("{scheme}://{}{path}", with_port(authority))
+    format!("{scheme}://{}{path}", with_default_port(authority))
 }
 
 /// `host:port` of a hub address (port 7420 if none), for TCP.
 fn authority(addr: &str) -> String {
     let (_, rest) = split_scheme(addr.trim());
-    with_port(rest.split(['/', '?']).next().unwrap_or(rest))
-}
-
-fn with_port(authority: &str) -> String {
-    let has_port = match authority.rsplit_once(']') {
-        Some((_, after)) => after.starts_with(':'),
-        None => authority.contains(':'),
-    };
-    match has_port {
-        true => authority.to_string(),
-        false => format!("{authority}:{DEFAULT_PORT}"),
-    }
+    with_default_port(rest.split(['/', '?']).next().unwrap_or(rest))
 }
 
 fn split_scheme(addr: &str) -> (&'static str, &str) {

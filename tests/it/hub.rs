@@ -383,35 +383,31 @@ async fn a_client_that_stops_reading_is_dropped_and_the_others_go_on() {
 async fn a_non_loopback_listen_address_is_refused_without_allow_remote() {
     bounded(LIMIT, async {
         let config = tempfile::tempdir().unwrap();
-        let out = Command::new(ourocodus_bin())
-            .args(["serve", "--listen", "0.0.0.0:0"])
-            .env("XDG_CONFIG_HOME", config.path())
-            .output()
-            .await
-            .unwrap();
-        assert!(!out.status.success());
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        // `serve ARGS`, which must fail: what it says.
+        let refused = async |args: &[&str], why: &str| {
+            let out = Command::new(ourocodus_bin())
+                .arg("serve")
+                .args(args)
+                .env("XDG_CONFIG_HOME", config.path())
+                .output()
+                .await
+                .unwrap();
+            assert!(!out.status.success(), "{why}");
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        };
+        let stderr = refused(&["--listen", "0.0.0.0:0"], "loopback only").await;
         assert!(stderr.contains("not a loopback address"), "{stderr}");
         assert!(stderr.contains("--allow-remote"), "{stderr}");
         // With --allow-remote, TLS material is still required, and must be readable.
-        let out = Command::new(ourocodus_bin())
-            .args(["serve", "--listen", "0.0.0.0:0", "--allow-remote"])
-            .env("XDG_CONFIG_HOME", config.path())
-            .output()
-            .await
-            .unwrap();
-        assert!(!out.status.success(), "never in the clear");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let remote = ["--listen", "0.0.0.0:0", "--allow-remote"];
+        let stderr = refused(&remote, "never in the clear").await;
         assert!(stderr.contains("not a loopback address"), "{stderr}");
-        let out = Command::new(ourocodus_bin())
-            .args(["serve", "--listen", "0.0.0.0:0", "--allow-remote"])
-            .args(["--tls-cert", "missing-c.pem", "--tls-key", "missing-k.pem"])
-            .env("XDG_CONFIG_HOME", config.path())
-            .output()
-            .await
-            .unwrap();
-        assert!(!out.status.success(), "material it cannot read is refused");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let unreadable = [
+            &remote[..],
+            &["--tls-cert", "missing-c.pem", "--tls-key", "missing-k.pem"],
+        ]
+        .concat();
+        let stderr = refused(&unreadable, "material it cannot read is refused").await;
         assert!(stderr.contains("missing-c.pem"), "{stderr}");
     })
     .await;
