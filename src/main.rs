@@ -312,14 +312,14 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         max_backlog: args.max_client_backlog,
         max_connections: args.max_connections,
     };
-    ourocodus::hub::serve::run_serve(options, team, face, |addr, token, login| {
+    // The token itself is never printed: stdout of a service ends up in logs. The
+    // login link is good for one use within minutes.
+    ourocodus::hub::serve::run_serve(options, team, face, |addr, login| {
         use std::io::Write;
         let ws = if secure { "wss" } else { "ws" };
         let announce = format!(
             "ourocodus hub on {ws}://{addr} (token: `ourocodus token`)\n\
-             connect: {ws}://{addr}/?tkn={token}\n\
-             monitor: {login}\n",
-            token = token.as_str()
+             monitor: {login}\n"
         );
         // Whoever started the hub may have stopped reading: the hub goes on regardless.
         let _ = std::io::stdout().lock().write_all(announce.as_bytes());

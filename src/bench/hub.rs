@@ -77,6 +77,14 @@ struct HubProcess {
     cwd: String,
 }
 
+/// The token a hub started with `XDG_CONFIG_HOME=home` made (it never prints it).
+pub(super) fn token_in(home: &std::path::Path) -> Result<String> {
+    let path = home.join("ourocodus").join("token");
+    let token = std::fs::read_to_string(&path)
+        .map_err(|e| Error::Other(format!("the hub's token {}: {e}", path.display())))?;
+    Ok(token.trim().to_string())
+}
+
 impl HubProcess {
     fn start(workspace: &Workspace) -> Result<HubProcess> {
         let config = workspace.team_config(ROLES, true)?;
@@ -105,10 +113,9 @@ impl HubProcess {
             .and_then(|rest| rest.split(' ').next())
             .ok_or_else(|| Error::Other(format!("the hub said {first:?}")))?
             .to_string();
-        let second = next();
-        let token = second.rsplit("tkn=").next().unwrap_or("").to_string();
         // Drain the rest so the hub never writes into a closed pipe.
         std::thread::spawn(move || lines.for_each(drop));
+        let token = token_in(&home)?;
         Ok(HubProcess {
             child,
             addr,

@@ -99,7 +99,8 @@ impl HubProcess {
             addr: String::new(),
             token: String::new(),
         };
-        (hub.addr, hub.token) = announced?;
+        hub.addr = announced?;
+        hub.token = super::hub::token_in(&workspace.dir().join("hub-config"))?;
         Ok(hub)
     }
 
@@ -147,26 +148,25 @@ impl Drop for HubProcess {
     }
 }
 
-/// The address and token from the hub's first two lines; the rest is read on a
-/// thread of its own so the hub never writes into a full pipe.
-fn read_announcement(stdout: ChildStdout) -> Result<(String, String)> {
+/// The address from the hub's first line; the rest is read on a thread of its own
+/// so the hub never writes into a full pipe.
+fn read_announcement(stdout: ChildStdout) -> Result<String> {
     let mut lines = BufReader::new(stdout).lines();
-    let mut next = || match lines.next() {
-        Some(Ok(line)) => Ok(line),
-        _ => Err(Error::Other(
-            "the hub ended before saying where it listens".into(),
-        )),
+    let first = match lines.next() {
+        Some(Ok(line)) => line,
+        _ => {
+            return Err(Error::Other(
+                "the hub ended before saying where it listens".into(),
+            ));
+        }
     };
-    let first = next()?;
-    let second = next()?;
     std::thread::spawn(move || lines.for_each(drop));
-    let addr = first
+    match first
         .strip_prefix("ourocodus hub on ws://")
-        .and_then(|rest| rest.split(' ').next());
-    let token = second.rsplit_once("tkn=").map(|(_, token)| token.trim());
-    match (addr, token) {
-        (Some(addr), Some(token)) => Ok((addr.to_string(), token.to_string())),
-        _ => Err(Error::Other(format!(
+        .and_then(|rest| rest.split(' ').next())
+    {
+        Some(addr) => Ok(addr.to_string()),
+        None => Err(Error::Other(format!(
             "the hub announced itself unexpectedly: {first:?}"
         ))),
     }

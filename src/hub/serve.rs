@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::access::{self, AccessError, Token};
+use super::access::{self, AccessError};
 use super::connection::run_connection;
 use super::host::{HostHandle, HostOptions, start_host};
 use super::keys::Keys;
@@ -71,13 +71,13 @@ pub enum ServeError {
 }
 
 /// Runs the hub until a signal. `on_listening` is told the bound address (the real
-/// port when 0 was asked for), the token and a one-time login link for the monitor,
-/// once connections are accepted.
+/// port when 0 was asked for) and a one-time login link for the monitor, once
+/// connections are accepted. The token is not told: it stays in its file.
 pub fn run_serve(
     options: ServeOptions,
     team: Team,
     face: AcpOptions,
-    on_listening: impl FnOnce(SocketAddr, &Token, &str),
+    on_listening: impl FnOnce(SocketAddr, &str),
 ) -> Result<(), ServeError> {
     access::check_listen(options.listen, options.allow_remote, options.tls.is_some())?;
     // Read before anything starts: bad material costs no agent a start.
@@ -102,7 +102,7 @@ async fn serve(
     (keys, tls): (Keys, Option<TlsAcceptor>),
     team: Team,
     face: AcpOptions,
-    on_listening: impl FnOnce(SocketAddr, &Token, &str),
+    on_listening: impl FnOnce(SocketAddr, &str),
 ) -> Result<(), ServeError> {
     let bind = |source| ServeError::Bind {
         addr: options.listen,
@@ -126,13 +126,8 @@ async fn serve(
             ServeError::Runtime(std::io::Error::other("the team's core did not start"))
         })?;
     let keys = Arc::new(keys);
-    let token = keys.token().ok_or_else(|| {
-        ServeError::Runtime(std::io::Error::other(
-            "the hub's token file changed as it started",
-        ))
-    })?;
     let login = login_url(local, keys.tls, &keys.issue_code()?);
-    on_listening(local, &token, &login);
+    on_listening(local, &login);
     let gate = Gate {
         keys,
         listen: local,

@@ -16,7 +16,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -74,9 +74,11 @@ async function startHub() {
     });
   });
   assert.match(printed[0], /^ourocodus hub on ws:\/\/127\.0\.0\.1:\d+ /);
-  assert.match(printed[1], /^connect: ws:\/\/127\.0\.0\.1:\d+\/\?tkn=[0-9a-f]{64}$/);
   assert.match(monitor, /^http:\/\/127\.0\.0\.1:\d+\/login\?code=[0-9a-f]{64}$/);
-  const token = printed[1].split("tkn=")[1];
+  // The token is never printed; clients read its file, as `ourocodus token` does.
+  const token = readFileSync(join(dir, "config", "ourocodus", "token"), "utf8").trim();
+  assert.match(token, /^[0-9a-f]{64}$/);
+  assert.ok(printed.every((line) => !line.includes(token)), "the token is not on stdout");
   const origin = new URL(monitor).origin;
   return { child, dir, login: monitor, monitor: `${origin}/#tkn=${token}`, token, origin };
 }
