@@ -89,9 +89,14 @@ struct ServeArgs {
     /// Bytes a client may leave unread before it is dropped.
     #[arg(long, default_value = "16MiB", value_parser = ourocodus::faces::parse_size, hide = true)]
     max_client_backlog: usize,
-    /// Connections open at once at most; one more is closed at once (and logged).
+    /// Connections let in (token or login shown) at once at most; one more is closed
+    /// (1013, try again later) and logged. Connections not yet let in have a pool of
+    /// their own, 64 at once and 16 from one address, each for 10 s at most.
     #[arg(long, default_value_t = 256)]
     max_connections: usize,
+    /// Milliseconds from accept to upgrade, at most (tests shorten it).
+    #[arg(long, default_value_t = 10_000, hide = true)]
+    door_timeout_ms: u64,
     /// The team the hub hosts, its message cap and its store (as for `acp`).
     #[command(flatten)]
     face: FaceArgs,
@@ -311,6 +316,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         max_frame: args.max_frame_size,
         max_backlog: args.max_client_backlog,
         max_connections: args.max_connections,
+        door_timeout: std::time::Duration::from_millis(args.door_timeout_ms),
     };
     // The token itself is never printed: stdout of a service ends up in logs. The
     // login link is good for one use within minutes.

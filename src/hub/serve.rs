@@ -13,14 +13,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::access::{self, AccessError};
 use super::connection::run_connection;
+use super::doorway::{AT_THE_DOOR, AT_THE_DOOR_PER_PEER, AtTheDoor, Doorway};
 use super::host::{HostHandle, HostOptions, start_host};
 use super::keys::Keys;
 use super::login_book::LoginLimits;
@@ -33,7 +35,7 @@ use crate::app::{AcpOptions, Running};
 use crate::config::Team;
 use crate::core::CoreHandle;
 
-/// How long a client may take over its TLS handshake, then over its HTTP upgrade.
+/// How long a client may take over its TLS handshake; how long a closing handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the token file is looked at (a `stat`) when nothing else looks.
 const TOKEN_LOOK: Duration = Duration::from_secs(1);
@@ -51,8 +53,10 @@ pub struct ServeOptions {
     pub max_frame: usize,
     /// Bytes a client may leave unread before it is dropped.
     pub max_backlog: usize,
-    /// Connections served at once; one over is closed as soon as it is accepted.
+    /// Connections let in at once; one over is closed once upgraded (1013, try again).
     pub max_connections: usize,
+    /// From accept to upgrade, at most (TLS, the request head, the upgrade).
+    pub door_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,12 +144,13 @@ async fn serve(
         max_message: face.max_message,
         max_backlog: options.max_backlog,
         tls,
+        door_timeout: options.door_timeout,
     };
     // A rotation is seen within a second even if no one connects: the connections let
     // in with the old token end then, not at the next upgrade.
     tokio::spawn(watch_token(gate.keys.clone(), running.shutdown.clone()));
     let connections = TaskTracker::new();
-    let slots = Arc::new(Semaphore::new(options.max_connections));
+    let doorway = Doorway::new(AT_THE_DOOR, AT_THE_DOOR_PER_PEER, options.max_connections);
     let shutdown = CancellationToken::new();
     loop {
         // Every branch is cancel-safe: a signal or a connection not taken now is taken next time.
@@ -154,19 +159,20 @@ async fn serve(
             _ = running.shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    // Held for the connection's life: a flood of idle sockets costs
-                    // a bounded number of tasks and buffers.
-                    let Ok(slot) = slots.clone().try_acquire_owned() else {
-                        tracing::warn!(%peer, max = options.max_connections, "hub full: connection closed");
-                        continue;
+                    // Who has not shown a token yet waits at a small door, its place
+                    // given back at the deadline: idle sockets cannot fill the room.
+                    let at_the_door = match doorway.arrive(peer.ip()) {
+                        Ok(place) => place,
+                        Err(turned) => {
+                            tracing::warn!(%peer, ?turned, "hub busy at the door: connection closed");
+                            continue;
+                        }
                     };
+                    let door = (at_the_door, doorway.clone());
                     let gate = gate.clone();
                     let shutdown = shutdown.clone();
                     let hub = hub.clone();
-                    connections.spawn(async move {
-                        serve_one(stream, peer, gate, config, hub, shutdown).await;
-                        drop(slot);
-                    });
+                    connections.spawn(serve_one(stream, peer, door, gate, config, hub, shutdown));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "hub could not accept a connection");
@@ -200,6 +206,8 @@ struct Hub {
     max_backlog: usize,
     /// Every connection speaks TLS first when this is set.
     tls: Option<TlsAcceptor>,
+    /// From accept to upgrade, at most.
+    door_timeout: Duration,
 }
 
 /// Looks at the token file every `TOKEN_LOOK` until the hub stops.
@@ -256,31 +264,78 @@ async fn open(tcp: TcpStream, tls: Option<&TlsAcceptor>) -> Option<HubStream> {
     }
 }
 
+/// A connection that got past the door: its socket, where it asked to go, how it
+/// was let in and the credential's era it ends with.
+type Entered = (
+    WebSocketStream<HubStream>,
+    Endpoint,
+    Admission,
+    CancellationToken,
+);
+
 async fn serve_one(
     tcp: TcpStream,
     peer: SocketAddr,
+    door: (AtTheDoor, Arc<Doorway>),
     gate: Gate,
     config: WebSocketConfig,
     hub: Hub,
     shutdown: CancellationToken,
 ) {
-    // Cancel-safe: a handshake cut short by shutdown is just dropped.
-    let opened = tokio::select! {
+    let (at_the_door, doorway) = door;
+    // One deadline from accept to upgrade: TLS, the request head, a page, the
+    // upgrade. Cancel-safe: whatever is cut short by shutdown is just dropped.
+    let entered = tokio::select! {
         _ = shutdown.cancelled() => return,
-        opened = open(tcp, hub.tls.as_ref()) => opened,
+        entered = tokio::time::timeout(hub.door_timeout, enter(tcp, peer, &gate, config, &hub)) => entered,
     };
-    let Some(mut stream) = opened else {
+    let (mut socket, endpoint, admission, era) = match entered {
+        Ok(Some(entered)) => entered,
+        Ok(None) => return,
+        Err(_) => return tracing::debug!(%peer, "hub connection took too long at the door"),
+    };
+    let Some(_in_the_room) = doorway.let_in(at_the_door) else {
+        tracing::warn!(%peer, "hub full: a connection let in was closed");
+        let close = CloseFrame {
+            code: CloseCode::Again,
+            reason: "the hub is full (--max-connections): try again later".into(),
+        };
+        let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, socket.close(Some(close))).await;
         return;
     };
-    // A plain HTTP request gets the web monitor's page; an upgrade goes on.
-    // Cancel-safe: a page cut short by shutdown is just dropped.
-    tokio::select! {
-        _ = shutdown.cancelled() => return,
-        front = super::http::front_door(&mut stream, gate.listen, &gate.keys) => {
-            if front == super::http::Front::Done {
-                return;
-            }
+    tracing::debug!(%peer, ?endpoint, ?admission, "hub connection open");
+    // Only the token's holder makes login links.
+    let links = (admission == Admission::Token).then(|| LinkIssuer {
+        keys: gate.keys.clone(),
+        listen: gate.listen,
+        era: era.clone(),
+    });
+    // Ends with the hub, or when the token it came in with is rotated away.
+    let shutdown = ended_with(&shutdown, era, peer);
+    let _done = shutdown.clone().drop_guard();
+    match endpoint {
+        Endpoint::Ahp => run_connection(socket, &hub.host, hub.max_backlog, links, shutdown).await,
+        Endpoint::Acp => {
+            let limits = (hub.max_message, hub.max_backlog);
+            super::acp_socket::serve_acp(socket, &hub.core, limits, shutdown).await
         }
+    }
+    tracing::debug!(%peer, "hub connection closed");
+}
+
+/// TLS, then a plain HTTP request answered (`None`) or an upgrade through the gate.
+async fn enter(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    gate: &Gate,
+    config: WebSocketConfig,
+    hub: &Hub,
+) -> Option<Entered> {
+    let mut stream = open(tcp, hub.tls.as_ref()).await?;
+    // A plain HTTP request gets the web monitor's page; an upgrade goes on.
+    let front = super::http::front_door(&mut stream, gate.listen, &gate.keys).await;
+    if front == super::http::Front::Done {
+        return None;
     }
     let mut endpoint = Endpoint::Ahp;
     // Set by the check; until then, the least a connection may do.
@@ -300,36 +355,11 @@ async fn serve_one(
             response
         })
     };
-    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config));
-    // Cancel-safe: an upgrade cut short by shutdown or its timeout is just dropped.
-    let socket = tokio::select! {
-        _ = shutdown.cancelled() => return,
-        upgraded = tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade) => upgraded,
-    };
-    match socket {
-        Ok(Ok(socket)) => {
-            tracing::debug!(%peer, ?endpoint, ?admission, "hub connection open");
-            // Only the token's holder makes login links.
-            let links = (admission == Admission::Token).then(|| LinkIssuer {
-                keys: gate.keys.clone(),
-                listen: gate.listen,
-                era: era.clone(),
-            });
-            // Ends with the hub, or when the token it came in with is rotated away.
-            let shutdown = ended_with(&shutdown, era, peer);
-            let _done = shutdown.clone().drop_guard();
-            match endpoint {
-                Endpoint::Ahp => {
-                    run_connection(socket, &hub.host, hub.max_backlog, links, shutdown).await
-                }
-                Endpoint::Acp => {
-                    let limits = (hub.max_message, hub.max_backlog);
-                    super::acp_socket::serve_acp(socket, &hub.core, limits, shutdown).await
-                }
-            }
-            tracing::debug!(%peer, "hub connection closed");
+    match tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config)).await {
+        Ok(socket) => Some((socket, endpoint, admission, era)),
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "hub upgrade refused or failed");
+            None
         }
-        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "hub upgrade refused or failed"),
-        Err(_) => tracing::debug!(%peer, "hub upgrade timed out"),
     }
 }

@@ -15,6 +15,7 @@ mod hostile;
 mod hub;
 mod hub_attach;
 mod hub_cli;
+mod hub_door;
 mod hub_login;
 mod hub_monitor;
 mod hub_team;
