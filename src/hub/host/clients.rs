@@ -1,6 +1,7 @@
 //! The host's clients: each one's queue to its writer (byte-counted: past the cap
-//! the client is dropped, alone), the protocol version it agreed, its id and its
-//! subscriptions. Knows nothing of what the frames say.
+//! the client is dropped, alone), the protocol version it agreed (a frame newer
+//! than it is not sent), its id and its subscriptions. Knows nothing of what the
+//! frames say.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 
+use super::versions::Version;
 use crate::backlog::Backlog;
 use crate::hub::connection::Outgoing;
 
@@ -41,9 +43,18 @@ pub struct Client {
     out: ClientOut,
     /// `clientId` from `initialize` or `reconnect`.
     pub id: Option<String>,
-    /// The protocol version agreed (or assumed by `reconnect`).
-    pub version: Option<String>,
+    /// The protocol version agreed (or assumed by `reconnect`). `None` before
+    /// either: such a client (the hub lets it subscribe) is sent what a client of
+    /// the hub's own version would be.
+    pub version: Option<Version>,
     pub subscriptions: HashSet<String>,
+}
+
+impl Client {
+    /// Whether this client's version knows what `introduced` brought.
+    pub fn knows(&self, introduced: Version) -> bool {
+        self.version.unwrap_or(Version::HUB).knows(introduced)
+    }
 }
 
 #[derive(Default)]
@@ -96,11 +107,13 @@ impl Clients {
         }
     }
 
-    /// Sends a frame to every client subscribed to `channel`.
-    pub fn broadcast(&mut self, channel: &str, frame: &Utf8Bytes) {
+    /// Sends a frame to every client subscribed to `channel` whose version knows
+    /// what `introduced` brought (the frame is held back from older ones).
+    pub fn broadcast(&mut self, channel: &str, frame: &Utf8Bytes, introduced: Version) {
         let mut slow = Vec::new();
         for (id, c) in &self.map {
-            if c.subscriptions.contains(channel) && !queue(c, frame.clone()) {
+            let wanted = c.subscriptions.contains(channel) && c.knows(introduced);
+            if wanted && !queue(c, frame.clone()) {
                 slow.push(*id);
             }
         }

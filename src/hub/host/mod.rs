@@ -16,6 +16,7 @@ mod requests;
 mod ring;
 mod sessions;
 mod translate;
+mod versions;
 
 use std::collections::HashMap;
 use std::sync::Arc;

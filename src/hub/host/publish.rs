@@ -1,7 +1,8 @@
 //! The host's state and its one way to change what clients see: `publish` applies
 //! an action to the state of its channel with `ahp`'s reducers and, if it applied
 //! (or a client's was refused), numbers it, keeps it for replay and sends it to the
-//! channel's subscribers. Knows nothing of where actions come from.
+//! channel's subscribers whose protocol version knows its type. Knows nothing of
+//! where actions come from.
 
 use std::collections::HashMap;
 
@@ -16,6 +17,7 @@ use super::clients::Clients;
 use super::directory::Directory;
 use super::ring::{Dispatches, Ring, Sent};
 use super::sessions::Hosted;
+use super::versions;
 use super::{HostOptions, Pending};
 use crate::core::{Command, RelayId};
 use crate::ids::{Role, SessionId};
@@ -195,19 +197,27 @@ impl Host {
         let Ok(json) = serde_json::to_string(&envelope) else {
             return tracing::error!("an action did not serialise");
         };
+        // Read once per action off the JSON just written; each client then
+        // compares two versions.
+        let introduced = versions::action_type_of_envelope(&json)
+            .map_or(versions::Version::HUB, versions::introduced_in);
         let frame = format!(r#"{{"jsonrpc":"2.0","method":"action","params":{json}}}"#);
-        self.clients.broadcast(channel, &Utf8Bytes::from(frame));
+        self.clients
+            .broadcast(channel, &Utf8Bytes::from(frame), introduced);
         self.ring.push(Sent {
             seq: self.seq,
             channel: channel.into(),
             envelope: json.into(),
+            introduced,
         });
     }
 
-    /// A notification (not sequenced, never replayed) to a channel's subscribers.
+    /// A notification (not sequenced, never replayed) to a channel's subscribers
+    /// whose protocol version knows its method.
     pub fn notify(&mut self, channel: &str, method: &str, params: &serde_json::Value) {
         let frame = serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params});
+        let introduced = versions::notification_introduced_in(method);
         self.clients
-            .broadcast(channel, &Utf8Bytes::from(frame.to_string()));
+            .broadcast(channel, &Utf8Bytes::from(frame.to_string()), introduced);
     }
 }

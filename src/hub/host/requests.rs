@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use super::directory::Directory;
 use super::publish::{ChannelOf, Host};
 use super::sessions::path_of_uri;
+use super::versions::Version;
 use crate::core::{Command, Reply, SessionParams, TeamCommand};
 use crate::error::RpcError;
 use crate::hub::ahp::{self, Incoming};
@@ -120,10 +121,16 @@ impl Host {
             }
             Err(failure) => return Some(Err(failure)),
         };
+        // Negotiation accepted only versions this reads.
+        let Some(agreed) = Version::parse(&version) else {
+            return Some(Err(invalid(
+                "the agreed protocol version could not be read",
+            )));
+        };
         let wanted = ahp::string_list(params, "initialSubscriptions").unwrap_or_default();
         let snapshots = self.subscribe_all(client, &wanted);
         if let Some(c) = self.clients.get_mut(client) {
-            c.version = Some(version.clone());
+            c.version = Some(agreed);
             c.id = params
                 .get("clientId")
                 .and_then(Value::as_str)
@@ -133,8 +140,9 @@ impl Host {
         Some(to_value(ahp::initialize_result(version, seq, snapshots)))
     }
 
-    /// Lenient: a missing `channel` (VS Code) is the root; as a first message it
-    /// stands for `initialize` at 1.0.0.
+    /// Lenient: a missing `channel` (VS Code's 0.9 dialect) is the root; as a first
+    /// message it stands for `initialize` at 0.9.0 without a `channel`, at the hub's
+    /// own version with one.
     fn reconnect(&mut self, client: u64, id: &Value, params: &Value) -> Option<Answer> {
         let channel = params.get("channel").and_then(Value::as_str);
         if channel.is_some_and(|c| c != ahp_types::ROOT_RESOURCE_URI) {
@@ -142,21 +150,24 @@ impl Host {
         }
         let seen = params.get("lastSeenServerSeq").and_then(Value::as_u64);
         let wanted = ahp::string_list(params, "subscriptions").unwrap_or_default();
-        if let Some(c) = self.clients.get_mut(client) {
-            c.version
-                .get_or_insert_with(|| ahp_types::PROTOCOL_VERSION.to_string());
-            c.id = params
-                .get("clientId")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-        }
+        let assumed = match channel {
+            Some(_) => Version::HUB,
+            None => Version::VS_CODE_DIALECT,
+        };
+        // A client already gone has nobody to answer.
+        let c = self.clients.get_mut(client)?;
+        let version = *c.version.get_or_insert(assumed);
+        c.id = params
+            .get("clientId")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let known: Vec<String> = wanted
             .iter()
             .filter(|c| self.channels.contains_key(*c))
             .cloned()
             .collect();
         let replayed: Option<Vec<String>> = seen.and_then(|seen| {
-            let after = self.ring.after(seen, self.seq, &known)?;
+            let after = self.ring.after(seen, self.seq, &known, version)?;
             Some(after.map(|sent| sent.envelope.to_string()).collect())
         });
         let Some(actions) = replayed else {

@@ -6,6 +6,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use super::versions::Version;
+
 /// Actions kept for replay.
 pub const RING_ACTIONS: usize = 65_536;
 /// Bytes of actions kept for replay (the oldest go first past either bound).
@@ -13,11 +15,13 @@ pub const RING_BYTES: usize = 64 * 1024 * 1024;
 /// Client ids whose last dispatch is remembered.
 const CLIENTS_REMEMBERED: usize = 4096;
 
-/// One action as sent: its channel and its envelope's JSON.
+/// One action as sent: its channel, its envelope's JSON and the protocol version
+/// that introduced its type (a replay leaves it out for older clients).
 pub struct Sent {
     pub seq: u64,
     pub channel: Arc<str>,
     pub envelope: Arc<str>,
+    pub introduced: Version,
 }
 
 #[derive(Default)]
@@ -38,13 +42,15 @@ impl Ring {
         }
     }
 
-    /// The envelopes after `seen` on these channels, if the ring still holds every
-    /// action after `seen` (`None`: too old, or from before this hub started).
+    /// The envelopes after `seen` on these channels that a client of `version`
+    /// knows, if the ring still holds every action after `seen` (`None`: too old,
+    /// or from before this hub started).
     pub fn after<'a>(
         &'a self,
         seen: u64,
         last: u64,
         channels: &'a [String],
+        version: Version,
     ) -> Option<impl Iterator<Item = &'a Sent> + 'a> {
         if seen > last {
             return None;
@@ -54,7 +60,9 @@ impl Ring {
             return None;
         }
         let start = self.sent.partition_point(|s| s.seq <= seen);
-        let wanted = move |s: &&Sent| channels.iter().any(|c| **c == *s.channel);
+        let wanted = move |s: &&Sent| {
+            version.knows(s.introduced) && channels.iter().any(|c| **c == *s.channel)
+        };
         Some(self.sent.range(start..).filter(wanted))
     }
 }
@@ -105,6 +113,7 @@ mod tests {
             seq,
             channel: channel.into(),
             envelope: format!("{{\"serverSeq\":{seq}}}").into(),
+            introduced: Version::new(0, 4, 0),
         }
     }
 
@@ -116,18 +125,21 @@ mod tests {
         }
         let channels = vec!["a".to_string()];
         let seqs: Vec<u64> = ring
-            .after(4, 10, &channels)
+            .after(4, 10, &channels, Version::HUB)
             .unwrap()
             .map(|s| s.seq)
             .collect();
         assert_eq!(seqs, vec![6, 8, 10]);
         let none: Vec<u64> = ring
-            .after(10, 10, &channels)
+            .after(10, 10, &channels, Version::HUB)
             .unwrap()
             .map(|s| s.seq)
             .collect();
         assert!(none.is_empty());
-        assert!(ring.after(11, 10, &channels).is_none(), "from the future");
+        assert!(
+            ring.after(11, 10, &channels, Version::HUB).is_none(),
+            "from the future"
+        );
     }
 
     #[test]
@@ -137,8 +149,33 @@ mod tests {
             ring.push(sent(seq, "a"));
         }
         let channels = vec!["a".to_string()];
-        assert!(ring.after(3, RING_ACTIONS as u64 + 5, &channels).is_none());
-        assert!(ring.after(5, RING_ACTIONS as u64 + 5, &channels).is_some());
+        assert!(
+            ring.after(3, RING_ACTIONS as u64 + 5, &channels, Version::HUB)
+                .is_none()
+        );
+        assert!(
+            ring.after(5, RING_ACTIONS as u64 + 5, &channels, Version::HUB)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_replay_leaves_out_the_actions_newer_than_the_clients_version() {
+        let mut ring = Ring::default();
+        for seq in 1..=4 {
+            let mut action = sent(seq, "a");
+            if seq % 2 == 0 {
+                action.introduced = Version::new(0, 10, 0);
+            }
+            ring.push(action);
+        }
+        let channels = vec!["a".to_string()];
+        let replayed = |version| -> Vec<u64> {
+            let after = ring.after(0, 4, &channels, version).unwrap();
+            after.map(|s| s.seq).collect()
+        };
+        assert_eq!(replayed(Version::VS_CODE_DIALECT), vec![1, 3]);
+        assert_eq!(replayed(Version::HUB), vec![1, 2, 3, 4]);
     }
 
     #[test]
