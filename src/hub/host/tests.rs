@@ -166,6 +166,19 @@ fn initialize_picks_the_highest_offer_and_no_common_version_is_refused_then_clos
     assert_eq!(written[1], "closed");
 }
 
+/// What VS Code 1.139 (code-server 4.139.1's workbench) sends as it connects: its
+/// own offer list, a `_meta`, and `clientInfo`.
+#[test]
+fn vs_code_1_139s_initialize_is_answered_with_0_9_0() {
+    let mut h = Harness::new();
+    let init = h.reply(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"channel":"ahp-root://","protocolVersions":["0.9.0","0.7.0","0.6.0","0.5.2","0.5.1"],"clientId":"vscode-1","clientInfo":{"name":"Visual Studio Code","version":"1.139.1"},"_meta":{},"initialSubscriptions":["ahp-root://"]}}"#);
+    assert_eq!(init["result"]["protocolVersion"], "0.9.0", "{init}");
+    assert_eq!(
+        init["result"]["snapshots"][0]["resource"], "ahp-root://",
+        "{init}"
+    );
+}
+
 #[test]
 fn a_prompt_dispatched_twice_with_the_same_client_seq_is_taken_once() {
     let mut h = Harness::new();
