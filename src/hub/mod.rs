@@ -1,6 +1,6 @@
 //! The hub (`ourocodus serve`): a long-lived team host several clients attach to.
-//! Its front door: who may reach it and where clients find it (`access`), the
-//! WebSocket upgrade (`upgrade`), the listener (`serve`), one AHP connection's
+//! Its front door: who may reach it and where clients find it (`access`), what a
+//! browser must show (`browser`: its Origin), the WebSocket upgrade (`upgrade`), the listener (`serve`), one AHP connection's
 //! queues (`connection`), the AHP commands answered on it (`ahp`), the team's AHP
 //! view (`host`) and the JSON-RPC frames written back (`rpc`); ACP clients of the
 //! hosted core on `/acp` (`acp_socket`), and the other end of those, `ourocodus acp
@@ -15,6 +15,7 @@ pub mod access;
 pub mod acp_socket;
 pub mod ahp;
 pub mod attach;
+pub mod browser;
 pub mod connection;
 pub mod host;
 pub mod http;

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::http::{StatusCode, header};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 
-use super::access::origin_allowed;
+use super::browser::{Reached, origin_allowed};
 use super::keys::Keys;
 
 /// The cookie a browser session is known by (set by `GET /login`).
@@ -89,9 +89,7 @@ impl Gate {
             .headers()
             .get(header::ORIGIN)
             .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-        let host = request.headers().get(header::HOST);
-        let tls_host = host.and_then(|v| v.to_str().ok()).filter(|_| self.keys.tls);
-        let allowed = origin_allowed(origin, self.listen, &self.allowed_origins, tls_host);
+        let allowed = origin_allowed(origin, self.reached(request), &self.allowed_origins);
         if let Some(era) = presented_token(request).and_then(|t| self.keys.token_era(t)) {
             return if allowed {
                 Ok((Admission::Token, era))
@@ -119,6 +117,19 @@ impl Gate {
             StatusCode::UNAUTHORIZED,
             "this browser session is over: run `ourocodus login-link` for a new link",
         ))
+    }
+
+    /// How this request reached the hub, as far as its own pages' origin goes.
+    fn reached<'a>(&self, request: &'a Request) -> Reached<'a> {
+        match self.keys.tls {
+            true => Reached::Tls(
+                request
+                    .headers()
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok()),
+            ),
+            false => Reached::Clear(self.listen),
+        }
     }
 }
 

@@ -227,6 +227,9 @@ async fn on_every_address_with_allow_remote_the_monitor_page_names_wss_to_the_ho
         for (origin, admitted) in [
             (format!("https://{host}"), true),
             ("https://evil.example".into(), false),
+            // Another local server's page: the hub's own are https:// only.
+            (format!("http://{host}"), false),
+            (format!("http://{local}"), false),
         ] {
             let tcp = tokio::net::TcpStream::connect(&local).await.unwrap();
             let connector = Connector::Rustls(trusting(&ca));
