@@ -13,10 +13,24 @@ use std::time::{Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use super::access::{self, AccessError, Token};
-use super::login_book::{LoginBook, LoginLimits};
+use super::login_book::{BrowserSession, LoginBook, LoginLimits};
 
-/// Random bytes in a login code or a browser session id (hex: twice as many digits).
+/// Random bytes in a login code or either half of a browser session (hex: twice as
+/// many digits).
 const SECRET_BYTES: usize = 32;
+
+/// The two halves of a new browser session, for the browser: one for its cookie, one
+/// for its page. Never logged (`Debug` hides them).
+pub struct SessionSecrets {
+    pub cookie: String,
+    pub page_key: String,
+}
+
+impl std::fmt::Debug for SessionSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionSecrets(…)")
+    }
+}
 
 /// Which version of the token file was read: a rotation (a new file renamed into
 /// place) changes the inode, an edit in place the time or the length.
@@ -110,16 +124,17 @@ impl Keys {
         matches.then(|| state.era.clone())
     }
 
-    /// Whether `session` is a live browser session.
+    /// Whether `cookie` and `page_key` are the halves of one live browser session.
     #[cfg(test)]
-    pub fn session_matches(&self, session: &str) -> bool {
-        self.session_era(session).is_some()
+    pub fn session_matches(&self, cookie: &str, page_key: &str) -> bool {
+        self.session_era(cookie, page_key).is_some()
     }
 
-    /// The era `session` lets a connection in under, if it is a live browser session.
-    pub fn session_era(&self, session: &str) -> Option<CancellationToken> {
+    /// The era a browser session lets a connection in under, if `cookie` and
+    /// `page_key` are the halves of one live session.
+    pub fn session_era(&self, cookie: &str, page_key: &str) -> Option<CancellationToken> {
         let mut state = self.fresh();
-        let live = state.book.has_session(session, Instant::now());
+        let live = state.book.has_session(cookie, page_key, Instant::now());
         live.then(|| state.era.clone())
     }
 
@@ -147,14 +162,18 @@ impl Keys {
         drop(self.fresh());
     }
 
-    /// Uses up `code`: the new browser session's id if it was good, `None` if not.
-    pub fn redeem(&self, code: &str) -> Result<Option<String>, AccessError> {
-        let session = access::random_hex(SECRET_BYTES)?;
-        let redeemed = self
-            .fresh()
-            .book
-            .redeem(code, session.clone(), Instant::now());
-        Ok(redeemed.then_some(session))
+    /// Uses up `code`: the new browser session's secrets if it was good, `None` if not.
+    pub fn redeem(&self, code: &str) -> Result<Option<SessionSecrets>, AccessError> {
+        let secrets = SessionSecrets {
+            cookie: access::random_hex(SECRET_BYTES)?,
+            page_key: access::random_hex(SECRET_BYTES)?,
+        };
+        let session = BrowserSession {
+            cookie: secrets.cookie.clone(),
+            page_key: secrets.page_key.clone(),
+        };
+        let redeemed = self.fresh().book.redeem(code, session, Instant::now());
+        Ok(redeemed.then_some(secrets))
     }
 
     /// How long a login code lasts, in seconds.
@@ -211,8 +230,11 @@ mod tests {
         let waiting = keys.issue_code().unwrap();
         assert_eq!(code.len(), 64);
         let session = keys.redeem(&code).unwrap().unwrap();
-        assert!(keys.session_matches(&session));
-        assert_eq!(keys.redeem(&code).unwrap(), None, "once only");
+        assert_eq!((session.cookie.len(), session.page_key.len()), (64, 64));
+        assert_ne!(session.cookie, session.page_key, "two secrets");
+        assert!(keys.session_matches(&session.cookie, &session.page_key));
+        assert!(keys.redeem(&code).unwrap().is_none(), "once only");
+        assert!(!format!("{session:?}").contains(&session.cookie));
 
         let new = access::rotate_token(&path).unwrap();
         assert!(
@@ -220,8 +242,11 @@ mod tests {
             "the old token is refused"
         );
         assert!(keys.token_matches(new.as_str()));
-        assert!(!keys.session_matches(&session), "sessions ended");
-        assert_eq!(keys.redeem(&waiting).unwrap(), None, "codes ended");
+        assert!(
+            !keys.session_matches(&session.cookie, &session.page_key),
+            "sessions ended"
+        );
+        assert!(keys.redeem(&waiting).unwrap().is_none(), "codes ended");
         let after = keys.issue_code().unwrap();
         assert!(keys.redeem(&after).unwrap().is_some(), "new logins work");
     }
@@ -233,7 +258,9 @@ mod tests {
         let by_token = keys.token_era(old.as_str()).unwrap();
         let code = keys.issue_code().unwrap();
         let session = keys.redeem(&code).unwrap().unwrap();
-        let by_cookie = keys.session_era(&session).unwrap();
+        let by_cookie = keys
+            .session_era(&session.cookie, &session.page_key)
+            .unwrap();
         assert!(keys.issue_code_in(&by_token).unwrap().is_some());
         assert!(keys.token_era("0").is_none());
 

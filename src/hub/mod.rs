@@ -1,6 +1,7 @@
 //! The hub (`ourocodus serve`): a long-lived team host several clients attach to.
 //! Its front door: who may reach it and where clients find it (`access`), what a
-//! browser must show (`browser`: its Origin), the WebSocket upgrade (`upgrade`), the listener (`serve`), one AHP connection's
+//! browser must show (`browser`: its Origin, its session's cookie and page key), the
+//! WebSocket upgrade (`upgrade`), the listener (`serve`), one AHP connection's
 //! queues (`connection`), the AHP commands answered on it (`ahp`), the team's AHP
 //! view (`host`) and the JSON-RPC frames written back (`rpc`); ACP clients of the
 //! hosted core on `/acp` (`acp_socket`), and the other end of those, `ourocodus acp
