@@ -89,6 +89,10 @@ struct ServeArgs {
     /// Bytes a client may leave unread before it is dropped.
     #[arg(long, default_value = "16MiB", value_parser = ourocodus::faces::parse_size, hide = true)]
     max_client_backlog: usize,
+    /// How long a browser session of the monitor lasts, in seconds (default 12 hours);
+    /// for tests that watch one end.
+    #[arg(long, value_name = "SECS", hide = true)]
+    browser_session_secs: Option<u64>,
     /// Connections open at once at most; one more is closed at once (and logged).
     #[arg(long, default_value_t = 256)]
     max_connections: usize,
@@ -301,6 +305,9 @@ fn hub_command(
 
 /// The hub, announcing where it listens on stdout (not a protocol face).
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(secs) = args.browser_session_secs {
+        ourocodus::hub::login_book::set_session_life(std::time::Duration::from_secs(secs));
+    }
     let (team, face) = face_options(args.face)?;
     let secure = args.tls_cert.is_some();
     let options = ourocodus::hub::serve::ServeOptions {

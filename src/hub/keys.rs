@@ -2,8 +2,10 @@
 //! it (looked at with a `stat` at each use and read again only when the file
 //! changed, so `ourocodus token --rotate` takes effect without a restart), and the
 //! browser logins of its `LoginBook`, all ended when the token changes, and the
-//! *era* a connection was let in under, cancelled by that change so the connection
-//! ends too. Knows files and secrets; nothing of HTTP, cookies or WebSockets.
+//! `Lease` a connection is let in on: the *era* (cancelled by that change) and, for
+//! a browser session, the session's own end and expiry, so the connection ends with
+//! what let it in. Knows files, secrets and time; nothing of HTTP, cookies or
+//! WebSockets.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,7 @@ use std::time::{Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use super::access::{self, AccessError, Token};
-use super::login_book::{BrowserSession, LoginBook, LoginLimits};
+use super::login_book::{BrowserSession, LoginBook, LoginLimits, SessionLease};
 
 /// Random bytes in a login code or either half of a browser session (hex: twice as
 /// many digits).
@@ -29,6 +31,45 @@ pub struct SessionSecrets {
 impl std::fmt::Debug for SessionSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SessionSecrets(…)")
+    }
+}
+
+/// What a connection was let in on, and so what ends it.
+#[derive(Debug, Clone, Default)]
+pub struct Lease {
+    /// Cancelled when the hub's token changes.
+    pub era: CancellationToken,
+    /// A browser session's end and expiry; `None` for the token.
+    pub session: Option<SessionLease>,
+}
+
+/// Why a lease ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseEnd {
+    /// The hub's token changed.
+    TokenChanged,
+    /// The browser session ended before its time (a newer one pushed it out).
+    SessionEnded,
+    /// The browser session's time is up.
+    SessionExpired,
+}
+
+impl Lease {
+    /// Resolves when the lease ends, saying why. Cancel-safe: it only waits.
+    pub async fn ended(&self) -> LeaseEnd {
+        let Some(session) = &self.session else {
+            self.era.cancelled().await;
+            return LeaseEnd::TokenChanged;
+        };
+        let expiry = tokio::time::sleep_until(session.expires.into());
+        tokio::select! {
+            // The era first: a rotation ends the sessions too, and is the reason; an
+            // expired session may also have been pruned: its time is the reason.
+            biased;
+            () = self.era.cancelled() => LeaseEnd::TokenChanged,
+            () = expiry => LeaseEnd::SessionExpired,
+            () = session.ended.cancelled() => LeaseEnd::SessionEnded,
+        }
     }
 }
 
@@ -127,15 +168,18 @@ impl Keys {
     /// Whether `cookie` and `page_key` are the halves of one live browser session.
     #[cfg(test)]
     pub fn session_matches(&self, cookie: &str, page_key: &str) -> bool {
-        self.session_era(cookie, page_key).is_some()
+        self.session_lease(cookie, page_key).is_some()
     }
 
-    /// The era a browser session lets a connection in under, if `cookie` and
+    /// The lease a browser session lets a connection in on, if `cookie` and
     /// `page_key` are the halves of one live session.
-    pub fn session_era(&self, cookie: &str, page_key: &str) -> Option<CancellationToken> {
+    pub fn session_lease(&self, cookie: &str, page_key: &str) -> Option<Lease> {
         let mut state = self.fresh();
-        let live = state.book.has_session(cookie, page_key, Instant::now());
-        live.then(|| state.era.clone())
+        let session = state.book.session(cookie, page_key, Instant::now())?;
+        Some(Lease {
+            era: state.era.clone(),
+            session: Some(session),
+        })
     }
 
     /// A new one-time login code.
@@ -171,6 +215,7 @@ impl Keys {
         let session = BrowserSession {
             cookie: secrets.cookie.clone(),
             page_key: secrets.page_key.clone(),
+            ended: CancellationToken::new(),
         };
         let redeemed = self.fresh().book.redeem(code, session, Instant::now());
         Ok(redeemed.then_some(secrets))
@@ -199,8 +244,9 @@ impl Keys {
                     None
                 }
             };
-            state.book.clear();
+            // The era before the sessions: what watches both sees the rotation first.
             state.era.cancel();
+            state.book.clear();
             state.era = CancellationToken::new();
             tracing::info!("hub token file changed: token read again, browser logins ended");
         }
@@ -212,6 +258,7 @@ impl Keys {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
 
     /// Keys over a new token file in a directory of their own (kept while in use).
     fn fresh_keys() -> (tempfile::TempDir, PathBuf, Keys) {
@@ -251,22 +298,27 @@ mod tests {
         assert!(keys.redeem(&after).unwrap().is_some(), "new logins work");
     }
 
-    #[test]
-    fn a_rotation_ends_the_era_the_old_token_and_its_sessions_let_connections_in_under() {
+    #[tokio::test]
+    async fn a_rotation_ends_the_era_the_old_token_and_its_sessions_let_connections_in_under() {
         let (_dir, path, keys) = fresh_keys();
         let old = keys.token().unwrap();
         let by_token = keys.token_era(old.as_str()).unwrap();
         let code = keys.issue_code().unwrap();
         let session = keys.redeem(&code).unwrap().unwrap();
         let by_cookie = keys
-            .session_era(&session.cookie, &session.page_key)
+            .session_lease(&session.cookie, &session.page_key)
             .unwrap();
         assert!(keys.issue_code_in(&by_token).unwrap().is_some());
         assert!(keys.token_era("0").is_none());
 
         access::rotate_token(&path).unwrap();
         keys.look();
-        assert!(by_token.is_cancelled() && by_cookie.is_cancelled());
+        assert!(by_token.is_cancelled() && by_cookie.era.is_cancelled());
+        assert_eq!(
+            by_cookie.ended().await,
+            LeaseEnd::TokenChanged,
+            "the rotation is the reason, though the session ended too"
+        );
         assert_eq!(
             keys.issue_code_in(&by_token).unwrap(),
             None,
@@ -288,5 +340,38 @@ mod tests {
         let back = access::rotate_token(&path).unwrap();
         assert!(keys.token_matches(back.as_str()));
         assert!(!format!("{keys:?}").contains(back.as_str()));
+    }
+
+    #[tokio::test]
+    async fn a_browser_sessions_lease_ends_when_its_time_is_up_or_a_newer_one_pushes_it_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = LoginLimits {
+            session_life: Duration::from_millis(300),
+            max_sessions: 1,
+            ..LoginLimits::default()
+        };
+        let keys = Keys::load(&dir.path().join("token"), limits).unwrap();
+        let log_in = || keys.redeem(&keys.issue_code().unwrap()).unwrap().unwrap();
+        let first = log_in();
+        let lease = keys.session_lease(&first.cookie, &first.page_key).unwrap();
+        let begun = Instant::now();
+        let ended = tokio::time::timeout(Duration::from_secs(5), lease.ended()).await;
+        assert_eq!(ended, Ok(LeaseEnd::SessionExpired));
+        assert!(begun.elapsed() >= Duration::from_millis(250), "not before");
+        assert!(!keys.session_matches(&first.cookie, &first.page_key));
+
+        let second = log_in();
+        let lease = keys
+            .session_lease(&second.cookie, &second.page_key)
+            .unwrap();
+        log_in();
+        assert_eq!(lease.ended().await, LeaseEnd::SessionEnded, "pushed out");
+        let token = keys.token().unwrap();
+        let by_token = Lease {
+            era: keys.token_era(token.as_str()).unwrap(),
+            session: None,
+        };
+        let still = tokio::time::timeout(Duration::from_millis(400), by_token.ended()).await;
+        assert!(still.is_err(), "the token's lease has no time limit");
     }
 }

@@ -1,13 +1,30 @@
 //! The hub's book of browser logins, in memory: one-time login codes (each good
 //! once, for minutes) and the browser sessions they were exchanged for (good for
 //! hours; each known by two secrets that must come together), both bounded in
-//! number, compared in constant time. Told the time by its caller; knows nothing of
-//! where secrets come from, cookies, HTTP or the token.
+//! number, compared in constant time. A session that leaves the book (its time up,
+//! pushed out by a newer one, or every login ended) has its `ended` token cancelled.
+//! Told the time by its caller; knows nothing of where secrets come from, cookies,
+//! HTTP or the token.
 
 use std::collections::VecDeque;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use tokio_util::sync::CancellationToken;
+
 use super::access::same_secret;
+
+/// How long a browser session lasts unless told otherwise.
+const SESSION_LIFE: Duration = Duration::from_secs(12 * 3600);
+/// A life set for this process (`serve`'s hidden `--browser-session-secs`).
+static SESSION_LIFE_SET: OnceLock<Duration> = OnceLock::new();
+
+/// Sets how long the browser sessions of this process's hub last, before its keys
+/// are made (`serve --browser-session-secs`, for tests that watch a session end).
+/// Only the first call counts.
+pub fn set_session_life(life: Duration) {
+    let _ = SESSION_LIFE_SET.set(life);
+}
 
 /// How long secrets last and how many may be outstanding.
 #[derive(Debug, Clone, Copy)]
@@ -26,19 +43,38 @@ impl Default for LoginLimits {
     fn default() -> Self {
         LoginLimits {
             code_life: Duration::from_secs(10 * 60),
-            session_life: Duration::from_secs(12 * 3600),
+            session_life: SESSION_LIFE_SET.get().copied().unwrap_or(SESSION_LIFE),
             max_codes: 32,
             max_sessions: 64,
         }
     }
 }
 
-/// A browser session: the two secrets a browser presents together.
+/// A browser session: the two secrets a browser presents together, and what the
+/// connections it let in end with.
 pub struct BrowserSession {
     /// What the browser's HttpOnly cookie holds.
     pub cookie: String,
     /// What the page keeps in its origin's storage (it came in a URL fragment).
     pub page_key: String,
+    /// Cancelled once the session leaves the book, however it leaves (see `Drop`).
+    pub ended: CancellationToken,
+}
+
+impl Drop for BrowserSession {
+    /// A session no longer in the book is over: whatever it let in ends too.
+    fn drop(&mut self) {
+        self.ended.cancel();
+    }
+}
+
+/// What a live browser session lets a connection in with.
+#[derive(Debug, Clone)]
+pub struct SessionLease {
+    /// Cancelled when the session ends before its time.
+    pub ended: CancellationToken,
+    /// When its time is up.
+    pub expires: Instant,
 }
 
 /// One secret (or a session's pair) and when it stops being good.
@@ -121,14 +157,19 @@ impl LoginBook {
         true
     }
 
-    /// Whether a live browser session's cookie is `cookie` and its page key
-    /// `page_key` (both of one session: halves of two sessions are no session).
-    pub fn has_session(&mut self, cookie: &str, page_key: &str, now: Instant) -> bool {
+    /// The live browser session whose cookie is `cookie` and page key `page_key`
+    /// (both of one session: halves of two sessions are no session).
+    pub fn session(&mut self, cookie: &str, page_key: &str, now: Instant) -> Option<SessionLease> {
         self.sessions.prune(now);
         // `&`, not `&&`: both halves compared every time, whichever differs.
-        self.sessions
-            .find(|s| same_secret(&s.cookie, cookie) & same_secret(&s.page_key, page_key))
-            .is_some()
+        let at = self
+            .sessions
+            .find(|s| same_secret(&s.cookie, cookie) & same_secret(&s.page_key, page_key))?;
+        let entry = &self.sessions.entries[at];
+        Some(SessionLease {
+            ended: entry.held.ended.clone(),
+            expires: entry.expires,
+        })
     }
 
     /// Ends every code and session (the token was rotated).
@@ -161,13 +202,14 @@ mod tests {
         BrowserSession {
             cookie: name.to_string(),
             page_key: name.chars().rev().collect(),
+            ended: CancellationToken::new(),
         }
     }
 
     /// Whether the session made by `session(name)` is live.
     fn has(book: &mut LoginBook, name: &str, now: Instant) -> bool {
         let key: String = name.chars().rev().collect();
-        book.has_session(name, &key, now)
+        book.session(name, &key, now).is_some()
     }
 
     #[test]
@@ -198,16 +240,19 @@ mod tests {
         book.add_code("c2".into(), now);
         assert!(book.redeem("c1", session("s1"), now));
         assert!(book.redeem("c2", session("s2"), now));
-        assert!(book.has_session("s1", "1s", now));
-        assert!(!book.has_session("s1", "", now), "the cookie alone");
-        assert!(!book.has_session("", "1s", now), "the page key alone");
-        assert!(!book.has_session("s1", "2s", now), "two sessions' halves");
-        assert!(!book.has_session("s2", "1s", now));
-        assert!(!book.has_session("1s", "s1", now), "swapped");
+        assert!(book.session("s1", "1s", now).is_some());
+        assert!(book.session("s1", "", now).is_none(), "the cookie alone");
+        assert!(book.session("", "1s", now).is_none(), "the page key alone");
+        assert!(
+            book.session("s1", "2s", now).is_none(),
+            "two sessions' halves"
+        );
+        assert!(book.session("s2", "1s", now).is_none());
+        assert!(book.session("1s", "s1", now).is_none(), "swapped");
     }
 
     #[test]
-    fn codes_and_sessions_expire() {
+    fn codes_and_sessions_expire_and_a_lease_says_when() {
         let (mut book, start) = (book(), Instant::now());
         book.add_code("late".into(), start);
         book.add_code("early".into(), start);
@@ -218,13 +263,16 @@ mod tests {
             !book.redeem("late", session("t"), expired),
             "ten minutes: over"
         );
+        let lease = book.session("s", "s", in_time).unwrap();
+        assert_eq!(lease.expires, in_time + Duration::from_secs(3600));
         assert!(has(&mut book, "s", in_time + Duration::from_secs(3599)));
         assert!(!has(&mut book, "s", in_time + Duration::from_secs(3600)));
+        assert!(lease.ended.is_cancelled(), "pruned: ended");
         assert_eq!(book.counts(), (0, 0), "pruned as time went by");
     }
 
     #[test]
-    fn the_oldest_goes_when_the_book_is_full() {
+    fn the_oldest_goes_when_the_book_is_full_and_its_session_is_ended() {
         let (mut book, now) = (book(), Instant::now());
         for code in ["c1", "c2", "c3", "c4"] {
             book.add_code(code.into(), now);
@@ -232,11 +280,13 @@ mod tests {
         assert_eq!(book.counts(), (3, 0));
         assert!(!book.redeem("c1", session("s1"), now), "pushed out by c4");
         assert!(book.redeem("c2", session("s2"), now));
+        let oldest = book.session("s2", "2s", now).unwrap();
         for (code, name) in [("c3", "s3"), ("c4", "s4")] {
             assert!(book.redeem(code, session(name), now));
         }
         assert_eq!(book.counts(), (0, 2));
         assert!(!has(&mut book, "s2", now), "pushed out by s4");
+        assert!(oldest.ended.is_cancelled(), "and its connections with it");
         assert!(has(&mut book, "s3", now) && has(&mut book, "s4", now));
     }
 
@@ -246,7 +296,9 @@ mod tests {
         book.add_code("c1".into(), now);
         book.add_code("c2".into(), now);
         assert!(book.redeem("c1", session("s1"), now));
+        let lease = book.session("s1", "1s", now).unwrap();
         book.clear();
+        assert!(lease.ended.is_cancelled());
         assert!(!has(&mut book, "s1", now));
         assert!(!book.redeem("c2", session("s2"), now));
         assert_eq!(book.counts(), (0, 0));

@@ -212,19 +212,26 @@ async fn watch_token(keys: Arc<Keys>, stop: CancellationToken) {
     }
 }
 
-/// A token for one connection: cancelled when the hub stops or `era` ends (the
-/// hub's token changed); cancel it when the connection ends, so its watch ends too.
+/// A token for one connection: cancelled when the hub stops or its `lease` ends (the
+/// hub's token changed; its browser session ended or its time is up); cancel it when
+/// the connection ends, so its watch ends too.
 fn ended_with(
     hub: &CancellationToken,
-    era: CancellationToken,
+    lease: super::keys::Lease,
     peer: SocketAddr,
 ) -> CancellationToken {
+    use super::keys::LeaseEnd;
     let connection = hub.child_token();
     let watched = connection.clone();
     tokio::spawn(async move {
+        // Both branches only wait: cancel-safe.
         tokio::select! {
-            () = era.cancelled() => {
-                tracing::info!(%peer, "hub token changed: a connection let in with the old one closed");
+            end = lease.ended() => {
+                match end {
+                    LeaseEnd::TokenChanged => tracing::info!(%peer, "hub token changed: a connection let in with the old one closed"),
+                    LeaseEnd::SessionEnded => tracing::info!(%peer, "browser session ended: its connection closed"),
+                    LeaseEnd::SessionExpired => tracing::info!(%peer, "browser session over (its time is up): its connection closed"),
+                }
                 watched.cancel();
             }
             () = watched.cancelled() => {}
@@ -285,7 +292,7 @@ async fn serve_one(
     let mut endpoint = Endpoint::Ahp;
     // Set by the check; until then, the least a connection may do.
     let mut admission = Admission::Session;
-    let mut era = CancellationToken::new();
+    let mut lease = super::keys::Lease::default();
     // The callback's shape is tungstenite's (an unboxed error response).
     #[allow(clippy::result_large_err)]
     let check = |request: &_, response| {
@@ -294,9 +301,9 @@ async fn serve_one(
             admitted,
         } = gate.check(request, response);
         endpoint = asked;
-        admitted.map(|(response, how, under)| {
+        admitted.map(|(response, how, on)| {
             admission = how;
-            era = under;
+            lease = on;
             response
         })
     };
@@ -313,10 +320,11 @@ async fn serve_one(
             let links = (admission == Admission::Token).then(|| LinkIssuer {
                 keys: gate.keys.clone(),
                 listen: gate.listen,
-                era: era.clone(),
+                era: lease.era.clone(),
             });
-            // Ends with the hub, or when the token it came in with is rotated away.
-            let shutdown = ended_with(&shutdown, era, peer);
+            // Ends with the hub, or when what let it in ends: the token rotated
+            // away, or its browser session over.
+            let shutdown = ended_with(&shutdown, lease, peer);
             let _done = shutdown.clone().drop_guard();
             match endpoint {
                 Endpoint::Ahp => {

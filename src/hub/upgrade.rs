@@ -2,8 +2,8 @@
 //! Bearer`), or a browser session's cookie and page key together (only with an
 //! Origin the hub allows: a cookie goes wherever the browser is made to connect),
 //! else 401; the browser Origin (else 403); the endpoint the path names (`/` AHP,
-//! `/acp` ACP; else 404); and the WebSocket limits. Knows nothing of what is spoken
-//! once upgraded.
+//! `/acp` ACP; else 404); the `Lease` the connection holds; and the WebSocket
+//! limits. Knows nothing of what is spoken once upgraded.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,10 +11,9 @@ use std::sync::Arc;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{StatusCode, header};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_util::sync::CancellationToken;
 
 use super::browser::{Reached, origin_allowed, page_key, session_cookies};
-use super::keys::Keys;
+use super::keys::{Keys, Lease};
 
 /// Who may come in, for every connection of one hub.
 #[derive(Debug, Clone)]
@@ -60,9 +59,9 @@ pub enum Admission {
 pub struct Verdict {
     /// What the path asks for (`Ahp` when refused before that was known).
     pub endpoint: Endpoint,
-    /// The response to go on with, what admitted the connection and the era it was
-    /// let in under (cancelled when the token changes), or the refusal.
-    pub admitted: Result<(Response, Admission, CancellationToken), ErrorResponse>,
+    /// The response to go on with, what admitted the connection and the lease it was
+    /// let in on (what ends it besides the hub), or the refusal.
+    pub admitted: Result<(Response, Admission, Lease), ErrorResponse>,
 }
 
 impl Gate {
@@ -76,12 +75,14 @@ impl Gate {
                 admitted: Err(refused),
             };
         };
-        let admitted = self.admit(request).map(|(how, era)| (response, how, era));
+        let admitted = self
+            .admit(request)
+            .map(|(how, lease)| (response, how, lease));
         Verdict { endpoint, admitted }
     }
 
     #[allow(clippy::result_large_err)]
-    fn admit(&self, request: &Request) -> Result<(Admission, CancellationToken), ErrorResponse> {
+    fn admit(&self, request: &Request) -> Result<(Admission, Lease), ErrorResponse> {
         let origin = request
             .headers()
             .get(header::ORIGIN)
@@ -89,7 +90,7 @@ impl Gate {
         let allowed = origin_allowed(origin, self.reached(request), &self.allowed_origins);
         if let Some(era) = presented_token(request).and_then(|t| self.keys.token_era(t)) {
             return match allowed {
-                true => Ok((Admission::Token, era)),
+                true => Ok((Admission::Token, Lease { era, session: None })),
                 false => Err(forbidden_origin()),
             };
         }
@@ -112,8 +113,8 @@ impl Gate {
                 "this page holds no login key: run `ourocodus login-link` for a new link",
             ));
         };
-        match cookies.find_map(|cookie| self.keys.session_era(cookie, page_key)) {
-            Some(era) => Ok((Admission::Session, era)),
+        match cookies.find_map(|cookie| self.keys.session_lease(cookie, page_key)) {
+            Some(lease) => Ok((Admission::Session, lease)),
             None => Err(unauthorized(
                 "this browser session is over: run `ourocodus login-link` for a new link",
             )),

@@ -2,8 +2,9 @@
 //! the printed one-time link sets an HttpOnly SameSite=Strict session cookie once
 //! (a second use is refused) and redirects with the session's page key in the
 //! fragment; the cookie opens a WebSocket only with that page key (`?sk=`) and the
-//! hub's own Origin (a cookie replayed by another local server is refused);
-//! `ourocodus login-link` makes a new link, and `ourocodus token --rotate` takes effect at once: the old token, the
+//! hub's own Origin (a cookie replayed by another local server is refused), and the
+//! connection closes when the session's time is up; `ourocodus login-link` makes a
+//! new link, and `ourocodus token --rotate` takes effect at once: the old token, the
 //! old cookie and unused links refused, the new token taken, no restart.
 
 use std::time::Duration;
@@ -307,6 +308,35 @@ async fn a_cookie_replayed_without_its_page_key_is_refused_and_so_is_a_page_key_
         let page = login.socket(&hub);
         assert_eq!(hub.upgrade_status(&page, &key_alone).await, 401);
         assert_eq!(hub.upgrade_status(&page, &replayed).await, 101, "both");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_connection_let_in_by_a_browser_session_closes_when_the_sessions_time_is_up() {
+    bounded(LIMIT, async {
+        let hub = Hub::start(&["--browser-session-secs", "3"]).await;
+        let login = log_in(&hub.login_link).await;
+        let mut by_cookie = open_as_page(&hub, &login).await;
+        let (mut by_token, _) = tokio_tungstenite::connect_async(hub.url()).await.unwrap();
+        by_cookie.send(Message::text(PING)).await.unwrap();
+        assert!(matches!(by_cookie.next().await, Some(Ok(Message::Text(_)))));
+
+        let opened = std::time::Instant::now();
+        closed_by_the_hub(&mut by_cookie).await;
+        assert!(
+            opened.elapsed() >= Duration::from_secs(1),
+            "not at once: {:?}",
+            opened.elapsed()
+        );
+        assert!(hub.log().contains("its time is up"), "{}", hub.log());
+        let own = format!("http://{}", hub.addr);
+        let page = [("cookie", login.cookie.as_str()), ("origin", own.as_str())];
+        let again = hub.upgrade_status(&login.socket(&hub), &page).await;
+        assert_eq!(again, 401, "over");
+        // The token's connection has no such time.
+        by_token.send(Message::text(PING)).await.unwrap();
+        assert!(matches!(by_token.next().await, Some(Ok(Message::Text(_)))));
     })
     .await;
 }
