@@ -89,6 +89,10 @@ struct ServeArgs {
     /// Bytes a client may leave unread before it is dropped.
     #[arg(long, default_value = "16MiB", value_parser = ourocodus::faces::parse_size, hide = true)]
     max_client_backlog: usize,
+    /// How long a browser session of the monitor lasts, in seconds (default 12 hours);
+    /// for tests that watch one end.
+    #[arg(long, value_name = "SECS", hide = true)]
+    browser_session_secs: Option<u64>,
     /// Connections let in (token or login shown) at once at most; one more is closed
     /// (1013, try again later) and logged. Connections not yet let in have a pool of
     /// their own, 64 at once and 16 from one address, each for 10 s at most.
@@ -317,6 +321,10 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         max_backlog: args.max_client_backlog,
         max_connections: args.max_connections,
         door_timeout: std::time::Duration::from_millis(args.door_timeout_ms),
+        browser_session: args.browser_session_secs.map_or(
+            ourocodus::hub::login_book::SESSION_LIFE,
+            std::time::Duration::from_secs,
+        ),
     };
     // The token itself is never printed: stdout of a service ends up in logs. The
     // login link is good for one use within minutes.

@@ -1,8 +1,8 @@
 //! Who may reach the hub: its bearer token (made on first start, kept 0600 in the
 //! user's config directory, compared in constant time), the addresses it may listen
-//! on (loopback, unless remote access is asked for with TLS), the browser origins it
-//! accepts, and where clients find it. Knows files, addresses and strings; nothing of
-//! the protocol spoken once in.
+//! on (loopback, unless remote access is asked for with TLS), and where clients find
+//! it (the browser origins it accepts are `browser`'s). Knows files, addresses and
+//! strings; nothing of the protocol spoken once in.
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -302,47 +302,6 @@ pub fn check_listen(addr: SocketAddr, allow_remote: bool, tls: bool) -> Result<(
     }
 }
 
-/// Whether a connection's `Origin` header may reach the hub. No header: not a
-/// browser (the token still decides). A browser must come from the hub's own pages
-/// (`http(s)://127.0.0.1:PORT`, `localhost`, `[::1]`, or the listen address) or from
-/// an origin the user allowed (`--allow-origin`, e.g. VS Code desktop's
-/// `vscode-file://vscode-app`). `tls_host`: on a TLS connection, the `Host` the
-/// request names; `https://` and it is then the hub's own page too, whatever name
-/// the browser reached it by (a certificate the browser accepted vouches for it).
-pub fn origin_allowed(
-    origin: Option<&str>,
-    listen: SocketAddr,
-    allowed: &[String],
-    tls_host: Option<&str>,
-) -> bool {
-    let Some(origin) = origin else {
-        return true;
-    };
-    let origin = origin.trim().trim_end_matches('/');
-    if allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
-        return true;
-    }
-    if tls_host.is_some_and(|host| origin.eq_ignore_ascii_case(&format!("https://{}", host.trim())))
-    {
-        return true;
-    }
-    let port = listen.port();
-    let hosts = [
-        "127.0.0.1".to_string(),
-        "localhost".to_string(),
-        "[::1]".to_string(),
-        match listen {
-            SocketAddr::V4(v4) => v4.ip().to_string(),
-            SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
-        },
-    ];
-    ["http", "https"].iter().any(|scheme| {
-        hosts
-            .iter()
-            .any(|host| origin.eq_ignore_ascii_case(&format!("{scheme}://{host}:{port}")))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,37 +437,6 @@ mod tests {
                 "{remote}: not asked"
             );
             assert!(check_listen(addr(remote), true, true).is_ok(), "{remote}");
-        }
-    }
-
-    #[test]
-    fn browsers_come_from_the_hubs_own_pages_or_an_allowed_origin() {
-        let listen = addr("127.0.0.1:7420");
-        let allowed = vec!["vscode-file://vscode-app".to_string()];
-        assert!(origin_allowed(None, listen, &[], None), "not a browser");
-        for ok in [
-            "http://127.0.0.1:7420",
-            "http://localhost:7420/",
-            "https://[::1]:7420",
-            "HTTP://LOCALHOST:7420",
-        ] {
-            assert!(origin_allowed(Some(ok), listen, &[], None), "{ok}");
-        }
-        assert!(origin_allowed(
-            Some("vscode-file://vscode-app"),
-            listen,
-            &allowed,
-            None
-        ));
-        for bad in [
-            "http://127.0.0.1:7421",
-            "https://evil.example",
-            "null",
-            "http://localhost.evil:7420",
-            "http://127.0.0.1:7420.evil",
-            "",
-        ] {
-            assert!(!origin_allowed(Some(bad), listen, &allowed, None), "{bad}");
         }
     }
 

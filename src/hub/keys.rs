@@ -2,8 +2,10 @@
 //! it (looked at with a `stat` at each use and read again only when the file
 //! changed, so `ourocodus token --rotate` takes effect without a restart), and the
 //! browser logins of its `LoginBook`, all ended when the token changes, and the
-//! *era* a connection was let in under, cancelled by that change so the connection
-//! ends too. Knows files and secrets; nothing of HTTP, cookies or WebSockets.
+//! `Lease` a connection is let in on: the *era* (cancelled by that change) and, for
+//! a browser session, the session's own end and expiry, so the connection ends with
+//! what let it in. Knows files, secrets and time; nothing of HTTP, cookies or
+//! WebSockets.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -13,10 +15,63 @@ use std::time::{Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use super::access::{self, AccessError, Token};
-use super::login_book::{LoginBook, LoginLimits};
+use super::login_book::{BrowserSession, LoginBook, LoginLimits, SessionLease};
 
-/// Random bytes in a login code or a browser session id (hex: twice as many digits).
+/// Random bytes in a login code or either half of a browser session (hex: twice as
+/// many digits).
 const SECRET_BYTES: usize = 32;
+
+/// The two halves of a new browser session, for the browser: one for its cookie, one
+/// for its page. Never logged (`Debug` hides them).
+pub struct SessionSecrets {
+    pub cookie: String,
+    pub page_key: String,
+}
+
+impl std::fmt::Debug for SessionSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionSecrets(…)")
+    }
+}
+
+/// What a connection was let in on, and so what ends it.
+#[derive(Debug, Clone, Default)]
+pub struct Lease {
+    /// Cancelled when the hub's token changes.
+    pub era: CancellationToken,
+    /// A browser session's end and expiry; `None` for the token.
+    pub session: Option<SessionLease>,
+}
+
+/// Why a lease ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseEnd {
+    /// The hub's token changed.
+    TokenChanged,
+    /// The browser session ended before its time (a newer one pushed it out).
+    SessionEnded,
+    /// The browser session's time is up.
+    SessionExpired,
+}
+
+impl Lease {
+    /// Resolves when the lease ends, saying why. Cancel-safe: it only waits.
+    pub async fn ended(&self) -> LeaseEnd {
+        let Some(session) = &self.session else {
+            self.era.cancelled().await;
+            return LeaseEnd::TokenChanged;
+        };
+        let expiry = tokio::time::sleep_until(session.expires.into());
+        tokio::select! {
+            // The era first: a rotation ends the sessions too, and is the reason; an
+            // expired session may also have been pruned: its time is the reason.
+            biased;
+            () = self.era.cancelled() => LeaseEnd::TokenChanged,
+            () = expiry => LeaseEnd::SessionExpired,
+            () = session.ended.cancelled() => LeaseEnd::SessionEnded,
+        }
+    }
+}
 
 /// Which version of the token file was read: a rotation (a new file renamed into
 /// place) changes the inode, an edit in place the time or the length.
@@ -110,17 +165,21 @@ impl Keys {
         matches.then(|| state.era.clone())
     }
 
-    /// Whether `session` is a live browser session.
+    /// Whether `cookie` and `page_key` are the halves of one live browser session.
     #[cfg(test)]
-    pub fn session_matches(&self, session: &str) -> bool {
-        self.session_era(session).is_some()
+    pub fn session_matches(&self, cookie: &str, page_key: &str) -> bool {
+        self.session_lease(cookie, page_key).is_some()
     }
 
-    /// The era `session` lets a connection in under, if it is a live browser session.
-    pub fn session_era(&self, session: &str) -> Option<CancellationToken> {
+    /// The lease a browser session lets a connection in on, if `cookie` and
+    /// `page_key` are the halves of one live session.
+    pub fn session_lease(&self, cookie: &str, page_key: &str) -> Option<Lease> {
         let mut state = self.fresh();
-        let live = state.book.has_session(session, Instant::now());
-        live.then(|| state.era.clone())
+        let session = state.book.session(cookie, page_key, Instant::now())?;
+        Some(Lease {
+            era: state.era.clone(),
+            session: Some(session),
+        })
     }
 
     /// A new one-time login code.
@@ -147,14 +206,19 @@ impl Keys {
         drop(self.fresh());
     }
 
-    /// Uses up `code`: the new browser session's id if it was good, `None` if not.
-    pub fn redeem(&self, code: &str) -> Result<Option<String>, AccessError> {
-        let session = access::random_hex(SECRET_BYTES)?;
-        let redeemed = self
-            .fresh()
-            .book
-            .redeem(code, session.clone(), Instant::now());
-        Ok(redeemed.then_some(session))
+    /// Uses up `code`: the new browser session's secrets if it was good, `None` if not.
+    pub fn redeem(&self, code: &str) -> Result<Option<SessionSecrets>, AccessError> {
+        let secrets = SessionSecrets {
+            cookie: access::random_hex(SECRET_BYTES)?,
+            page_key: access::random_hex(SECRET_BYTES)?,
+        };
+        let session = BrowserSession {
+            cookie: secrets.cookie.clone(),
+            page_key: secrets.page_key.clone(),
+            ended: CancellationToken::new(),
+        };
+        let redeemed = self.fresh().book.redeem(code, session, Instant::now());
+        Ok(redeemed.then_some(secrets))
     }
 
     /// How long a login code lasts, in seconds.
@@ -180,8 +244,9 @@ impl Keys {
                     None
                 }
             };
-            state.book.clear();
+            // The era before the sessions: what watches both sees the rotation first.
             state.era.cancel();
+            state.book.clear();
             state.era = CancellationToken::new();
             tracing::info!("hub token file changed: token read again, browser logins ended");
         }
@@ -193,6 +258,7 @@ impl Keys {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
 
     /// Keys over a new token file in a directory of their own (kept while in use).
     fn fresh_keys() -> (tempfile::TempDir, PathBuf, Keys) {
@@ -211,8 +277,11 @@ mod tests {
         let waiting = keys.issue_code().unwrap();
         assert_eq!(code.len(), 64);
         let session = keys.redeem(&code).unwrap().unwrap();
-        assert!(keys.session_matches(&session));
-        assert_eq!(keys.redeem(&code).unwrap(), None, "once only");
+        assert_eq!((session.cookie.len(), session.page_key.len()), (64, 64));
+        assert_ne!(session.cookie, session.page_key, "two secrets");
+        assert!(keys.session_matches(&session.cookie, &session.page_key));
+        assert!(keys.redeem(&code).unwrap().is_none(), "once only");
+        assert!(!format!("{session:?}").contains(&session.cookie));
 
         let new = access::rotate_token(&path).unwrap();
         assert!(
@@ -220,26 +289,36 @@ mod tests {
             "the old token is refused"
         );
         assert!(keys.token_matches(new.as_str()));
-        assert!(!keys.session_matches(&session), "sessions ended");
-        assert_eq!(keys.redeem(&waiting).unwrap(), None, "codes ended");
+        assert!(
+            !keys.session_matches(&session.cookie, &session.page_key),
+            "sessions ended"
+        );
+        assert!(keys.redeem(&waiting).unwrap().is_none(), "codes ended");
         let after = keys.issue_code().unwrap();
         assert!(keys.redeem(&after).unwrap().is_some(), "new logins work");
     }
 
-    #[test]
-    fn a_rotation_ends_the_era_the_old_token_and_its_sessions_let_connections_in_under() {
+    #[tokio::test]
+    async fn a_rotation_ends_the_era_the_old_token_and_its_sessions_let_connections_in_under() {
         let (_dir, path, keys) = fresh_keys();
         let old = keys.token().unwrap();
         let by_token = keys.token_era(old.as_str()).unwrap();
         let code = keys.issue_code().unwrap();
         let session = keys.redeem(&code).unwrap().unwrap();
-        let by_cookie = keys.session_era(&session).unwrap();
+        let by_cookie = keys
+            .session_lease(&session.cookie, &session.page_key)
+            .unwrap();
         assert!(keys.issue_code_in(&by_token).unwrap().is_some());
         assert!(keys.token_era("0").is_none());
 
         access::rotate_token(&path).unwrap();
         keys.look();
-        assert!(by_token.is_cancelled() && by_cookie.is_cancelled());
+        assert!(by_token.is_cancelled() && by_cookie.era.is_cancelled());
+        assert_eq!(
+            by_cookie.ended().await,
+            LeaseEnd::TokenChanged,
+            "the rotation is the reason, though the session ended too"
+        );
         assert_eq!(
             keys.issue_code_in(&by_token).unwrap(),
             None,
@@ -261,5 +340,38 @@ mod tests {
         let back = access::rotate_token(&path).unwrap();
         assert!(keys.token_matches(back.as_str()));
         assert!(!format!("{keys:?}").contains(back.as_str()));
+    }
+
+    #[tokio::test]
+    async fn a_browser_sessions_lease_ends_when_its_time_is_up_or_a_newer_one_pushes_it_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = LoginLimits {
+            session_life: Duration::from_millis(300),
+            max_sessions: 1,
+            ..LoginLimits::default()
+        };
+        let keys = Keys::load(&dir.path().join("token"), limits).unwrap();
+        let log_in = || keys.redeem(&keys.issue_code().unwrap()).unwrap().unwrap();
+        let first = log_in();
+        let lease = keys.session_lease(&first.cookie, &first.page_key).unwrap();
+        let begun = Instant::now();
+        let ended = tokio::time::timeout(Duration::from_secs(5), lease.ended()).await;
+        assert_eq!(ended, Ok(LeaseEnd::SessionExpired));
+        assert!(begun.elapsed() >= Duration::from_millis(250), "not before");
+        assert!(!keys.session_matches(&first.cookie, &first.page_key));
+
+        let second = log_in();
+        let lease = keys
+            .session_lease(&second.cookie, &second.page_key)
+            .unwrap();
+        log_in();
+        assert_eq!(lease.ended().await, LeaseEnd::SessionEnded, "pushed out");
+        let token = keys.token().unwrap();
+        let by_token = Lease {
+            era: keys.token_era(token.as_str()).unwrap(),
+            session: None,
+        };
+        let still = tokio::time::timeout(Duration::from_millis(400), by_token.ended()).await;
+        assert!(still.is_err(), "the token's lease has no time limit");
     }
 }

@@ -1,12 +1,20 @@
 //! The hub's book of browser logins, in memory: one-time login codes (each good
 //! once, for minutes) and the browser sessions they were exchanged for (good for
-//! hours), both bounded in number, compared in constant time. Told the time by its
-//! caller; knows nothing of where secrets come from, cookies, HTTP or the token.
+//! hours; each known by two secrets that must come together), both bounded in
+//! number, compared in constant time. A session that leaves the book (its time up,
+//! pushed out by a newer one, or every login ended) has its `ended` token cancelled.
+//! Told the time by its caller; knows nothing of where secrets come from, cookies,
+//! HTTP or the token.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use tokio_util::sync::CancellationToken;
+
 use super::access::same_secret;
+
+/// How long a browser session lasts unless told otherwise.
+pub const SESSION_LIFE: Duration = Duration::from_secs(12 * 3600);
 
 /// How long secrets last and how many may be outstanding.
 #[derive(Debug, Clone, Copy)]
@@ -25,42 +33,75 @@ impl Default for LoginLimits {
     fn default() -> Self {
         LoginLimits {
             code_life: Duration::from_secs(10 * 60),
-            session_life: Duration::from_secs(12 * 3600),
+            session_life: SESSION_LIFE,
             max_codes: 32,
             max_sessions: 64,
         }
     }
 }
 
-/// One secret and when it stops being good.
-struct Entry {
-    secret: String,
+/// A browser session: the two secrets a browser presents together, and what the
+/// connections it let in end with.
+pub struct BrowserSession {
+    /// What the browser's HttpOnly cookie holds.
+    pub cookie: String,
+    /// What the page keeps in its origin's storage (it came in a URL fragment).
+    pub page_key: String,
+    /// Cancelled once the session leaves the book, however it leaves (see `Drop`).
+    pub ended: CancellationToken,
+}
+
+impl Drop for BrowserSession {
+    /// A session no longer in the book is over: whatever it let in ends too.
+    fn drop(&mut self) {
+        self.ended.cancel();
+    }
+}
+
+/// What a live browser session lets a connection in with.
+#[derive(Debug, Clone)]
+pub struct SessionLease {
+    /// Cancelled when the session ends before its time.
+    pub ended: CancellationToken,
+    /// When its time is up.
+    pub expires: Instant,
+}
+
+/// One secret (or a session's pair) and when it stops being good.
+struct Entry<T> {
+    held: T,
     expires: Instant,
 }
 
-/// Secrets oldest first, at most `max` of them, none past its time once pruned.
-#[derive(Default)]
-struct Shelf {
-    entries: VecDeque<Entry>,
+/// Entries oldest first, at most `max` of them, none past its time once pruned.
+struct Shelf<T> {
+    entries: VecDeque<Entry<T>>,
 }
 
-impl Shelf {
+impl<T> Default for Shelf<T> {
+    fn default() -> Self {
+        Shelf {
+            entries: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> Shelf<T> {
     fn prune(&mut self, now: Instant) {
         self.entries.retain(|e| e.expires > now);
     }
 
-    fn add(&mut self, secret: String, expires: Instant, max: usize) {
+    fn add(&mut self, held: T, expires: Instant, max: usize) {
         while self.entries.len() >= max.max(1) {
             self.entries.pop_front();
         }
-        self.entries.push_back(Entry { secret, expires });
+        self.entries.push_back(Entry { held, expires });
     }
 
-    /// Where `presented` is, each entry compared in constant time.
-    fn find(&self, presented: &str) -> Option<usize> {
-        self.entries
-            .iter()
-            .position(|e| same_secret(&e.secret, presented))
+    /// Where the first entry `matches` is (each one looked at: the comparisons are
+    /// the caller's, in constant time).
+    fn find(&self, matches: impl Fn(&T) -> bool) -> Option<usize> {
+        self.entries.iter().position(|e| matches(&e.held))
     }
 }
 
@@ -68,8 +109,8 @@ impl Shelf {
 #[derive(Default)]
 pub struct LoginBook {
     limits: LoginLimits,
-    codes: Shelf,
-    sessions: Shelf,
+    codes: Shelf<String>,
+    sessions: Shelf<BrowserSession>,
 }
 
 impl LoginBook {
@@ -93,9 +134,9 @@ impl LoginBook {
 
     /// Uses up `code`: if it was outstanding and in time, `session` becomes a live
     /// browser session and the answer is true. A code is good once, whatever the answer.
-    pub fn redeem(&mut self, code: &str, session: String, now: Instant) -> bool {
+    pub fn redeem(&mut self, code: &str, session: BrowserSession, now: Instant) -> bool {
         self.codes.prune(now);
-        let Some(at) = self.codes.find(code) else {
+        let Some(at) = self.codes.find(|c| same_secret(c, code)) else {
             return false;
         };
         self.codes.entries.remove(at);
@@ -106,10 +147,19 @@ impl LoginBook {
         true
     }
 
-    /// Whether `session` is a live browser session.
-    pub fn has_session(&mut self, session: &str, now: Instant) -> bool {
+    /// The live browser session whose cookie is `cookie` and page key `page_key`
+    /// (both of one session: halves of two sessions are no session).
+    pub fn session(&mut self, cookie: &str, page_key: &str, now: Instant) -> Option<SessionLease> {
         self.sessions.prune(now);
-        self.sessions.find(session).is_some()
+        // `&`, not `&&`: both halves compared every time, whichever differs.
+        let at = self
+            .sessions
+            .find(|s| same_secret(&s.cookie, cookie) & same_secret(&s.page_key, page_key))?;
+        let entry = &self.sessions.entries[at];
+        Some(SessionLease {
+            ended: entry.held.ended.clone(),
+            expires: entry.expires,
+        })
     }
 
     /// Ends every code and session (the token was rotated).
@@ -137,58 +187,97 @@ mod tests {
         })
     }
 
+    /// A session whose cookie is `name` and page key `name` reversed.
+    fn session(name: &str) -> BrowserSession {
+        BrowserSession {
+            cookie: name.to_string(),
+            page_key: name.chars().rev().collect(),
+            ended: CancellationToken::new(),
+        }
+    }
+
+    /// Whether the session made by `session(name)` is live.
+    fn has(book: &mut LoginBook, name: &str, now: Instant) -> bool {
+        let key: String = name.chars().rev().collect();
+        book.session(name, &key, now).is_some()
+    }
+
     #[test]
     fn a_code_is_good_once_and_gives_the_session_asked_for() {
         let (mut book, now) = (book(), Instant::now());
         book.add_code("c1".into(), now);
-        assert!(!book.has_session("s1", now));
-        assert!(!book.redeem("c2", "s0".into(), now), "never issued");
+        assert!(!has(&mut book, "s1", now));
+        assert!(!book.redeem("c2", session("s0"), now), "never issued");
         assert!(
-            !book.redeem("c", "s0".into(), now),
+            !book.redeem("c", session("s0"), now),
             "a prefix is not the code"
         );
-        assert!(!book.redeem("c1x", "s0".into(), now));
-        assert!(book.redeem("c1", "s1".into(), now));
-        assert!(book.has_session("s1", now));
+        assert!(!book.redeem("c1x", session("s0"), now));
+        assert!(book.redeem("c1", session("s1"), now));
+        assert!(has(&mut book, "s1", now));
+        assert!(!has(&mut book, "s0", now), "a refused code made no session");
         assert!(
-            !book.has_session("s0", now),
-            "a refused code made no session"
+            !book.redeem("c1", session("s2"), now),
+            "used: replay refused"
         );
-        assert!(!book.redeem("c1", "s2".into(), now), "used: replay refused");
-        assert!(!book.has_session("s2", now));
+        assert!(!has(&mut book, "s2", now));
     }
 
     #[test]
-    fn codes_and_sessions_expire() {
+    fn a_session_needs_both_its_halves_and_halves_of_two_sessions_are_none() {
+        let (mut book, now) = (book(), Instant::now());
+        book.add_code("c1".into(), now);
+        book.add_code("c2".into(), now);
+        assert!(book.redeem("c1", session("s1"), now));
+        assert!(book.redeem("c2", session("s2"), now));
+        assert!(book.session("s1", "1s", now).is_some());
+        assert!(book.session("s1", "", now).is_none(), "the cookie alone");
+        assert!(book.session("", "1s", now).is_none(), "the page key alone");
+        assert!(
+            book.session("s1", "2s", now).is_none(),
+            "two sessions' halves"
+        );
+        assert!(book.session("s2", "1s", now).is_none());
+        assert!(book.session("1s", "s1", now).is_none(), "swapped");
+    }
+
+    #[test]
+    fn codes_and_sessions_expire_and_a_lease_says_when() {
         let (mut book, start) = (book(), Instant::now());
         book.add_code("late".into(), start);
         book.add_code("early".into(), start);
         let in_time = start + Duration::from_secs(599);
-        assert!(book.redeem("early", "s".into(), in_time));
+        assert!(book.redeem("early", session("s"), in_time));
         let expired = start + Duration::from_secs(600);
         assert!(
-            !book.redeem("late", "t".into(), expired),
+            !book.redeem("late", session("t"), expired),
             "ten minutes: over"
         );
-        assert!(book.has_session("s", in_time + Duration::from_secs(3599)));
-        assert!(!book.has_session("s", in_time + Duration::from_secs(3600)));
+        let lease = book.session("s", "s", in_time).unwrap();
+        assert_eq!(lease.expires, in_time + Duration::from_secs(3600));
+        assert!(has(&mut book, "s", in_time + Duration::from_secs(3599)));
+        assert!(!has(&mut book, "s", in_time + Duration::from_secs(3600)));
+        assert!(lease.ended.is_cancelled(), "pruned: ended");
         assert_eq!(book.counts(), (0, 0), "pruned as time went by");
     }
 
     #[test]
-    fn the_oldest_goes_when_the_book_is_full() {
+    fn the_oldest_goes_when_the_book_is_full_and_its_session_is_ended() {
         let (mut book, now) = (book(), Instant::now());
         for code in ["c1", "c2", "c3", "c4"] {
             book.add_code(code.into(), now);
         }
         assert_eq!(book.counts(), (3, 0));
-        assert!(!book.redeem("c1", "s1".into(), now), "pushed out by c4");
-        for (code, session) in [("c2", "s2"), ("c3", "s3"), ("c4", "s4")] {
-            assert!(book.redeem(code, session.into(), now));
+        assert!(!book.redeem("c1", session("s1"), now), "pushed out by c4");
+        assert!(book.redeem("c2", session("s2"), now));
+        let oldest = book.session("s2", "2s", now).unwrap();
+        for (code, name) in [("c3", "s3"), ("c4", "s4")] {
+            assert!(book.redeem(code, session(name), now));
         }
         assert_eq!(book.counts(), (0, 2));
-        assert!(!book.has_session("s2", now), "pushed out by s4");
-        assert!(book.has_session("s3", now) && book.has_session("s4", now));
+        assert!(!has(&mut book, "s2", now), "pushed out by s4");
+        assert!(oldest.ended.is_cancelled(), "and its connections with it");
+        assert!(has(&mut book, "s3", now) && has(&mut book, "s4", now));
     }
 
     #[test]
@@ -196,10 +285,12 @@ mod tests {
         let (mut book, now) = (book(), Instant::now());
         book.add_code("c1".into(), now);
         book.add_code("c2".into(), now);
-        assert!(book.redeem("c1", "s1".into(), now));
+        assert!(book.redeem("c1", session("s1"), now));
+        let lease = book.session("s1", "1s", now).unwrap();
         book.clear();
-        assert!(!book.has_session("s1", now));
-        assert!(!book.redeem("c2", "s2".into(), now));
+        assert!(lease.ended.is_cancelled());
+        assert!(!has(&mut book, "s1", now));
+        assert!(!book.redeem("c2", session("s2"), now));
         assert_eq!(book.counts(), (0, 0));
     }
 }

@@ -1,15 +1,16 @@
 //! `GET /login?code=CODE`: a one-time login code (printed by `serve`, or made by
-//! `ourocodus login-link`) exchanged for a browser session cookie and a redirect to
-//! the monitor, or a short page saying the link was used or expired and how to get
-//! another. Knows the URL, the cookie's attributes and the words; the codes and
-//! sessions are `Keys`'s, the bytes on the wire `http`'s.
+//! `ourocodus login-link`) exchanged for a browser session (its cookie, and a
+//! redirect to the monitor with the page key in the fragment), or a short page
+//! saying the link was used or expired and how to get another. Knows the URL and the
+//! words; the codes and sessions are `Keys`'s, how the halves travel `browser`'s,
+//! the bytes on the wire `http`'s.
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
+use super::browser::{after_login, set_session_cookie};
 use super::http::Reply;
-use super::keys::Keys;
-use super::upgrade::SESSION_COOKIE;
+use super::keys::{Keys, SessionSecrets};
 
 /// Where a login link points.
 pub const LOGIN_PATH: &str = "/login";
@@ -61,17 +62,16 @@ pub fn answer(method: &str, query: &str, keys: &Keys) -> Reply {
     }
 }
 
-/// 303 to the monitor, with the session cookie: sent back only by this site's own
-/// requests, never shown to the page's scripts.
-fn logged_in(session: &str, secure: bool) -> Reply {
-    let mut cookie =
-        format!("Set-Cookie: {SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/");
-    if secure {
-        cookie.push_str("; Secure");
-    }
+/// 303 to the monitor, the session's halves apart: the cookie (sent back only by
+/// this site's own requests, never shown to the page's scripts) and the page key in
+/// the fragment (never sent to a server, kept by the page for its origin only).
+fn logged_in(session: &SessionSecrets, secure: bool) -> Reply {
     tracing::info!("hub login: a browser session begins");
     let mut reply = Reply::text("303 See Other", "logged in: on to the monitor\n");
-    reply.headers.extend(["Location: /".to_string(), cookie]);
+    let cookie = set_session_cookie(&session.cookie, secure);
+    reply
+        .headers
+        .extend([after_login(&session.page_key), cookie]);
     reply
 }
 
@@ -94,19 +94,23 @@ mod tests {
     }
 
     #[test]
-    fn a_code_logs_in_once_with_a_strict_http_only_cookie() {
+    fn a_code_logs_in_once_with_a_strict_http_only_cookie_and_the_page_key_in_the_fragment() {
         let (keys, _dir) = keys();
         let code = keys.issue_code().unwrap();
         let query = format!("x=1&code={code}");
         assert!(answer("HEAD", &query, &keys).status.starts_with("405"));
         let first = answer("GET", &query, &keys);
         assert_eq!(first.status, "303 See Other");
-        assert_eq!(header(&first, "location").as_deref(), Some("/"));
+        let location = header(&first, "location").unwrap();
+        let page_key = location.strip_prefix("/#sk=").unwrap();
         let cookie = header(&first, "set-cookie").unwrap();
         let (pair, attributes) = cookie.split_once("; ").unwrap();
         assert_eq!(attributes, "HttpOnly; SameSite=Strict; Path=/");
         let session = pair.strip_prefix("ourocodus_session=").unwrap();
-        assert!(keys.session_matches(session));
+        assert_ne!(session, page_key, "each half its own secret");
+        assert!(!cookie.contains(page_key) && !location.contains(session));
+        assert!(keys.session_matches(session, page_key));
+        assert!(!keys.session_matches(session, session));
         let again = answer("GET", &query, &keys);
         assert_eq!(again.status, "401 Unauthorized", "used once");
         assert!(String::from_utf8_lossy(&again.body).contains("ourocodus login-link"));
@@ -115,13 +119,17 @@ mod tests {
     }
 
     #[test]
-    fn over_tls_the_cookie_is_secure_and_the_link_https() {
-        let reply = logged_in("s", true);
+    fn over_tls_the_cookie_is_secure_and_host_prefixed_and_the_link_https() {
+        let secrets = SessionSecrets {
+            cookie: "c".into(),
+            page_key: "k".into(),
+        };
+        let cookie = header(&logged_in(&secrets, true), "set-cookie").unwrap();
         assert!(
-            header(&reply, "set-cookie")
-                .unwrap()
-                .ends_with("; Path=/; Secure")
+            cookie.starts_with("__Host-ourocodus_session=c; "),
+            "{cookie}"
         );
+        assert!(cookie.ends_with("; Path=/; Secure"), "{cookie}");
         let listen = "127.0.0.1:7420".parse().unwrap();
         assert_eq!(
             login_url(listen, false, "c0de"),

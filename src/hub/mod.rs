@@ -1,5 +1,6 @@
 //! The hub (`ourocodus serve`): a long-lived team host several clients attach to.
-//! Its front door: who may reach it and where clients find it (`access`), the
+//! Its front door: who may reach it and where clients find it (`access`), what a
+//! browser must show (`browser`: its Origin, its session's cookie and page key), the
 //! WebSocket upgrade (`upgrade`), the listener (`serve`) and its connection pools
 //! (`doorway`), one AHP connection's
 //! queues (`connection`), the AHP commands answered on it (`ahp`), the team's AHP
@@ -16,6 +17,7 @@ pub mod access;
 pub mod acp_socket;
 pub mod ahp;
 pub mod attach;
+pub mod browser;
 pub mod connection;
 pub mod doorway;
 pub mod host;

@@ -24,7 +24,7 @@ use super::access::{self, AccessError};
 use super::connection::run_connection;
 use super::doorway::{AT_THE_DOOR, AT_THE_DOOR_PER_PEER, AtTheDoor, Doorway};
 use super::host::{HostHandle, HostOptions, start_host};
-use super::keys::Keys;
+use super::keys::{Keys, Lease};
 use super::login_book::LoginLimits;
 use super::login_link::LinkIssuer;
 use super::login_page::login_url;
@@ -57,6 +57,8 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// From accept to upgrade, at most (TLS, the request head, the upgrade).
     pub door_timeout: Duration,
+    /// How long a browser session of the monitor lasts.
+    pub browser_session: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +91,11 @@ pub fn run_serve(
         Some((cert, key)) => Some(TlsAcceptor::from(tls::server_config(cert, key)?)),
         None => None,
     };
-    let mut keys = Keys::load(&access::token_path()?, LoginLimits::default())?;
+    let limits = LoginLimits {
+        session_life: options.browser_session,
+        ..LoginLimits::default()
+    };
+    let mut keys = Keys::load(&access::token_path()?, limits)?;
     // Browser logins over TLS are never sent in the clear.
     keys.tls = tls.is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -220,19 +226,22 @@ async fn watch_token(keys: Arc<Keys>, stop: CancellationToken) {
     }
 }
 
-/// A token for one connection: cancelled when the hub stops or `era` ends (the
-/// hub's token changed); cancel it when the connection ends, so its watch ends too.
-fn ended_with(
-    hub: &CancellationToken,
-    era: CancellationToken,
-    peer: SocketAddr,
-) -> CancellationToken {
+/// A token for one connection: cancelled when the hub stops or its `lease` ends (the
+/// hub's token changed; its browser session ended or its time is up); cancel it when
+/// the connection ends, so its watch ends too.
+fn ended_with(hub: &CancellationToken, lease: Lease, peer: SocketAddr) -> CancellationToken {
+    use super::keys::LeaseEnd;
     let connection = hub.child_token();
     let watched = connection.clone();
     tokio::spawn(async move {
+        // Both branches only wait: cancel-safe.
         tokio::select! {
-            () = era.cancelled() => {
-                tracing::info!(%peer, "hub token changed: a connection let in with the old one closed");
+            end = lease.ended() => {
+                match end {
+                    LeaseEnd::TokenChanged => tracing::info!(%peer, "hub token changed: a connection let in with the old one closed"),
+                    LeaseEnd::SessionEnded => tracing::info!(%peer, "browser session ended: its connection closed"),
+                    LeaseEnd::SessionExpired => tracing::info!(%peer, "browser session over (its time is up): its connection closed"),
+                }
                 watched.cancel();
             }
             () = watched.cancelled() => {}
@@ -265,13 +274,8 @@ async fn open(tcp: TcpStream, tls: Option<&TlsAcceptor>) -> Option<HubStream> {
 }
 
 /// A connection that got past the door: its socket, where it asked to go, how it
-/// was let in and the credential's era it ends with.
-type Entered = (
-    WebSocketStream<HubStream>,
-    Endpoint,
-    Admission,
-    CancellationToken,
-);
+/// was let in and the lease it ends with (the token's era, a browser session's life).
+type Entered = (WebSocketStream<HubStream>, Endpoint, Admission, Lease);
 
 async fn serve_one(
     tcp: TcpStream,
@@ -289,7 +293,7 @@ async fn serve_one(
         _ = shutdown.cancelled() => return,
         entered = tokio::time::timeout(hub.door_timeout, enter(tcp, peer, &gate, config, &hub)) => entered,
     };
-    let (mut socket, endpoint, admission, era) = match entered {
+    let (mut socket, endpoint, admission, lease) = match entered {
         Ok(Some(entered)) => entered,
         Ok(None) => return,
         Err(_) => return tracing::debug!(%peer, "hub connection took too long at the door"),
@@ -308,10 +312,11 @@ async fn serve_one(
     let links = (admission == Admission::Token).then(|| LinkIssuer {
         keys: gate.keys.clone(),
         listen: gate.listen,
-        era: era.clone(),
+        era: lease.era.clone(),
     });
-    // Ends with the hub, or when the token it came in with is rotated away.
-    let shutdown = ended_with(&shutdown, era, peer);
+    // Ends with the hub, or when what let it in ends: the token rotated away, or its
+    // browser session over.
+    let shutdown = ended_with(&shutdown, lease, peer);
     let _done = shutdown.clone().drop_guard();
     match endpoint {
         Endpoint::Ahp => run_connection(socket, &hub.host, hub.max_backlog, links, shutdown).await,
@@ -340,7 +345,7 @@ async fn enter(
     let mut endpoint = Endpoint::Ahp;
     // Set by the check; until then, the least a connection may do.
     let mut admission = Admission::Session;
-    let mut era = CancellationToken::new();
+    let mut lease = Lease::default();
     // The callback's shape is tungstenite's (an unboxed error response).
     #[allow(clippy::result_large_err)]
     let check = |request: &_, response| {
@@ -349,14 +354,14 @@ async fn enter(
             admitted,
         } = gate.check(request, response);
         endpoint = asked;
-        admitted.map(|(response, how, under)| {
+        admitted.map(|(response, how, on)| {
             admission = how;
-            era = under;
+            lease = on;
             response
         })
     };
     match tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config)).await {
-        Ok(socket) => Some((socket, endpoint, admission, era)),
+        Ok(socket) => Some((socket, endpoint, admission, lease)),
         Err(e) => {
             tracing::debug!(%peer, error = %e, "hub upgrade refused or failed");
             None

@@ -1,8 +1,9 @@
 //! The HTTP upgrade of a hub connection: the token (`?tkn=` or `Authorization:
-//! Bearer`) or a browser session's cookie (only with an Origin the hub allows: a
-//! cookie goes wherever the browser is made to connect), else 401; the browser
-//! Origin (else 403); the endpoint the path names (`/` AHP, `/acp` ACP; else 404);
-//! and the WebSocket limits. Knows nothing of what is spoken once upgraded.
+//! Bearer`), or a browser session's cookie and page key together (only with an
+//! Origin the hub allows: a cookie goes wherever the browser is made to connect),
+//! else 401; the browser Origin (else 403); the endpoint the path names (`/` AHP,
+//! `/acp` ACP; else 404); the `Lease` the connection holds; and the WebSocket
+//! limits. Knows nothing of what is spoken once upgraded.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,15 +11,9 @@ use std::sync::Arc;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{StatusCode, header};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_util::sync::CancellationToken;
 
-use super::access::origin_allowed;
-use super::keys::Keys;
-
-/// The cookie a browser session is known by (set by `GET /login`).
-pub const SESSION_COOKIE: &str = "ourocodus_session";
-/// Cookies of that name looked at in one request, at most.
-const MAX_SESSION_COOKIES: usize = 8;
+use super::browser::{Reached, origin_allowed, page_key, session_cookies};
+use super::keys::{Keys, Lease};
 
 /// Who may come in, for every connection of one hub.
 #[derive(Debug, Clone)]
@@ -55,7 +50,8 @@ impl Endpoint {
 pub enum Admission {
     /// The hub's token: anything a client may do.
     Token,
-    /// A browser session's cookie: the monitor's page, which mints no login links.
+    /// A browser session (its cookie and its page key): the monitor's page, which
+    /// mints no login links.
     Session,
 }
 
@@ -63,9 +59,9 @@ pub enum Admission {
 pub struct Verdict {
     /// What the path asks for (`Ahp` when refused before that was known).
     pub endpoint: Endpoint,
-    /// The response to go on with, what admitted the connection and the era it was
-    /// let in under (cancelled when the token changes), or the refusal.
-    pub admitted: Result<(Response, Admission, CancellationToken), ErrorResponse>,
+    /// The response to go on with, what admitted the connection and the lease it was
+    /// let in on (what ends it besides the hub), or the refusal.
+    pub admitted: Result<(Response, Admission, Lease), ErrorResponse>,
 }
 
 impl Gate {
@@ -79,32 +75,29 @@ impl Gate {
                 admitted: Err(refused),
             };
         };
-        let admitted = self.admit(request).map(|(how, era)| (response, how, era));
+        let admitted = self
+            .admit(request)
+            .map(|(how, lease)| (response, how, lease));
         Verdict { endpoint, admitted }
     }
 
     #[allow(clippy::result_large_err)]
-    fn admit(&self, request: &Request) -> Result<(Admission, CancellationToken), ErrorResponse> {
+    fn admit(&self, request: &Request) -> Result<(Admission, Lease), ErrorResponse> {
         let origin = request
             .headers()
             .get(header::ORIGIN)
             .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-        let host = request.headers().get(header::HOST);
-        let tls_host = host.and_then(|v| v.to_str().ok()).filter(|_| self.keys.tls);
-        let allowed = origin_allowed(origin, self.listen, &self.allowed_origins, tls_host);
+        let allowed = origin_allowed(origin, self.reached(request), &self.allowed_origins);
         if let Some(era) = presented_token(request).and_then(|t| self.keys.token_era(t)) {
-            return if allowed {
-                Ok((Admission::Token, era))
-            } else {
-                Err(forbidden_origin())
+            return match allowed {
+                true => Ok((Admission::Token, Lease { era, session: None })),
+                false => Err(forbidden_origin()),
             };
         }
-        let mut sessions = session_cookies(request).peekable();
-        if sessions.peek().is_none() {
-            return Err(refusal(
-                StatusCode::UNAUTHORIZED,
-                "a valid hub token is required",
-            ));
+        let page_key = page_key(request.uri().query());
+        let mut cookies = session_cookies(request.headers(), self.keys.tls).peekable();
+        if cookies.peek().is_none() && page_key.is_none() {
+            return Err(unauthorized("a valid hub token is required"));
         }
         // A cookie comes with any request the browser is made to send: only the
         // hub's own pages (or an allowed origin) may use it, and a request with no
@@ -112,33 +105,42 @@ impl Gate {
         if origin.is_none() || !allowed {
             return Err(forbidden_origin());
         }
-        if let Some(era) = sessions.find_map(|session| self.keys.session_era(session)) {
-            return Ok((Admission::Session, era));
+        // The cookie alone may be a replay by any server on this host the browser
+        // visited (cookies ignore ports); the page key alone, a page's without its
+        // browser. Both, of one session, or nothing.
+        let Some(page_key) = page_key else {
+            return Err(unauthorized(
+                "this page holds no login key: run `ourocodus login-link` for a new link",
+            ));
+        };
+        match cookies.find_map(|cookie| self.keys.session_lease(cookie, page_key)) {
+            Some(lease) => Ok((Admission::Session, lease)),
+            None => Err(unauthorized(
+                "this browser session is over: run `ourocodus login-link` for a new link",
+            )),
         }
-        Err(refusal(
-            StatusCode::UNAUTHORIZED,
-            "this browser session is over: run `ourocodus login-link` for a new link",
-        ))
     }
+
+    /// How this request reached the hub, as far as its own pages' origin goes.
+    fn reached<'a>(&self, request: &'a Request) -> Reached<'a> {
+        match self.keys.tls {
+            true => Reached::Tls(
+                request
+                    .headers()
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok()),
+            ),
+            false => Reached::Clear(self.listen),
+        }
+    }
+}
+
+fn unauthorized(reason: &str) -> ErrorResponse {
+    refusal(StatusCode::UNAUTHORIZED, reason)
 }
 
 fn forbidden_origin() -> ErrorResponse {
     refusal(StatusCode::FORBIDDEN, "this origin may not reach the hub")
-}
-
-/// The values of every `ourocodus_session` cookie the request carries (a few at most).
-fn session_cookies(request: &Request) -> impl Iterator<Item = &str> {
-    request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == SESSION_COOKIE).then(|| value.trim().trim_matches('"'))
-        })
-        .take(MAX_SESSION_COOKIES)
 }
 
 /// The token in the query (`tkn`, as VS Code sends it) or a bearer header.
@@ -175,6 +177,7 @@ pub fn websocket_config(max_frame: usize) -> WebSocketConfig {
 mod tests {
     use super::*;
 
+    use super::super::browser::SESSION_COOKIE;
     use super::super::login_book::LoginLimits;
 
     /// A gate, and the directory its token file is in (kept for the gate's life).
@@ -205,25 +208,68 @@ mod tests {
         verdict(gate, uri, headers).map_or_else(|status| status, |_| 101)
     }
 
-    #[test]
-    fn a_session_cookie_opens_only_with_the_hubs_own_origin() {
-        let (gate, _dir) = gate();
+    /// A new browser session of `gate`'s: its cookie header (as the hub names the
+    /// cookie in `gate`'s mode) and its page key.
+    fn log_in(gate: &Gate) -> (String, String) {
         let code = gate.keys.issue_code().unwrap();
         let session = gate.keys.redeem(&code).unwrap().unwrap();
-        let cookie = format!("other=1; {SESSION_COOKIE}={session}");
+        let name = crate::hub::browser::session_cookie_name(gate.keys.tls);
+        (
+            format!("other=1; {name}={}", session.cookie),
+            session.page_key,
+        )
+    }
+
+    #[test]
+    fn a_browser_session_needs_its_cookie_its_page_key_and_the_hubs_own_origin() {
+        let (gate, _dir) = gate();
+        let (cookie, key) = log_in(&gate);
+        let with_key = format!("/?sk={key}");
         let own = ("origin", "http://127.0.0.1:7420");
         assert_eq!(
-            verdict(&gate, "/", &[("cookie", &cookie), own]),
+            verdict(&gate, &with_key, &[("cookie", &cookie), own]),
             Ok(Admission::Session)
         );
-        assert_eq!(status(&gate, "/", &[("cookie", &cookie)]), 403, "no Origin");
+        assert_eq!(
+            status(&gate, "/", &[("cookie", &cookie), own]),
+            401,
+            "the cookie alone: another local server may replay it"
+        );
+        assert_eq!(status(&gate, &with_key, &[own]), 401, "the page key alone");
+        assert_eq!(status(&gate, "/?sk=", &[("cookie", &cookie), own]), 401);
+        let (other_cookie, other_key) = log_in(&gate);
+        let crossed = format!("/?sk={other_key}");
+        assert_eq!(
+            status(&gate, &crossed, &[("cookie", &cookie), own]),
+            401,
+            "halves of two sessions"
+        );
+        assert_eq!(
+            status(&gate, &with_key, &[("cookie", &other_cookie), own]),
+            401
+        );
+        let both = format!("{cookie}; {other_cookie}");
+        assert_eq!(status(&gate, &crossed, &[("cookie", &both), own]), 101);
+
+        assert_eq!(
+            status(&gate, &with_key, &[("cookie", &cookie)]),
+            403,
+            "no Origin"
+        );
         let foreign = ("origin", "http://127.0.0.1:8080");
-        assert_eq!(status(&gate, "/", &[("cookie", &cookie), foreign]), 403);
+        assert_eq!(
+            status(&gate, &with_key, &[("cookie", &cookie), foreign]),
+            403
+        );
+        assert_eq!(status(&gate, &with_key, &[foreign]), 403);
         let made_up = format!("{SESSION_COOKIE}={}", "ab".repeat(32));
-        assert_eq!(status(&gate, "/", &[("cookie", &made_up), own]), 401);
+        assert_eq!(status(&gate, &with_key, &[("cookie", &made_up), own]), 401);
         assert_eq!(status(&gate, "/", &[own]), 401, "neither cookie nor token");
-        let named_alike = format!("x{SESSION_COOKIE}={session}");
-        assert_eq!(status(&gate, "/", &[("cookie", &named_alike), own]), 401);
+        let named_alike = cookie.replace(SESSION_COOKIE, &format!("x{SESSION_COOKIE}"));
+        assert_eq!(
+            status(&gate, &with_key, &[("cookie", &named_alike), own]),
+            401
+        );
         let token = gate.keys.token().unwrap();
         assert_eq!(
             verdict(&gate, &format!("/?tkn={}", token.as_str()), &[own]),
@@ -256,6 +302,13 @@ mod tests {
         );
     }
 
+    /// `gate`'s token file, served over TLS.
+    fn over_tls(gate: &mut Gate, dir: &tempfile::TempDir) {
+        let mut keys = Keys::load(&dir.path().join("t"), LoginLimits::default()).unwrap();
+        keys.tls = true;
+        gate.keys = Arc::new(keys);
+    }
+
     #[test]
     fn over_tls_a_page_from_the_host_the_browser_asked_for_is_the_hubs_own() {
         let (mut gate, dir) = gate();
@@ -266,28 +319,44 @@ mod tests {
         };
         let (page, host) = ("https://hub.example:7420", "hub.example:7420");
         assert_eq!(from(&gate, page, host), 403, "in the clear, no");
-        // The same token file, served over TLS.
-        let mut keys = Keys::load(&dir.path().join("t"), LoginLimits::default()).unwrap();
-        keys.tls = true;
-        gate.keys = Arc::new(keys);
+        over_tls(&mut gate, &dir);
         assert_eq!(from(&gate, page, host), 101);
         assert_eq!(from(&gate, "http://hub.example:7420", host), 403);
         assert_eq!(from(&gate, "https://evil.example:7420", host), 403);
         assert_eq!(from(&gate, page, "evil.example:7420"), 403);
         // A browser login works from that page too, and from no other.
-        let code = gate.keys.issue_code().unwrap();
-        let session = gate.keys.redeem(&code).unwrap().unwrap();
-        let cookie = format!("{SESSION_COOKIE}={session}");
+        let (cookie, key) = log_in(&gate);
         let with = |origin: &str| {
             let headers = [
                 ("cookie", cookie.as_str()),
                 ("origin", origin),
                 ("host", host),
             ];
-            verdict(&gate, "/", &headers)
+            verdict(&gate, &format!("/?sk={key}"), &headers)
         };
         assert_eq!(with(page), Ok(Admission::Session));
         assert_eq!(with("https://evil.example:7420"), Err(403));
+    }
+
+    #[test]
+    fn over_tls_the_cookie_is_host_prefixed_and_loopback_http_pages_are_not_the_hubs() {
+        let (mut gate, dir) = gate();
+        over_tls(&mut gate, &dir);
+        let (cookie, key) = log_in(&gate);
+        assert!(cookie.contains("; __Host-ourocodus_session="), "{cookie}");
+        let with_key = format!("/?sk={key}");
+        let host = ("host", "127.0.0.1:7420");
+        let own = ("origin", "https://127.0.0.1:7420");
+        let at =
+            |cookie: &str, origin| status(&gate, &with_key, &[("cookie", cookie), origin, host]);
+        assert_eq!(at(&cookie, own), 101);
+        let plain_name = cookie.replace("__Host-", "");
+        assert_eq!(at(&plain_name, own), 401, "the clear name is not read");
+        for local in ["http://127.0.0.1:7420", "http://localhost:7420"] {
+            assert_eq!(at(&cookie, ("origin", local)), 403, "{local}");
+            let token = format!("/?tkn={}", gate.keys.token().unwrap().as_str());
+            assert_eq!(status(&gate, &token, &[("origin", local), host]), 403);
+        }
     }
 
     #[test]

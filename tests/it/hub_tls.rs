@@ -227,6 +227,9 @@ async fn on_every_address_with_allow_remote_the_monitor_page_names_wss_to_the_ho
         for (origin, admitted) in [
             (format!("https://{host}"), true),
             ("https://evil.example".into(), false),
+            // Another local server's page: the hub's own are https:// only.
+            (format!("http://{host}"), false),
+            (format!("http://{local}"), false),
         ] {
             let tcp = tokio::net::TcpStream::connect(&local).await.unwrap();
             let connector = Connector::Rustls(trusting(&ca));
@@ -244,7 +247,7 @@ async fn on_every_address_with_allow_remote_the_monitor_page_names_wss_to_the_ho
 }
 
 #[tokio::test]
-async fn the_printed_login_link_is_https_and_its_cookie_is_never_sent_in_the_clear() {
+async fn the_printed_login_link_is_https_and_its_host_prefixed_cookie_is_never_sent_in_the_clear() {
     bounded(LIMIT, async {
         let (hub, ca) = tls_hub(&[]).await;
         let prefix = format!("https://{}", hub.addr);
@@ -260,6 +263,16 @@ async fn the_printed_login_link_is_https_and_its_cookie_is_never_sent_in_the_cle
             .unwrap_or_else(|| panic!("a cookie: {answer}"));
         assert!(cookie.contains("; Secure"), "{cookie}");
         assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(
+            cookie.contains(": __Host-ourocodus_session=") && cookie.contains("; Path=/"),
+            "{cookie}"
+        );
+        assert!(!cookie.to_ascii_lowercase().contains("domain"), "{cookie}");
+        let location = answer
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("location:"))
+            .unwrap_or_else(|| panic!("a redirect: {answer}"));
+        assert!(location.contains(": /#sk="), "{location}");
     })
     .await;
 }

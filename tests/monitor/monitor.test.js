@@ -2,7 +2,9 @@
  * The hub's web monitor in headless Chromium (Debian's `/usr/bin/chromium`, driven
  * by `playwright-core`; never a downloaded browser), against the real binary:
  * `ourocodus serve` with a team of fake agents, its page opened from the one-time
- * login link it prints (and from a `#tkn=` link), and what a user sees and clicks: sessions, a prompt with an
+ * login link it prints (the session split between an HttpOnly cookie and a page key
+ * kept in localStorage; a page that lost its key says how to log in again) and from
+ * a `#tkn=` link, and what a user sees and clicks: sessions, a prompt with an
  * @mention streamed into the role's transcript and the event stream, a permission
  * request answered, an approval gate approved on the task board, a restart, the
  * page's CSP as the browser enforces it. Screenshots go to `artifacts/` (with
@@ -150,18 +152,36 @@ after(async () => {
   await stopHub();
 });
 
-test("the printed one-time link logs the page in with an HttpOnly cookie, and works once", T, async () => {
+test("the printed one-time link logs the page in with an HttpOnly cookie and a page key in localStorage, and works once", T, async () => {
   const { opened, response } = await openPage(hub.login);
   assert.equal(response.status(), 200);
   assert.equal(new URL(opened.url()).pathname, "/", "redirected to the monitor");
   assert.equal(new URL(opened.url()).search, "", "the code is gone from the address bar");
-  assert.equal(await opened.evaluate(() => sessionStorage.getItem("ourocodus.hub.token")), null, "no token: the cookie let it in");
-  const [cookie] = await opened.context().cookies();
+  assert.equal(new URL(opened.url()).hash, "", "the page key is gone from the address bar");
+  assert.equal(await opened.evaluate(() => sessionStorage.getItem("ourocodus.hub.token")), null, "no token: the login let it in");
+  const pageKey = await opened.evaluate(() => localStorage.getItem("ourocodus.hub.pageKey"));
+  assert.match(pageKey ?? "", /^[0-9a-f]{64}$/, "the page key is kept for this origin");
+  const cookies = await opened.context().cookies();
+  assert.equal(cookies.length, 1, JSON.stringify(cookies.map((c) => c.name)));
+  const [cookie] = cookies;
   assert.equal(cookie.name, "ourocodus_session");
   assert.equal(cookie.httpOnly, true);
   assert.equal(cookie.sameSite, "Strict");
+  assert.ok(cookies.every((c) => !c.value.includes(pageKey) && !c.name.includes(pageKey)), "the page key is in no cookie");
+  assert.notEqual(cookie.value, pageKey);
   assert.equal(await opened.evaluate(() => document.cookie), "", "scripts never see it");
   await opened.locator('#agents tr[data-role="backend"]').waitFor();
+  await opened.reload();
+  await opened.locator("#connection[data-state=open]").waitFor({ timeout: 15_000 });
+  assert.equal(new URL(opened.url()).hash, "", "connected again on a reload, from storage");
+
+  // Storage cleared, the cookie kept: the cookie alone opens nothing, and the page says what to do.
+  await opened.evaluate(() => localStorage.clear());
+  await opened.reload();
+  await opened.waitForFunction(() => /ourocodus login-link/.test(document.querySelector("#connection").textContent));
+  assert.equal(await opened.getAttribute("#connection", "data-state"), "error");
+  assert.match(await opened.textContent("#connection"), /not logged in/);
+  assert.equal((await opened.context().cookies()).length, 1, "the cookie is still there");
   await opened.close();
   const again = await browser.newPage();
   const refused = await again.goto(hub.login);

@@ -1,6 +1,6 @@
 //! The web monitor's files, built into the binary (`page/`): a page with no build
-//! step and no secret in it (a `/login` link's cookie or a token in the URL fragment
-//! lets it in). Knows the files and their types; nothing of HTTP or AHP.
+//! step and no secret in it (a `/login` link's cookie with the page key its redirect
+//! leaves in the URL fragment, or a token in the fragment, lets it in). Knows the files and their types; nothing of HTTP or AHP.
 
 /// One file of the page.
 #[derive(Debug)]

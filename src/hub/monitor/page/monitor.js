@@ -1,9 +1,11 @@
 // monitor.js: the web monitor's controller. Connects to the hub it was served from
-// as an AHP client, with the session cookie a `/login` link set (it goes with the
-// upgrade by itself), or with a token taken from the URL fragment `#tkn=` (kept in
-// sessionStorage, the fragment removed), keeps local copies of the sessions, the selected session,
-// its chats, agents and tasks, and renders them. Knows the hub's AHP contract
-// (docs/hub.md); the DOM is built by the view modules.
+// as an AHP client, with the browser session a `/login` link began (its cookie goes
+// with the upgrade by itself; its page key, from the redirect's fragment `#sk=`, is
+// kept in localStorage and sent as `?sk=`), or with a token taken from the URL
+// fragment `#tkn=` (kept in sessionStorage); either fragment is removed from the
+// address bar. Keeps local copies of the sessions, the selected session, its chats,
+// agents and tasks, and renders them. Knows the hub's AHP contract (docs/hub.md);
+// the DOM is built by the view modules.
 
 import { AhpClient } from "./ahp.js";
 import { renderAgents } from "./agents.js";
@@ -16,6 +18,9 @@ import { applyChatAction, applySessionAction, emptyChat, roleOfAction } from "./
 
 const ROOT = "ahp-root://";
 const TOKEN_KEY = "ourocodus.hub.token";
+// Per origin, and an origin includes the port: no other local server's page reads it.
+const PAGE_KEY = "ourocodus.hub.pageKey";
+const RELOGIN = "run `ourocodus login-link` where the hub runs for a new link (it works once, for 10 minutes)";
 
 const state = {
   client: null,
@@ -55,15 +60,23 @@ function meta() {
   return state.session?._meta?.ourocodus ?? {};
 }
 
-/** The token from `#tkn=` (then forgotten by the address bar), or the one kept for this tab. */
-function takeToken() {
+/**
+ * The query the socket is opened with: `?tkn=` with a token from `#tkn=` or the one
+ * kept for this tab, else `?sk=` with a login's page key from `#sk=` or the one kept
+ * for this origin (the cookie, HttpOnly, is never seen here); null with neither.
+ * The fragment is then forgotten by the address bar.
+ */
+function credentials() {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const token = fragment.get("tkn");
-  if (token) {
-    sessionStorage.setItem(TOKEN_KEY, token);
-    history.replaceState(null, "", location.pathname + location.search);
-  }
-  return sessionStorage.getItem(TOKEN_KEY);
+  const pageKey = fragment.get("sk");
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  if (pageKey) localStorage.setItem(PAGE_KEY, pageKey);
+  if (token || pageKey) history.replaceState(null, "", location.pathname + location.search);
+  const kept = sessionStorage.getItem(TOKEN_KEY);
+  if (kept) return `?tkn=${encodeURIComponent(kept)}`;
+  const key = localStorage.getItem(PAGE_KEY);
+  return key ? `?sk=${encodeURIComponent(key)}` : null;
 }
 
 function setConnection(text, kind) {
@@ -87,10 +100,14 @@ async function ask(method, params) {
 }
 
 async function connect() {
-  const token = takeToken();
+  const query = credentials();
+  if (query === null) {
+    // A cookie alone opens nothing: without its page key (storage cleared, or never
+    // logged in here) only a new login helps. Looked at again, in case another tab logs in.
+    setConnection(`not logged in (this browser holds no login key for this page): ${RELOGIN}; waiting`, "error");
+    return retryLater();
+  }
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  // Without a token, the browser session's cookie (HttpOnly: never seen here) is the key.
-  const query = token ? `?tkn=${encodeURIComponent(token)}` : "";
   const clientSeq = state.client?.clientSeq ?? 0;
   const client = new AhpClient(`${scheme}//${location.host}/${query}`, state.clientId, { onNotification, onClose }, clientSeq);
   state.client = client;
@@ -110,7 +127,7 @@ async function connect() {
     }
   } catch (error) {
     // A browser is not told why an upgrade failed: the hub is down, or this login is over.
-    const how = "if the hub runs, run `ourocodus login-link` for a new link (it works once, for 10 minutes)";
+    const how = `if the hub runs, ${RELOGIN}`;
     setConnection(`not connected (${error.message}): ${how}; retrying`, "error");
     return;
   }
@@ -170,6 +187,10 @@ async function resume() {
 
 function onClose(reason) {
   setConnection(`disconnected (${reason}); retrying`, "error");
+  retryLater();
+}
+
+function retryLater() {
   const wait = state.retryMs;
   state.retryMs = Math.min(wait * 2, 10_000);
   setTimeout(connect, wait);
