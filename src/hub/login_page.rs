@@ -18,7 +18,25 @@ pub const LOGIN_PATH: &str = "/login";
 /// The link that logs a browser in with `code`. `secure`: the hub serves TLS.
 pub fn login_url(listen: SocketAddr, secure: bool, code: &str) -> String {
     let scheme = if secure { "https" } else { "http" };
-    format!("{scheme}://{listen}{LOGIN_PATH}?code={code}")
+    let host = reachable(listen, machine_name().as_deref());
+    format!("{scheme}://{host}{LOGIN_PATH}?code={code}")
+}
+
+/// Where a browser finds a hub listening on `listen`: that address, or for a hub on
+/// every address (`0.0.0.0`, `[::]`, which no browser can open) the machine's name,
+/// as other machines reach it and its certificate names it.
+fn reachable(listen: SocketAddr, machine: Option<&str>) -> String {
+    match machine {
+        Some(name) if listen.ip().is_unspecified() => format!("{name}:{}", listen.port()),
+        _ => listen.to_string(),
+    }
+}
+
+/// This machine's host name, if it is one a URL can carry as it is.
+fn machine_name() -> Option<String> {
+    let name = nix::unistd::gethostname().ok()?.into_string().ok()?;
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+    (!name.is_empty() && name.len() <= 253 && name.bytes().all(plain)).then_some(name)
 }
 
 const REFUSED: &str = "<!doctype html>
@@ -136,5 +154,24 @@ mod tests {
             "http://127.0.0.1:7420/login?code=c0de"
         );
         assert!(login_url(listen, true, "c").starts_with("https://"));
+    }
+
+    #[test]
+    fn a_hub_on_every_address_is_linked_by_the_machines_name_and_one_on_an_address_by_it() {
+        let every: SocketAddr = "0.0.0.0:7420".parse().unwrap();
+        let every6: SocketAddr = "[::]:7421".parse().unwrap();
+        let one: SocketAddr = "192.0.2.7:7420".parse().unwrap();
+        assert_eq!(reachable(every, Some("build-box")), "build-box:7420");
+        assert_eq!(reachable(every6, Some("build-box")), "build-box:7421");
+        assert_eq!(reachable(one, Some("build-box")), "192.0.2.7:7420");
+        assert_eq!(
+            reachable(every, None),
+            "0.0.0.0:7420",
+            "no name: as it listens"
+        );
+        if let Some(name) = machine_name() {
+            let link = login_url(every, true, "c");
+            assert_eq!(link, format!("https://{name}:7420/login?code=c"));
+        }
     }
 }

@@ -200,6 +200,10 @@ async fn on_every_address_with_allow_remote_the_monitor_page_names_wss_to_the_ho
         let (hub, ca) = tls_hub(&["--listen", "0.0.0.0:0", "--allow-remote"]).await;
         assert!(hub.addr.starts_with("0.0.0.0:"), "{}", hub.addr);
         let port = hub.addr.rsplit(':').next().unwrap();
+        // No browser can open 0.0.0.0: the link names the machine.
+        let machine = nix::unistd::gethostname().unwrap().into_string().unwrap();
+        let linked = format!("https://{machine}:{port}/login?code=");
+        assert!(hub.login_link.starts_with(&linked), "{}", hub.login_link);
         let local = format!("127.0.0.1:{port}");
         let host = format!("localhost:{port}");
         let page = tls_get(&local, &ca, &host, "/").await;
