@@ -74,6 +74,10 @@ struct ServeArgs {
     /// Allow a non-loopback --listen address (needs --tls-cert and --tls-key).
     #[arg(long)]
     allow_remote: bool,
+    /// Print the monitor's one-time login link even when stdout is not a terminal
+    /// (the link is a credential for 10 minutes; a service's output ends up in logs).
+    #[arg(long)]
+    print_login_link: bool,
     /// Serve TLS only (wss://, https://) with this certificate chain (PEM, leaf first).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -91,11 +95,12 @@ struct ServeArgs {
     max_client_backlog: usize,
     /// How long a browser session of the monitor lasts, in seconds (default 12 hours);
     /// for tests that watch one end.
-    #[arg(long, value_name = "SECS", hide = true)]
+    #[arg(long, value_name = "SECS", hide = true, value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600))]
     browser_session_secs: Option<u64>,
     /// Connections let in (token or login shown) at once at most; one more is closed
     /// (1013, try again later) and logged. Connections not yet let in have a pool of
-    /// their own, 64 at once and 16 from one address, each for 10 s at most.
+    /// their own, 64 at once and 16 from one address (a newcomer pushes out the oldest),
+    /// each for 10 s at most.
     #[arg(long, default_value_t = 256)]
     max_connections: usize,
     /// Milliseconds from accept to upgrade, at most (tests shorten it).
@@ -310,6 +315,8 @@ fn hub_command(
 
 /// The hub, announcing where it listens on stdout (not a protocol face).
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    use ourocodus::hub::login_page::LOGIN_PATH;
+    use std::io::IsTerminal;
     let (team, face) = face_options(args.face)?;
     let secure = args.tls_cert.is_some();
     let options = ourocodus::hub::serve::ServeOptions {
@@ -326,14 +333,22 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             std::time::Duration::from_secs,
         ),
     };
-    // The token itself is never printed: stdout of a service ends up in logs. The
-    // login link is good for one use within minutes.
+    // The token is never printed, and the login link (a credential for minutes) only
+    // to a terminal or when asked: stdout of a service ends up in logs.
+    let print_link = args.print_login_link || std::io::stdout().is_terminal();
     ourocodus::hub::serve::run_serve(options, team, face, |addr, login| {
         use std::io::Write;
         let ws = if secure { "wss" } else { "ws" };
+        let monitor = match print_link {
+            true => login.to_string(),
+            false => format!(
+                "{}/ (log in with a link from `ourocodus login-link`)",
+                login.split(LOGIN_PATH).next().unwrap_or(login)
+            ),
+        };
         let announce = format!(
             "ourocodus hub on {ws}://{addr} (token: `ourocodus token`)\n\
-             monitor: {login}\n"
+             monitor: {monitor}\n"
         );
         // Whoever started the hub may have stopped reading: the hub goes on regardless.
         let _ = std::io::stdout().lock().write_all(announce.as_bytes());
@@ -393,8 +408,17 @@ fn exit_code_for(e: &anyhow::Error) -> u8 {
 fn init_logging(log_file: Option<&std::path::Path>, quiet: bool) -> std::io::Result<()> {
     use tracing_subscriber::EnvFilter;
     let default = if quiet { "off" } else { "info" };
-    let filter =
+    let mut filter =
         EnvFilter::try_from_env("OUROCODUS_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // The WebSocket library traces whole handshakes, the hub's token among them:
+    // never below debug, whatever else is traced.
+    if filter.max_level_hint() == Some(tracing_subscriber::filter::LevelFilter::TRACE) {
+        for quiet in ["tungstenite=debug", "tokio_tungstenite=debug"] {
+            if let Ok(directive) = quiet.parse() {
+                filter = filter.add_directive(directive);
+            }
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);

@@ -69,7 +69,7 @@ pub fn answer(method: &str, query: &str, keys: &Keys) -> Reply {
     match redeemed {
         Some(session) => logged_in(&session, keys.tls),
         None => {
-            tracing::info!("hub login refused: link used, expired or unknown");
+            tracing::debug!("hub login refused: link used, expired or unknown");
             Reply {
                 status: "401 Unauthorized",
                 content_type: "text/html; charset=utf-8",

@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use super::access::{self, AccessError};
 use super::connection::run_connection;
-use super::doorway::{AT_THE_DOOR, AT_THE_DOOR_PER_PEER, AtTheDoor, Doorway};
+use super::doorway::{AT_THE_DOOR, AT_THE_DOOR_PER_PEER, AtTheDoor, Doorway, Tally};
 use super::host::{HostHandle, HostOptions, start_host};
 use super::keys::{Keys, Lease};
 use super::login_book::LoginLimits;
@@ -157,6 +157,8 @@ async fn serve(
     tokio::spawn(watch_token(gate.keys.clone(), running.shutdown.clone()));
     let connections = TaskTracker::new();
     let doorway = Doorway::new(AT_THE_DOOR, AT_THE_DOOR_PER_PEER, options.max_connections);
+    // A flood at the door is one line every 10 s, not one a connection.
+    let mut pushed_tally = Tally::new(Duration::from_secs(10));
     let shutdown = CancellationToken::new();
     loop {
         // Every branch is cancel-safe: a signal or a connection not taken now is taken next time.
@@ -165,15 +167,15 @@ async fn serve(
             _ = running.shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    // Who has not shown a token yet waits at a small door, its place
-                    // given back at the deadline: idle sockets cannot fill the room.
-                    let at_the_door = match doorway.arrive(peer.ip()) {
-                        Ok(place) => place,
-                        Err(turned) => {
-                            tracing::warn!(%peer, ?turned, "hub busy at the door: connection closed");
-                            continue;
-                        }
-                    };
+                    // Who has not shown a token yet waits at a small door under one
+                    // deadline; a newcomer pushes out the oldest waiting, so idle
+                    // sockets lose their place and never reach the room.
+                    let (at_the_door, pushed) = doorway.arrive(peer.ip());
+                    if let Some(why) = pushed
+                        && let Some(count) = pushed_tally.count(std::time::Instant::now())
+                    {
+                        tracing::warn!(%peer, ?why, count, "hub busy at the door: waiting connections pushed out by newer ones");
+                    }
                     let door = (at_the_door, doorway.clone());
                     let gate = gate.clone();
                     let shutdown = shutdown.clone();
@@ -287,10 +289,13 @@ async fn serve_one(
     shutdown: CancellationToken,
 ) {
     let (at_the_door, doorway) = door;
+    let pushed_out = at_the_door.pushed_out();
     // One deadline from accept to upgrade: TLS, the request head, a page, the
-    // upgrade. Cancel-safe: whatever is cut short by shutdown is just dropped.
+    // upgrade. Cancel-safe: whatever is cut short by shutdown or a newer arrival
+    // is just dropped.
     let entered = tokio::select! {
         _ = shutdown.cancelled() => return,
+        _ = pushed_out.cancelled() => return tracing::debug!(%peer, "hub connection pushed out of the door by a newer one"),
         entered = tokio::time::timeout(hub.door_timeout, enter(tcp, peer, &gate, config, &hub)) => entered,
     };
     let (mut socket, endpoint, admission, lease) = match entered {

@@ -67,6 +67,8 @@ pub struct Verdict {
 impl Gate {
     /// The handshake's verdict on a request: the endpoint asked for and the response
     /// to go on with, or the refusal.
+    // The refusal is tungstenite's (an unboxed error response).
+    #[allow(clippy::result_large_err)]
     pub fn check(&self, request: &Request, response: Response) -> Verdict {
         let Some(endpoint) = Endpoint::of_path(request.uri().path()) else {
             let refused = refusal(StatusCode::NOT_FOUND, "no such endpoint: `/` or `/acp`");
@@ -75,9 +77,16 @@ impl Gate {
                 admitted: Err(refused),
             };
         };
-        let admitted = self
-            .admit(request)
-            .map(|(how, lease)| (response, how, lease));
+        let admitted = self.admit(request).and_then(|(how, lease)| {
+            // The monitor speaks AHP only: a browser login opens nothing else.
+            match (how, endpoint) {
+                (Admission::Session, Endpoint::Acp) => Err(refusal(
+                    StatusCode::FORBIDDEN,
+                    "a browser login reaches the AHP endpoint `/` only",
+                )),
+                _ => Ok((response, how, lease)),
+            }
+        });
         Verdict { endpoint, admitted }
     }
 
@@ -250,6 +259,12 @@ mod tests {
         );
         let both = format!("{cookie}; {other_cookie}");
         assert_eq!(status(&gate, &crossed, &[("cookie", &both), own]), 101);
+        let acp = format!("/acp?sk={key}");
+        assert_eq!(
+            status(&gate, &acp, &[("cookie", &cookie), own]),
+            403,
+            "a browser login opens the AHP endpoint only"
+        );
 
         assert_eq!(
             status(&gate, &with_key, &[("cookie", &cookie)]),

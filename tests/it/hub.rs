@@ -59,6 +59,8 @@ impl Hub {
             .arg(&team)
             .arg("--store")
             .arg(config.path().join("store.db"))
+            // Its stdout is a pipe: the login link only when asked for.
+            .arg("--print-login-link")
             .args(extra)
             .env("XDG_CONFIG_HOME", config.path())
             .stdout(Stdio::piped())

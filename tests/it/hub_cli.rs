@@ -329,3 +329,21 @@ async fn every_command_without_a_hub_exits_3_and_says_to_start_one() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn traced_to_the_last_detail_a_client_still_never_logs_the_token() {
+    bounded(LIMIT, async {
+        let hub = Hub::start(&[]).await;
+        let mut traced = command(&at(&hub), hub.dir(), &["agents"]);
+        traced.env("OUROCODUS_LOG", "trace");
+        let output = run(traced, WAIT).await;
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+        let logged = stderr_of(&output);
+        assert!(logged.contains("DEBUG"), "traced: {logged}");
+        assert!(
+            !logged.contains(&hub.token),
+            "the token is in the trace: {logged}"
+        );
+    })
+    .await;
+}

@@ -1,7 +1,8 @@
 //! The hub's door under a flood: connections that never show a token wait in a
-//! small pool of their own (16 from one address), so they cannot keep a token
-//! holder out of the room `--max-connections` sizes; one deadline runs from accept
-//! to upgrade, however slowly a peer trickles its request.
+//! small pool of their own (16 from one address), where a newcomer pushes out the
+//! oldest, so they cannot keep a token holder out, nor fill the room
+//! `--max-connections` sizes; one deadline runs from accept to upgrade, however
+//! slowly a peer trickles its request.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -54,31 +55,31 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
 }
 
 #[tokio::test]
-async fn idle_sockets_fill_only_their_address_share_of_the_door_and_never_the_room() {
+async fn idle_sockets_at_the_door_give_way_to_a_token_holder_from_their_own_address_and_never_fill_the_room()
+ {
     bounded(LIMIT, async {
         let hub = Hub::start(&["--max-connections", "2"]).await;
         let mut idle = Vec::new();
         for _ in 0..PER_PEER {
             idle.push(tcp_from("127.0.0.1", &hub).await);
         }
-        // Accepted in order: the idle ones hold this address's share before this one.
+        // Accepted in order: the idle ones hold all of 127.0.0.1's share first.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let mut one_more = tcp_from("127.0.0.1", &hub).await;
+        // Every local client shares 127.0.0.1: the newcomer pushes out the oldest
+        // idle socket instead of being turned away.
+        let mut first = token_socket_from("127.0.0.1", &hub).await.unwrap();
+        raw_ping_works(&mut first).await;
         assert!(
-            closed_within(&mut one_more, WAIT).await,
-            "past its share, an address's next connection is closed at once"
+            closed_within(&mut idle[0], WAIT).await,
+            "the oldest idle socket lost its place"
         );
         assert!(hub.log().contains("hub busy at the door"), "{}", hub.log());
-        // Sixteen sockets that never showed a token, and the room is still empty:
-        // both of its places go to token holders from another address.
-        let mut first = token_socket_from("127.0.0.2", &hub).await.unwrap();
-        let mut second = token_socket_from("127.0.0.3", &hub).await.unwrap();
-        raw_ping_works(&mut first).await;
+        let mut second = token_socket_from("127.0.0.1", &hub).await.unwrap();
         raw_ping_works(&mut second).await;
-        drop(idle);
+        // The room's two places are taken by token holders: a third is let in by
+        // the gate, then told the hub is full.
         let deadline = Instant::now() + WAIT;
-        while let Ok(mut socket) = token_socket_from("127.0.0.1", &hub).await {
-            // Let in by the gate, then turned away: the room's two places are taken.
+        while let Ok(mut socket) = token_socket_from("127.0.0.2", &hub).await {
             if let Some(Ok(Message::Close(Some(close)))) = socket.next().await {
                 assert_eq!(close.code, CloseCode::Again, "{close:?}");
                 break;
@@ -100,6 +101,7 @@ async fn idle_sockets_fill_only_their_address_share_of_the_door_and_never_the_ro
             assert!(Instant::now() < deadline, "a freed place in the room is taken again");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        drop(idle);
     })
     .await;
 }

@@ -27,7 +27,7 @@ struct Hub {
 }
 
 impl Hub {
-    async fn start() -> Hub {
+    async fn start(extra: &[&str]) -> Hub {
         let config = tempfile::tempdir().unwrap();
         let team = config.path().join("team.toml");
         std::fs::write(&team, fake_team(&["backend"])).unwrap();
@@ -36,6 +36,7 @@ impl Hub {
             .arg(&team)
             .arg("--store")
             .arg(config.path().join("store.db"))
+            .args(extra)
             .env("XDG_CONFIG_HOME", config.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -99,7 +100,7 @@ fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn serve_announces_the_monitor_and_serves_its_page_without_the_token_under_a_strict_policy() {
     bounded(LIMIT, async {
-        let hub = Hub::start().await;
+        let hub = Hub::start(&["--print-login-link"]).await;
         let (addr, token) = (hub.addr().to_string(), hub.token());
         assert!(
             hub.lines.iter().all(|line| !line.contains(&token)),
@@ -155,6 +156,24 @@ async fn serve_announces_the_monitor_and_serves_its_page_without_the_token_under
         let answer = tokio::time::timeout(WAIT, socket.next()).await.unwrap();
         let answer = answer.unwrap().unwrap().into_text().unwrap();
         assert!(answer.contains("\"result\":null"), "{answer}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_hub_whose_output_is_not_a_terminal_names_the_monitor_but_prints_no_login_link() {
+    bounded(LIMIT, async {
+        let hub = Hub::start(&[]).await;
+        let addr = hub.addr().to_string();
+        assert_eq!(
+            hub.lines[1],
+            format!("monitor: http://{addr}/ (log in with a link from `ourocodus login-link`)")
+        );
+        assert!(
+            hub.lines.iter().all(|l| !l.contains("code=")),
+            "{:?}",
+            hub.lines
+        );
     })
     .await;
 }
