@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::host::{ClientOut, HostHandle};
 use super::login_link::{self, LinkIssuer};
+use super::page_key::{self, PageKeyRenewer};
 use super::stream::HubStream;
 use crate::backlog::Backlog;
 
@@ -65,14 +66,16 @@ impl Ending {
 
 /// Serves one connection until the client leaves, breaks a limit or the hub stops.
 /// `max_backlog`: bytes answered and not yet taken by the client before it is dropped.
-/// `links`: how it makes login links, if it may (it came in with the token).
+/// `asks`: how it makes login links, if it may (it came in with the token), or
+/// renews its browser session's page key (it came in with one).
 pub async fn run_connection(
     socket: Socket,
     host: &HostHandle,
     max_backlog: usize,
-    links: Option<LinkIssuer>,
+    asks: (Option<LinkIssuer>, Option<PageKeyRenewer>),
     shutdown: CancellationToken,
 ) {
+    let (links, page_keys) = asks;
     let (sink, stream) = socket.split();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let backlog = Backlog::new(max_backlog, max_backlog / 2);
@@ -84,6 +87,7 @@ pub async fn run_connection(
         out: out_tx.clone(),
         backlog,
         links,
+        page_keys,
     };
     let ending = read_frames(stream, host, client, &local, &abandon, &shutdown).await;
     host.leave(client);
@@ -100,11 +104,12 @@ pub async fn run_connection(
 }
 
 /// Answers the connection task gives itself (read-only questions the host's
-/// directory answers, login links), on the same queue as the host's.
+/// directory answers, login links, page keys), on the same queue as the host's.
 struct Local {
     out: mpsc::UnboundedSender<Outgoing>,
     backlog: Arc<Backlog>,
     links: Option<LinkIssuer>,
+    page_keys: Option<PageKeyRenewer>,
 }
 
 impl Local {
@@ -113,6 +118,7 @@ impl Local {
         let answer = host.answer_locally(message).or_else(|| {
             let message = message.as_ref().ok()?;
             login_link::answer(message, self.links.as_ref())
+                .or_else(|| page_key::answer(message, self.page_keys.as_ref()))
         });
         let Some(answer) = answer else {
             return false;

@@ -182,6 +182,18 @@ impl Keys {
         })
     }
 
+    /// A fresh page key for the live browser session `serial`, in place of the one it
+    /// had (which came in a URL fragment, and browser history may keep it); `None`
+    /// if the session is over.
+    pub fn renew_page_key(&self, serial: u64) -> Result<Option<String>, AccessError> {
+        let key = access::random_hex(SECRET_BYTES)?;
+        let replaced = self
+            .fresh()
+            .book
+            .replace_page_key(serial, key.clone(), Instant::now());
+        Ok(replaced.then_some(key))
+    }
+
     /// A new one-time login code.
     pub fn issue_code(&self) -> Result<String, AccessError> {
         let code = access::random_hex(SECRET_BYTES)?;
@@ -216,6 +228,7 @@ impl Keys {
             cookie: secrets.cookie.clone(),
             page_key: secrets.page_key.clone(),
             ended: CancellationToken::new(),
+            serial: 0,
         };
         let redeemed = self.fresh().book.redeem(code, session, Instant::now());
         Ok(redeemed.then_some(secrets))

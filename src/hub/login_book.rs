@@ -49,6 +49,8 @@ pub struct BrowserSession {
     pub page_key: String,
     /// Cancelled once the session leaves the book, however it leaves (see `Drop`).
     pub ended: CancellationToken,
+    /// Which session this is, among all of this book's; the book sets it.
+    pub serial: u64,
 }
 
 impl Drop for BrowserSession {
@@ -61,6 +63,8 @@ impl Drop for BrowserSession {
 /// What a live browser session lets a connection in with.
 #[derive(Debug, Clone)]
 pub struct SessionLease {
+    /// Which session let the connection in (its page key can be renewed by it).
+    pub serial: u64,
     /// Cancelled when the session ends before its time.
     pub ended: CancellationToken,
     /// When its time is up.
@@ -111,6 +115,8 @@ pub struct LoginBook {
     limits: LoginLimits,
     codes: Shelf<String>,
     sessions: Shelf<BrowserSession>,
+    /// The serial the next session gets.
+    next_serial: u64,
 }
 
 impl LoginBook {
@@ -134,7 +140,7 @@ impl LoginBook {
 
     /// Uses up `code`: if it was outstanding and in time, `session` becomes a live
     /// browser session and the answer is true. A code is good once, whatever the answer.
-    pub fn redeem(&mut self, code: &str, session: BrowserSession, now: Instant) -> bool {
+    pub fn redeem(&mut self, code: &str, mut session: BrowserSession, now: Instant) -> bool {
         self.codes.prune(now);
         let Some(at) = self.codes.find(|c| same_secret(c, code)) else {
             return false;
@@ -142,9 +148,24 @@ impl LoginBook {
         self.codes.entries.remove(at);
         self.sessions.prune(now);
         let expires = now + self.limits.session_life;
+        session.serial = self.next_serial;
+        self.next_serial += 1;
         self.sessions
             .add(session, expires, self.limits.max_sessions);
         true
+    }
+
+    /// Gives the live session `serial` a new page key: the one it had opens nothing
+    /// more. False if the session is over.
+    pub fn replace_page_key(&mut self, serial: u64, page_key: String, now: Instant) -> bool {
+        self.sessions.prune(now);
+        match self.sessions.find(|s| s.serial == serial) {
+            Some(at) => {
+                self.sessions.entries[at].held.page_key = page_key;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The live browser session whose cookie is `cookie` and page key `page_key`
@@ -157,6 +178,7 @@ impl LoginBook {
             .find(|s| same_secret(&s.cookie, cookie) & same_secret(&s.page_key, page_key))?;
         let entry = &self.sessions.entries[at];
         Some(SessionLease {
+            serial: entry.held.serial,
             ended: entry.held.ended.clone(),
             expires: entry.expires,
         })
@@ -193,6 +215,7 @@ mod tests {
             cookie: name.to_string(),
             page_key: name.chars().rev().collect(),
             ended: CancellationToken::new(),
+            serial: 0,
         }
     }
 

@@ -28,6 +28,7 @@ use super::keys::{Keys, Lease};
 use super::login_book::LoginLimits;
 use super::login_link::LinkIssuer;
 use super::login_page::login_url;
+use super::page_key::PageKeyRenewer;
 use super::stream::HubStream;
 use super::tls::{self, TlsError};
 use super::upgrade::{Admission, Endpoint, Gate, Verdict, websocket_config};
@@ -319,12 +320,20 @@ async fn serve_one(
         listen: gate.listen,
         era: lease.era.clone(),
     });
+    // A browser session's page renews the page key its login's URL carried.
+    let page_keys = lease.session.as_ref().map(|session| PageKeyRenewer {
+        keys: gate.keys.clone(),
+        serial: session.serial,
+    });
     // Ends with the hub, or when what let it in ends: the token rotated away, or its
     // browser session over.
     let shutdown = ended_with(&shutdown, lease, peer);
     let _done = shutdown.clone().drop_guard();
     match endpoint {
-        Endpoint::Ahp => run_connection(socket, &hub.host, hub.max_backlog, links, shutdown).await,
+        Endpoint::Ahp => {
+            let asks = (links, page_keys);
+            run_connection(socket, &hub.host, hub.max_backlog, asks, shutdown).await
+        }
         Endpoint::Acp => {
             let limits = (hub.max_message, hub.max_backlog);
             super::acp_socket::serve_acp(socket, &hub.core, limits, shutdown).await

@@ -177,7 +177,10 @@ async fn the_printed_link_logs_in_once_and_its_cookie_opens_the_socket_only_from
         let acp_status = hub
             .upgrade_status(&acp, &[("cookie", &cookie), ("origin", &own)])
             .await;
-        assert_eq!(acp_status, 403, "a browser login opens the AHP endpoint only");
+        assert_eq!(
+            acp_status, 403,
+            "a browser login opens the AHP endpoint only"
+        );
     })
     .await;
 }
