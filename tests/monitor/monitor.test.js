@@ -3,7 +3,8 @@
  * by `playwright-core`; never a downloaded browser), against the real binary:
  * `ourocodus serve` with a team of fake agents, its page opened from the one-time
  * login link it prints (the session split between an HttpOnly cookie and a page key
- * kept in localStorage; a page that lost its key says how to log in again) and from
+ * kept in localStorage; a page that lost its key says how to log in again; a key
+ * another site puts in the address is tried, refused and never kept) and from
  * a `#tkn=` link, and what a user sees and clicks: sessions, a prompt with an
  * @mention streamed into the role's transcript and the event stream, a permission
  * request answered, an approval gate approved on the task board, a restart, the
@@ -188,6 +189,61 @@ test("the printed one-time link logs the page in with an HttpOnly cookie and a p
   assert.equal(refused.status(), 401);
   assert.match(await again.textContent("body"), /ourocodus login-link/);
   await again.close();
+});
+
+/** A new one-time login link, asked of the hub as `ourocodus login-link` does. */
+async function newLoginLink() {
+  const asked = await cli(["login-link"]);
+  assert.equal(asked.code, 0, asked.out);
+  const link = /http:\/\/\S+\/login\?code=[0-9a-f]{64}/.exec(asked.out)?.[0];
+  assert.ok(link, asked.out);
+  return link;
+}
+
+const storedKey = (on) => on.evaluate(() => localStorage.getItem("ourocodus.hub.pageKey"));
+
+/** Waits until the page has tried to connect: open, or an error it shows after a refusal. */
+async function settled(on) {
+  await on.waitForFunction(() => {
+    const shown = document.querySelector("#connection");
+    return shown.dataset.state === "open" || /not connected|not logged in/.test(shown.textContent);
+  }, null, { timeout: 15_000 });
+}
+
+test("a page key another site puts in the address is tried, refused and never stored: the monitor stays logged in, and a real new login replaces the key", T, async () => {
+  // One browser context: its pages share the cookie and localStorage, as a browser's tabs do.
+  const context = await browser.newContext({ viewport: { width: 1440, height: 1100 } });
+  const opened = await context.newPage();
+  await opened.goto(await newLoginLink());
+  await opened.locator("#connection[data-state=open]").waitFor({ timeout: 15_000 });
+  const good = await storedKey(opened);
+  assert.match(good ?? "", /^[0-9a-f]{64}$/, "the login's page key is kept");
+
+  // What any site can do with window.open: the same browser, the monitor's origin, a key of its own.
+  const forged = await context.newPage();
+  await forged.goto(`${hub.origin}/#sk=${"0".repeat(64)}`);
+  assert.equal(new URL(forged.url()).hash, "", "the fragment is gone from the address bar at once");
+  await settled(forged);
+  assert.equal(await storedKey(forged), good, "the refused key never replaced the good one");
+  assert.equal(await forged.getAttribute("#connection", "data-state"), "open", "refused, it connected with the kept key");
+  await forged.close();
+
+  await opened.reload();
+  await opened.locator("#connection[data-state=open]").waitFor({ timeout: 15_000 });
+  await opened.locator('#agents tr[data-role="backend"]').waitFor({ timeout: 15_000 });
+  assert.equal(await storedKey(opened), good);
+
+  // A new login in the same browser: its key, let in, replaces the old one (its cookie did too).
+  const relogin = await context.newPage();
+  await relogin.goto(await newLoginLink());
+  await relogin.locator("#connection[data-state=open]").waitFor({ timeout: 15_000 });
+  const fresh = await storedKey(relogin);
+  assert.match(fresh ?? "", /^[0-9a-f]{64}$/);
+  assert.notEqual(fresh, good, "the new login's key is kept in place of the old one");
+  await relogin.close();
+  await opened.reload();
+  await opened.locator("#connection[data-state=open]").waitFor({ timeout: 15_000 });
+  await context.close();
 });
 
 test("the page takes the token from its fragment, forgets the fragment, and starts a session", T, async () => {

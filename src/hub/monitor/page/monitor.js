@@ -1,11 +1,11 @@
 // monitor.js: the web monitor's controller. Connects to the hub it was served from
 // as an AHP client, with the browser session a `/login` link began (its cookie goes
 // with the upgrade by itself; its page key, from the redirect's fragment `#sk=`, is
-// kept in localStorage and sent as `?sk=`), or with a token taken from the URL
-// fragment `#tkn=` (kept in sessionStorage); either fragment is removed from the
-// address bar. Keeps local copies of the sessions, the selected session, its chats,
-// agents and tasks, and renders them. Knows the hub's AHP contract (docs/hub.md);
-// the DOM is built by the view modules.
+// sent as `?sk=` and kept in localStorage once the hub let it in), or with a token
+// taken from the URL fragment `#tkn=` (kept in sessionStorage); either fragment is
+// removed from the address bar. Keeps local copies of the sessions, the selected
+// session, its chats, agents and tasks, and renders them. Knows the hub's AHP
+// contract (docs/hub.md); the DOM is built by the view modules.
 
 import { AhpClient } from "./ahp.js";
 import { renderAgents } from "./agents.js";
@@ -37,6 +37,8 @@ const state = {
   tasks: [],
   usage: null,
   retryMs: 500,
+  /** A page key from `#sk=` not yet let in by the hub: never stored before it is. */
+  candidateKey: null,
   /** The highest serverSeq up to which this page has every action of the channels it follows. */
   lastSeq: null,
   /** What changed since the last render (the board and transcripts are rebuilt only then). */
@@ -61,22 +63,53 @@ function meta() {
 }
 
 /**
- * The query the socket is opened with: `?tkn=` with a token from `#tkn=` or the one
- * kept for this tab, else `?sk=` with a login's page key from `#sk=` or the one kept
- * for this origin (the cookie, HttpOnly, is never seen here); null with neither.
- * The fragment is then forgotten by the address bar.
+ * What the socket is opened with: `query`, `?tkn=` with a token from `#tkn=` or the
+ * one kept for this tab, else `?sk=` with a page key (the cookie, HttpOnly, is never
+ * seen here); null with neither. `candidate`: the page key in `query` came from the
+ * fragment and is not yet proven. The fragment is forgotten by the address bar at once.
  */
 function credentials() {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const token = fragment.get("tkn");
   const pageKey = fragment.get("sk");
   if (token) sessionStorage.setItem(TOKEN_KEY, token);
-  if (pageKey) localStorage.setItem(PAGE_KEY, pageKey);
+  // Only a candidate: any site can open this page with a `#sk=` of its choosing, and
+  // storing it unseen would log every tab of this origin out.
+  if (pageKey) state.candidateKey = pageKey;
   if (token || pageKey) history.replaceState(null, "", location.pathname + location.search);
   const kept = sessionStorage.getItem(TOKEN_KEY);
-  if (kept) return `?tkn=${encodeURIComponent(kept)}`;
-  const key = localStorage.getItem(PAGE_KEY);
-  return key ? `?sk=${encodeURIComponent(key)}` : null;
+  if (kept) {
+    // The token is used, so the candidate is never tried, and never proven.
+    state.candidateKey = null;
+    return { query: `?tkn=${encodeURIComponent(kept)}`, candidate: false };
+  }
+  const candidate = state.candidateKey !== null;
+  const key = state.candidateKey ?? localStorage.getItem(PAGE_KEY);
+  return { query: key ? `?sk=${encodeURIComponent(key)}` : null, candidate };
+}
+
+/**
+ * The hub let the candidate in (the socket opened): it becomes the key kept for this
+ * origin, in place of the old one, so reloads and other tabs use it.
+ */
+function keepCandidate() {
+  localStorage.setItem(PAGE_KEY, state.candidateKey);
+  state.candidateKey = null;
+}
+
+/**
+ * The candidate's socket closed before it opened: taken as refused (a browser is not
+ * told why an upgrade failed). It is forgotten, so the next attempt, the usual retry,
+ * uses the key kept for this origin, if any.
+ */
+function dropCandidate() {
+  state.candidateKey = null;
+  setConnection("the login key in the address was refused (no live login of this hub); trying the key kept here", "error");
+}
+
+function notConnected(error) {
+  // A browser is not told why an upgrade failed: the hub is down, or this login is over.
+  setConnection(`not connected (${error.message}): if the hub runs, ${RELOGIN}; retrying`, "error");
 }
 
 function setConnection(text, kind) {
@@ -100,7 +133,7 @@ async function ask(method, params) {
 }
 
 async function connect() {
-  const query = credentials();
+  const { query, candidate } = credentials();
   if (query === null) {
     // A cookie alone opens nothing: without its page key (storage cleared, or never
     // logged in here) only a new login helps. Looked at again, in case another tab logs in.
@@ -111,9 +144,15 @@ async function connect() {
   const clientSeq = state.client?.clientSeq ?? 0;
   const client = new AhpClient(`${scheme}//${location.host}/${query}`, state.clientId, { onNotification, onClose }, clientSeq);
   state.client = client;
-  let resumed;
   try {
     await client.open();
+  } catch (error) {
+    // The close that refused it has already scheduled the retry (onClose).
+    return candidate ? dropCandidate() : notConnected(error);
+  }
+  if (candidate) keepCandidate();
+  let resumed;
+  try {
     resumed = await resume();
     if (resumed === null) {
       const init = await client.request("initialize", {
@@ -126,10 +165,7 @@ async function connect() {
       seen(init?.serverSeq);
     }
   } catch (error) {
-    // A browser is not told why an upgrade failed: the hub is down, or this login is over.
-    const how = `if the hub runs, ${RELOGIN}`;
-    setConnection(`not connected (${error.message}): ${how}; retrying`, "error");
-    return;
+    return notConnected(error);
   }
   state.retryMs = 500;
   setConnection(resumed ? "connected (caught up)" : "connected", "open");
