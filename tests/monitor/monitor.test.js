@@ -57,7 +57,8 @@ async function startHub() {
   const dir = mkdtempSync(join(tmpdir(), "ourocodus-monitor-"));
   for (const sub of ["config", "data", "project"]) mkdirSync(join(dir, sub));
   writeFileSync(join(dir, "team.toml"), teamToml());
-  const args = ["serve", "--listen", "127.0.0.1:0", "--config", join(dir, "team.toml"), "--store", join(dir, "store.db")];
+  // Its stdout is a pipe: the login link only when asked for.
+  const args = ["serve", "--listen", "127.0.0.1:0", "--print-login-link", "--config", join(dir, "team.toml"), "--store", join(dir, "store.db")];
   const env = { ...process.env, XDG_CONFIG_HOME: join(dir, "config"), XDG_DATA_HOME: join(dir, "data") };
   mkdirSync(artifacts, { recursive: true });
   const log = openSync(join(artifacts, "hub.log"), "w");
@@ -162,6 +163,28 @@ test("the printed one-time link logs the page in with an HttpOnly cookie and a p
   assert.equal(await opened.evaluate(() => sessionStorage.getItem("ourocodus.hub.token")), null, "no token: the login let it in");
   const pageKey = await opened.evaluate(() => localStorage.getItem("ourocodus.hub.pageKey"));
   assert.match(pageKey ?? "", /^[0-9a-f]{64}$/, "the page key is kept for this origin");
+  // The key the login's redirect put in the address (browser history may keep it) was
+  // renewed as soon as it let the page in: it opens nothing more, the kept one does.
+  const redirect = await response.request().redirectedFrom()?.response();
+  assert.equal(redirect?.status(), 303);
+  const urlKey = new URL(redirect.headers()["location"], hub.origin).hash.replace(/^#sk=/, "");
+  assert.match(urlKey, /^[0-9a-f]{64}$/);
+  assert.notEqual(pageKey, urlKey, "the key kept is a renewed one");
+  const opens = (key) =>
+    opened.evaluate(
+      (key) =>
+        new Promise((done) => {
+          const socket = new WebSocket(`ws://${location.host}/?sk=${key}`);
+          socket.onopen = () => {
+            socket.close();
+            done(true);
+          };
+          socket.onerror = () => done(false);
+        }),
+      key,
+    );
+  assert.equal(await opens(urlKey), false, "the key from the address opens nothing more");
+  assert.equal(await opens(pageKey), true, "the renewed key opens the socket");
   const cookies = await opened.context().cookies();
   assert.equal(cookies.length, 1, JSON.stringify(cookies.map((c) => c.name)));
   const [cookie] = cookies;

@@ -89,12 +89,21 @@ function credentials() {
 }
 
 /**
- * The hub let the candidate in (the socket opened): it becomes the key kept for this
- * origin, in place of the old one, so reloads and other tabs use it.
+ * The hub let the candidate in (the socket opened). The key kept for this origin, in
+ * place of the old one, so reloads and other tabs use it, is a fresh one the hub
+ * gives for it: the candidate came in the address, which browser history may keep,
+ * and opens nothing once renewed. Should the renewal fail, the candidate is kept.
  */
-function keepCandidate() {
-  localStorage.setItem(PAGE_KEY, state.candidateKey);
+async function keepCandidate(client) {
+  const candidate = state.candidateKey;
   state.candidateKey = null;
+  let renewed;
+  try {
+    renewed = (await client.request("_ourocodus/renewPageKey", { channel: ROOT }))?.pageKey;
+  } catch {
+    renewed = undefined;
+  }
+  localStorage.setItem(PAGE_KEY, typeof renewed === "string" && renewed ? renewed : candidate);
 }
 
 /**
@@ -150,7 +159,7 @@ async function connect() {
     // The close that refused it has already scheduled the retry (onClose).
     return candidate ? dropCandidate() : notConnected(error);
   }
-  if (candidate) keepCandidate();
+  if (candidate) await keepCandidate(client);
   let resumed;
   try {
     resumed = await resume();
