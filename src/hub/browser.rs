@@ -53,7 +53,9 @@ pub fn origin_allowed(origin: Option<&str>, reached: Reached<'_>, allowed: &[Str
                 SocketAddr::V4(v4) => v4.ip().to_string(),
                 SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
             };
-            ["127.0.0.1", "localhost", "[::1]", &own]
+            // The address it listens on, or `localhost`: not the other family's
+            // loopback, where another server may hold the same port.
+            ["localhost", &own]
                 .iter()
                 .any(|host| same(format!("http://{host}:{port}")))
         }
@@ -123,7 +125,6 @@ mod tests {
         for ok in [
             "http://127.0.0.1:7420",
             "http://localhost:7420/",
-            "http://[::1]:7420",
             "HTTP://LOCALHOST:7420",
         ] {
             assert!(origin_allowed(Some(ok), listen, &[]), "{ok}");
@@ -134,6 +135,8 @@ mod tests {
             &allowed
         ));
         for bad in [
+            // The other family's loopback: another server may hold the port there.
+            "http://[::1]:7420",
             "http://127.0.0.1:7421",
             "https://127.0.0.1:7420",
             "https://evil.example",
@@ -146,6 +149,10 @@ mod tests {
         }
         let own = clear("127.0.0.2:9");
         assert!(origin_allowed(Some("http://127.0.0.2:9"), own, &[]));
+        let six = clear("[::1]:7420");
+        assert!(origin_allowed(Some("http://[::1]:7420"), six, &[]));
+        assert!(origin_allowed(Some("http://localhost:7420"), six, &[]));
+        assert!(!origin_allowed(Some("http://127.0.0.1:7420"), six, &[]));
     }
 
     #[test]
