@@ -16,6 +16,7 @@ pub mod agents;
 pub mod connect;
 pub mod listing;
 pub mod login_link;
+pub mod printer;
 pub mod render;
 pub mod send;
 mod send_out;

@@ -1,10 +1,11 @@
 //! `ourocodus tail`: a session's actions as they happen (the session and every chat
 //! of it), one line each or one JSON envelope each, filtered by role and type;
-//! `--from SEQ` first replays what came after SEQ (`reconnect`), each action once.
+//! `--from SEQ` first replays what came after SEQ (`reconnect`), each action once;
+//! written by a `Printer`, so a slow output never holds up reading the hub.
 //! Knows the replay's promise (docs/hub.md); the lines are `render`'s.
 
 use std::collections::HashSet;
-use std::io::{self, Write};
+use std::io;
 use std::process::ExitCode;
 
 use ahp::ahp_types::actions::ActionEnvelope;
@@ -13,6 +14,7 @@ use ahp::{ClientEventStream, SubscriptionEvent};
 
 use super::action::describe;
 use super::connect::{Hub, HubCliError, client_error};
+use super::printer::{Printer, QUEUE_CAP, Queued};
 use super::render::{Colour, Place, kind_matches, tail_line};
 use super::team::{self, TeamSession};
 use super::{HubArg, block_on, stdout_colour};
@@ -71,6 +73,9 @@ async fn tail(args: &TailArgs) -> Result<u8, HubCliError> {
         args,
         colour,
         last_seq: args.from.unwrap_or(0),
+        printer: Printer::new(io::stdout(), QUEUE_CAP),
+        last_printed: args.from.unwrap_or(0),
+        before_gap: None,
     };
     // Said once subscribed: from here on nothing of the session is missed.
     eprintln!(
@@ -138,6 +143,12 @@ struct TailOut<'a> {
     /// The highest serverSeq printed (or `--from`): anything at or below it was
     /// shown already, live and replayed copies alike.
     last_seq: u64,
+    /// Writes the lines, so a slow output never holds up the reading of the hub.
+    printer: Printer,
+    /// The serverSeq of the last line handed to the printer.
+    last_printed: u64,
+    /// While lines are not printed (the output far behind): the serverSeq before them.
+    before_gap: Option<u64>,
 }
 
 impl TailOut<'_> {
@@ -184,9 +195,22 @@ impl TailOut<'_> {
         } else {
             tail_line(&action, self.place(&envelope.channel), self.colour)
         };
-        let mut stdout = io::stdout().lock();
-        writeln!(stdout, "{line}")?;
-        stdout.flush()?;
+        let before = self.last_printed;
+        match self.printer.line(line)? {
+            Queued::Printed => {}
+            Queued::Dropped => {
+                self.before_gap.get_or_insert(before);
+            }
+            Queued::PrintedAfterGap(count) => {
+                let from = self.before_gap.take().unwrap_or(before);
+                eprintln!(
+                    "ourocodus: {count} actions not printed: the output fell more than {} MiB \
+                     behind (`ourocodus tail --from {from}` prints them while the hub holds them)",
+                    QUEUE_CAP >> 20
+                );
+            }
+        }
+        self.last_printed = envelope.server_seq;
         Ok(())
     }
 }

@@ -347,3 +347,40 @@ async fn traced_to_the_last_detail_a_client_still_never_logs_the_token() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_tail_nobody_reads_while_thousands_of_actions_stream_prints_every_one_once_read() {
+    bounded(LIMIT, async {
+        let hub = Hub::start(&[]).await;
+        assert_eq!(cli(&hub, &["send", "hi"]).await.status.code(), Some(0));
+        let tail = || Running::spawn(command(&at(&hub), hub.dir(), &["tail", "--json"]));
+        let mut reference = tail();
+        let mut stalled = tail();
+        for running in [&mut reference, &mut stalled] {
+            running.stderr_until(WAIT, "following session").await;
+        }
+        // The stalled tail's pipe is full after 64 KiB; 6,000 chunks make some
+        // 12,000 actions (lead and role chat), far past what its client buffers.
+        let stream = [
+            "send",
+            "--role",
+            "backend",
+            "stream 6000 chunks of 3000 bytes",
+        ];
+        let (sent, seen) =
+            tokio::join!(cli(&hub, &stream), reference.lines_until(WAIT, is_turn_end));
+        assert_eq!(sent.status.code(), Some(0), "{}", stderr_of(&sent));
+        assert!(seen.len() > 12_000, "{} actions", seen.len());
+        let late = stalled.lines_until(WAIT, is_turn_end).await;
+        let seqs = |lines: &[String]| lines.iter().map(|l| seq_of(l)).collect::<Vec<_>>();
+        assert_eq!(
+            seqs(&late),
+            seqs(&seen),
+            "every action, once and in order, however late the reading"
+        );
+        for running in [reference, stalled] {
+            running.stop().await;
+        }
+    })
+    .await;
+}
