@@ -315,7 +315,6 @@ fn hub_command(
 
 /// The hub, announcing where it listens on stdout (not a protocol face).
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
-    use ourocodus::hub::login_page::LOGIN_PATH;
     use std::io::IsTerminal;
     let (team, face) = face_options(args.face)?;
     let secure = args.tls_cert.is_some();
@@ -332,19 +331,16 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             ourocodus::hub::login_book::SESSION_LIFE,
             std::time::Duration::from_secs,
         ),
+        // The token is never printed, and the login link (a credential for minutes)
+        // only to a terminal or when asked: stdout of a service ends up in logs.
+        print_login_link: args.print_login_link || std::io::stdout().is_terminal(),
     };
-    // The token is never printed, and the login link (a credential for minutes) only
-    // to a terminal or when asked: stdout of a service ends up in logs.
-    let print_link = args.print_login_link || std::io::stdout().is_terminal();
-    ourocodus::hub::serve::run_serve(options, team, face, |addr, login| {
+    ourocodus::hub::serve::run_serve(options, team, face, |addr, monitor, login| {
         use std::io::Write;
         let ws = if secure { "wss" } else { "ws" };
-        let monitor = match print_link {
-            true => login.to_string(),
-            false => format!(
-                "{}/ (log in with a link from `ourocodus login-link`)",
-                login.split(LOGIN_PATH).next().unwrap_or(login)
-            ),
+        let monitor = match login {
+            Some(link) => link.to_string(),
+            None => format!("{monitor}/ (log in with a link from `ourocodus login-link`)"),
         };
         let announce = format!(
             "ourocodus hub on {ws}://{addr} (token: `ourocodus token`)\n\

@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 
 use tokio_tungstenite::tungstenite::http::{HeaderMap, header};
 
+use super::http::query_param;
+
 /// The session cookie's name in the clear.
 pub const SESSION_COOKIE: &str = "ourocodus_session";
 /// Its name under TLS: the browser takes it only `Secure`, with `Path=/` and no
@@ -103,10 +105,7 @@ pub fn session_cookies(headers: &HeaderMap, tls: bool) -> impl Iterator<Item = &
 
 /// The page key in an upgrade's query (`sk=`), if any.
 pub fn page_key(query: Option<&str>) -> Option<&str> {
-    query?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix(PAGE_KEY)?.strip_prefix('='))
-        .filter(|key| !key.is_empty())
+    query_param(query?, PAGE_KEY).filter(|key| !key.is_empty())
 }
 
 #[cfg(test)]

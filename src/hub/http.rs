@@ -76,6 +76,13 @@ impl SocketOrigin {
 }
 
 /// A `Host` value safe to repeat in a header: letters, digits, `.-:[]` only.
+/// The value of `name` in a URL query (`a=1&name=value`), the first if given twice.
+pub fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
 fn is_plain_host(host: &str) -> bool {
     !host.is_empty()
         && host.len() <= 255

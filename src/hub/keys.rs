@@ -15,7 +15,7 @@ use std::time::{Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use super::access::{self, AccessError, Token};
-use super::login_book::{BrowserSession, LoginBook, LoginLimits, SessionLease};
+use super::login_book::{LoginBook, LoginLimits, SessionLease};
 
 /// Random bytes in a login code or either half of a browser session (hex: twice as
 /// many digits).
@@ -224,13 +224,8 @@ impl Keys {
             cookie: access::random_hex(SECRET_BYTES)?,
             page_key: access::random_hex(SECRET_BYTES)?,
         };
-        let session = BrowserSession {
-            cookie: secrets.cookie.clone(),
-            page_key: secrets.page_key.clone(),
-            ended: CancellationToken::new(),
-            serial: 0,
-        };
-        let redeemed = self.fresh().book.redeem(code, session, Instant::now());
+        let halves = (secrets.cookie.clone(), secrets.page_key.clone());
+        let redeemed = self.fresh().book.redeem(code, halves, Instant::now());
         Ok(redeemed.then_some(secrets))
     }
 

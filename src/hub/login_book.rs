@@ -42,15 +42,15 @@ impl Default for LoginLimits {
 
 /// A browser session: the two secrets a browser presents together, and what the
 /// connections it let in end with.
-pub struct BrowserSession {
+struct BrowserSession {
     /// What the browser's HttpOnly cookie holds.
-    pub cookie: String,
+    cookie: String,
     /// What the page keeps in its origin's storage (it came in a URL fragment).
-    pub page_key: String,
+    page_key: String,
     /// Cancelled once the session leaves the book, however it leaves (see `Drop`).
-    pub ended: CancellationToken,
-    /// Which session this is, among all of this book's; the book sets it.
-    pub serial: u64,
+    ended: CancellationToken,
+    /// Which session this is, among all of this book's.
+    serial: u64,
 }
 
 impl Drop for BrowserSession {
@@ -140,7 +140,7 @@ impl LoginBook {
 
     /// Uses up `code`: if it was outstanding and in time, `session` becomes a live
     /// browser session and the answer is true. A code is good once, whatever the answer.
-    pub fn redeem(&mut self, code: &str, mut session: BrowserSession, now: Instant) -> bool {
+    pub fn redeem(&mut self, code: &str, halves: (String, String), now: Instant) -> bool {
         self.codes.prune(now);
         let Some(at) = self.codes.find(|c| same_secret(c, code)) else {
             return false;
@@ -148,7 +148,13 @@ impl LoginBook {
         self.codes.entries.remove(at);
         self.sessions.prune(now);
         let expires = now + self.limits.session_life;
-        session.serial = self.next_serial;
+        let (cookie, page_key) = halves;
+        let session = BrowserSession {
+            cookie,
+            page_key,
+            ended: CancellationToken::new(),
+            serial: self.next_serial,
+        };
         self.next_serial += 1;
         self.sessions
             .add(session, expires, self.limits.max_sessions);
@@ -210,13 +216,8 @@ mod tests {
     }
 
     /// A session whose cookie is `name` and page key `name` reversed.
-    fn session(name: &str) -> BrowserSession {
-        BrowserSession {
-            cookie: name.to_string(),
-            page_key: name.chars().rev().collect(),
-            ended: CancellationToken::new(),
-            serial: 0,
-        }
+    fn session(name: &str) -> (String, String) {
+        (name.to_string(), name.chars().rev().collect())
     }
 
     /// Whether the session made by `session(name)` is live.

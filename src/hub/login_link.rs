@@ -7,13 +7,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ahp_types::errors::json_rpc_error_codes;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::keys::Keys;
 use super::login_page::login_url;
-use super::rpc::{RpcFailure, failure_frame, success_frame};
+use super::rpc::{internal_error_frame, refused_frame, request_id, success_frame};
 
 pub const METHOD: &str = "_ourocodus/loginLink";
 
@@ -30,36 +29,24 @@ pub struct LinkIssuer {
 /// The frame answering `message`, if it is a `_ourocodus/loginLink` request.
 /// `issuer`: `None` when this connection may not ask.
 pub fn answer(message: &Value, issuer: Option<&LinkIssuer>) -> Option<String> {
-    if message.get("method").and_then(Value::as_str) != Some(METHOD) {
-        return None;
-    }
-    let id = message
-        .get("id")
-        .filter(|id| id.is_number() || id.is_string())?;
+    let id = request_id(message, METHOD)?;
     let Some(issuer) = issuer else {
-        let refused = RpcFailure::new(
-            json_rpc_error_codes::INVALID_REQUEST,
+        return Some(refused_frame(
+            id,
             "`_ourocodus/loginLink` needs the hub's token (a browser session cannot make links)",
-        );
-        return Some(failure_frame(id, &refused));
+        ));
     };
     Some(match issuer.keys.issue_code_in(&issuer.era) {
-        Ok(None) => {
-            let refused = RpcFailure::new(
-                json_rpc_error_codes::INVALID_REQUEST,
-                "the hub's token changed since this connection came in: reconnect with the new one",
-            );
-            failure_frame(id, &refused)
-        }
+        Ok(None) => refused_frame(
+            id,
+            "the hub's token changed since this connection came in: reconnect with the new one",
+        ),
         Ok(Some(code)) => {
             let url = login_url(issuer.listen, issuer.keys.tls, &code);
             let expires = issuer.keys.code_life_secs();
             success_frame(id, &json!({ "url": url, "expiresInSecs": expires }))
         }
-        Err(e) => {
-            let failed = RpcFailure::new(json_rpc_error_codes::INTERNAL_ERROR, e.to_string());
-            failure_frame(id, &failed)
-        }
+        Err(e) => internal_error_frame(id, &e),
     })
 }
 

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::browser::{after_login, set_session_cookie};
-use super::http::Reply;
+use super::http::{Reply, query_param};
 use super::keys::{Keys, SessionSecrets};
 
 /// Where a login link points.
@@ -17,9 +17,15 @@ pub const LOGIN_PATH: &str = "/login";
 
 /// The link that logs a browser in with `code`. `secure`: the hub serves TLS.
 pub fn login_url(listen: SocketAddr, secure: bool, code: &str) -> String {
+    let monitor = monitor_url(listen, secure);
+    format!("{monitor}{LOGIN_PATH}?code={code}")
+}
+
+/// Where the monitor is, without a trailing slash: `http(s)://HOST:PORT`.
+pub fn monitor_url(listen: SocketAddr, secure: bool) -> String {
     let scheme = if secure { "https" } else { "http" };
     let host = reachable(listen, machine_name().as_deref());
-    format!("{scheme}://{host}{LOGIN_PATH}?code={code}")
+    format!("{scheme}://{host}")
 }
 
 /// Where a browser finds a hub listening on `listen`: that address, or for a hub on
@@ -57,7 +63,7 @@ pub fn answer(method: &str, query: &str, keys: &Keys) -> Reply {
         reply.headers.push("Allow: GET".to_string());
         return reply;
     }
-    let code = query.split('&').find_map(|pair| pair.strip_prefix("code="));
+    let code = query_param(query, "code");
     let redeemed = match code.filter(|c| !c.is_empty()).map(|c| keys.redeem(c)) {
         Some(Ok(redeemed)) => redeemed,
         None => None,

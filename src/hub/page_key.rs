@@ -6,11 +6,10 @@
 
 use std::sync::Arc;
 
-use ahp_types::errors::json_rpc_error_codes;
 use serde_json::{Value, json};
 
 use super::keys::Keys;
-use super::rpc::{RpcFailure, failure_frame, success_frame};
+use super::rpc::{internal_error_frame, refused_frame, request_id, success_frame};
 
 pub const METHOD: &str = "_ourocodus/renewPageKey";
 
@@ -25,30 +24,20 @@ pub struct PageKeyRenewer {
 /// The frame answering `message`, if it is a `_ourocodus/renewPageKey` request.
 /// `renewer`: `None` when the connection came in with the token (it has no page key).
 pub fn answer(message: &Value, renewer: Option<&PageKeyRenewer>) -> Option<String> {
-    if message.get("method").and_then(Value::as_str) != Some(METHOD) {
-        return None;
-    }
-    let id = message
-        .get("id")
-        .filter(|id| id.is_number() || id.is_string())?;
-    let refused = |why: &str| {
-        let failure = RpcFailure::new(json_rpc_error_codes::INVALID_REQUEST, why.to_string());
-        failure_frame(id, &failure)
-    };
+    let id = request_id(message, METHOD)?;
     let Some(renewer) = renewer else {
-        return Some(refused(
+        return Some(refused_frame(
+            id,
             "`_ourocodus/renewPageKey` belongs to a browser session (this connection came in with the token)",
         ));
     };
     Some(match renewer.keys.renew_page_key(renewer.serial) {
         Ok(Some(key)) => success_frame(id, &json!({ "pageKey": key })),
-        Ok(None) => {
-            refused("this browser session is over: run `ourocodus login-link` for a new link")
-        }
-        Err(e) => {
-            let failed = RpcFailure::new(json_rpc_error_codes::INTERNAL_ERROR, e.to_string());
-            failure_frame(id, &failed)
-        }
+        Ok(None) => refused_frame(
+            id,
+            "this browser session is over: run `ourocodus login-link` for a new link",
+        ),
+        Err(e) => internal_error_frame(id, &e),
     })
 }
 

@@ -75,6 +75,29 @@ pub fn failure_frame(id: &Value, failure: &RpcFailure) -> String {
     serde_json::to_string(&body).unwrap_or_default()
 }
 
+/// The id of `message` if it is a request for `method` (a number or string id);
+/// `None` for anything else, notifications included.
+pub fn request_id<'a>(message: &'a Value, method: &str) -> Option<&'a Value> {
+    if message.get("method").and_then(Value::as_str) != Some(method) {
+        return None;
+    }
+    message
+        .get("id")
+        .filter(|id| id.is_number() || id.is_string())
+}
+
+/// The frame refusing request `id` as not allowed here, saying why.
+pub fn refused_frame(id: &Value, why: &str) -> String {
+    let failure = RpcFailure::new(json_rpc_error_codes::INVALID_REQUEST, why);
+    failure_frame(id, &failure)
+}
+
+/// The frame failing request `id` with an internal error, saying what went wrong.
+pub fn internal_error_frame(id: &Value, what: &dyn std::fmt::Display) -> String {
+    let failure = RpcFailure::new(json_rpc_error_codes::INTERNAL_ERROR, what.to_string());
+    failure_frame(id, &failure)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

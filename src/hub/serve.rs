@@ -27,7 +27,7 @@ use super::host::{HostHandle, HostOptions, start_host};
 use super::keys::{Keys, Lease};
 use super::login_book::LoginLimits;
 use super::login_link::LinkIssuer;
-use super::login_page::login_url;
+use super::login_page::{login_url, monitor_url};
 use super::page_key::PageKeyRenewer;
 use super::stream::HubStream;
 use super::tls::{self, TlsError};
@@ -60,6 +60,8 @@ pub struct ServeOptions {
     pub door_timeout: Duration,
     /// How long a browser session of the monitor lasts.
     pub browser_session: Duration,
+    /// Whether to make a first login link, to be announced (a credential for minutes).
+    pub print_login_link: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,13 +80,14 @@ pub enum ServeError {
 }
 
 /// Runs the hub until a signal. `on_listening` is told the bound address (the real
-/// port when 0 was asked for) and a one-time login link for the monitor, once
-/// connections are accepted. The token is not told: it stays in its file.
+/// port when 0 was asked for), the monitor's URL and, if `print_login_link`, a
+/// one-time login link for it, once connections are accepted. The token is not
+/// told: it stays in its file.
 pub fn run_serve(
     options: ServeOptions,
     team: Team,
     face: AcpOptions,
-    on_listening: impl FnOnce(SocketAddr, &str),
+    on_listening: impl FnOnce(SocketAddr, &str, Option<&str>),
 ) -> Result<(), ServeError> {
     access::check_listen(options.listen, options.allow_remote, options.tls.is_some())?;
     // Read before anything starts: bad material costs no agent a start.
@@ -113,7 +116,7 @@ async fn serve(
     (keys, tls): (Keys, Option<TlsAcceptor>),
     team: Team,
     face: AcpOptions,
-    on_listening: impl FnOnce(SocketAddr, &str),
+    on_listening: impl FnOnce(SocketAddr, &str, Option<&str>),
 ) -> Result<(), ServeError> {
     let bind = |source| ServeError::Bind {
         addr: options.listen,
@@ -137,8 +140,12 @@ async fn serve(
             ServeError::Runtime(std::io::Error::other("the team's core did not start"))
         })?;
     let keys = Arc::new(keys);
-    let login = login_url(local, keys.tls, &keys.issue_code()?);
-    on_listening(local, &login);
+    // A login code is made only to be printed: one nobody sees is no use to anyone.
+    let login = match options.print_login_link {
+        true => Some(login_url(local, keys.tls, &keys.issue_code()?)),
+        false => None,
+    };
+    on_listening(local, &monitor_url(local, keys.tls), login.as_deref());
     let gate = Gate {
         keys,
         listen: local,

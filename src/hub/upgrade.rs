@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::http::{StatusCode, header};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::browser::{Reached, origin_allowed, page_key, session_cookies};
+use super::http::query_param;
 use super::keys::{Keys, Lease};
 
 /// Who may come in, for every connection of one hub.
@@ -154,10 +155,7 @@ fn forbidden_origin() -> ErrorResponse {
 
 /// The token in the query (`tkn`, as VS Code sends it) or a bearer header.
 fn presented_token(request: &Request) -> Option<&str> {
-    let from_query = request
-        .uri()
-        .query()
-        .and_then(|query| query.split('&').find_map(|pair| pair.strip_prefix("tkn=")));
+    let from_query = request.uri().query().and_then(|q| query_param(q, "tkn"));
     from_query.or_else(|| {
         let value = request
             .headers()
